@@ -1,11 +1,11 @@
 """RFC 8785 (JCS) canonical JSON for audit entries, with a fast path for their simple shapes.
 
-The reference encoder (`rfc8785`) is pure Python and dominates the cost of an append. Entries only hold
-strings, integers within +/-(2^53-1), booleans, null, lists and objects; for those, the C-accelerated
-`json.dumps` with sorted keys produces the same bytes as JCS provided that no float is present and
-every object key sorts the same by code point and by UTF-16 code unit (true for keys without
-characters above U+FFFF). Anything else goes through `rfc8785`. Tests prove byte equality on
-generated entries.
+The reference encoder (`rfc8785`) is pure Python and dominates the cost of an append. Entries only
+hold strings, integers within +/-(2^53-1), booleans, null, lists and objects; for those, the
+C-accelerated `json.dumps` with sorted keys produces the same bytes as JCS provided that no float
+is present and every object key sorts the same by code point and by UTF-16 code unit (true for keys
+without characters above U+FFFF). Anything else goes through `rfc8785`. Tests prove byte equality
+on generated entries.
 """
 
 from __future__ import annotations

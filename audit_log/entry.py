@@ -2,9 +2,9 @@
 
 An entry is the JSON object {seq, ts, actor, action, subject, outcome, reason, details, prev}; its
 bytes are the RFC 8785 canonical encoding and its hash is the RFC 9162 leaf hash of those bytes.
-Because `prev` (the leaf hash of entry seq-1) is inside the bytes, the leaf hashes form the hash chain
-and also the leaves of the Merkle tree. The string form of `ts` is fixed here once
-(`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so that what is hashed is exactly what is read back.
+Because `prev` (the leaf hash of entry seq-1) is inside the bytes, the leaf hashes form the hash
+chain and also the leaves of the Merkle tree. The string form of `ts` is fixed here once (`YYYY-MM-
+DDTHH:MM:SS.ffffffZ`), so that what is hashed is exactly what is read back.
 """
 
 from __future__ import annotations
@@ -126,7 +126,9 @@ class Event:
         if not isinstance(self.reason, str):
             raise InvalidEventError("reason must be a string")
         if looks_personal(self.reason) is not None:
-            raise PersonalDataError("reason looks like personal data; refer to subjects by UUID only")
+            raise PersonalDataError(
+                "reason looks like personal data; refer to subjects by UUID only"
+            )
         if not isinstance(self.details, Mapping):
             raise InvalidEventError("details must be a mapping")
         safe = _json_safe(self.details, "details", 0)
@@ -168,9 +170,18 @@ class Entry:
         except Exception as exc:  # rfc8785 raises its own types (lone surrogates, ...)
             raise InvalidEventError("event cannot be encoded as canonical JSON") from exc
         return cls(
-            seq, ts, event.actor, event.action, event.subject, event.outcome, event.reason,
-            event.details, prev, data, leaf_hash(data),
-        )  # fmt: skip
+            seq,
+            ts,
+            event.actor,
+            event.action,
+            event.subject,
+            event.outcome,
+            event.reason,
+            event.details,
+            prev,
+            data,
+            leaf_hash(data),
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Entry:

@@ -1,11 +1,11 @@
 """RFC 9162 section 2.1 Merkle tree hashing: roots of prefixes, proofs, and their verification.
 
-One hash per entry serves both the hash chain and the tree. Proofs are generated from a `NodeSource`
-that returns the hashes of perfect subtrees (node (level, index) covers leaves
-[index * 2^level, (index + 1) * 2^level)); every range a proof needs is an aligned range, which splits
-into at most log2(n) perfect subtrees, so a proof reads O(log n) stored hashes. Verification follows
-the RFC algorithms, after checking the shape of its inputs, and raises typed errors carrying the
-values seen and expected instead of returning a bare False.
+One hash per entry serves both the hash chain and the tree. Proofs are generated from a
+`NodeSource` that returns the hashes of perfect subtrees (node (level, index) covers leaves [index
+* 2^level, (index + 1) * 2^level)); every range a proof needs is an aligned range, which splits
+into at most log2(n) perfect subtrees, so a proof reads O(log n) stored hashes. Verification
+follows the RFC algorithms, after checking the shape of its inputs, and raises typed errors
+carrying the values seen and expected instead of returning a bare False.
 """
 
 from __future__ import annotations
