@@ -35,7 +35,9 @@ def _entry(details: dict, actor: str, reason: str, seq: int) -> dict:
 class TestCanonical:
     @settings(max_examples=600, deadline=None)
     @given(st.dictionaries(TEXT, JSON, max_size=6), TEXT, TEXT, SAFE_INT)
-    def test_entries_match_reference(self, details: dict, actor: str, reason: str, seq: int) -> None:
+    def test_entries_match_reference(
+        self, details: dict, actor: str, reason: str, seq: int
+    ) -> None:
         """Generated entries encode to exactly the bytes rfc8785 produces."""
         obj = _entry(details, actor, reason, seq)
         assert canonical_json(obj) == rfc8785.dumps(obj)
@@ -56,5 +58,5 @@ class TestCanonical:
 
     def test_control_characters_escaped(self) -> None:
         """Control characters are escaped as JCS requires, non-ASCII kept as UTF-8."""
-        obj = {"k": "\x00\x1f\n\t\"\\é\u2028"}
+        obj = {"k": '\x00\x1f\n\t"\\é\u2028'}
         assert canonical_json(obj) == rfc8785.dumps(obj)

@@ -33,7 +33,13 @@ class TestCheckpoint:
 
     @pytest.mark.parametrize(
         "text",
-        ["o\n1\n", "o\n-1\nAAAA\n", "o\n01\n" + "A" * 43 + "=\n", "o\n1\nnot base64\n", "o\n1\nAAAA"],
+        [
+            "o\n1\n",
+            "o\n-1\nAAAA\n",
+            "o\n01\n" + "A" * 43 + "=\n",
+            "o\n1\nnot base64\n",
+            "o\n1\nAAAA",
+        ],
         ids=["too-short", "negative", "leading-zero", "bad-root", "no-final-newline"],
     )
     def test_malformed_bodies(self, text: str) -> None:

@@ -95,7 +95,7 @@ class TestVectors:
             assert err.value.computed != err.value.expected
 
     @pytest.mark.parametrize(
-        "vec", VECTORS["consistency"], ids=lambda v: f"tampered-consistency-{v['size1']}-{v['size2']}"
+        "vec", VECTORS["consistency"], ids=lambda v: f"tampered-cons-{v['size1']}-{v['size2']}"
     )
     def test_tampered_consistency_vectors_fail(self, vec: dict) -> None:
         """Flipping one bit of any consistency proof hash makes verification fail."""

@@ -44,7 +44,7 @@ class TestVectors:
     def test_other_key_is_named(self) -> None:
         """A note signed by another key is refused, naming the signer's key id."""
         verifier = Verifier.from_string(NOTES[0]["verifier_key"])
-        with pytest.raises(SignatureError, match="signed by example.com/foo\\+530d903a"):
+        with pytest.raises(SignatureError, match=r"signed by example\.com/foo\+530d903a"):
             open_note(_note(NOTES[1]), verifier)
 
 
