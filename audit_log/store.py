@@ -83,7 +83,7 @@ class _StoredNodes:
             spans = [(i << lv, (i + 1) << lv) for lv, i in small]
             where = or_(*(and_(audit_entry.c.seq >= a, audit_entry.c.seq < b) for a, b in spans))
             q = select(audit_entry.c.seq, audit_entry.c.leaf_hash).where(where)
-            leaves = dict(self._conn.execute(q).tuples().all())
+            leaves = dict(self._conn.execute(q).all())
             for (lv, i), (a, b) in zip(small, spans, strict=True):
                 if any(s not in leaves for s in range(a, b)):
                     continue

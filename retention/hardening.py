@@ -25,7 +25,7 @@ def _tables(conn: Connection) -> dict[str, str]:
     rows = conn.execute(
         text("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = current_schema()")
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def harden(engine: Engine, app_role: str) -> list[str]:
