@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -51,7 +52,7 @@ class TestAppend:
         entries = first + second
         assert [e.seq for e in entries] == [0, 1, 2, 3, 4]
         assert entries[0].prev == "0" * 64
-        assert all(b.prev == a.leaf_hash.hex() for a, b in zip(entries, entries[1:], strict=False))
+        assert all(b.prev == a.leaf_hash.hex() for a, b in itertools.pairwise(entries))
         with any_engine.connect() as conn:
             assert list(AuditLog().entries(conn)) == entries
             assert [e.seq for e in AuditLog().entries(conn, since=3)] == [3, 4]
