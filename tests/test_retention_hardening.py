@@ -33,10 +33,10 @@ class TestHarden:
                 "DROP TRIGGER audit_entry_no_change ON audit_entry",
                 "UPDATE audit_checkpoint SET size = 0",
             ):
-                with pytest.raises(DBAPIError, match="permission denied|must be owner"):
-                    with engine.begin() as conn:
-                        conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
-                        conn.exec_driver_sql(sql)
+                denied = pytest.raises(DBAPIError, match=r"permission denied|must be owner")
+                with denied, engine.begin() as conn:
+                    conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
+                    conn.exec_driver_sql(sql)
             assert harden(engine, role)[0].startswith("GRANT USAGE")  # idempotent
         finally:
             with engine.begin() as conn:
