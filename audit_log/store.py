@@ -43,15 +43,17 @@ from audit_log.verify import Report, StoredEntry, verify_log
 Clock = Callable[[], datetime]
 
 _STORED_SQL = {
-    "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z', actor, action, "
-    "lower(substr(subject, 1, 8) || '-' || substr(subject, 9, 4) || '-' || substr(subject, 13, 4)"
-    " || '-' || substr(subject, 17, 4) || '-' || substr(subject, 21)), outcome "
-    "FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
+    "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z' || char(31) || actor"
+    " || char(31) || action || char(31) || coalesce(lower(substr(subject, 1, 8) || '-' ||"
+    " substr(subject, 9, 4) || '-' || substr(subject, 13, 4) || '-' || substr(subject, 17, 4) ||"
+    " '-' || substr(subject, 21)), '') || char(31) || outcome"
+    " FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
     "postgresql": "SELECT seq, canonical, leaf_hash, "
-    'to_char(ts, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), actor, action, subject::text, outcome '
-    "FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
+    'to_char(ts, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') || chr(31) || actor || chr(31) || action'
+    " || chr(31) || coalesce(subject::text, '') || chr(31) || outcome"
+    " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
 }
-"""Stored rows with ts and subject rendered as the entry bytes write them (see `entry`)."""
+"""Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
 
 
 def _utc_now() -> datetime:

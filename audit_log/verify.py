@@ -47,19 +47,23 @@ class Problem:
 class StoredEntry(NamedTuple):
     """An entry as read from storage: its bytes, its stored hash and its queryable columns.
 
-    Columns are in the text form the bytes hold (`ts` as `entry.format_ts` writes it, `subject`
-    as a dashed UUID), so that checking them is a string comparison. A plain tuple in this
-    field order serves as well (stores pass driver rows straight through).
+    `columns` is `joined_columns(...)` of the row's ts, actor, action, subject and outcome in the
+    text form the bytes hold, so that checking them is one string comparison; a store renders
+    it in SQL and passes driver rows straight through (a plain tuple in this order serves).
     """
 
     seq: int
     canonical: bytes
     leaf_hash: bytes
-    ts: str
-    actor: str
-    action: str
-    subject: str | None
-    outcome: str
+    columns: str
+
+
+_SEP = "\x1f"
+
+
+def joined_columns(ts: str, actor: str, action: str, subject: str | None, outcome: str) -> str:
+    """The queryable columns of an entry as one string (ts as `format_ts`, subject dashed)."""
+    return _SEP.join((ts, actor, action, subject or "", outcome))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,7 @@ def verify_log(
     next_claim = claims[pos].size if pos < len(claims) else -1
     nodes: list[tuple[int, int, bytes]] = []
     decode, sha256, get = json.JSONDecoder().decode, hashlib.sha256, dict.get
-    for seq, data, stored_hash, ts, actor, action, subject, outcome in () if problem else rows:
+    for seq, data, stored_hash, columns in () if problem else rows:
         size = frontier.size
         if seq != size:
             kind = ProblemKind.MISSING if seq > size else ProblemKind.REORDERED
@@ -166,8 +170,12 @@ def verify_log(
                 ProblemKind.CHANGED, seq - 1, f"entry {seq - 1} no longer links to {seq}"
             )
             break
-        if (get(obj, "ts"), get(obj, "actor"), get(obj, "action"), get(obj, "subject"),
-                get(obj, "outcome")) != (ts, actor, action, subject, outcome):  # fmt: skip
+        try:
+            said = _SEP.join((obj["ts"], obj["actor"], obj["action"], obj["subject"] or "",
+                              obj["outcome"]))  # fmt: skip
+        except (KeyError, TypeError):
+            said = None
+        if said != columns:
             problem = Problem(
                 ProblemKind.CHANGED, seq, f"columns of entry {seq} differ from its bytes"
             )

@@ -11,7 +11,7 @@ from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV, Entry, Event, format_ts
 from audit_log.merkle import Frontier, leaf_hash
 from audit_log.note import Signer, sign_note
-from audit_log.verify import ProblemKind, StoredEntry, verify_log
+from audit_log.verify import ProblemKind, StoredEntry, joined_columns, verify_log
 
 TS = datetime(2026, 1, 1, tzinfo=UTC)
 ORIGIN = "test.example/audit"
@@ -25,8 +25,8 @@ def _log(n: int) -> list[StoredEntry]:
         ev = Event("svc", "candidate.read", UUID(int=seq + 1), details={"i": seq})
         e = Entry.create(seq, TS, prev, ev)
         prev = e.leaf_hash.hex()
-        rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, format_ts(TS), e.actor, e.action,
-                                str(e.subject), e.outcome.value))  # fmt: skip
+        rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(format_ts(TS), e.actor, e.action,
+                                str(e.subject), e.outcome.value)))  # fmt: skip
     return rows
 
 
@@ -83,7 +83,9 @@ class TestDamage:
     def test_changed_column_located(self) -> None:
         """A queryable column that no longer says what the bytes say is a change."""
         rows = _log(5)
-        rows[3] = rows[3]._replace(subject=str(UUID(int=99)))
+        rows[3] = rows[3]._replace(
+            columns=rows[3].columns.replace(str(UUID(int=4)), str(UUID(int=99)))
+        )
         report = _verify(rows, 5)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 3)
 
@@ -142,8 +144,8 @@ def _rewritten(rows: list[StoredEntry], from_seq: int) -> list[StoredEntry]:
         e = Entry.create(seq, TS, prev, Event("svc", "candidate.read", UUID(int=seq + 1),
                                               details={"i": -seq}))  # fmt: skip
         prev = e.leaf_hash.hex()
-        out.append(StoredEntry(seq, e.canonical, e.leaf_hash, format_ts(TS), e.actor, e.action,
-                               str(e.subject), e.outcome.value))  # fmt: skip
+        out.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(format_ts(TS), e.actor, e.action,
+                               str(e.subject), e.outcome.value)))  # fmt: skip
     return out
 
 
