@@ -331,7 +331,11 @@ def import_candidates_command(
     report = import_candidates(installation.engine, file, rejects_path=rejects)
     emit(as_json, _import_json(report), lambda: _import_text(report))
     if report.rejected:
-        raise CheckFailed(f"{report.rejected:,} rows rejected: see {report.rejects_file}")
+        rows = "row" if report.rejected == 1 else "rows"
+        raise CheckFailed(
+            f"{report.rejected:,} {rows} rejected (see {report.rejects_file}); "
+            "the other rows were imported"
+        )
 
 
 def _import_json(report: ImportReport) -> dict[str, Any]:
