@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select, text
 
 from retention import migrate
 from retention.clock import as_utc, utc_now
@@ -107,6 +107,9 @@ def _clear(config: Config, fresh: bool) -> None:
         engine = connect(config.database_url)
         try:
             migrate.downgrade(engine, "base")
+            # alembic keeps its (now empty) version table; init wants an empty database.
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         finally:
             engine.dispose()
     shutil.rmtree(root)
