@@ -33,6 +33,7 @@ from sqlalchemy import make_url
 
 from retention.db import connect
 from retention.importing import import_candidates
+from retention.logs import configure_logging
 from retention.seeding import (
     BULK_CACHE_KIB,
     CANDIDATE_COLUMNS,
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--import-rows", type=int, default=0)
     args = parser.parse_args()
+    configure_logging(json=False, level=30)
 
     with tempfile.TemporaryDirectory(prefix="gdpr-bench-") as tmp:
         work = Path(tmp)

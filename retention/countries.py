@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["SUPPORTED_COUNTRIES", "parse_country"]
 
@@ -70,6 +71,7 @@ _LOOKUP: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=4096)  # exports repeat a handful of spellings a million times
 def parse_country(text: str) -> str | None:
     """The ISO alpha-2 code for a spelling of a supported country, or None if not recognised."""
     return _LOOKUP.get(_key(text)) if text.strip() else None
