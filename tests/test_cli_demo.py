@@ -63,7 +63,9 @@ class TestDemo:
         assert summary["candidates"] == 120 == sum(summary["by_country"].values())
         assert set(summary["consents"]) == {"active", "expired", "withdrawn"}
 
-    def test_second_demo_needs_fresh(self, tmp_path: Path, database_env: dict[str, str | None]) -> None:
+    def test_second_demo_needs_fresh(
+        self, tmp_path: Path, database_env: dict[str, str | None]
+    ) -> None:
         """A second demo in the same directory is refused unless --fresh recreates it."""
         data = tmp_path / "demo"
         gdpr(database_env, "--data-dir", str(data), "demo", "--candidates", "20")
@@ -93,17 +95,35 @@ class TestDemo:
 
 
 class TestDemoSeed:
-    def test_seed_adds_candidates(self, tmp_path: Path, database_env: dict[str, str | None]) -> None:
+    def test_seed_adds_candidates(
+        self, tmp_path: Path, database_env: dict[str, str | None]
+    ) -> None:
         """`gdpr demo seed` adds candidates to an installation and reports the counts."""
         data = tmp_path / "inst"
         gdpr(database_env, "--data-dir", str(data), "init")
         code, out, err = gdpr(
-            database_env, "--data-dir", str(data), "demo", "seed", "--candidates", "50", "--seed", "9"
+            database_env,
+            "--data-dir",
+            str(data),
+            "demo",
+            "seed",
+            "--candidates",
+            "50",
+            "--seed",
+            "9",
         )
         assert (code, err) == (0, "")
         assert out.startswith("Seeded 50 candidates (seed 9): ")
         code, _, err = gdpr(
-            database_env, "--data-dir", str(data), "demo", "seed", "--candidates", "5", "--seed", "9"
+            database_env,
+            "--data-dir",
+            str(data),
+            "demo",
+            "seed",
+            "--candidates",
+            "5",
+            "--seed",
+            "9",
         )
         assert code == 2
         assert err == (
@@ -127,7 +147,9 @@ class TestDemoSeed:
         data = tmp_path / "none"
         code, _, err = gdpr({}, "--data-dir", str(data), "demo", "seed", "--candidates", "5")
         assert code == 2
-        assert err == f"Error: no installation in {data}: run 'gdpr init' first (or pass --data-dir)\n"
+        assert (
+            err == f"Error: no installation in {data}: run 'gdpr init' first (or pass --data-dir)\n"
+        )
 
 
 class TestImport:
@@ -145,7 +167,9 @@ class TestImport:
         export.write_text(
             "external_ref;country;status;email\nE1;Polska;in process;a@b.pl\nE2;PL;in process;nope\n"
         )
-        code, out, err = gdpr(database_env, "--data-dir", str(data), "import", "candidates", str(export))
+        code, out, err = gdpr(
+            database_env, "--data-dir", str(data), "import", "candidates", str(export)
+        )
         assert code == 1
         assert out == (
             f"Imported {export} (csv): 2 rows, 1 new, 0 updated, 0 duplicates, 1 rejected; "
@@ -175,7 +199,9 @@ class TestImport:
         """A binary file is one clear line and exit 2."""
         export = tmp_path / "cv.pdf"
         export.write_bytes(b"%PDF-1.4\x00\x00")
-        code, out, err = gdpr(database_env, "--data-dir", str(data), "import", "candidates", str(export))
+        code, out, err = gdpr(
+            database_env, "--data-dir", str(data), "import", "candidates", str(export)
+        )
         assert (code, out) == (2, "")
         assert err == (
             f"Error: {export} is a binary file, not CSV or JSONL: export the candidates as CSV\n"

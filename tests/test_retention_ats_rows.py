@@ -18,7 +18,9 @@ def _row(**fields: str) -> dict[str, str]:
 
 
 class TestNormalizeColumn:
-    @pytest.mark.parametrize("name", ["first_name", "First Name", "first-name", "\ufeffFIRST_NAME "])
+    @pytest.mark.parametrize(
+        "name", ["first_name", "First Name", "first-name", "\ufeffFIRST_NAME "]
+    )
     def test_header_spellings(self, name: str) -> None:
         """Header names are matched regardless of case, BOM, spaces and hyphens."""
         assert normalize_column(name) == "first_name"

@@ -41,4 +41,16 @@ class TestParseCountry:
 
     def test_required_countries_are_supported(self) -> None:
         """The countries the issue names are all supported."""
-        assert {"RO", "NL", "DE", "FR", "IT", "ES", "PL", "IE", "GB", "AE", "SA"} <= SUPPORTED_COUNTRIES
+        assert {
+            "RO",
+            "NL",
+            "DE",
+            "FR",
+            "IT",
+            "ES",
+            "PL",
+            "IE",
+            "GB",
+            "AE",
+            "SA",
+        } <= SUPPORTED_COUNTRIES

@@ -52,16 +52,25 @@ class TestFileChecks:
     @pytest.mark.parametrize(
         ("content", "message"),
         [
-            (b"%PDF-1.7\x00\x01\x02binary", "is a binary file, not CSV or JSONL: export the candidates as CSV"),
+            (
+                b"%PDF-1.7\x00\x01\x02binary",
+                "is a binary file, not CSV or JSONL: export the candidates as CSV",
+            ),
             (b"", "is empty: nothing to import"),
             (b"\n\n  \n", "is empty: nothing to import"),
-            (b"external_ref,country\xff\xfe,status\n", "is not UTF-8 text: save the export as UTF-8 CSV or JSONL"),
+            (
+                b"external_ref,country\xff\xfe,status\n",
+                "is not UTF-8 text: save the export as UTF-8 CSV or JSONL",
+            ),
             (
                 b"name,mail\nAna,ana@example.ro\n",
                 "is not a candidates CSV: its header lacks external_ref, country, status "
                 "(see 'gdpr import candidates --help' for the columns)",
             ),
-            (b"{not json\n", "is neither CSV nor JSON lines: export the candidates as CSV or JSONL"),
+            (
+                b"{not json\n",
+                "is neither CSV nor JSON lines: export the candidates as CSV or JSONL",
+            ),
         ],
         ids=["binary", "empty", "blank", "latin1", "no-header", "broken-jsonl"],
     )
@@ -84,7 +93,9 @@ class TestFileChecks:
             import_candidates(engine, path, now=NOW)
         assert info.value.message == f"cannot read {path} (No such file or directory)"
 
-    def test_invalid_utf8_late_in_file_changes_nothing(self, engine: Engine, tmp_path: Path) -> None:
+    def test_invalid_utf8_late_in_file_changes_nothing(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
         """A decoding error after many valid rows rolls back the rows already written."""
         good = "".join(f"r{i},DE,in_process\n" for i in range(6000))
         path = tmp_path / "export.csv"
@@ -95,7 +106,9 @@ class TestFileChecks:
 
 
 class TestMessyInput:
-    def test_bom_semicolons_local_names_and_dotted_dates(self, engine: Engine, tmp_path: Path) -> None:
+    def test_bom_semicolons_local_names_and_dotted_dates(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
         """A BOM, ';' separators, local country names, DD.MM.YYYY and status spellings import."""
         path = _write(
             tmp_path,
@@ -133,8 +146,15 @@ class TestMessyInput:
     def test_jsonl_export(self, engine: Engine, tmp_path: Path) -> None:
         """JSON lines import like CSV rows; a broken line is rejected with its line number."""
         lines = [
-            json.dumps({"external_ref": "J1", "country": "IT", "status": "rejected",
-                        "decided_at": "2025-01-01", "first_name": "Niccolò"}),
+            json.dumps(
+                {
+                    "external_ref": "J1",
+                    "country": "IT",
+                    "status": "rejected",
+                    "decided_at": "2025-01-01",
+                    "first_name": "Niccolò",
+                }
+            ),
             "",
             "{broken",
             json.dumps(["not", "an", "object"]),
@@ -145,14 +165,16 @@ class TestMessyInput:
         reasons = [(r["line"], r["reason"]) for r in _rejects(Path(report.rejects_file))]
         assert reasons == [("3", "line is not valid JSON"), ("4", "line is not a JSON object")]
 
-    def test_phone_plus_is_kept_and_formulas_are_refused(self, engine: Engine, tmp_path: Path) -> None:
+    def test_phone_plus_is_kept_and_formulas_are_refused(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
         """'+' starts a phone number legitimately; '=', '@', '-' and '+' elsewhere are refused."""
         path = _write(
             tmp_path,
             "external_ref,country,status,first_name,phone,city\n"
             "F1,PL,in_process,Ola,+48 500 100 200,Kraków\n"
             "F2,PL,in_process,Ola,'+48 500 100 201,Kraków\n"
-            "F3,PL,in_process,\"=HYPERLINK(\"\"http://x\"\")\",,\n"
+            'F3,PL,in_process,"=HYPERLINK(""http://x"")",,\n'
             "F4,PL,in_process,Ola,,@SUM(A1)\n"
             "F5,PL,in_process,-2+3,,\n"
             "F6,PL,in_process,+cmd,,\n"
@@ -215,7 +237,10 @@ class TestRejects:
 
     def test_conflicting_repeat_is_rejected(self, engine: Engine, tmp_path: Path) -> None:
         """A second row for one external_ref with other values is rejected, naming the first line."""
-        path = _write(tmp_path, "external_ref,country,status,city\nD1,NL,in_process,Delft\nD1,NL,in_process,Breda\n")
+        path = _write(
+            tmp_path,
+            "external_ref,country,status,city\nD1,NL,in_process,Delft\nD1,NL,in_process,Breda\n",
+        )
         rejects = tmp_path / "out" / "rej.csv"
         rejects.parent.mkdir()
         report = import_candidates(engine, path, rejects_path=rejects, now=NOW)
@@ -263,18 +288,25 @@ class TestUpsert:
     def test_consent_columns_add_then_update_consent(self, engine: Engine, tmp_path: Path) -> None:
         """Consent columns add a talent-pool consent; the same given_at updates its expiry."""
         cols = "external_ref,country,status,talent_pool_consent_given_at,talent_pool_consent_expires_at"
-        import_candidates(engine, _write(tmp_path, f"{cols}\nC1,FR,in_process,2025-01-01,2027-01-01\n"), now=NOW)
+        import_candidates(
+            engine, _write(tmp_path, f"{cols}\nC1,FR,in_process,2025-01-01,2027-01-01\n"), now=NOW
+        )
         report = import_candidates(
-            engine, _write(tmp_path, f"{cols}\nC1,FR,in_process,01.01.2025,2026-06-01\n", "b.csv"), now=NOW
+            engine,
+            _write(tmp_path, f"{cols}\nC1,FR,in_process,01.01.2025,2026-06-01\n", "b.csv"),
+            now=NOW,
         )
         assert (report.consents_added, report.consents_updated) == (0, 1)
         report = import_candidates(
-            engine, _write(tmp_path, f"{cols}\nC1,FR,in_process,2026-01-01,2028-01-01\n", "c.csv"), now=NOW
+            engine,
+            _write(tmp_path, f"{cols}\nC1,FR,in_process,2026-01-01,2028-01-01\n", "c.csv"),
+            now=NOW,
         )
         assert report.consents_added == 1
         with engine.connect() as conn:
-            rows = conn.execute(select(cons.c.purpose, cons.c.given_at, cons.c.expires_at)
-                                .order_by(cons.c.given_at)).all()
+            rows = conn.execute(
+                select(cons.c.purpose, cons.c.given_at, cons.c.expires_at).order_by(cons.c.given_at)
+            ).all()
         assert rows == [
             ("talent_pool", datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)),
             ("talent_pool", datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)),
@@ -282,12 +314,18 @@ class TestUpsert:
 
     def test_anonymized_candidate_is_not_reimported(self, engine: Engine, tmp_path: Path) -> None:
         """A row for an anonymized candidate is rejected: erased data does not come back."""
-        import_candidates(engine, _write(tmp_path, "external_ref,country,status\nX1,IE,in_process\n"), now=NOW)
+        import_candidates(
+            engine, _write(tmp_path, "external_ref,country,status\nX1,IE,in_process\n"), now=NOW
+        )
         with transaction(engine) as conn:
             conn.execute(update(cand).values(anonymized_at=NOW, first_name=None))
         report = import_candidates(
             engine,
-            _write(tmp_path, "external_ref,country,status,first_name\nX1,IE,in_process,Aoife\n", "b.csv"),
+            _write(
+                tmp_path,
+                "external_ref,country,status,first_name\nX1,IE,in_process,Aoife\n",
+                "b.csv",
+            ),
             now=NOW,
         )
         cid = _candidates(engine)["X1"]["id"]
@@ -298,12 +336,18 @@ class TestUpsert:
 
 
 class TestAtomicity:
-    def test_interrupt_midway_leaves_database_unchanged(self, engine: Engine, tmp_path: Path) -> None:
+    def test_interrupt_midway_leaves_database_unchanged(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
         """Ctrl-C after a batch was written rolls the whole import back and writes no rejects."""
-        import_candidates(engine, _write(tmp_path, "external_ref,country,status\nK0,DE,in_process\n"), now=NOW)
+        import_candidates(
+            engine, _write(tmp_path, "external_ref,country,status\nK0,DE,in_process\n"), now=NOW
+        )
         before = _candidates(engine)
         rows = "".join(f"K{i},DE,in_process\n" for i in range(1, 12_000))
-        path = _write(tmp_path, f"external_ref,country,status\nK0,DE,hired\n{rows}bad,XX,x\n", "big.csv")
+        path = _write(
+            tmp_path, f"external_ref,country,status\nK0,DE,hired\n{rows}bad,XX,x\n", "big.csv"
+        )
 
         def interrupt(done: int) -> None:
             raise KeyboardInterrupt

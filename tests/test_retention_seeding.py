@@ -88,7 +88,9 @@ class TestRealism:
     def test_romanian_names_have_diacritics(self, sample: SeedBatch) -> None:
         """Romanian candidates carry Romanian diacritics (ș, ț, ă, â, î) in their names."""
         names = "".join(
-            r[C["first_name"]] + r[C["last_name"]] for r in sample.candidates if r[C["country"]] == "RO"
+            r[C["first_name"]] + r[C["last_name"]]
+            for r in sample.candidates
+            if r[C["country"]] == "RO"
         )
         assert set("șțăâîȘȚĂÂÎ") & set(names)
 
@@ -123,7 +125,8 @@ class TestDates:
         recent_open = [
             r
             for r in sample.candidates
-            if r[C["status"]] == "in_process" and _at(r[C["applied_at"]]) > NOW - timedelta(days=120)
+            if r[C["status"]] == "in_process"
+            and _at(r[C["applied_at"]]) > NOW - timedelta(days=120)
         ]
         assert recent_open
 
