@@ -31,15 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import make_url
 
+from retention.bulk_load import BULK_CACHE_KIB
 from retention.db import connect
 from retention.importing import import_candidates
 from retention.logs import configure_logging
-from retention.seeding import (
-    BULK_CACHE_KIB,
-    CANDIDATE_COLUMNS,
-    generate_batches,
-    seed_candidates,
-)
+from retention.seeding import seed_candidates
+from retention.synthetic_candidates import CANDIDATE_COLUMNS, generate_batches
 from retention.testing import DatabaseFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

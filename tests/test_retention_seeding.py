@@ -13,13 +13,13 @@ from sqlalchemy import Engine, func, select
 
 from retention.errors import BadInput
 from retention.models import Application, Candidate, Consent, Document
-from retention.seeding import (
+from retention.seeding import seed_candidates
+from retention.synthetic_candidates import (
     CANDIDATE_COLUMNS,
     CHUNK,
     CONSENT_COLUMNS,
     SeedBatch,
     generate_batches,
-    seed_candidates,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
