@@ -39,6 +39,7 @@ from retention.ats_rows import (
     RowRejected,
     parse_row,
 )
+from retention.bulk_load import bulk_load_settings
 from retention.clock import as_utc, utc_now
 from retention.db import transaction
 from retention.errors import BadInput
@@ -107,7 +108,7 @@ def import_candidates(
     counts = _Counts()
     seen: dict[str, tuple[int, CandidateRecord]] = {}
     try:
-        with open_text(path) as text, transaction(engine) as conn:
+        with open_text(path) as text, transaction(engine) as conn, bulk_load_settings(conn):
             rows, ignored = read_rows(text, fmt, path)
             pending: list[tuple[int, RawRow, CandidateRecord]] = []
             for line, raw in rows:
