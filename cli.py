@@ -10,10 +10,11 @@ authorized reader.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -23,9 +24,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from retention import auditing, hardening, migrate
 from retention.config import Config, load_config
+from retention.demo import DEFAULT_CANDIDATES, DemoStep, DemoSummary, run_demo
 from retention.errors import CheckFailed, EngineError
+from retention.importing import ImportReport, import_candidates
 from retention.installation import Installation, initialize, open_installation
 from retention.logs import configure_logging
+from retention.seeding import DEFAULT_DOCUMENT_FRACTION, Progress, SeedReport, seed_candidates
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -263,6 +267,230 @@ def audit_verify(app: AppContext, as_json: bool) -> None:
     if problem is not None:
         at = "" if problem.seq is None else f" at seq {problem.seq}"
         raise CheckFailed(f"audit log verification failed: {problem.kind}{at}: {problem.detail}")
+
+
+# --- demo data and import ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, as_json: bool, label: str) -> Iterator[Progress | None]:
+    """A progress callback drawing a bar on stderr when it is a terminal, else nothing."""
+    if as_json or total <= 0 or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _size(n: int) -> str:
+    return f"{n / 1000:,.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:,.1f} MB"
+
+
+def _seed_text(report: SeedReport) -> str:
+    return (
+        f"Seeded {report.candidates:,} candidates (seed {report.seed}): "
+        f"{report.applications:,} applications, {report.consents:,} consents, "
+        f"{report.documents:,} documents ({_size(report.document_bytes)})."
+    )
+
+
+def _seed_json(report: SeedReport) -> dict[str, Any]:
+    return {
+        "candidates": report.candidates,
+        "applications": report.applications,
+        "consents": report.consents,
+        "documents": report.documents,
+        "document_bytes": report.document_bytes,
+        "seed": report.seed,
+        "now": report.now.isoformat(),
+    }
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--fresh", is_flag=True, help="Wipe a directory made by an earlier gdpr demo first.")
+@click.option(
+    "--candidates",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CANDIDATES,
+    show_default=True,
+    help="How many candidates to seed.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the demo data.")
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: bool) -> None:
+    """Show the whole product on a fresh demo installation in --data-dir.
+
+    Without a subcommand: create the installation, seed candidates and summarize. A directory
+    made by an earlier demo is only recreated with --fresh; a real installation is never touched.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    with progress_bar(candidates, as_json, "Seeding candidates") as progress:
+        summary = run_demo(
+            app.config,
+            candidates=candidates,
+            seed=seed,
+            fresh=fresh,
+            init_steps=init_steps(),
+            steps=demo_steps(),
+            progress=progress,
+        )
+    emit(as_json, _demo_json(summary), lambda: _demo_text(summary))
+
+
+def demo_steps() -> list[DemoStep]:
+    """What `gdpr demo` does after seeding (sweep, verification, evidence as they arrive)."""
+    return []
+
+
+def _demo_json(summary: DemoSummary) -> dict[str, Any]:
+    inv = summary.inventory
+    return {
+        "data_dir": summary.data_dir,
+        "seed": _seed_json(summary.seed),
+        "candidates": inv.candidates,
+        "by_country": inv.by_country,
+        "by_status": inv.by_status,
+        "applications": inv.applications,
+        "consents": {
+            "active": inv.consents_active,
+            "expired": inv.consents_expired,
+            "withdrawn": inv.consents_withdrawn,
+        },
+        "documents": inv.documents,
+        "document_bytes": inv.document_bytes,
+        "notes": summary.notes,
+    }
+
+
+def _demo_text(summary: DemoSummary) -> str:
+    inv = summary.inventory
+    countries = ", ".join(f"{c} {n:,}" for c, n in inv.by_country.items())
+    statuses = ", ".join(f"{s} {n:,}" for s, n in inv.by_status.items())
+    return "\n".join(
+        [
+            f"Demo installation in {summary.data_dir}",
+            _seed_text(summary.seed),
+            f"Candidates: {inv.candidates:,}",
+            f"  by country: {countries}",
+            f"  by status:  {statuses}",
+            f"Applications: {inv.applications:,}",
+            f"Talent-pool consents: {inv.consents_active:,} active, "
+            f"{inv.consents_expired:,} expired, {inv.consents_withdrawn:,} withdrawn",
+            f"Documents: {inv.documents:,} ({_size(inv.document_bytes)})",
+            *summary.notes,
+        ]
+    )
+
+
+@demo.command("seed")
+@click.option(
+    "--candidates", "count", type=click.IntRange(min=1), required=True, help="How many to add."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same rows.")
+@click.option(
+    "--documents",
+    "document_fraction",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_DOCUMENT_FRACTION,
+    show_default=True,
+    help="Share of candidates that get a CV file in the document store.",
+)
+@json_option
+@pass_app
+def demo_seed(
+    app: AppContext, count: int, seed: int, document_fraction: float, as_json: bool
+) -> None:
+    """Add realistic demo candidates to an existing installation (deterministic per seed)."""
+    installation = app.installation()
+    with progress_bar(count, as_json, "Seeding candidates") as progress:
+        report = seed_candidates(
+            installation.engine,
+            installation.config.documents_dir,
+            count,
+            seed=seed,
+            document_fraction=document_fraction,
+            progress=progress,
+        )
+    emit(as_json, _seed_json(report), lambda: _seed_text(report))
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Bring records in from other systems."""
+
+
+@import_group.command("candidates")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write rejected rows (default FILE.rejects.csv).",
+)
+@json_option
+@pass_app
+def import_candidates_command(
+    app: AppContext, file: Path, rejects: Path | None, as_json: bool
+) -> None:
+    """Import candidates from an ATS export (CSV or JSON lines), upserting by external_ref.
+
+    \b
+    Columns: external_ref, country, status (required); first_name, last_name, email, phone,
+    city, applied_at, decided_at, last_activity_at, talent_pool_consent_given_at,
+    talent_pool_consent_expires_at.
+    \b
+    - UTF-8 with or without BOM; CSV separated by ',' or ';' (or JSON lines);
+    - dates YYYY-MM-DD or DD.MM.YYYY (midnight UTC) or ISO 8601 instants (UTC if no offset);
+    - countries as ISO codes or English/local names; statuses in common spellings;
+    - values that look like spreadsheet formulas (=, @, -, or + outside phone numbers) are
+      refused; decided statuses need decided_at;
+    - identical duplicate rows count once; a conflicting repeat of an external_ref is rejected.
+
+    Valid rows are imported in one transaction; rejected rows go to the rejects file with their
+    line number and a reason, and the command then exits 1.
+    """
+    installation = app.installation()
+    report = import_candidates(installation.engine, file, rejects_path=rejects)
+    emit(as_json, _import_json(report), lambda: _import_text(report))
+    if report.rejected:
+        rows = "row" if report.rejected == 1 else "rows"
+        raise CheckFailed(
+            f"{report.rejected:,} {rows} rejected (see {report.rejects_file}); "
+            "the other rows were imported"
+        )
+
+
+def _import_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "file": report.file,
+        "format": report.format,
+        "rows": report.rows,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+        "consents_added": report.consents_added,
+        "consents_updated": report.consents_updated,
+        "rejects_file": report.rejects_file,
+        "ignored_columns": list(report.ignored_columns),
+        "seconds": round(report.seconds, 3),
+        "rows_per_second": round(report.rows_per_second),
+    }
+
+
+def _import_text(report: ImportReport) -> str:
+    lines = [
+        f"Imported {report.file} ({report.format}): {report.rows:,} rows, "
+        f"{report.inserted:,} new, {report.updated:,} updated, "
+        f"{report.duplicates:,} duplicates, {report.rejected:,} rejected; "
+        f"consents {report.consents_added:,} added, {report.consents_updated:,} updated."
+    ]
+    if report.ignored_columns:
+        lines.append(f"Ignored columns: {', '.join(report.ignored_columns)}")
+    return "\n".join(lines)
 
 
 # --- error mapping: the one place exceptions become messages and exit codes --------------------
