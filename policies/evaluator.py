@@ -30,7 +30,7 @@ from .nodes import (
     Rule,
     StatusIn,
 )
-from .records import Record
+from .records import Record, format_instant
 from .schema import Action, ConsentState
 
 
@@ -63,6 +63,24 @@ class Decision:
     next: NextStage | None
     held: bool = False
 
+    def to_json(self) -> dict[str, object]:
+        """The line `gdpr policy evaluate --json` prints (`held` only when a hold applies)."""
+        out: dict[str, object] = {
+            "id": self.id,
+            "policy": self.policy,
+            "rule": self.rule,
+            "action": self.action,
+            "due_at": format_instant(self.due_at),
+            "due": self.due,
+            "cite": self.cite,
+            "next": None
+            if self.next is None
+            else {"action": self.next.action, "due_at": format_instant(self.next.due_at)},
+        }
+        if self.held:
+            out["held"] = True
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class RecordError:
@@ -79,6 +97,9 @@ class RecordError:
         if self.cause is ErrorCause.UNCOVERED_COUNTRY:
             return f"no policy covers country {self.detail}"
         return f"rule {self.policy}/{self.rule} needs {self.detail}, which the record lacks"
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "error": self.message}
 
 
 Outcome = Decision | RecordError

@@ -219,3 +219,13 @@ class _Linter:
 def lint(files: Iterable[PolicyFile]) -> tuple[Diagnostic, ...]:
     """Every finding in these files, in file order; empty when the policies are sound."""
     return _Linter(tuple(files)).run()
+
+
+def rule_purposes(rules: Iterable[Rule]) -> set[str]:
+    """Every consent purpose named in the conditions or anchors of these rules."""
+    found = set(_purposes(rules))
+    for rule in rules:
+        for anchor, _ in _anchors(rule.span):
+            if isinstance(anchor, ConsentAnchorRef):
+                found.add(anchor.purpose)
+    return found

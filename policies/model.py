@@ -128,3 +128,10 @@ def default_policy_dir() -> Path:
 def load_default_policy_set() -> PolicySet:
     """The policy set shipped with the engine (policies/countries)."""
     return load_policy_set([default_policy_dir()])
+
+
+def purposes_used(policy_set: PolicySet) -> frozenset[str]:
+    """Consent purposes any rule reads: the caller joins the latest consent of each."""
+    from .linter import rule_purposes
+
+    return frozenset(p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules))
