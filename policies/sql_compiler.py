@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    select,
     Boolean,
     String,
     and_,
@@ -180,8 +181,14 @@ def _missing_detail(span: Instant) -> str:
     return span.anchor.text()
 
 
-def compile_policies(policy_set: PolicySet, cols: ColumnMap) -> CompiledPolicies:
-    """Compile every policy's rules, in rule order per country, to expressions over `cols`."""
+def compile_policies(
+    policy_set: PolicySet, cols: ColumnMap, *, slot_column: Col | None = None
+) -> CompiledPolicies:
+    """Compile every policy's rules, in rule order per country, to expressions over `cols`.
+
+    With `slot_column` (the `slot` expression already computed in a subquery), the derived
+    expressions read it instead of repeating the rule CASE: see `decision_select`.
+    """
     at = bindparam("at", type_=NaiveUTC())
     rc = _RuleCompiler(cols, at)
     slots: list[RuleSlot] = []
@@ -205,6 +212,9 @@ def compile_policies(policy_set: PolicySet, cols: ColumnMap) -> CompiledPolicies
         ],
         else_=None,
     )
+    slot_case = slot
+    if slot_column is not None:
+        slot = slot_column
     by_slot: dict[int, Rule] = {i: r for _, rules in per_policy for i, r in rules}
 
     def per_slot(make: Callable[[int, Rule], Col | None], type_: Any) -> Col:
@@ -267,7 +277,7 @@ def compile_policies(policy_set: PolicySet, cols: ColumnMap) -> CompiledPolicies
     return CompiledPolicies(
         at=at,
         slots=tuple(slots),
-        slot=slot,
+        slot=slot_case,
         policy=case({s.index: s.policy for s in slots}, value=slot, else_=None),
         rule=case({s.index: s.rule for s in slots}, value=slot, else_=None),
         action=per_slot(action, String),
@@ -279,3 +289,56 @@ def compile_policies(policy_set: PolicySet, cols: ColumnMap) -> CompiledPolicies
         error_detail=error_detail,
         content_hash=policy_set.content_hash,
     )
+
+
+def decision_select(
+    policy_set: PolicySet,
+    cols: ColumnMap,
+    from_: Any,
+    *,
+    extra: tuple[Col, ...] = (),
+    purposes: tuple[str, ...] = (),
+    only_due: bool = False,
+) -> Any:
+    """One set-based SELECT of `extra` plus every decision column, bound to `at`.
+
+    The deciding rule is computed once per row in a subquery that the planner must not flatten
+    (OFFSET 0), and the stage arithmetic reads it, so each row runs the rule conditions once.
+    `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`).
+    """
+    inner_compiled = compile_policies(policy_set, cols)
+    consent_cols = [
+        cols.consent(p, f).label(f"c_{p}__{f}")
+        for p in purposes
+        for f in ("given_at", "expires_at", "withdrawn_at")
+    ]
+    held = [cols.held.label("held")] if cols.held is not None else []
+    inner = (
+        select(
+            *extra,
+            cols.country.label("country"),
+            cols.status.label("status"),
+            cols.applied_at.label("applied_at"),
+            cols.decided_at.label("decided_at"),
+            cols.last_activity_at.label("last_activity_at"),
+            *consent_cols,
+            *held,
+            inner_compiled.slot.label("policy_slot"),
+        )
+        .select_from(from_)
+        .offset(0)
+        .subquery("policy_rows")
+    )
+    c = inner.c
+    outer_cols = ColumnMap(
+        country=c.country,
+        status=c.status,
+        applied_at=c.applied_at,
+        decided_at=c.decided_at,
+        last_activity_at=c.last_activity_at,
+        consent=lambda p, f: c[f"c_{p}__{f}"],
+        held=c.held if cols.held is not None else None,
+    )
+    compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
+    query = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
+    return query.where(compiled.due) if only_due else query

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policies import ColumnMap, PolicySet, compile_policies, join_latest_consents, purposes_used
+from policies import ColumnMap, PolicySet, join_latest_consents, purposes_used
+from policies.sql_compiler import decision_select
 from policies.records import Record
 from policies.sql_time import NaiveUTC
 
@@ -75,10 +76,9 @@ def store(conn: sa.Connection, records: Iterable[Record]) -> None:
 
 def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
     """One SELECT deciding every stored candidate, as the sweep would build it."""
+    purposes = tuple(sorted(purposes_used(policy_set)))
     base = sa.select(candidate.c.id).select_from(candidate)
-    base, accessor = join_latest_consents(
-        base, candidate.c.id, consent, purposes_used(policy_set)
-    )
+    base, accessor = join_latest_consents(base, candidate.c.id, consent, purposes)
     cols = ColumnMap(
         country=candidate.c.country,
         status=candidate.c.status,
@@ -87,9 +87,14 @@ def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
         last_activity_at=candidate.c.last_activity_at,
         consent=accessor,
     )
-    compiled = compile_policies(policy_set, cols)
-    query = base.add_columns(*compiled.columns())
-    return query.where(compiled.due) if only_due else query
+    return decision_select(
+        policy_set,
+        cols,
+        base.get_final_froms()[0],
+        extra=(candidate.c.id.label("id"),),
+        purposes=purposes,
+        only_due=only_due,
+    )
 
 
 @contextmanager
