@@ -67,21 +67,62 @@ def fill(engine: sa.Engine, records: list[Record]) -> None:
     rows = [
         (r.id, r.country, r.status, r.applied_at, r.decided_at, r.last_activity_at) for r in records
     ]
-    crow = [(r.id, c.purpose, c.given_at, c.expires_at, c.withdrawn_at) for r in records for c in r.consents]
+    crow = [
+        (r.id, c.purpose, c.given_at, c.expires_at, c.withdrawn_at)
+        for r in records
+        for c in r.consents
+    ]
     naive = lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)  # noqa: E731
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
-                with cur.copy(f"COPY {candidate.name} (id, country, status, applied_at, decided_at, last_activity_at) FROM STDIN") as cp:
+                with cur.copy(
+                    f"COPY {candidate.name} (id, country, status, applied_at, decided_at,"
+                    " last_activity_at) FROM STDIN"
+                ) as cp:
                     for r in rows:
                         cp.write_row((*r[:3], *map(naive, r[3:])))
-                with cur.copy(f"COPY {consent.name} (candidate_id, purpose, given_at, expires_at, withdrawn_at) FROM STDIN") as cp:
+                with cur.copy(
+                    f"COPY {consent.name} (candidate_id, purpose, given_at, expires_at,"
+                    " withdrawn_at) FROM STDIN"
+                ) as cp:
                     for c in crow:
                         cp.write_row((*c[:2], *map(naive, c[2:])))
         else:
-            conn.execute(candidate.insert(), [dict(zip(["id", "country", "status", "applied_at", "decided_at", "last_activity_at"], r, strict=True)) for r in rows])
-            conn.execute(consent.insert(), [dict(zip(["candidate_id", "purpose", "given_at", "expires_at", "withdrawn_at"], c, strict=True)) for c in crow])
+            conn.execute(
+                candidate.insert(),
+                [
+                    dict(
+                        zip(
+                            [
+                                "id",
+                                "country",
+                                "status",
+                                "applied_at",
+                                "decided_at",
+                                "last_activity_at",
+                            ],
+                            r,
+                            strict=True,
+                        )
+                    )
+                    for r in rows
+                ],
+            )
+            conn.execute(
+                consent.insert(),
+                [
+                    dict(
+                        zip(
+                            ["candidate_id", "purpose", "given_at", "expires_at", "withdrawn_at"],
+                            c,
+                            strict=True,
+                        )
+                    )
+                    for c in crow
+                ],
+            )
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text(f"ANALYZE {candidate.name}"))
             conn.execute(sa.text(f"ANALYZE {consent.name}"))
@@ -105,19 +146,28 @@ def main() -> None:
     args = parser.parse_args()
     records = synthetic(args.rows)
     sample = records[:200_000]
-    print(f"python evaluate: {bench_python(sample, args.runs):,.0f} records/s (median of {args.runs}, {len(sample):,} records)")
+    print(
+        f"python evaluate: {bench_python(sample, args.runs):,.0f} records/s"
+        f" (median of {args.runs}, {len(sample):,} records)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         engine = sa.create_engine(f"sqlite:///{tmp}/bench.db")
         fill(engine, records)
         seconds, due = bench_sql(engine, args.runs)
-        print(f"sqlite  select due among {args.rows:,}: {seconds:.2f} s median of {args.runs} ({due:,} due)")
+        print(
+            f"sqlite  select due among {args.rows:,}: {seconds:.2f} s"
+            f" median of {args.runs} ({due:,} due)"
+        )
         engine.dispose()
     if os.environ.get("GDPR_TEST_DATABASE_URL"):
         with postgres_engine() as pg:
             assert pg is not None
             fill(pg, records)
             seconds, due = bench_sql(pg, args.runs)
-            print(f"postgres select due among {args.rows:,}: {seconds:.2f} s median of {args.runs} ({due:,} due)")
+            print(
+                f"postgres select due among {args.rows:,}: {seconds:.2f} s"
+                f" median of {args.runs} ({due:,} due)"
+            )
 
 
 if __name__ == "__main__":

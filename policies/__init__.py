@@ -30,7 +30,15 @@ from .model import (
 )
 from .parser import parse
 from .policy_tests import PolicyTestResult, run_policy_tests
-from .records import Consent, Hold, Record, RecordFormatError, format_instant, parse_instant, record_from_json
+from .records import (
+    Consent,
+    Hold,
+    Record,
+    RecordFormatError,
+    format_instant,
+    parse_instant,
+    record_from_json,
+)
 from .sql_compiler import ColumnMap, CompiledPolicies, RuleSlot, compile_policies
 from .sql_consent import join_latest_consents, latest_consent
 from .sql_time import NaiveUTC

@@ -17,8 +17,8 @@ from operator import attrgetter
 from .durations import add_duration
 from .model import Policy, PolicySet
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
@@ -107,7 +107,7 @@ Check = Callable[[Record, datetime], bool]
 Getter = Callable[[Record], datetime | None]
 
 
-class MissingAnchor(Exception):  # noqa: N818 - internal control flow, never escapes the module
+class MissingAnchor(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = detail
 
@@ -255,7 +255,9 @@ class Evaluator:
         held = any(h.active(at) for h in record.holds)
         name, cite = rule.rule.name, rule.rule.cite
         if rule.span is None:
-            return Decision(record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held)
+            return Decision(
+                record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held
+            )
         try:
             start = rule.span(record)
         except MissingAnchor as missing:

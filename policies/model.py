@@ -134,4 +134,6 @@ def purposes_used(policy_set: PolicySet) -> frozenset[str]:
     """Consent purposes any rule reads: the caller joins the latest consent of each."""
     from .linter import rule_purposes
 
-    return frozenset(p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules))
+    return frozenset(
+        p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules)
+    )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    select,
     Boolean,
     String,
     and_,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     not_,
     null,
     or_,
+    select,
     true,
     type_coerce,
 )
@@ -33,8 +33,8 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from .evaluator import ErrorCause
 from .model import Policy, PolicySet
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
@@ -42,7 +42,6 @@ from .nodes import (
     Instant,
     Not,
     Offset,
-    Or,
     Rule,
     StatusIn,
 )

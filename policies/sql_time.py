@@ -107,7 +107,5 @@ def _extreme_sqlite(element: Extreme, compiler: SQLCompiler, **kw: Any) -> str:
     # SQLite's scalar min/max return NULL if any argument is NULL; rotate coalesce so each slot
     # holds its own term or, if null, another one, which leaves the extreme of the non-nulls.
     texts = [compiler.process(t, **kw) for t in element.terms]
-    rotations = [
-        "coalesce(" + ", ".join(texts[i:] + texts[:i]) + ")" for i in range(len(texts))
-    ]
+    rotations = ["coalesce(" + ", ".join(texts[i:] + texts[:i]) + ")" for i in range(len(texts))]
     return f"{'min' if element.kind == 'earliest' else 'max'}({', '.join(rotations)})"

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from policies import ColumnMap, PolicySet, join_latest_consents, purposes_used
-from policies.sql_compiler import decision_select
 from policies.records import Record
+from policies.sql_compiler import decision_select
 from policies.sql_time import NaiveUTC
 
 metadata = sa.MetaData()
