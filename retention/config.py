@@ -1,0 +1,126 @@
+"""The installation's configuration: one immutable object, read once at start-up.
+
+Where things live comes from the command line or the environment (`--data-dir` /
+GDPR_DATA_DIR, GDPR_DATABASE_URL); the rest (timezone, schedule, log name, key and witness paths)
+from an optional `gdpr.toml` in the data directory. Reading it once and passing the frozen value
+down keeps every module free of environment look-ups and makes tests explicit.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from retention.db import default_sqlite_url, parse_database_url
+from retention.errors import BadInput
+
+__all__ = ["CONFIG_FILE", "DEFAULT_DATA_DIR", "Config", "Schedule", "load_config"]
+
+DEFAULT_DATA_DIR = "gdpr-data"
+CONFIG_FILE = "gdpr.toml"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Cron expressions (crontab syntax, in `Config.timezone`) of the scheduler's jobs."""
+
+    sweep: str = "0 2 * * *"
+    checkpoint: str = "0 * * * *"
+    expiries: str = "30 1 * * *"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    timezone: str = "UTC"
+    log_name: str = "gdpr"
+    log_origin: str = "gdpr-compliance-engine/audit"
+    signing_key_path: Path | None = None
+    witness_path: Path | None = None
+    schedule: Schedule = field(default_factory=Schedule)
+
+    @property
+    def is_default_sqlite(self) -> bool:
+        return self.database_url == default_sqlite_url(self.data_dir)
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key_path or self.keys_dir / "checkpoint-signing.key"
+
+    @property
+    def verifier_key_file(self) -> Path:
+        return self.keys_dir / "checkpoint-verifier.pub"
+
+    @property
+    def witness_file(self) -> Path:
+        return self.witness_path or self.data_dir / "witness" / "checkpoints.log"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_config(
+    data_dir: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the configuration from explicit values, then the environment, then gdpr.toml."""
+    env = os.environ if env is None else env
+    root = Path(data_dir or env.get("GDPR_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().absolute()
+    url = database_url or env.get("GDPR_DATABASE_URL") or default_sqlite_url(root)
+    parse_database_url(url)
+    settings = _read_toml(Path(env["GDPR_CONFIG"]) if "GDPR_CONFIG" in env else root / CONFIG_FILE)
+    timezone = str(settings.get("timezone", "UTC"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(
+            f"{CONFIG_FILE}: unknown timezone '{timezone}': use an IANA name like Europe/Bucharest"
+        ) from None
+    sched = settings.get("schedule", {})
+    if not isinstance(sched, dict) or not set(sched) <= {"sweep", "checkpoint", "expiries"}:
+        raise BadInput(f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint and expiries")
+    return Config(
+        data_dir=root,
+        database_url=url,
+        timezone=timezone,
+        log_name=str(settings.get("log_name", "gdpr")),
+        log_origin=str(settings.get("log_origin", "gdpr-compliance-engine/audit")),
+        signing_key_path=_path(settings.get("signing_key"), root),
+        witness_path=_path(settings.get("witness_file"), root),
+        schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML ({exc}); fix or remove the file") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _path(value: object, root: Path) -> Path | None:
+    if value is None:
+        return None
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else root / p

@@ -1,0 +1,158 @@
+"""The one database module: engine creation, the UTC datetime type, and the unit of work.
+
+SQLite (a file in the data directory) is the embedded default and PostgreSQL the production store;
+everything dialect-specific about connecting lives here so the rest of the engine writes portable
+SQLAlchemy. On SQLite every transaction starts with BEGIN IMMEDIATE (the documented SQLAlchemy
+recipe), because the driver's legacy mode would begin lazily and fail with "database is locked" on
+the first write of a read-then-write transaction; BEGIN IMMEDIATE also serializes audit appends.
+Helpers never commit: `transaction()` is the unit of work and owns the commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+from retention.errors import BadInput
+
+__all__ = [
+    "TZDateTime",
+    "connect",
+    "default_sqlite_url",
+    "is_postgresql",
+    "is_sqlite",
+    "parse_database_url",
+    "session",
+    "target_metadata",
+    "transaction",
+]
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class TZDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, naive UTC in the database.
+
+    Naive storage keeps one representation on both dialects (SQLite text 'YYYY-MM-DD
+    HH:MM:SS.ffffff', PostgreSQL `timestamp without time zone`), so compiled policy SQL does
+    calendar arithmetic without a session timezone shifting it.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def target_metadata() -> list[MetaData]:
+    """Every MetaData whose tables the migrations own (alembic's target_metadata)."""
+    from sqlmodel import SQLModel
+
+    import retention.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    return [SQLModel.metadata]
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse and check a database URL, mapping every way it can be wrong to one clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(
+            "database URL is not valid: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise BadInput(
+            f"database '{parsed.get_backend_name()}' is not supported: use SQLite or PostgreSQL"
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise BadInput(
+            "PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://USER@HOST/DB"
+        )
+    return parsed
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def is_postgresql(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def connect(url: str | URL, *, echo: bool = False) -> Engine:
+    """Create an engine for `url` with the engine's connection rules applied.
+
+    Create engines after fork (or dispose in the child): pooled connections must not cross
+    processes.
+    """
+    parsed = parse_database_url(url) if isinstance(url, str) else url
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, echo=echo)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise BadInput(f"no driver for database URL scheme '{parsed.drivername}'") from None
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        if url.database and url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work on a Core connection: commit on success, roll back on any error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    """One unit of work as an ORM session: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def default_sqlite_url(data_dir: os.PathLike[str] | str) -> str:
+    return f"sqlite:///{os.fspath(data_dir)}/gdpr.sqlite3"
