@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -181,12 +182,18 @@ def _missing_detail(span: Instant) -> str:
 
 
 def compile_policies(
-    policy_set: PolicySet, cols: ColumnMap, *, slot_column: Col | None = None
+    policy_set: PolicySet,
+    cols: ColumnMap,
+    *,
+    slot_column: Col | None = None,
+    only: str | None = None,
 ) -> CompiledPolicies:
     """Compile every policy's rules, in rule order per country, to expressions over `cols`.
 
     With `slot_column` (the `slot` expression already computed in a subquery), the derived
     expressions read it instead of repeating the rule CASE: see `decision_select`.
+    With `only` (a policy name), the expressions assume every row is of that policy's countries
+    (the caller filters them) and skip the dispatch on country; slot numbers stay global.
     """
     at = bindparam("at", type_=NaiveUTC())
     rc = _RuleCompiler(cols, at)
@@ -199,18 +206,23 @@ def compile_policies(
         for rule in policy.rules:
             slots.append(RuleSlot(len(slots), policy.name, rule.name, rule.cite))
             indexed.append((len(slots) - 1, rule))
-        per_policy.append((policy, indexed))
+        if only is None or policy.name == only:
+            per_policy.append((policy, indexed))
 
-    slot = case(
-        *[
-            (
-                cols.country.in_(list(policy.countries)),
-                case(*[(rc.condition(r.condition), literal(i)) for i, r in rules], else_=None),
-            )
-            for policy, rules in per_policy
-        ],
-        else_=None,
-    )
+    if only is not None:
+        rules_only = per_policy[0][1]
+        slot = case(*[(rc.condition(r.condition), literal(i)) for i, r in rules_only], else_=None)
+    else:
+        slot = case(
+            *[
+                (
+                    cols.country.in_(list(policy.countries)),
+                    case(*[(rc.condition(r.condition), literal(i)) for i, r in rules], else_=None),
+                )
+                for policy, rules in per_policy
+            ],
+            else_=None,
+        )
     slot_case = slot
     if slot_column is not None:
         slot = slot_column
@@ -277,8 +289,8 @@ def compile_policies(
         at=at,
         slots=tuple(slots),
         slot=slot_case,
-        policy=case({s.index: s.policy for s in slots}, value=slot, else_=None),
-        rule=case({s.index: s.rule for s in slots}, value=slot, else_=None),
+        policy=case({i: slots[i].policy for i in by_slot}, value=slot, else_=None),
+        rule=case({i: slots[i].rule for i in by_slot}, value=slot, else_=None),
         action=per_slot(action, String),
         due_at=per_slot(due_at, NaiveUTC()),
         due=due_expr,
@@ -301,43 +313,68 @@ def decision_select(
 ) -> Any:
     """One set-based SELECT of `extra` plus every decision column, bound to `at`.
 
-    The deciding rule is computed once per row in a subquery that the planner must not flatten
-    (OFFSET 0), and the stage arithmetic reads it, so each row runs the rule conditions once.
+    A UNION ALL with one branch per policy (rows of its countries: an index on country lets
+    each branch read only its own rows) and one for uncovered countries. In each branch the
+    deciding rule is computed once per row in a subquery the planner must not flatten
+    (OFFSET 0), and the stage arithmetic reads it. `extra` columns must be labelled;
     `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`).
     """
-    inner_compiled = compile_policies(policy_set, cols)
-    consent_cols = [
-        cols.consent(p, f).label(f"c_{p}__{f}")
-        for p in purposes
-        for f in ("given_at", "expires_at", "withdrawn_at")
+    consent_names = [
+        (p, f, f"c_{p}__{f}") for p in purposes for f in ("given_at", "expires_at", "withdrawn_at")
     ]
-    held = [cols.held.label("held")] if cols.held is not None else []
-    inner = (
-        select(
-            *extra,
-            cols.country.label("country"),
-            cols.status.label("status"),
-            cols.applied_at.label("applied_at"),
-            cols.decided_at.label("decided_at"),
-            cols.last_activity_at.label("last_activity_at"),
-            *consent_cols,
-            *held,
-            inner_compiled.slot.label("policy_slot"),
+    covered = sorted(policy_set.by_country)
+    branches = []
+    for name in sorted(policy_set.policies):
+        policy = policy_set.policies[name]
+        if not policy.countries:
+            continue
+        inner_compiled = compile_policies(policy_set, cols, only=name)
+        inner = (
+            select(
+                *extra,
+                cols.country.label("country"),
+                cols.status.label("status"),
+                cols.applied_at.label("applied_at"),
+                cols.decided_at.label("decided_at"),
+                cols.last_activity_at.label("last_activity_at"),
+                *(cols.consent(p, f).label(label) for p, f, label in consent_names),
+                *([cols.held.label("held")] if cols.held is not None else []),
+                inner_compiled.slot.label("policy_slot"),
+            )
+            .select_from(from_)
+            .where(cols.country.in_(list(policy.countries)))
+            .offset(0)
+            .subquery(f"policy_{name.lower().replace('-', '_')}")
         )
-        .select_from(from_)
-        .offset(0)
-        .subquery("policy_rows")
-    )
-    c = inner.c
-    outer_cols = ColumnMap(
-        country=c.country,
-        status=c.status,
-        applied_at=c.applied_at,
-        decided_at=c.decided_at,
-        last_activity_at=c.last_activity_at,
-        consent=lambda p, f: c[f"c_{p}__{f}"],
-        held=c.held if cols.held is not None else None,
-    )
-    compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
-    query = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
-    return query.where(compiled.due) if only_due else query
+        c = inner.c
+        outer_cols = ColumnMap(
+            country=c.country,
+            status=c.status,
+            applied_at=c.applied_at,
+            decided_at=c.decided_at,
+            last_activity_at=c.last_activity_at,
+            consent=lambda p, f, c=c: c[f"c_{p}__{f}"],
+            held=c.held if cols.held is not None else None,
+        )
+        compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot, only=name)
+        branch = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
+        branches.append(branch.where(compiled.due) if only_due else branch)
+    if not only_due:
+        uncovered = (
+            select(
+                *extra,
+                null().cast(String).label("policy"),
+                null().cast(String).label("rule"),
+                null().cast(String).label("action"),
+                null().cast(NaiveUTC()).label("due_at"),
+                false().label("due"),
+                null().cast(String).label("next_action"),
+                null().cast(NaiveUTC()).label("next_due_at"),
+                literal(ErrorCause.UNCOVERED_COUNTRY.value, String).label("error"),
+                cols.country.label("error_detail"),
+            )
+            .select_from(from_)
+            .where(or_(cols.country.is_(None), cols.country.not_in(covered)))
+        )
+        branches.append(uncovered)
+    return union_all(*branches)
