@@ -214,8 +214,7 @@ class CompiledRule:
 
 def compile_rule(policy: Policy, rule: Rule) -> CompiledRule:
     stages = tuple(
-        (s.action, shifter(s.after.amount, s.after.unit) if s.after else None)
-        for s in rule.stages
+        (s.action, shifter(s.after.amount, s.after.unit) if s.after else None) for s in rule.stages
     )
     span = compile_span(rule.span) if rule.span is not None else None
     return CompiledRule(policy.name, rule, compile_condition(rule.condition), span, stages)
@@ -255,7 +254,9 @@ class Evaluator:
         held = bool(record.holds) and any(h.active(at) for h in record.holds)
         name, cite = rule.rule.name, rule.rule.cite
         if rule.span is None:
-            return Decision(record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held)
+            return Decision(
+                record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held
+            )
         try:
             start = rule.span(record)
         except MissingAnchor as missing:
@@ -265,7 +266,9 @@ class Evaluator:
         stages = rule.stages
         if len(stages) == 1:  # the common case: one stage, no next
             due = start <= at and not held
-            return Decision(record.id, rule.policy, name, stages[0][0], start, due, cite, None, held)
+            return Decision(
+                record.id, rule.policy, name, stages[0][0], start, due, cite, None, held
+            )
         times = stage_times(rule, start)
         current = 0
         for i in range(len(times) - 1, 0, -1):

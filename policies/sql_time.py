@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,22 +22,35 @@ from .schema import Unit
 
 
 class NaiveUTC(TypeDecorator[datetime]):
-    """Aware UTC in Python, naive UTC in the database (the project's storage convention)."""
+    """Aware UTC in Python, naive UTC in the database (the project's storage convention).
+
+    On SQLite the value is the text 'YYYY-MM-DD HH:MM:SS.ffffff' (what SQLAlchemy's DateTime
+    stores), handled directly as text: `fromisoformat` is several times faster than the generic
+    regex parse, which matters when a sweep reads a million decisions.
+    """
 
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("policies need timezone-aware instants")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        if dialect.name == "sqlite":
+            return naive.isoformat(sep=" ", timespec="microseconds")
+        return naive
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # an expression SQLite returns as text
+        if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC)
 

@@ -34,11 +34,13 @@ consent = sa.Table(
     "policy_consent",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("candidate_id", sa.String(36), index=True),
+    sa.Column("candidate_id", sa.String(36)),
     sa.Column("purpose", sa.String(40)),
     sa.Column("given_at", NaiveUTC()),
     sa.Column("expires_at", NaiveUTC()),
     sa.Column("withdrawn_at", NaiveUTC()),
+    # The index the latest-consent anti-join needs (retention's consent table wants the same).
+    sa.Index("ix_policy_consent_latest", "candidate_id", "purpose", "given_at"),
 )
 
 

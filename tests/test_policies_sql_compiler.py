@@ -78,7 +78,6 @@ _consents = st.lists(
         _maybe,
     ),
     max_size=3,
-    unique_by=lambda c: (c.purpose, c.given_at),  # the given-last consent must be unambiguous
 )
 
 
