@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from policies import (
     ColumnMap,
-    Consent,
     Decision,
     Hold,
     NaiveUTC,
