@@ -47,7 +47,7 @@ from .nodes import (
     StatusIn,
 )
 from .schema import Action
-from .sql_time import AddDuration, Extreme, NaiveUTC
+from .sql_time import AddDuration, Extreme, LatestAnchor, NaiveUTC
 
 Col = ColumnElement[Any]
 
@@ -104,6 +104,7 @@ class CompiledPolicies:
     error_detail: Col
     content_hash: str
     stage_times: tuple[Col, ...] = ()
+    may_be_due: Col | None = None
 
     def columns(self) -> list[Col]:
         """Every decision expression, labelled, ready for a select()."""
@@ -164,6 +165,19 @@ class _RuleCompiler:
             terms = [self.term(t) for t in span.terms]  # type: ignore[arg-type]
             return terms[0] if len(terms) == 1 else Extreme(span.kind, terms)
         return self.term(span)
+
+    def may_be_due(self, span: Instant) -> Col:
+        """A cheap necessary condition for `span <= at`: anchors against precomputed bounds."""
+        terms = span.terms if isinstance(span, Extremum) else (span,)
+        checks = []
+        for term in terms:
+            anchor = self.anchor(term.anchor)  # type: ignore[union-attr]
+            if isinstance(term, Offset):
+                bound: Col = LatestAnchor(self.at, term.duration.amount, term.duration.unit)
+            else:
+                bound = self.at
+            checks.append(and_(anchor.is_not(None), anchor <= bound))
+        return or_(*checks)
 
     def stage_times(self, rule: Rule) -> list[Col]:
         assert rule.span is not None
@@ -335,6 +349,16 @@ def compile_policies(
         error_detail=error_detail,
         content_hash=policy_set.content_hash,
         stage_times=stage_times,
+        may_be_due=case(
+            (
+                per_slot(
+                    lambda i, r: None if r.span is None else (r.span.text(), rc.may_be_due(r.span)),
+                    Boolean,
+                ),
+                true(),
+            ),
+            else_=false(),
+        ),
     )
 
 
@@ -389,14 +413,15 @@ def decision_select(
     )
     middle_compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
     names = list(c.keys())
-    middle = (
-        select(
-            *(c[n] for n in names),
-            *(t.label(f"stage_{k}") for k, t in enumerate(middle_compiled.stage_times)),
-        )
-        .offset(0)
-        .subquery("policy_times")
+    middle_select = select(
+        *(c[n] for n in names),
+        *(t.label(f"stage_{k}") for k, t in enumerate(middle_compiled.stage_times)),
     )
+    if only_due:
+        # Rows whose anchors are too recent to be due skip the date arithmetic entirely.
+        assert middle_compiled.may_be_due is not None
+        middle_select = middle_select.where(middle_compiled.may_be_due)
+    middle = middle_select.offset(0).subquery("policy_times")
     m = middle.c
     final_cols = ColumnMap(
         country=m.country,

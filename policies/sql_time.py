@@ -122,3 +122,35 @@ def _extreme_sqlite(element: Extreme, compiler: SQLCompiler, **kw: Any) -> str:
     texts = [compiler.process(t, **kw) for t in element.terms]
     rotations = ["coalesce(" + ", ".join(texts[i:] + texts[:i]) + ")" for i in range(len(texts))]
     return f"{'min' if element.kind == 'earliest' else 'max'}({', '.join(rotations)})"
+
+
+class LatestAnchor(ColumnElement[datetime]):
+    """The latest anchor value that can still make `anchor + duration <= instant` true.
+
+    A necessary condition only, used to skip the date arithmetic for rows that cannot be due:
+    `instant - duration`, plus 4 days of slack for months (clamping moves a date back by at most
+    3 days; SQLite's unclamped month subtraction only moves the bound later, which stays safe).
+    """
+
+    inherit_cache = False
+    type = NaiveUTC()
+
+    def __init__(self, instant: ColumnElement[Any], amount: int, unit: str) -> None:
+        self.instant = instant
+        step = AddDuration(instant, amount, unit)
+        self.months, self.days = step.months, step.days
+        self.slack = 4 if self.months else 0
+
+
+@compiles(LatestAnchor)
+def _latest_default(element: LatestAnchor, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.instant, **kw)
+    back = f"{element.months} months" if element.months else f"{element.days} days"
+    return f"({x} - interval '{back}' + interval '{element.slack} days')"
+
+
+@compiles(LatestAnchor, "sqlite")
+def _latest_sqlite(element: LatestAnchor, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.instant, **kw)
+    back = f"-{element.months} months" if element.months else f"-{element.days} days"
+    return f"(date(substr({x}, 1, 10), '{back}', '+{element.slack} days') || substr({x}, 11))"

@@ -116,6 +116,9 @@ def _sql(engine, policy_set, records, at):
     with engine.begin() as conn:
         store(conn, records)
         rows = conn.execute(_QUERIES[id(policy_set)], {"at": at}).all()
+        due_ids = {r.id for r in conn.execute(_DUE_QUERIES[id(policy_set)], {"at": at})}
+    # The sweep's due-only query (with its cheap prefilter) selects exactly the due rows.
+    assert due_ids == {row.id for row in rows if row.due}
     out = {}
     for row in rows:
         if row.error:
@@ -156,6 +159,7 @@ POLICY_SETS = {
 }
 
 _QUERIES = {id(ps): decision_query(ps) for ps in POLICY_SETS.values()}
+_DUE_QUERIES = {id(ps): decision_query(ps, only_due=True) for ps in POLICY_SETS.values()}
 
 
 @pytest.fixture(scope="module")
