@@ -40,7 +40,13 @@ from .records import (
     parse_instant,
     record_from_json,
 )
-from .sql_compiler import ColumnMap, CompiledPolicies, RuleSlot, compile_policies
+from .sql_compiler import (
+    ColumnMap,
+    CompiledPolicies,
+    RuleSlot,
+    compile_policies,
+    decision_select,
+)
 from .sql_consent import join_latest_consents, latest_consent
 from .sql_time import NaiveUTC
 
@@ -71,6 +77,7 @@ __all__ = [
     "build_policy_set",
     "check_paths",
     "compile_policies",
+    "decision_select",
     "default_policy_dir",
     "evaluate",
     "evaluator_for",
