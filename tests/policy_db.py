@@ -102,7 +102,7 @@ def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
 @contextmanager
 def postgres_engine() -> Iterator[sa.Engine | None]:
     """A fresh, uniquely named PostgreSQL database (None when not configured), dropped after."""
-    url = os.environ.get("GDPR_TEST_DATABASE_URL")
+    url = os.environ.get("GDPR_TEST_DATABASE_URL") or os.environ.get("GDPR_TEST_PG_URL")
     if not url:
         yield None
         return

@@ -186,7 +186,7 @@ def _check(engine: sa.Engine, data: st.DataObject) -> None:
 
 
 _SETTINGS = settings(
-    max_examples=int(os.environ.get("POLICY_EXAMPLES", "100")),
+    max_examples=int(os.environ.get("POLICY_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
