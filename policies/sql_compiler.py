@@ -370,13 +370,15 @@ def decision_select(
     extra: tuple[Col, ...] = (),
     purposes: tuple[str, ...] = (),
     only_due: bool = False,
+    where: Col | None = None,
 ) -> Any:
     """One set-based SELECT of `extra` plus every decision column, bound to `at`.
 
     Three layers, each a subquery the planner must not flatten (OFFSET 0): the deciding rule
     (slot), then the due instant of each stage, then the decision columns reading both, so each
     row runs the rule conditions and the date arithmetic once.
-    `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`).
+    `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`);
+    `where` restricts the rows considered (e.g. not yet anonymized).
     """
     inner_compiled = compile_policies(policy_set, cols)
     consent_cols = [
@@ -398,6 +400,7 @@ def decision_select(
             inner_compiled.slot.label("policy_slot"),
         )
         .select_from(from_)
+        .where(where if where is not None else true())
         .offset(0)
         .subquery("policy_rows")
     )

@@ -56,6 +56,7 @@ def _query() -> sa.Select:
         base.get_final_froms()[0],
         extra=(c.id.label("id"),),
         purposes=purposes,
+        where=c.anonymized_at.is_(None),  # as the sweep will: anonymized rows are done
     )
 
 
