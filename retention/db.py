@@ -67,7 +67,9 @@ def target_metadata() -> list[MetaData]:
     """Every MetaData whose tables the migrations own (alembic's target_metadata)."""
     from sqlmodel import SQLModel
 
-    import retention.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import retention.grants
+    import retention.models
+    import retention.principals  # noqa: F401  (these register their tables on SQLModel.metadata)
 
     return [SQLModel.metadata]
 

