@@ -24,9 +24,10 @@ ANONYMOUS = "anonymous"
 _LOG = AuditLog()
 
 
-def record(conn: Connection, *events: Event) -> None:
-    """Append `events` in the caller's transaction."""
-    _LOG.append(conn, list(events))
+def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:
+    """Append `events` in the caller's transaction, stamped `at` (default: now)."""
+    log = _LOG if at is None else AuditLog(clock=lambda: at)
+    log.append(conn, list(events))
 
 
 def refuse_personal(what: str, text: str) -> None:
