@@ -8,16 +8,15 @@ log; here that becomes `BadInput`, so the CLI reports it as a bad argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from uuid import UUID
+from datetime import UTC, datetime
 
-from audit_log import AuditLog, Event, Outcome, PersonalDataError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from audit_log import AuditLog, Entry, Event, Outcome, PersonalDataError
+from audit_log.schema import audit_entry
 from retention.errors import BadInput
 
-__all__ = ["ANONYMOUS", "check_reason", "record", "refuse_personal"]
+__all__ = ["ANONYMOUS", "check_reason", "last_grant_uses", "record", "refuse_personal"]
 
 ANONYMOUS = "anonymous"
 
@@ -51,7 +50,21 @@ def check_reason(reason: str | None, what: str = "--reason", limit: int = 1000) 
     return reason
 
 
-def last_uses(conn: Connection, since: datetime, actors: Iterable[str]) -> dict[str, datetime]:
-    """When each grant was last used (successful audited actions since `since`), by grant id."""
-    del conn, since, actors, Outcome, UUID
-    return {}
+def last_grant_uses(conn: Connection, since: datetime) -> dict[str, datetime]:
+    """When each grant was last used since `since`: its newest `ok` entry naming it, by grant id.
+
+    Every allowed operation records the grant that allowed it under `details.allowed_by`.
+    """
+    t = audit_entry.c
+    rows = conn.execute(
+        select(t.canonical).where(
+            t.ts >= since.astimezone(UTC).replace(tzinfo=None), t.outcome == Outcome.OK.value
+        )
+    )
+    last: dict[str, datetime] = {}
+    for (canonical,) in rows:
+        entry = Entry.decode(bytes(canonical))
+        grant = entry.details.get("allowed_by")
+        if isinstance(grant, str) and (grant not in last or last[grant] < entry.ts):
+            last[grant] = entry.ts
+    return last

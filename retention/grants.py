@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from audit_log import Event
 from sqlalchemy import Column, Connection, Engine, ForeignKey, Index, Uuid, select, update
 from sqlmodel import Field, SQLModel
 
+from audit_log import Event
 from retention.audit_trail import check_reason, record
 from retention.authorization import ALL_COUNTRIES, Decision, GrantStatus, GrantView, decide
 from retention.clock import Clock, utc_now
@@ -107,10 +107,14 @@ def _require_everywhere(
     countries: frozenset[str] | None,
     at: datetime,
     action: str,
-) -> None:
+) -> str:
+    """Require `permission` in every one of `countries`; returns the grant id that allowed it."""
     # Handing out (or approving) access to a country needs that power in that country.
+    allowed_by = ""
     for country in [None] if countries is None else sorted(countries):
-        require(conn, actor, permission, at=at, action=action, country=country)
+        decision = require(conn, actor, permission, at=at, action=action, country=country)
+        allowed_by = allowed_by or str(decision.grant_id)
+    return allowed_by
 
 
 def insert_grant(
@@ -168,10 +172,14 @@ def grant_access(
             raise BadInput("--expires is in the past: a grant must end in the future")
         if expires_at > at + timedelta(days=MAX_GRANT_DAYS):
             raise BadInput(f"--expires is more than {MAX_GRANT_DAYS} days away: grant for less")
-        _require_everywhere(conn, actor, Permission.ACCESS_MANAGE, scope, at, "access.grant")
+        allowed_by = _require_everywhere(
+            conn, actor, Permission.ACCESS_MANAGE, scope, at, "access.grant"
+        )
         grantee = find_principal(conn, principal)
         if grantee.id == actor:
-            raise deny(actor, "access.grant", "nobody grants to themselves; ask another admin")
+            raise deny(
+                actor, "access.grant", "nobody grants to themselves; ask another admin", at=at
+            )
         if grantee.disabled_at is not None:
             raise BadInput(f"principal {grantee.id} is disabled")
         status = GrantStatus.PENDING if the_role in PRIVILEGED_ROLES else GrantStatus.ACTIVE
@@ -199,8 +207,10 @@ def grant_access(
                     "countries": countries_text(scope),
                     "expires_at": expires_at,
                     "status": status.value,
+                    "allowed_by": allowed_by,
                 },
             ),
+            at=at,
         )
         return _get(conn, grant_id)
 
@@ -217,7 +227,7 @@ def approve_grant(
         at = clock()
         grant = _get(conn, key)
         view = grant_view(grant)
-        _require_everywhere(
+        allowed_by = _require_everywhere(
             conn, actor, Permission.ACCESS_APPROVE, view.countries, at, "access.approve"
         )
         if actor in (grant.principal_id, grant.granted_by):
@@ -225,6 +235,7 @@ def approve_grant(
                 actor,
                 "access.approve",
                 "four eyes: neither grantor nor grantee may approve a grant",
+                at=at,
                 grant=str(key),
             )
         if grant.revoked_at is not None:
@@ -243,8 +254,14 @@ def approve_grant(
             Event(
                 actor=str(actor),
                 action="access.approve",
-                details={"grant": str(key), "principal": str(grant.principal_id), "role": grant.role},
+                details={
+                    "grant": str(key),
+                    "principal": str(grant.principal_id),
+                    "role": grant.role,
+                    "allowed_by": allowed_by,
+                },
             ),
+            at=at,
         )
         return _get(conn, key)
 
@@ -261,7 +278,7 @@ def revoke_grant(
     def work(conn: Connection) -> Grant:
         at = clock()
         grant = _get(conn, key)
-        _require_everywhere(
+        allowed_by = _require_everywhere(
             conn, actor, Permission.ACCESS_MANAGE, grant_view(grant).countries, at, "access.revoke"
         )
         if grant.revoked_at is not None:
@@ -277,8 +294,14 @@ def revoke_grant(
                 actor=str(actor),
                 action="access.revoke",
                 reason=reason,
-                details={"grant": str(key), "principal": str(grant.principal_id), "role": grant.role},
+                details={
+                    "grant": str(key),
+                    "principal": str(grant.principal_id),
+                    "role": grant.role,
+                    "allowed_by": allowed_by,
+                },
             ),
+            at=at,
         )
         return _get(conn, key)
 

@@ -14,31 +14,43 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from audit_log import Event, Outcome
 from sqlalchemy import Connection, Engine, select
 
+from audit_log import Event, Outcome
 from retention.audit_trail import record
 from retention.authorization import Decision, GrantView, PrincipalView, decide
 from retention.db import transaction
-from retention.errors import AccessDenied
+from retention.errors import AccessDenied, EngineError
 from retention.permissions import Permission
 
-__all__ = ["Refused", "deny", "guarded", "load_grants", "load_principal", "require"]
+__all__ = ["Refused", "authorize", "deny", "guarded", "load_grants", "load_principal", "require"]
 
 T = TypeVar("T")
 
 
 class Refused(Exception):
-    """Raised inside a guarded unit to deny; carries the audit event and the user's message."""
+    """Raised inside a guarded unit to stop it: its event is committed, then `error` is raised.
 
-    def __init__(self, event: Event, message: str) -> None:
-        super().__init__(message)
+    Used for denials (`AccessDenied`) and for attempts on a subject that must stay on the record
+    even though they fail (an unknown subject id: `NotFound`).
+    """
+
+    def __init__(self, event: Event, error: EngineError) -> None:
+        super().__init__(error.message)
         self.event = event
-        self.message = message
+        self.error = error
+        self.message = error.message
+        self.event_at: datetime | None = None
 
 
 def deny(
-    actor: UUID, action: str, reason: str, *, subject: UUID | None = None, **details: object
+    actor: UUID,
+    action: str,
+    reason: str,
+    *,
+    at: datetime | None = None,
+    subject: UUID | None = None,
+    **details: object,
 ) -> Refused:
     """A refusal for a rule other than a missing grant (four eyes, self-grant, blocked subject)."""
     event = Event(
@@ -49,7 +61,9 @@ def deny(
         reason=reason,
         details=details,
     )
-    return Refused(event, f"access denied: {reason}")
+    refusal = Refused(event, AccessDenied(f"access denied: {reason}"))
+    refusal.event_at = at
+    return refusal
 
 
 def guarded(engine: Engine, work: Callable[[Connection], T]) -> T:
@@ -60,12 +74,12 @@ def guarded(engine: Engine, work: Callable[[Connection], T]) -> T:
             result = work(conn)
         except Refused as refusal:
             savepoint.rollback()
-            record(conn, refusal.event)
-            denied = refusal
+            record(conn, refusal.event, at=refusal.event_at)
+            stopped = refusal
         else:
             savepoint.commit()
             return result
-    raise AccessDenied(denied.message)
+    raise stopped.error
 
 
 def load_principal(conn: Connection, principal_id: UUID) -> PrincipalView | None:
@@ -86,6 +100,20 @@ def load_grants(conn: Connection, principal_id: UUID) -> list[GrantView]:
     return [grant_view(r) for r in rows]
 
 
+def authorize(
+    conn: Connection,
+    principal_id: UUID,
+    permission: Permission,
+    country: str | None,
+    at: datetime,
+) -> Decision:
+    """Decide from the database as this transaction sees it (principal and grants now)."""
+    principal = load_principal(conn, principal_id)
+    if principal is None:
+        return Decision(False, None, "unknown principal")
+    return decide(principal, load_grants(conn, principal_id), permission, country, at)
+
+
 def require(
     conn: Connection,
     principal_id: UUID,
@@ -97,11 +125,7 @@ def require(
     subject: UUID | None = None,
 ) -> Decision:
     """Decide now, from the database as this transaction sees it; raise `Refused` on a denial."""
-    principal = load_principal(conn, principal_id)
-    if principal is None:
-        decision = Decision(False, None, "unknown principal")
-    else:
-        decision = decide(principal, load_grants(conn, principal_id), permission, country, at)
+    decision = authorize(conn, principal_id, permission, country, at)
     if not decision.allowed:
         event = Event(
             actor=str(principal_id),
@@ -111,7 +135,12 @@ def require(
             reason=decision.reason,
             details={"permission": permission.value, "country": country},
         )
-        raise Refused(event, f"access denied: {permission} {_where(country)}: {decision.reason}")
+        where = f"on subject {subject}" if subject is not None else _where(country)
+        refusal = Refused(
+            event, AccessDenied(f"access denied: {permission} {where}: {decision.reason}")
+        )
+        refusal.event_at = at
+        raise refusal
     return decision
 
 
