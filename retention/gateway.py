@@ -26,10 +26,10 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from audit_log import Event, Outcome
 from retention.audit_trail import check_reason, record
-from retention.authorization import Decision
+from retention.authorization import Decision, GrantStatus
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
-from retention.guard import Refused, authorize, deny, guarded, require
+from retention.guard import Refused, authorize, deny, guarded, load_access, require
 from retention.models import Application, Candidate, Consent, Document, LegalHold
 from retention.permissions import Permission, Role
 
@@ -166,7 +166,7 @@ class Gateway:
             )
             return done.result
 
-        return guarded(self.engine, unit)
+        return guarded(self.engine, unit, savepoint=False)
 
     def _check_blocked(
         self,
@@ -245,7 +245,7 @@ class Gateway:
                 record(conn, *events, at=at)
             return found
 
-        return guarded(self.engine, unit)
+        return guarded(self.engine, unit, savepoint=False)
 
     def export(
         self, subject_id: uuid.UUID, out: Path, *, reason: str | None = None
@@ -391,24 +391,17 @@ def _optional_reason(reason: str | None) -> None:
 
 
 def _reads_anywhere(conn: Connection, actor: uuid.UUID, at: datetime) -> bool:
-    from retention.guard import load_grants, load_principal
-
-    principal = load_principal(conn, actor)
+    """Whether any grant in force gives candidate:read somewhere (before running a search)."""
+    principal, views = load_access(conn, actor)
     if principal is None or (principal.disabled_at is not None and principal.disabled_at <= at):
         return False
     return any(
-        Permission.CANDIDATE_READ in _permissions(g.role)
-        and g.revoked_at is None
+        Permission.CANDIDATE_READ in g.permissions
+        and (g.revoked_at is None or g.revoked_at > at)
         and g.expires_at > at
-        and g.status == "active"
-        for g in load_grants(conn, actor)
+        and g.status is GrantStatus.ACTIVE
+        for g in views
     )
-
-
-def _permissions(role: Role) -> frozenset[Permission]:
-    from retention.permissions import ROLE_PERMISSIONS
-
-    return ROLE_PERMISSIONS[role]
 
 
 def _find_denial(decision: Decision, blocked: bool) -> str:

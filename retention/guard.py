@@ -18,12 +18,19 @@ from sqlalchemy import Connection, Engine, select
 
 from audit_log import Event, Outcome
 from retention.audit_trail import record
-from retention.authorization import Decision, GrantView, PrincipalView, decide
+from retention.authorization import (
+    ALL_COUNTRIES,
+    Decision,
+    GrantStatus,
+    GrantView,
+    PrincipalView,
+    decide,
+)
 from retention.db import transaction
 from retention.errors import AccessDenied, EngineError
-from retention.permissions import Permission
+from retention.permissions import Permission, Role
 
-__all__ = ["Refused", "authorize", "deny", "guarded", "load_grants", "load_principal", "require"]
+__all__ = ["Refused", "authorize", "deny", "guarded", "load_access", "require"]
 
 T = TypeVar("T")
 
@@ -66,38 +73,61 @@ def deny(
     return refusal
 
 
-def guarded(engine: Engine, work: Callable[[Connection], T]) -> T:
-    """Run `work` in one transaction; on `Refused`, undo it, commit the denial, raise."""
+def guarded(engine: Engine, work: Callable[[Connection], T], *, savepoint: bool = True) -> T:
+    """Run `work` in one transaction; on `Refused`, undo it, commit the denial, raise.
+
+    `savepoint=False` is for work that refuses only before its first write (the gateway
+    authorizes and checks before acting): it saves two statements on every operation.
+    """
     with transaction(engine) as conn:
-        savepoint = conn.begin_nested()
+        nested = conn.begin_nested() if savepoint else None
         try:
             result = work(conn)
         except Refused as refusal:
-            savepoint.rollback()
+            if nested is not None:
+                nested.rollback()
             record(conn, refusal.event, at=refusal.event_at)
             stopped = refusal
         else:
-            savepoint.commit()
+            if nested is not None:
+                nested.commit()
             return result
     raise stopped.error
 
 
-def load_principal(conn: Connection, principal_id: UUID) -> PrincipalView | None:
+def load_access(
+    conn: Connection, principal_id: UUID
+) -> tuple[PrincipalView | None, list[GrantView]]:
+    """The principal and all its grants in one round trip (this runs on every operation)."""
+    from retention.grants import Grant
     from retention.principals import Principal
 
-    row = conn.execute(
-        select(Principal.id, Principal.name, Principal.disabled_at).where(
-            Principal.id == principal_id
+    g = Grant.__table__.c  # type: ignore[attr-defined]
+    p = Principal.__table__.c  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(
+            p.name, p.disabled_at, g.id, g.role, g.countries, g.status, g.expires_at, g.revoked_at
         )
-    ).first()
-    return None if row is None else PrincipalView(row.id, row.name, row.disabled_at)
-
-
-def load_grants(conn: Connection, principal_id: UUID) -> list[GrantView]:
-    from retention.grants import Grant, grant_view
-
-    rows = conn.execute(select(Grant).where(Grant.principal_id == principal_id)).all()
-    return [grant_view(r) for r in rows]
+        .select_from(Principal.__table__.outerjoin(Grant.__table__, g.principal_id == p.id))  # type: ignore[attr-defined]
+        .where(p.id == principal_id)
+    ).all()
+    if not rows:
+        return None, []
+    principal = PrincipalView(principal_id, rows[0].name, rows[0].disabled_at)
+    views = [
+        GrantView(
+            id=r.id,
+            principal_id=principal_id,
+            role=Role(r.role),
+            countries=None if r.countries == ALL_COUNTRIES else frozenset(r.countries.split(",")),
+            status=GrantStatus(r.status),
+            expires_at=r.expires_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in rows
+        if r.id is not None
+    ]
+    return principal, views
 
 
 def authorize(
@@ -108,10 +138,10 @@ def authorize(
     at: datetime,
 ) -> Decision:
     """Decide from the database as this transaction sees it (principal and grants now)."""
-    principal = load_principal(conn, principal_id)
+    principal, views = load_access(conn, principal_id)
     if principal is None:
         return Decision(False, None, "unknown principal")
-    return decide(principal, load_grants(conn, principal_id), permission, country, at)
+    return decide(principal, views, permission, country, at)
 
 
 def require(
