@@ -11,6 +11,7 @@ reason. Consent recording (`retention.consents`) goes through the same `Gateway.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -22,14 +23,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
 from audit_log import Event, Outcome
 from retention.audit_trail import check_reason, record
 from retention.authorization import Decision, GrantStatus
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
-from retention.guard import Refused, authorize, deny, guarded, load_access, require
+from retention.guard import (
+    Refused,
+    access_from_rows,
+    authorize,
+    deny,
+    guarded,
+    load_access,
+    require,
+    with_access,
+)
 from retention.models import Application, Candidate, Consent, Document, LegalHold
 from retention.permissions import Permission, Role
 
@@ -53,6 +63,15 @@ CONTACT_FIELDS: Mapping[str, int] = {
     "phone": 64,
     "city": 200,
 }
+_SUBJECT_BY_ID = select(Candidate).where(Candidate.id == bindparam("subject_id"))
+
+
+@functools.cache
+def _subject_with_access() -> Any:
+    # The subject and the caller's grants in one round trip: this runs on every operation.
+    return with_access(_SUBJECT_BY_ID, Candidate.__table__)
+
+
 _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -130,10 +149,22 @@ class Gateway:
 
         def unit(conn: Connection) -> Any:
             at = self.clock()
-            row = conn.execute(select(Candidate).where(Candidate.id == subject_id)).first()
+            rows = conn.execute(
+                _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
+            ).all()
+            row = rows[0] if rows else None
             country = None if row is None else row.country
+            # No row: an unknown subject (or principal); the decision then loads access itself.
+            access = access_from_rows(actor, rows) if rows else None
             decision = require(
-                conn, actor, permission, at=at, action=action, country=country, subject=subject_id
+                conn,
+                actor,
+                permission,
+                at=at,
+                action=action,
+                country=country,
+                subject=subject_id,
+                access=access,
             )
             if row is None:
                 # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
