@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
@@ -42,10 +42,10 @@ from retention.guard import (
 )
 from retention.models import Application, Candidate, Consent, Document, LegalHold
 from retention.permissions import Permission, Role
+from retention.subject_export import ExportSection, candidate_dict, export_document
 
 __all__ = [
     "CONTACT_FIELDS",
-    "EXPORT_FORMAT",
     "ErasureResult",
     "ExportResult",
     "ExportSection",
@@ -55,7 +55,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-EXPORT_FORMAT = "gdpr-subject-export/1"
 CONTACT_FIELDS: Mapping[str, int] = {
     "first_name": 200,
     "last_name": 200,
@@ -73,18 +72,6 @@ def _subject_with_access() -> Any:
 
 
 _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
-
-
-class ExportSection(Protocol):
-    """More of what is held about a subject, added to its Art. 15/20 export under `name`.
-
-    The extension point for capabilities that know more about a subject than its records, e.g.
-    the retention policy decision once the policies package lands.
-    """
-
-    name: str
-
-    def build(self, conn: Connection, subject: Any, at: datetime) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -117,10 +104,6 @@ def parse_subject_id(text: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         raise BadInput("subject id must be a UUID") from None
-
-
-def candidate_dict(row: Any) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in Candidate.model_fields}
 
 
 @dataclass(frozen=True)
@@ -295,7 +278,7 @@ class Gateway:
         partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
-            document = self._export_document(conn, subject, at)
+            document = export_document(conn, subject, at, self.export_sections)
             data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -313,25 +296,6 @@ class Gateway:
             raise
         os.replace(partial, out)
         return result
-
-    def _export_document(self, conn: Connection, subject: Any, at: datetime) -> Any:
-        sid = subject.id
-
-        def rows(model: Any, column: Any, order: Any) -> list[dict[str, Any]]:
-            found = conn.execute(select(model).where(column == sid).order_by(order)).all()
-            return [{c: getattr(r, c) for c in model.model_fields} for r in found]
-
-        document: dict[str, Any] = {
-            "format": EXPORT_FORMAT,
-            "generated_at": at.isoformat(),
-            "subject": candidate_dict(subject),
-            "applications": rows(Application, Application.candidate_id, Application.id),
-            "consents": rows(Consent, Consent.candidate_id, Consent.given_at),
-            "documents": rows(Document, Document.candidate_id, Document.created_at),
-        }
-        for section in self.export_sections:
-            document[section.name] = section.build(conn, subject, at)
-        return document
 
     # --- changes -----------------------------------------------------------------------------
 
