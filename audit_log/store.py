@@ -42,6 +42,19 @@ from audit_log.verify import Report, StoredEntry, verify_log
 
 Clock = Callable[[], datetime]
 
+_STORED_SQL = {
+    "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z' || char(31) || actor"
+    " || char(31) || action || char(31) || coalesce(lower(substr(subject, 1, 8) || '-' ||"
+    " substr(subject, 9, 4) || '-' || substr(subject, 13, 4) || '-' || substr(subject, 17, 4) ||"
+    " '-' || substr(subject, 21)), '') || char(31) || outcome"
+    " FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
+    "postgresql": "SELECT seq, canonical, leaf_hash, "
+    'to_char(ts, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') || chr(31) || actor || chr(31) || action'
+    " || chr(31) || coalesce(subject::text, '') || chr(31) || outcome"
+    " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
+}
+"""Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -210,21 +223,27 @@ class AuditLog:
             last = rows[-1].seq
 
     def stored_entries(
-        self, bind: Connection | Session, chunk: int = 5000
+        self, bind: Connection | Session, chunk: int = 10000
     ) -> Iterator[StoredEntry]:
-        """Every stored row in seq order, as read (for verification), in chunks of `chunk`."""
+        """Every stored row in seq order, as read (for verification), in chunks of `chunk`.
+
+        Reads through the driver with the columns rendered by the database in the text form the
+        hashed bytes hold, so verification compares strings and no per-row type conversion runs.
+        """
         conn = _conn(bind)
-        t = audit_entry.c
-        q = select(t.seq, t.canonical, t.leaf_hash, t.ts, t.actor, t.action, t.subject, t.outcome)
-        last = -1
-        while True:
-            rows = conn.execute(q.where(t.seq > last).order_by(t.seq).limit(chunk)).all()
-            for seq, data, lh, ts, actor, action, subject, outcome in rows:
-                ts = ts.replace(tzinfo=UTC)
-                yield StoredEntry(seq, bytes(data), bytes(lh), ts, actor, action, subject, outcome)
-            if len(rows) < chunk:
-                return
-            last = rows[-1][0]
+        sql = _STORED_SQL[conn.dialect.name]
+        cursor = conn.connection.cursor()
+        try:
+            last = -1
+            while True:
+                cursor.execute(sql, (last, chunk))
+                rows = cursor.fetchall()
+                yield from rows
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+        finally:
+            cursor.close()
 
     def stored_nodes_differ(
         self, bind: Connection | Session, nodes: Sequence[tuple[int, int, bytes]]
@@ -289,7 +308,8 @@ class AuditLog:
             self.stored_entries(conn),
             verifier=verifier,
             origin=origin,
-            head_size=self.head(conn).size,
+            # Only the size: a damaged frontier must be reported by verification, not crash it.
+            head_size=conn.execute(select(audit_head.c.size)).scalar() or 0,
             checkpoints=list(self.checkpoint_notes(conn)),
             witnessed=witnessed,
             check_nodes=lambda nodes: self.stored_nodes_differ(conn, nodes),

@@ -26,7 +26,7 @@ def filled(any_factory: DatabaseFactory):
 
 
 def _refused(engine: Engine, sql: str, *, setup: str | None = None) -> None:
-    with pytest.raises(DBAPIError, match="append-only|only moves forward"), engine.begin() as c:
+    with pytest.raises(DBAPIError, match=r"append-only|only moves forward"), engine.begin() as c:
         if setup:
             c.exec_driver_sql(setup)
         c.exec_driver_sql(sql)
