@@ -32,9 +32,11 @@ from retention import (
     principals,
 )
 from retention.authorization import PrincipalView
+from retention.clock import utc_now
 from retention.config import Config, load_config
 from retention.errors import BadInput, CheckFailed, EngineError
 from retention.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
+from retention.guard import check_permission
 from retention.installation import (
     Installation,
     initialize,
@@ -42,6 +44,7 @@ from retention.installation import (
     secret_is_private,
 )
 from retention.logs import configure_logging
+from retention.permissions import Permission
 from retention.principals import authenticate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +80,17 @@ class AppContext:
         """
         installation = self.installation()
         return authenticate(installation.engine, self._read_token())
+
+    def authorize(self, permission: Permission, action: str) -> PrincipalView:
+        """Authenticate, then require `permission` everywhere ('*'); a denial is audited.
+
+        For commands that are not about one subject (audit, sweep, evidence, policy).
+        """
+        principal = self.authenticate()
+        check_permission(
+            self.installation().engine, principal.id, permission, action=action, at=utc_now()
+        )
+        return principal
 
     def gateway(self) -> Gateway:
         """The audited path to personal data, as the authenticated principal."""

@@ -35,6 +35,7 @@ __all__ = [
     "Refused",
     "access_from_rows",
     "authorize",
+    "check_permission",
     "deny",
     "guarded",
     "load_access",
@@ -230,3 +231,24 @@ def require(
 
 def _where(country: str | None) -> str:
     return "in every country" if country is None else f"in {country}"
+
+
+def check_permission(
+    engine: Engine,
+    principal_id: UUID,
+    permission: Permission,
+    *,
+    action: str,
+    country: str | None = None,
+    at: datetime,
+) -> Decision:
+    """Authorize a command that is not about one subject (sweep:run, audit:read, ...).
+
+    A denial is audited (outcome denied, `action`) and raised as `AccessDenied`; an allowed
+    decision is returned for the caller to record `allowed_by` in its own entry.
+    """
+    return guarded(
+        engine,
+        lambda conn: require(conn, principal_id, permission, at=at, action=action, country=country),
+        savepoint=False,
+    )
