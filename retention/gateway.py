@@ -126,8 +126,13 @@ class Gateway:
         work: Callable[[Connection, Any, datetime], SubjectWork],
         *,
         reason: str | None = None,
+        open_when_blocked: bool = False,
     ) -> Any:
-        """Authorize `permission` on the subject, run `work`, audit it; one transaction."""
+        """Authorize `permission` on the subject, run `work`, audit it; one transaction.
+
+        `open_when_blocked` lets an operation that only reduces processing (withdrawing a
+        consent, Art. 7(3)) through on a blocked subject without the DPO rule.
+        """
         actor = self.principal_id
 
         def unit(conn: Connection) -> Any:
@@ -164,7 +169,8 @@ class Gateway:
                 refusal.event_at = at
                 raise refusal
             subject: Any = row  # a Core row with the candidate's columns
-            self._check_blocked(subject, decision, action, reason, at)
+            if not open_when_blocked:
+                self._check_blocked(subject, decision, action, reason, at)
             done = work(conn, subject, at)
             details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
             record(

@@ -50,6 +50,13 @@ class TestConsents:
         with pytest.raises(BadInput, match="no consent for talent_pool"):
             withdraw_consent(gw, world.nl, purpose="talent_pool")
 
+    def test_withdrawal_works_on_blocked_subject(self, world: World) -> None:
+        """A blocked subject's consent can be withdrawn by a recruiter; recording cannot."""
+        gw = recruiter(world)
+        assert withdraw_consent(gw, world.blocked, purpose="talent_pool") == 1
+        with pytest.raises(AccessDenied, match="blocked"):
+            record_consent(gw, world.blocked, purpose="talent_pool", notice="v2", channel="web")
+
     def test_outside_country_denied(self, world: World) -> None:
         """Recording consent for a DE subject as a NL recruiter is denied and changes nothing."""
         before = snapshot(world.engine)
