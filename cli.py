@@ -546,9 +546,12 @@ def access_review_cmd(app: AppContext, as_json: bool) -> None:
         def section(title: str, items: list[access_review.ReviewedGrant]) -> list[str]:
             lines = [f"{title}: {len(items)}"]
             for g in items:
-                approval = (
-                    f", approved by {g.approved_by} {_when(g.approved_at)}" if g.approved_by else ""
-                )
+                if g.approved_by:
+                    approval = f", approved by {g.approved_by} {_when(g.approved_at)}"
+                elif g.granted_by is None:
+                    approval = ", bootstrap grant (no approver)"
+                else:
+                    approval = f", granted by {g.granted_by}"
                 lines.append(
                     f"  {g.id} {g.principal} {g.role} {g.countries} {g.status} "
                     f"expires {_when(g.expires_at)}, last used {_when(g.last_used_at)}"
