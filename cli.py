@@ -244,6 +244,7 @@ def audit() -> None:
 @pass_app
 def audit_checkpoint(app: AppContext, as_json: bool) -> None:
     """Sign the current log head, store it and append it to the witness file; print the note."""
+    app.authorize(Permission.AUDIT_VERIFY, "audit.checkpoint")
     checkpoint, note = auditing.sign_checkpoint(app.installation())
     data = {"origin": checkpoint.origin, "size": checkpoint.size, "note": note}
     emit(as_json, data, note.rstrip("\n"))
@@ -253,7 +254,10 @@ def audit_checkpoint(app: AppContext, as_json: bool) -> None:
 @json_option
 @pass_app
 def audit_pubkey(app: AppContext, as_json: bool) -> None:
-    """Print the verifier key (note format) that checks this installation's checkpoints."""
+    """Print the verifier key (note format) that checks this installation's checkpoints.
+
+    Needs no token: the key is public, meant to be published and handed to auditors.
+    """
     key = auditing.pubkey(app.installation())
     emit(as_json, {"verifier_key": key}, key)
 
@@ -265,6 +269,7 @@ def audit_pubkey(app: AppContext, as_json: bool) -> None:
 @pass_app
 def audit_proof(app: AppContext, seq: int, size: int | None, as_json: bool) -> None:
     """Inclusion proof of entry SEQ in the log of --size entries."""
+    app.authorize(Permission.AUDIT_READ, "audit.proof")
     proof = auditing.inclusion(app.installation(), seq, size).to_json()
     emit(as_json, proof, lambda: _render_proof(proof))
 
@@ -276,6 +281,7 @@ def audit_proof(app: AppContext, seq: int, size: int | None, as_json: bool) -> N
 @pass_app
 def audit_consistency(app: AppContext, size1: int, size2: int | None, as_json: bool) -> None:
     """Consistency proof that the log of --from entries is a prefix of the log of --to."""
+    app.authorize(Permission.AUDIT_READ, "audit.consistency")
     proof = auditing.consistency(app.installation(), size1, size2).to_json()
     emit(as_json, proof, lambda: _render_proof(proof))
 
@@ -292,6 +298,7 @@ def _render_proof(proof: dict[str, Any]) -> str:
 @pass_app
 def audit_show(app: AppContext, since: int, subject: Any, as_json: bool) -> None:
     """Show audit entries in seq order (JSON: one array, streamed)."""
+    app.authorize(Permission.AUDIT_READ, "audit.show")
     stream = auditing.entries(app.installation(), since=since, subject=subject)
     if as_json:
         click.echo("[", nl=False)
@@ -311,6 +318,7 @@ def audit_show(app: AppContext, since: int, subject: Any, as_json: bool) -> None
 @pass_app
 def audit_verify(app: AppContext, as_json: bool) -> None:
     """Recompute every hash and link, rebuild the root, check signed and witnessed checkpoints."""
+    app.authorize(Permission.AUDIT_VERIFY, "audit.verify")
     installation = app.installation()
     if not as_json and sys.stderr.isatty():
         total = auditing.log_size(installation)

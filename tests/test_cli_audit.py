@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,7 @@ SIZE = INIT + 40
 
 def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
-    full_env = {**os.environ, **env}
-    full_env.pop("GDPR_TOKEN", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "GDPR_TOKEN"} | env
     return subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
         capture_output=True, text=True, env=full_env, check=False,
@@ -35,7 +35,10 @@ def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 def _site(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Path, dict[str, str]]:
     env = {"GDPR_DATABASE_URL": db_factory.empty()}
     data = tmp_path / "data"
-    assert gdpr(data, env, "init").returncode == 0
+    init = gdpr(data, env, "init")
+    assert init.returncode == 0
+    # The audit commands need a token: the bootstrap DPO's holds audit:read and audit:verify.
+    env["GDPR_TOKEN"] = re.search(r"^  dpo: (\S+)$", init.stdout, re.M).group(1)
     engine = connect(env["GDPR_DATABASE_URL"])
     with engine.begin() as conn:
         assert AuditLog().head(conn).size == INIT
@@ -109,3 +112,22 @@ class TestAuditCommands:
         assert done.returncode == 1
         assert json.loads(done.stdout)["problem"]["seq"] == 17
         assert done.stderr.startswith("Error: audit log verification failed: missing at seq 17")
+
+
+class TestAuditNeedsToken:
+    def test_show_without_token_is_refused(self, site: tuple[Path, dict[str, str]]) -> None:
+        """Reading the audit log needs audit:read: without a token it is refused, exit 2."""
+        data, env = site
+        anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
+        done = gdpr(data, anonymous, "audit", "show")
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert "GDPR_TOKEN" in done.stderr
+
+    def test_pubkey_needs_no_token(self, site: tuple[Path, dict[str, str]]) -> None:
+        """The verifier key is public: it is printed without a token."""
+        data, env = site
+        anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
+        done = gdpr(data, anonymous, "audit", "pubkey")
+        assert done.returncode == 0
+        assert done.stdout.startswith("gdpr-compliance-engine/audit+")
