@@ -23,6 +23,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 import policies
+from audit_log import Event
 from retention import (
     access_review,
     auditing,
@@ -32,6 +33,9 @@ from retention import (
     hardening,
     migrate,
     principals,
+)
+from retention import (
+    demo as demo_module,
 )
 from retention.authorization import PrincipalView
 from retention.clock import utc_now
@@ -425,7 +429,7 @@ def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: b
 
 def demo_steps() -> list[DemoStep]:
     """What `gdpr demo` does after seeding (sweep, verification, evidence as they arrive)."""
-    return []
+    return [demo_module.access_step, demo_module.audit_step]
 
 
 def _demo_json(summary: DemoSummary) -> dict[str, Any]:
@@ -488,6 +492,7 @@ def demo_seed(
 ) -> None:
     """Add realistic demo candidates to an existing installation (deterministic per seed)."""
     installation = app.installation()
+    app.authorize(Permission.CANDIDATE_WRITE, "candidate.seed")
     with progress_bar(count, as_json, "Seeding candidates") as progress:
         report = seed_candidates(
             installation.engine,
@@ -535,7 +540,20 @@ def import_candidates_command(
     line number and a reason, and the command then exits 1.
     """
     installation = app.installation()
-    report = import_candidates(installation.engine, file, rejects_path=rejects)
+    principal = app.authenticate()
+    decision = check_permission(
+        installation.engine,
+        principal.id,
+        Permission.CANDIDATE_WRITE,
+        action="candidate.import",
+        at=utc_now(),
+    )
+    audit_as = Event(
+        actor=str(principal.id),
+        action="candidate.import",
+        details={"allowed_by": str(decision.grant_id)},
+    )
+    report = import_candidates(installation.engine, file, rejects_path=rejects, audit_as=audit_as)
     emit(as_json, _import_json(report), lambda: _import_text(report))
     if report.rejected:
         rows = "row" if report.rejected == 1 else "rows"

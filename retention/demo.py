@@ -20,7 +20,7 @@ from retention import migrate
 from retention.clock import as_utc, utc_now
 from retention.config import Config
 from retention.db import connect
-from retention.errors import InstallationError
+from retention.errors import CheckFailed, InstallationError
 from retention.installation import MARKER, InitStep, Installation, initialize
 from retention.models import Application, Candidate, Consent, Document
 from retention.seeding import Progress, SeedReport, seed_candidates
@@ -157,3 +157,30 @@ def inventory(engine: Engine, now: datetime) -> InventorySummary:
         documents=documents,
         document_bytes=int(size or 0),
     )
+
+
+def access_step(installation: Installation, now: datetime) -> list[str]:
+    """A recruiter scoped to one country reads a candidate there (allowed) and elsewhere (denied)."""
+    from retention.demo_access import run_access_demo
+    from retention.permissions import Role
+    from retention.principals import find_principal_by_name
+
+    # `gdpr init` names the bootstrap principals after their roles.
+    admin = find_principal_by_name(installation.engine, Role.ADMIN.value)
+    return run_access_demo(installation, admin).lines
+
+
+def audit_step(installation: Installation, now: datetime) -> list[str]:
+    """Sign a checkpoint of the log, then verify the whole log against it and the witness file."""
+    from retention import auditing
+
+    checkpoint, _note = auditing.sign_checkpoint(installation)
+    report = auditing.verify_installation(installation)
+    if not report.ok:
+        raise CheckFailed(f"audit log verification failed: {report.problem}")
+    return [
+        f"Signed checkpoint of {checkpoint.size:,} audit entries "
+        f"(verifier key: {auditing.pubkey(installation)}).",
+        f"Audit log verified: {report.size:,} entries, chain and Merkle root match "
+        f"{report.checkpoints} signed and {report.witnessed} witnessed checkpoints.",
+    ]

@@ -21,6 +21,7 @@ Choices where the issue is silent:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import time
@@ -33,12 +34,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from audit_log import Event
 from retention.ats_rows import (
     COLUMNS,
     CandidateRecord,
     RowRejected,
     parse_row,
 )
+from retention.audit_trail import record as audit_record
 from retention.bulk_load import bulk_load_settings
 from retention.clock import as_utc, utc_now
 from retention.db import transaction
@@ -98,8 +101,13 @@ def import_candidates(
     rejects_path: Path | None = None,
     now: datetime | None = None,
     on_batch: Callable[[int], None] | None = None,
+    audit_as: Event | None = None,
 ) -> ImportReport:
-    """Import a CSV or JSONL candidate export in one transaction; see the module docstring."""
+    """Import a CSV or JSONL candidate export in one transaction; see the module docstring.
+
+    With `audit_as` (the authorized caller's `candidate.import` event), the import's counts are
+    appended to the audit log in the same transaction: the rows and their record commit together.
+    """
     started = time.perf_counter()
     now = as_utc(now or utc_now())
     fmt = detect_format(path)
@@ -139,6 +147,9 @@ def import_candidates(
             _flush(conn, pending, now, counts, rejects)
             if on_batch is not None:
                 on_batch(counts.rows)
+            if audit_as is not None:
+                details = {**audit_as.details, **vars(counts), "format": fmt}
+                audit_record(conn, dataclasses.replace(audit_as, details=details), at=now)
         rejects.commit()
     except BaseException:
         rejects.discard()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def gdpr(env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
         else:
             code = 0
     return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def init_as_dpo(env: dict[str, str | None], data: Path) -> None:
+    """`gdpr init` in `data`, then act as its bootstrap DPO (GDPR_TOKEN in `env`)."""
+    code, out, err = gdpr(env, "--data-dir", str(data), "init")
+    assert code == 0, err
+    env["GDPR_TOKEN"] = re.search(r"^  dpo: (\S+)$", out, re.M).group(1)
 
 
 class TestDemo:
@@ -100,7 +108,7 @@ class TestDemoSeed:
     ) -> None:
         """`gdpr demo seed` adds candidates to an installation and reports the counts."""
         data = tmp_path / "inst"
-        gdpr(database_env, "--data-dir", str(data), "init")
+        init_as_dpo(database_env, data)
         code, out, err = gdpr(
             database_env,
             "--data-dir",
@@ -135,7 +143,7 @@ class TestDemoSeed:
     ) -> None:
         """Under --json the command prints the JSON document and nothing else."""
         data = tmp_path / "inst"
-        gdpr(database_env, "--data-dir", str(data), "init")
+        init_as_dpo(database_env, data)
         code, out, err = gdpr(
             database_env, "--data-dir", str(data), "demo", "seed", "--candidates", "40", "--json"
         )
@@ -156,8 +164,19 @@ class TestImport:
     @pytest.fixture
     def data(self, tmp_path: Path, database_env: dict[str, str | None]) -> Path:
         data = tmp_path / "inst"
-        assert gdpr(database_env, "--data-dir", str(data), "init")[0] == 0
+        init_as_dpo(database_env, data)  # importing needs candidate:write
         return data
+
+    def test_import_without_token_changes_nothing(
+        self, data: Path, tmp_path: Path, database_env: dict[str, str | None]
+    ) -> None:
+        """Without a token the import is refused before reading a row (exit 2)."""
+        export = tmp_path / "ats.csv"
+        export.write_text("external_ref,country,status\nE1,PL,rejected\n")
+        env = {**database_env, "GDPR_TOKEN": None}
+        code, out, err = gdpr(env, "--data-dir", str(data), "import", "candidates", str(export))
+        assert (code, out) == (2, "")
+        assert "GDPR_TOKEN" in err
 
     def test_import_with_rejects_exits_1(
         self, data: Path, tmp_path: Path, database_env: dict[str, str | None]
@@ -192,6 +211,10 @@ class TestImport:
         assert (code, err) == (0, "")
         assert (report["format"], report["inserted"], report["rejects_file"]) == ("jsonl", 1, None)
         assert "rows_per_second" in report
+        code, out, _ = gdpr(database_env, "--data-dir", str(data), "audit", "show", "--json")
+        entry = json.loads(out)[-1]
+        assert (entry["action"], entry["outcome"]) == ("candidate.import", "ok")
+        assert (entry["details"]["inserted"], entry["details"]["rejected"]) == (1, 0)
 
     def test_binary_file_exits_2(
         self, data: Path, tmp_path: Path, database_env: dict[str, str | None]
