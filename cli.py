@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -136,8 +137,16 @@ def emit(as_json: bool, data: Any, text: Callable[[], str] | str) -> None:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def _installed_version() -> str:
+    """The distribution's version; a source checkout that was never installed says so."""
+    try:
+        return importlib.metadata.version("gdpr-compliance-engine")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown (source checkout, not installed)"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gdpr-compliance-engine", prog_name="gdpr")
+@click.version_option(version=_installed_version(), prog_name="gdpr")
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
