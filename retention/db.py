@@ -67,7 +67,8 @@ def target_metadata() -> list[MetaData]:
     """Every MetaData whose tables the migrations own (alembic's target_metadata)."""
     from sqlmodel import SQLModel
 
-    import retention.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import retention.models
+    import retention.sweep_schema  # noqa: F401
 
     return [SQLModel.metadata]
 
