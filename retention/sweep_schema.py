@@ -22,6 +22,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "RunStatus",
+    "SweepItem",
     "SweepLease",
     "SweepRun",
 ]
@@ -78,6 +79,19 @@ class SweepLease(SQLModel, table=True):
     run_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, nullable=True)
     acquired_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
     expires_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
+
+
+class SweepItem(SQLModel, table=True):
+    """A subject a run found due and has not handled yet: the run's durable work list.
+
+    The due set is selected once, set-based, into this table; batches then take items in id
+    order and delete them in the transaction that acts, so what remains is exactly the work left.
+    """
+
+    __tablename__ = "sweep_item"
+
+    run_id: uuid.UUID = Field(sa_type=Uuid, primary_key=True)
+    subject_id: uuid.UUID = Field(sa_type=Uuid, primary_key=True)
 
 
 class PendingDeletion(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""sweep: retention runs, the sweep lease, pending file deletions, the review queue
+"""sweep: retention runs and their work items, the sweep lease, pending file deletions, the review queue
 
 Revision ID: 0004_sweep
 Revises: 0003_access
@@ -54,6 +54,13 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "sweep_item",
+        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "subject_id"),
+    )
+
+    op.create_table(
         "pending_deletion",
         sa.Column("document_id", sa.Uuid(), nullable=False),
         sa.Column("run_id", sa.Uuid(), nullable=True),
@@ -100,6 +107,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_review_item_subject")
     op.drop_table("review_item")
     op.drop_table("pending_deletion")
+    op.drop_table("sweep_item")
     op.drop_table("sweep_lease")
     with op.batch_alter_table("retention_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_retention_run_status"))
