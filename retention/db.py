@@ -67,10 +67,13 @@ def target_metadata() -> list[MetaData]:
     """Every MetaData whose tables the migrations own (alembic's target_metadata)."""
     from sqlmodel import SQLModel
 
+    import audit_log.schema
+    import retention.grants
     import retention.models
-    import retention.sweep_schema  # noqa: F401
+    import retention.principals
+    import retention.sweep_schema  # noqa: F401  (these register their tables on SQLModel.metadata)
 
-    return [SQLModel.metadata]
+    return [SQLModel.metadata, audit_log.schema.metadata]
 
 
 def parse_database_url(url: str) -> URL:

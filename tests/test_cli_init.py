@@ -1,0 +1,131 @@
+"""`gdpr init`, `gdpr db ...` and the CLI's error mapping, through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli, main
+from retention.testing import DatabaseFactory
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `gdpr` as a user would (a real process, so exit codes and stderr are the real ones)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("GDPR_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=False,
+    )
+
+
+class TestInit:
+    def test_init_creates_installation_at_head(
+        self, tmp_path: Path, db_factory: DatabaseFactory
+    ) -> None:
+        """A new data dir gets the schema at head; `db current` then reports it up to date."""
+        env = {"GDPR_DATABASE_URL": db_factory.empty()}
+        data = tmp_path / "data"
+        first = run(["--data-dir", str(data), "init", "--json"], env)
+        assert first.returncode == 0, first.stderr
+        current = run(["--data-dir", str(data), "db", "current", "--json"], env)
+        assert json.loads(current.stdout)["up_to_date"] is True
+        assert oct(data.stat().st_mode & 0o777) == "0o700"
+
+    def test_second_init_is_refused(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
+        """Running init twice on one data dir refuses with one line and exit 2."""
+        env = {"GDPR_DATABASE_URL": db_factory.empty()}
+        data = tmp_path / "data"
+        assert run(["--data-dir", str(data), "init"], env).returncode == 0
+        again = run(["--data-dir", str(data), "init"], env)
+        assert again.returncode == 2
+        assert again.stderr == (
+            f"Error: {data} already holds an installation: use 'gdpr db upgrade', "
+            "or choose another --data-dir\n"
+        )
+
+    def test_init_on_used_database_leaves_nothing(
+        self, tmp_path: Path, db_factory: DatabaseFactory
+    ) -> None:
+        """A database that already has tables is refused, and the new data dir is removed again."""
+        env = {"GDPR_DATABASE_URL": db_factory.migrated()}
+        data = tmp_path / "data"
+        result = run(["--data-dir", str(data), "init"], env)
+        assert result.returncode == 2
+        assert "the database already has tables" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not data.exists()
+
+    def test_unwritable_parent_is_refused(self) -> None:
+        """A data dir that cannot be created gets one line naming the directory (even as root)."""
+        result = run(["--data-dir", "/sys/gdpr-test-data", "init"])
+        assert result.returncode == 2
+        assert result.stderr == (
+            "Error: cannot write to data directory /sys/gdpr-test-data (Operation not permitted): "
+            "fix permissions or pass --data-dir\n"
+        )
+
+    def test_data_dir_that_is_a_file_is_refused(self, tmp_path: Path) -> None:
+        """A data dir path naming a file is refused before anything is created."""
+        path = tmp_path / "file"
+        path.write_text("x")
+        result = run(["--data-dir", str(path), "init"])
+        assert result.returncode == 2
+        assert "Invalid value for '--data-dir'" in result.stderr
+        assert "is a file" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_unreachable_database_is_one_line(self, tmp_path: Path) -> None:
+        """A PostgreSQL URL nobody answers gives one clear line and leaves no data dir."""
+        env = {"GDPR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+        data = tmp_path / "data"
+        result = run(["--data-dir", str(data), "init"], env)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "Error: cannot connect to the database: check GDPR_DATABASE_URL and that the "
+            "server is running\n"
+        )
+        assert not data.exists()
+
+    def test_bad_url_is_one_line(self, tmp_path: Path) -> None:
+        """An unsupported URL scheme is named, with what to use instead."""
+        env = {"GDPR_DATABASE_URL": "mysql://root@localhost/x"}
+        result = run(["--data-dir", str(tmp_path / "d"), "init"], env)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "Error: database 'mysql' is not supported: use SQLite or PostgreSQL\n"
+        )
+
+
+class TestCommandsNeedInstallation:
+    def test_db_current_without_installation(self, tmp_path: Path) -> None:
+        """A command on a directory without an installation says to run init."""
+        result = run(["--data-dir", str(tmp_path / "none"), "db", "current"])
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"Error: no installation in {tmp_path / 'none'}: run 'gdpr init' first (or pass --data-dir)\n"
+        )
+
+
+class TestUsage:
+    def test_unknown_command_exits_2(self) -> None:
+        """Bad usage is exit 2 with click's usage message, never a traceback."""
+        result = CliRunner().invoke(cli, ["frobnicate"])
+        assert result.exit_code == 2
+        assert "No such command 'frobnicate'" in result.output
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--version prints the distribution's version and exits 0."""
+        with pytest.raises(SystemExit) as exc:
+            main(["--version"])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out.startswith("gdpr, version ")
