@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 from audit_log import AuditLog, Event
 from policies import PolicySet
 from retention.clock import Clock, utc_now
-from retention.selection import decisions
+from retention.selection import cites, decisions
 
 __all__ = ["Plan", "PlanError", "PlanRow", "make_plan"]
 
@@ -99,35 +99,37 @@ def make_plan(
     sub = d.query.subquery("decision")
     q = select(
         sub.c.country,
-        sub.c.slot,
+        sub.c.policy,
+        sub.c.rule,
         sub.c.action,
         sub.c.error,
         sub.c.error_detail,
         func.count().label("subjects"),
         func.sum(sub.c.actionable).label("due"),
         func.sum(sub.c.held).label("held"),
-    ).group_by(sub.c.country, sub.c.slot, sub.c.action, sub.c.error, sub.c.error_detail)
+    ).group_by(
+        sub.c.country, sub.c.policy, sub.c.rule, sub.c.action, sub.c.error, sub.c.error_detail
+    )
+    cite = cites(policy_set)
     rows: list[PlanRow] = []
     errors: list[PlanError] = []
     subjects = 0
     for r in conn.execute(q, d.params):
         subjects += r.subjects
-        slot = d.compiled.slots[r.slot] if r.slot is not None else None
         if r.error is not None:
             errors.append(
-                PlanError(
-                    r.country,
-                    r.error,
-                    r.error_detail,
-                    slot.policy if slot else None,
-                    slot.rule if slot else None,
-                    r.subjects,
-                )
+                PlanError(r.country, r.error, r.error_detail, r.policy, r.rule, r.subjects)
             )
-        elif slot is not None and (r.due or r.held):
+        elif r.due or r.held:
             rows.append(
                 PlanRow(
-                    r.country, slot.policy, slot.rule, r.action, slot.cite, int(r.due), int(r.held)
+                    r.country,
+                    r.policy,
+                    r.rule,
+                    r.action,
+                    cite.get((r.policy, r.rule)),
+                    int(r.due),
+                    int(r.held),
                 )
             )
     rows.sort(key=lambda r: (r.country, r.policy, r.rule, r.action))

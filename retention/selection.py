@@ -28,20 +28,22 @@ from sqlalchemy import (
     bindparam,
     case,
     not_,
+    or_,
     select,
     text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from policies import ColumnMap, CompiledPolicies, PolicySet, compile_policies, join_latest_consents
+from policies import ColumnMap, NaiveUTC, PolicySet, latest_consent
 from policies.model import purposes_used
+from policies.sql_compiler import decision_select
 from retention.holds import active_hold_exists
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
 from retention.sweep_schema import SweepItem
 
-__all__ = ["ACTIONS", "Decisions", "actionable_only", "batch_statement", "decisions"]
+__all__ = ["ACTIONS", "Decisions", "actionable_only", "batch_statement", "cites", "decisions"]
 
 # The actions the sweep performs; `keep` has no due date and never reaches it.
 ACTIONS = ("anonymize", "delete", "block", "review")
@@ -53,22 +55,23 @@ _items = SweepItem.__table__
 
 @dataclass(frozen=True)
 class Decisions:
-    """A SELECT of (id, country, slot, action, actionable, held, error, error_detail) per subject.
+    """A SELECT of (id, country, policy, rule, action, actionable, held, error, error_detail).
 
-    `actionable`: due now, not held, not already done. `held`: would be actionable but for a legal
-    hold. Bind the instant as parameter `at` (see `params`).
+    `actionable` (1/0): due now, not held, not already done. `held` (1/0): would be actionable but
+    for a legal hold. Bind the instant as parameter `at` (see `params`).
     """
 
     query: Select[Any]
-    compiled: CompiledPolicies
     at: datetime
 
     @property
     def params(self) -> dict[str, Any]:
         return {"at": self.at}
 
-    def cite(self, slot: int) -> str | None:
-        return self.compiled.slots[slot].cite
+
+def cites(policy_set: PolicySet) -> dict[tuple[str, str], str | None]:
+    """(policy, rule) -> the rule's legal source, for audit details and review items."""
+    return {(p.name, r.name): r.cite for p in policy_set.policies.values() for r in p.rules}
 
 
 def _flag(expr: ColumnElement[Any]) -> ColumnElement[int]:
@@ -79,64 +82,82 @@ def _flag(expr: ColumnElement[Any]) -> ColumnElement[int]:
 def decisions(
     policy_set: PolicySet, at: datetime, *, country: str | None = None, batch: bool = False
 ) -> Decisions:
-    """Build the decision SELECT.
+    """Build the decision SELECT over the subjects not yet anonymized.
 
     With `batch`, it covers only the work items of run `run` whose subject ids lie between `lo`
-    and `hi` (bind parameters): the statement is then the same for every batch of a run, so it
-    is compiled once (`batch_statement`), and its consent join ranks only the batch's consents.
+    and `hi` (placeholders, see `batch_statement`), and its consent join ranks only the batch's
+    consents.
     """
     c = _candidates.c
+    subjects = select(_candidates).where(c.anonymized_at.is_(None))
     consents: FromClause = _consents
-    in_batch = None
+    if country is not None:
+        subjects = subjects.where(c.country == country)
     if batch:
         it = _items.c
         in_batch = select(it.subject_id).where(
             it.run_id == _Placeholder("run"),
             it.subject_id.between(_Placeholder("lo"), _Placeholder("hi")),
         )
+        subjects = subjects.where(c.id.in_(in_batch))
         consents = select(_consents).where(_consents.c.candidate_id.in_(in_batch)).subquery()
-    base = select(c.id, c.country).select_from(_candidates)
-    query, consent = join_latest_consents(base, c.id, consents, purposes_used(policy_set))
+    subject = subjects.subquery("subject")
+    s = subject.c
+    purposes = tuple(sorted(purposes_used(policy_set)))
+    joined: Any = subject
+    latest = {}
+    for purpose in purposes:
+        latest[purpose] = latest_consent(consents, purpose)
+        joined = joined.outerjoin(latest[purpose], latest[purpose].c.subject == s.id)
     cols = ColumnMap(
-        country=c.country,
-        status=c.status,
-        applied_at=c.applied_at,
-        decided_at=c.decided_at,
-        last_activity_at=c.last_activity_at,
-        consent=consent,
+        country=s.country,
+        status=s.status,
+        applied_at=s.applied_at,
+        decided_at=s.decided_at,
+        last_activity_at=s.last_activity_at,
+        consent=lambda p, f: latest[p].c[f],
     )
-    compiled = compile_policies(policy_set, cols)
-    action = compiled.action
-    due_unheld = and_(
-        compiled.due,
-        action.in_(ACTIONS),
-        c.anonymized_at.is_(None),
-        not_(and_(action == "block", c.blocked_at.is_not(None))),
-        not_(and_(action == "review", review_open(c.id))),
-        not_(kept_until_after(c.id, compiled.at)),
+    at_param = bindparam("at", type_=NaiveUTC())
+    extra = (
+        s.id.label("id"),
+        s.country.label("subject_country"),
+        s.blocked_at.label("blocked_at"),
+        review_open(s.id).label("review_open"),
+        kept_until_after(s.id, at_param).label("kept"),
+        active_hold_exists(s.id).label("held_now"),
     )
-    held = active_hold_exists(c.id)
-    query = query.add_columns(
-        compiled.slot.label("slot"),
-        action.label("action"),
-        _flag(and_(due_unheld, not_(held))).label("actionable"),
-        _flag(and_(due_unheld, held)).label("held"),
-        compiled.error.label("error"),
-        compiled.error_detail.label("error_detail"),
+    d = decision_select(policy_set, cols, joined, extra=extra, purposes=purposes).subquery("d")
+    done = or_(
+        and_(d.c.action == "block", d.c.blocked_at.is_not(None)),
+        and_(d.c.action == "review", d.c.review_open),
+        d.c.kept,
     )
-    # Anonymized subjects are no longer personal data: no rule applies to them any more.
-    query = query.where(c.anonymized_at.is_(None))
-    if country is not None:
-        query = query.where(c.country == country)
-    if in_batch is not None:
-        query = query.where(c.id.in_(in_batch))
-    return Decisions(query, compiled, at)
+    due = and_(d.c.due, d.c.action.in_(ACTIONS), not_(done))
+    query = select(
+        d.c.id,
+        d.c.subject_country.label("country"),
+        d.c.policy,
+        d.c.rule,
+        d.c.action,
+        _flag(and_(due, not_(d.c.held_now))).label("actionable"),
+        _flag(and_(due, d.c.held_now)).label("held"),
+        d.c.error,
+        d.c.error_detail,
+    )
+    return Decisions(query, at)
+
+
+def actionable_only(d: Decisions) -> Select[Any]:
+    """The decision SELECT narrowed to subjects the sweep acts on."""
+    sub = d.query.subquery("decision")
+    return select(sub).where(sub.c.actionable == 1)
 
 
 _RESULT_TYPES = {
     "id": Uuid(),
     "country": String(),
-    "slot": Integer(),
+    "policy": String(),
+    "rule": String(),
     "action": String(),
     "actionable": Integer(),
     "held": Integer(),
@@ -172,6 +193,9 @@ def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> Te
     sql = str(
         d.query.params(at=at).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     )
+    # SQLite renders OFFSET without LIMIT as "LIMIT ? OFFSET" with -1 bound even under
+    # literal_binds; put the -1 in the text so that only our parameters remain.
+    sql = sql.replace("LIMIT ? OFFSET", "LIMIT -1 OFFSET")
     # Escape every colon of the literal SQL, then turn the placeholders into text() parameters.
     sql = sql.replace(":", "\\:")
     for name in ("run", "lo", "hi"):
@@ -181,9 +205,3 @@ def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> Te
         .bindparams(*(bindparam(name, type_=Uuid()) for name in ("run", "lo", "hi")))
         .columns(**_RESULT_TYPES)
     )
-
-
-def actionable_only(d: Decisions) -> Select[Any]:
-    """The decision SELECT narrowed to subjects the sweep acts on."""
-    sub = d.query.subquery("decision")
-    return select(sub).where(sub.c.actionable == 1)

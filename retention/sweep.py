@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.types import Uuid
 
 from audit_log import AuditLog, Event
-from policies import PolicySet, RuleSlot
+from policies import PolicySet
 from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
 from retention.db import transaction
@@ -47,7 +47,7 @@ from retention.logs import get_logger
 from retention.models import Candidate
 from retention.pending_files import remove_pending
 from retention.review import ReviewRequest, enqueue
-from retention.selection import actionable_only, batch_statement, decisions
+from retention.selection import actionable_only, batch_statement, cites, decisions
 from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 
 __all__ = ["BATCH_SIZE", "LEASE_NAME", "Progress", "SweepResult", "run_sweep"]
@@ -196,7 +196,7 @@ class _Sweep:
         self.resumes: uuid.UUID | None = None
         self.started = False
         self.statement: TextClause | None = None
-        self.slots: Sequence[RuleSlot] = ()
+        self.cites = cites(policy_set)
 
     def run(self, stop: threading.Event | None, progress: Progress | None) -> SweepResult:
         self.counts["files_removed"] += remove_pending(self.engine, self.documents_dir)
@@ -256,7 +256,6 @@ class _Sweep:
                 )
             )
             d = decisions(self.policy_set, self.at, country=self.country)
-            self.slots = d.compiled.slots
             due = actionable_only(d).subquery("due")
             chosen = select(literal(self.run_id, Uuid()), due.c.id).order_by(due.c.id)
             if self.limit is not None:
@@ -292,12 +291,11 @@ class _Sweep:
         for row in due:
             by_action[row.action].append(row)
         now = self.clock()
-        slots = self.slots
-        done = self.act(conn, by_action, now, slots)
-        slot_of = {row.id: row.slot for row in due}
-        details = {i: self.slot_details(slots[i]) for i in set(slot_of.values())}
+        done = self.act(conn, by_action, now)
+        rule_of = {row.id: (row.policy, row.rule) for row in due}
+        details = {key: self.rule_details(*key) for key in set(rule_of.values())}
         events = [
-            self.event(f"candidate.{action}", subject, details[slot_of[subject]])
+            self.event(f"candidate.{action}", subject, details[rule_of[subject]])
             for action, acted in done.items()
             for subject in acted
         ]
@@ -338,7 +336,6 @@ class _Sweep:
         conn: Connection,
         by_action: Mapping[str, list[Any]],
         now: datetime,
-        slots: Sequence[RuleSlot],
     ) -> dict[str, list[uuid.UUID]]:
         """Perform each action on its subjects; returns the ids each action really changed."""
         done: dict[str, list[uuid.UUID]] = {}
@@ -356,9 +353,7 @@ class _Sweep:
             done["block"] = block(conn, [r.id for r in rows], at=now)
         if rows := by_action.get("review"):
             requests = [
-                ReviewRequest(
-                    r.id, r.country, slots[r.slot].policy, slots[r.slot].rule, slots[r.slot].cite
-                )
+                ReviewRequest(r.id, r.country, r.policy, r.rule, self.cites.get((r.policy, r.rule)))
                 for r in rows
             ]
             done["review"] = enqueue(
@@ -438,11 +433,11 @@ class _Sweep:
             "resumes": str(self.resumes) if self.resumes else None,
         }
 
-    def slot_details(self, s: RuleSlot) -> dict[str, Any]:
+    def rule_details(self, policy: str, rule: str) -> dict[str, Any]:
         return {
-            "policy": s.policy,
-            "rule": s.rule,
-            "cite": s.cite,
+            "policy": policy,
+            "rule": rule,
+            "cite": self.cites.get((policy, rule)),
             "policy_hash": self.policy_set.content_hash,
             "run": str(self.run_id),
         }
