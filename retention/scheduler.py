@@ -74,7 +74,9 @@ class JobRun:
     summary: dict[str, Any]
 
 
-def default_jobs(installation: Installation, principal: uuid.UUID, clock: Clock = utc_now) -> dict[str, Job]:
+def default_jobs(
+    installation: Installation, principal: uuid.UUID, clock: Clock = utc_now
+) -> dict[str, Job]:
     """The three jobs of the service, acting as `principal` (a service with the scheduler role)."""
 
     def sweep(stop: threading.Event) -> dict[str, Any]:
