@@ -177,20 +177,26 @@ def run_once(name: str, jobs: Mapping[str, Job], stop: threading.Event | None = 
 
 
 def serve(installation: Installation, jobs: Mapping[str, Job]) -> None:
-    """Run the scheduler until SIGTERM or SIGINT; the running job ends after its current batch."""
+    """Run the scheduler until SIGTERM or SIGINT; the running job ends after its current batch.
+
+    The scheduler runs in the background and the main thread waits for the stop flag, so a signal
+    arriving at any moment (even before the scheduler started) only sets the flag, and the
+    shutdown happens from the main thread, waiting for the running job to return.
+    """
     stop = threading.Event()
-    scheduler = build_scheduler(installation, jobs, stop, blocking=True)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("scheduler.stopping", signal=signal.Signals(signum).name)
         stop.set()
-        # From the main thread (signal handlers run there), waiting for the running job.
-        scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    scheduler = build_scheduler(installation, jobs, stop, blocking=False)
     for job in next_runs(installation):
         log.info("scheduler.job", job=job.name, cron=job.cron, next_run=str(job.next_run))
-    log.info("scheduler.started", timezone=installation.config.timezone)
     scheduler.start()
+    log.info("scheduler.started", timezone=installation.config.timezone)
+    while not stop.wait(timeout=60):
+        pass
+    scheduler.shutdown(wait=True)
     log.info("scheduler.stopped")

@@ -181,3 +181,48 @@ class TestSchedulerCommands:
         ]
         code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
         assert code == 0 and "consents_expiring_30_days" in json.loads(out)
+
+
+class TestSchedulerService:
+    def test_sigterm_stops_the_service(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """`scheduler run` logs its jobs as JSON and exits 0 on SIGTERM."""
+        import os
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        g, tokens = gdpr
+        env = {
+            **os.environ,
+            "GDPR_TOKEN": tokens["scheduler"] if "scheduler" in tokens else tokens["dpo"],
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import cli; cli.main()",
+                "--data-dir",
+                str(g.data),
+                "scheduler",
+                "run",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        lines: list[str] = []
+        assert proc.stderr is not None
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "scheduler.started" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
+        assert proc.returncode == 0, err
+        assert events.count("scheduler.job") == 3
+        assert events[-2:] == ["scheduler.stopping", "scheduler.stopped"]

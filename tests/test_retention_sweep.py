@@ -97,6 +97,27 @@ class TestDifferential:
         assert (second.selected, second.acted) == (0, 0)
 
 
+class TestStop:
+    def test_stop_flag_ends_the_run_after_a_whole_batch(self, installation: Installation) -> None:
+        """A stop request is honoured between batches: committed work stays, the rest waits."""
+        import threading
+
+        seed(installation, 600, AT)
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            seen.append(done)
+            if done > 0:
+                stop.set()
+
+        first = sweep(installation, batch_size=50, stop=stop, progress=progress)
+        assert first.status == "stopped" and first.acted <= 50 and first.batches == 1
+        rest = sweep(installation)
+        assert rest.status == "completed"
+        assert len(once_each(audited_actions(installation))) == first.acted + rest.acted
+
+
 class TestHolds:
     def test_held_subjects_are_untouched_until_released(self, installation: Installation) -> None:
         """A held subject keeps every value through a sweep; after release it is acted on."""
