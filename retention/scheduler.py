@@ -176,18 +176,19 @@ def run_once(name: str, jobs: Mapping[str, Job], stop: threading.Event | None = 
     return _logged(name, jobs[name], stop or threading.Event())()
 
 
-def serve(installation: Installation, jobs: Mapping[str, Job]) -> None:
+def serve(installation: Installation, jobs: Mapping[str, Job], *, poll: float = 0.5) -> None:
     """Run the scheduler until SIGTERM or SIGINT; the running job ends after its current batch.
 
-    The scheduler runs in the background and the main thread waits for the stop flag, so a signal
-    arriving at any moment (even before the scheduler started) only sets the flag, and the
-    shutdown happens from the main thread, waiting for the running job to return.
+    The signal handler only records the signal: it may interrupt the main thread while that holds
+    a lock (a log write, an Event's condition), so taking any lock in it could deadlock. The main
+    thread polls the record, then sets the jobs' stop flag and shuts the scheduler down itself,
+    waiting for the running job to return.
     """
+    received: list[int] = []
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        log.info("scheduler.stopping", signal=signal.Signals(signum).name)
-        stop.set()
+        received.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -196,7 +197,9 @@ def serve(installation: Installation, jobs: Mapping[str, Job]) -> None:
         log.info("scheduler.job", job=job.name, cron=job.cron, next_run=str(job.next_run))
     scheduler.start()
     log.info("scheduler.started", timezone=installation.config.timezone)
-    while not stop.wait(timeout=60):
-        pass
+    while not received:
+        time.sleep(poll)
+    log.info("scheduler.stopping", signal=signal.Signals(received[0]).name)
+    stop.set()
     scheduler.shutdown(wait=True)
     log.info("scheduler.stopped")

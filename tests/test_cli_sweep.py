@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 
 from cli import main
 from retention.config import load_config
@@ -14,6 +16,13 @@ from retention.db import transaction
 from retention.installation import open_installation
 from retention.population import generate, insert_population
 from retention.testing import DatabaseFactory
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """`main` binds logging to the captured stderr; later tests must not write to it closed."""
+    yield
+    structlog.reset_defaults()
 
 
 class Gdpr:
@@ -212,7 +221,7 @@ class TestSchedulerService:
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         lines: list[str] = []
         assert proc.stderr is not None
         while time.monotonic() < deadline:
@@ -221,7 +230,7 @@ class TestSchedulerService:
             if "scheduler.started" in line:
                 break
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=180)
         events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
         assert proc.returncode == 0, err
         assert events.count("scheduler.job") == 3

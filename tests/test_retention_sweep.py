@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import String, Text, func, inspect, select
 
 from audit_log.schema import audit_entry
@@ -148,7 +149,10 @@ class TestNoPersonalDataRemains:
         """No seeded personal value of an anonymized or deleted subject is found anywhere."""
         pop, _ = seed(installation, 500, AT)
         configure_logging(json=True, level=10)
-        sweep(installation)
+        try:
+            sweep(installation)
+        finally:
+            structlog.reset_defaults()
         logs = capsys.readouterr().err
         acted = dict(audited_actions(installation))
         gone = [s for s, a in acted.items() if a in ("anonymize", "delete")]
