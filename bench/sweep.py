@@ -84,23 +84,20 @@ def rows(n: int, seed: int = 11) -> list[tuple[Any, ...]]:
     return out
 
 
+def _naive(v: datetime) -> datetime:
+    return v.astimezone(UTC).replace(tzinfo=None)
+
+
 def insert(engine: Engine, data: list[tuple[Any, ...]]) -> None:
     """Bulk load: COPY on PostgreSQL, executemany of storage-form values on SQLite."""
     with transaction(engine) as conn:
         if is_postgresql(engine):
             driver = conn.connection.driver_connection
             assert driver is not None
-            with driver.cursor() as cur:
-                with cur.copy(f"COPY candidate ({', '.join(COLUMNS)}) FROM STDIN") as cp:
-                    for r in data:
-                        cp.write_row(
-                            [
-                                v.astimezone(UTC).replace(tzinfo=None)
-                                if isinstance(v, datetime)
-                                else v
-                                for v in r
-                            ]
-                        )
+            copy = f"COPY candidate ({', '.join(COLUMNS)}) FROM STDIN"
+            with driver.cursor() as cur, cur.copy(copy) as cp:
+                for r in data:
+                    cp.write_row([_naive(v) if isinstance(v, datetime) else v for v in r])
             return
         fmt = "%Y-%m-%d %H:%M:%S.%f"
         prepared = [
