@@ -182,22 +182,6 @@ def anonymize(
     return todo_ids
 
 
-def _candidate_values(at: datetime) -> dict[str, Any]:
-    c = _candidates.c
-    return {
-        "city": None,
-        "notes": None,
-        "external_ref": None,
-        "phone": PHONE_PLACEHOLDER,
-        "applied_at": MonthStart(c.applied_at),
-        "decided_at": MonthStart(c.decided_at),
-        "last_activity_at": MonthStart(c.last_activity_at),
-        "created_at": MonthStart(c.created_at),
-        "anonymized_at": at,
-        "updated_at": at,
-    }
-
-
 _SQLITE_UPDATE = """
 UPDATE candidate SET
     first_name = ?, last_name = ?, email = ?, phone = ?,
@@ -239,7 +223,6 @@ def _update_candidates(conn: Connection, rows: list[dict[str, Any]], at: datetim
 
 def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> None:
     """One UPDATE ... FROM unnest(arrays) per batch: a single round trip on PostgreSQL."""
-    values = _candidate_values(at)
     stmt = text(
         """
         UPDATE candidate AS c SET
@@ -258,7 +241,7 @@ def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: date
     conn.execute(
         stmt,
         {
-            "phone": values["phone"],
+            "phone": PHONE_PLACEHOLDER,
             "at": at,
             "ids": [r["b_id"] for r in rows],
             "firsts": [r["b_first"] for r in rows],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, update
 
 from audit_log import AuditLog, Event
 from retention.anonymization import Anonymizer, anonymize
@@ -205,7 +205,7 @@ def decide(
         )
     conn.execute(
         update(_items)
-        .where(and_(i.id == row.id))
+        .where(i.id == row.id)
         .values(
             decided_at=at,
             decided_by=actor,
