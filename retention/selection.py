@@ -10,12 +10,15 @@ through `decisions()`, so the dry run counts exactly what the sweep would act on
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Dialect,
     FromClause,
@@ -32,6 +35,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -41,16 +45,22 @@ from policies.sql_compiler import decision_select
 from retention.holds import active_hold_exists
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
-from retention.sweep_schema import SweepItem
 
-__all__ = ["ACTIONS", "Decisions", "actionable_only", "batch_statement", "cites", "decisions"]
+__all__ = [
+    "ACTIONS",
+    "Decisions",
+    "actionable_only",
+    "batch_ids",
+    "batch_statement",
+    "cites",
+    "decisions",
+]
 
 # The actions the sweep performs; `keep` has no due date and never reaches it.
 ACTIONS = ("anonymize", "delete", "block", "review")
 
 _candidates = Candidate.__table__
 _consents = Consent.__table__
-_items = SweepItem.__table__
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,8 @@ def decisions(
 ) -> Decisions:
     """Build the decision SELECT over the subjects not yet anonymized.
 
-    With `batch`, it covers only the work items of run `run` whose subject ids lie between `lo`
-    and `hi` (placeholders, see `batch_statement`), and its consent join ranks only the batch's
+    With `batch`, it covers only the subjects of the parameter `ids` (see `batch_statement`),
+    and its consent join ranks only the batch's
     consents.
     """
     c = _candidates.c
@@ -94,13 +104,8 @@ def decisions(
     if country is not None:
         subjects = subjects.where(c.country == country)
     if batch:
-        it = _items.c
-        in_batch = select(it.subject_id).where(
-            it.run_id == _Placeholder("run"),
-            it.subject_id.between(_Placeholder("lo"), _Placeholder("hi")),
-        )
-        subjects = subjects.where(c.id.in_(in_batch))
-        consents = select(_consents).where(_consents.c.candidate_id.in_(in_batch)).subquery()
+        subjects = subjects.where(_BatchIds(c.id))
+        consents = select(_consents).where(_BatchIds(_consents.c.candidate_id)).subquery()
     subject = subjects.subquery("subject")
     s = subject.c
     purposes = tuple(sorted(purposes_used(policy_set)))
@@ -166,28 +171,48 @@ _RESULT_TYPES = {
 }
 
 
-class _Placeholder(ColumnElement[uuid.UUID]):
-    """A parameter of the batch statement that survives compiling with literal values."""
+class _BatchIds(ColumnElement[bool]):
+    """`column` is one of the batch's ids: a parameter that survives compiling with literals.
+
+    As an array (PostgreSQL) or a JSON list (SQLite) the planner sees the batch's real size; a
+    range over the work list was estimated at one row once the list's statistics aged, and the
+    nested loop chosen for that re-ranked the consents once per subject.
+    """
 
     inherit_cache = False
-    type = Uuid()
+    type = Boolean()
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
 
 
-@compiles(_Placeholder)
-def _placeholder(element: _Placeholder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"__batch_param_{element.name}__"
+@compiles(_BatchIds)
+def _batch_ids_pg(element: _BatchIds, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY(CAST(__batch_param_ids__ AS uuid[]))"
+
+
+@compiles(_BatchIds, "sqlite")
+def _batch_ids_sqlite(element: _BatchIds, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    # `column` is a compiled column name; the ids travel as the bound parameter.
+    return f"{column} IN (SELECT value FROM json_each(__batch_param_ids__))"  # noqa: S608
+
+
+def batch_ids(dialect: Dialect, ids: Sequence[uuid.UUID]) -> Any:
+    """The value of the batch statement's `ids` parameter for `dialect`."""
+    if dialect.name == "postgresql":
+        return list(ids)
+    return json.dumps([i.hex for i in ids])
 
 
 def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextClause:
-    """The batch decision SELECT, compiled once for `dialect`, as text with three parameters.
+    """The batch decision SELECT, compiled once for `dialect`, as text with one parameter.
 
     The compiled policy expressions are large (hundreds of kilobytes of SQL) and SQLAlchemy cannot
     cache them; compiling them costs more than running them on a batch. So the statement is
     compiled once per run with every constant (the instant `at` included) rendered as a literal,
-    and only the run id and the batch's id range (`run`, `lo`, `hi`) stay parameters.
+    and only the batch's subject ids (`ids`, see `batch_ids`) stay a parameter.
     """
     d = decisions(policy_set, at, batch=True)
     sql = str(
@@ -198,10 +223,6 @@ def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> Te
     sql = sql.replace("LIMIT ? OFFSET", "LIMIT -1 OFFSET")
     # Escape every colon of the literal SQL, then turn the placeholders into text() parameters.
     sql = sql.replace(":", "\\:")
-    for name in ("run", "lo", "hi"):
-        sql = sql.replace(f"__batch_param_{name}__", f":{name}")
-    return (
-        text(sql)
-        .bindparams(*(bindparam(name, type_=Uuid()) for name in ("run", "lo", "hi")))
-        .columns(**_RESULT_TYPES)
-    )
+    sql = sql.replace("__batch_param_ids__", ":ids")
+    ids_type = ARRAY(Uuid()) if dialect.name == "postgresql" else String()
+    return text(sql).bindparams(bindparam("ids", type_=ids_type)).columns(**_RESULT_TYPES)

@@ -48,7 +48,7 @@ from retention.logs import get_logger
 from retention.models import Candidate
 from retention.pending_files import remove_pending
 from retention.review import ReviewRequest, enqueue
-from retention.selection import actionable_only, batch_statement, cites, decisions
+from retention.selection import actionable_only, batch_ids, batch_statement, cites, decisions
 from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 
 __all__ = ["BATCH_SIZE", "LEASE_NAME", "Progress", "SweepResult", "run_sweep"]
@@ -292,7 +292,7 @@ class _Sweep:
         conn.execute(select(c.id).where(among(conn, c.id, ids)).with_for_update()).all()
         if self.statement is None:
             self.statement = batch_statement(self.policy_set, self.at, conn.dialect)
-        params = {"run": self.run_id, "lo": ids[0], "hi": ids[-1]}
+        params = {"ids": batch_ids(conn.dialect, ids)}
         due = [row for row in conn.execute(self.statement, params) if row.actionable]
         t1 = time.perf_counter()
         by_action: dict[str, list[Any]] = defaultdict(list)
