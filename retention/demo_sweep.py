@@ -26,7 +26,7 @@ from retention.selection import actionable_only, decisions
 from retention.sweep import SweepResult, run_sweep
 from retention.sweep_schema import ReviewItem
 
-__all__ = ["Counts", "DemoSweep", "demo_sweep"]
+__all__ = ["Counts", "DemoSweep", "demo_sweep", "sweep_step"]
 
 _candidates = Candidate.__table__
 
@@ -140,3 +140,14 @@ def demo_sweep(
         after = Counts.read(conn)
         untouched = first is not None and _row(conn, first) == snapshot
     return DemoSweep(plan, first, untouched, result, before, after)
+
+
+def sweep_step(installation: Installation, now: datetime) -> list[str]:
+    """`gdpr demo` step: the sweep story above, acting as the bootstrap DPO principal."""
+    from retention.permissions import Role
+    from retention.policy_source import load_installation_policies
+    from retention.principals import find_principal_by_name
+
+    dpo = find_principal_by_name(installation.engine, Role.DPO.value)
+    policy_set = load_installation_policies(installation.config)
+    return demo_sweep(installation, policy_set, actor=str(dpo), at=now).lines()

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Dialect,
-    FromClause,
     Integer,
     Select,
     String,
@@ -42,6 +41,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from policies import ColumnMap, NaiveUTC, PolicySet, latest_consent
 from policies.model import purposes_used
 from policies.sql_compiler import decision_select
+from policies.sql_consent import latest_consent_on
 from retention.holds import active_hold_exists
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
@@ -94,26 +94,24 @@ def decisions(
 ) -> Decisions:
     """Build the decision SELECT over the subjects not yet anonymized.
 
-    With `batch`, it covers only the subjects of the parameter `ids` (see `batch_statement`),
-    and its consent join ranks only the batch's
-    consents.
+    With `batch`, it covers only the subjects of the parameter `ids` (see `batch_statement`).
+    The consent given last per purpose is an anti-join (one index probe per subject).
     """
     c = _candidates.c
     subjects = select(_candidates).where(c.anonymized_at.is_(None))
-    consents: FromClause = _consents
     if country is not None:
         subjects = subjects.where(c.country == country)
     if batch:
         subjects = subjects.where(_BatchIds(c.id))
-        consents = select(_consents).where(_BatchIds(_consents.c.candidate_id)).subquery()
     subject = subjects.subquery("subject")
     s = subject.c
     purposes = tuple(sorted(purposes_used(policy_set)))
     joined: Any = subject
     latest = {}
     for purpose in purposes:
-        latest[purpose] = latest_consent(consents, purpose)
-        joined = joined.outerjoin(latest[purpose], latest[purpose].c.subject == s.id)
+        latest[purpose] = latest_consent(_consents, purpose)
+        on = latest_consent_on(latest[purpose], _consents, s.id, purpose, "candidate_id")
+        joined = joined.outerjoin(latest[purpose], on)
     cols = ColumnMap(
         country=s.country,
         status=s.status,
@@ -176,7 +174,7 @@ class _BatchIds(ColumnElement[bool]):
 
     As an array (PostgreSQL) or a JSON list (SQLite) the planner sees the batch's real size; a
     range over the work list was estimated at one row once the list's statistics aged, and the
-    nested loop chosen for that re-ranked the consents once per subject.
+    nested loop chosen for that scanned the batch once per subject.
     """
 
     inherit_cache = False

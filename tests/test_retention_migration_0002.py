@@ -26,7 +26,7 @@ def filled(any_factory: DatabaseFactory):
 
 
 def _refused(engine: Engine, sql: str, *, setup: str | None = None) -> None:
-    with pytest.raises(DBAPIError, match="append-only|only moves forward"), engine.begin() as c:
+    with pytest.raises(DBAPIError, match=r"append-only|only moves forward"), engine.begin() as c:
         if setup:
             c.exec_driver_sql(setup)
         c.exec_driver_sql(sql)
@@ -54,7 +54,9 @@ class TestAppendOnly:
         """SQLite's INSERT OR REPLACE cannot swap an entry (it would bypass delete triggers)."""
         if filled.dialect.name != "sqlite":
             pytest.skip("INSERT OR REPLACE is SQLite syntax; the upsert test covers PostgreSQL")
-        _refused(filled, "INSERT OR REPLACE INTO audit_entry SELECT * FROM audit_entry WHERE seq = 3")
+        _refused(
+            filled, "INSERT OR REPLACE INTO audit_entry SELECT * FROM audit_entry WHERE seq = 3"
+        )
         _refused(filled, "REPLACE INTO audit_node SELECT * FROM audit_node")
 
     def test_upsert_refused(self, filled: Engine) -> None:
@@ -81,7 +83,9 @@ class TestPostgreSQL:
             pytest.skip("PostgreSQL-only trigger behaviour")
         return filled
 
-    @pytest.mark.parametrize("table", ["audit_entry", "audit_node", "audit_checkpoint", "audit_head"])
+    @pytest.mark.parametrize(
+        "table", ["audit_entry", "audit_node", "audit_checkpoint", "audit_head"]
+    )
     def test_truncate_refused(self, pg_filled: Engine, table: str) -> None:
         """TRUNCATE, which skips row triggers, is refused by the statement-level trigger."""
         _refused(pg_filled, f"TRUNCATE {table} CASCADE")
