@@ -268,8 +268,8 @@ class _Sweep:
             self.audit.append(conn, [self.event("sweep.start", None, self.run_details())])
             self.started = True
         if is_postgresql(self.engine):
-            # The work list was just filled: without statistics the planner treats it as tiny
-            # and picks nested loops that make every batch scan it.
+            # The work list was just filled in one transaction: give the planner its real size
+            # for the batches' SELECT and DELETE on it.
             with transaction(self.engine) as conn:
                 conn.exec_driver_sql("ANALYZE sweep_item")
 
