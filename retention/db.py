@@ -70,7 +70,8 @@ def target_metadata() -> list[MetaData]:
     import audit_log.schema
     import retention.grants
     import retention.models
-    import retention.principals  # noqa: F401  (these register their tables on SQLModel.metadata)
+    import retention.principals
+    import retention.sweep_schema  # noqa: F401  (these register their tables on SQLModel.metadata)
 
     return [SQLModel.metadata, audit_log.schema.metadata]
 
