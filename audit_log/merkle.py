@@ -1,0 +1,258 @@
+"""RFC 9162 section 2.1 Merkle tree hashing: roots of prefixes, proofs, and their verification.
+
+One hash per entry serves both the hash chain and the tree. Proofs are generated from a
+`NodeSource` that returns the hashes of perfect subtrees (node (level, index) covers leaves [index
+* 2^level, (index + 1) * 2^level)); every range a proof needs is an aligned range, which splits
+into at most log2(n) perfect subtrees, so a proof reads O(log n) stored hashes. Verification
+follows the RFC algorithms, after checking the shape of its inputs, and raises typed errors
+carrying the values seen and expected instead of returning a bare False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from audit_log.errors import ProofShapeError, RootMismatchError
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+NodeId = tuple[int, int]
+"""(level, index) of a perfect subtree; level 0 is a leaf."""
+
+Range = tuple[int, int]
+"""[start, end) of leaves, start aligned so that the range is a node of the tree of some size."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 9162 leaf hash: SHA-256(0x00 || data)."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class NodeSource(Protocol):
+    """Where proofs get the hashes of perfect subtrees from (a store, a list in tests)."""
+
+    def node_hashes(self, ids: Sequence[NodeId]) -> Sequence[bytes]:
+        """Return the hash of each perfect subtree in `ids`, in order."""
+        ...
+
+
+def _split(n: int) -> int:
+    """Largest power of two smaller than n (n > 1): where RFC 9162 splits a tree of n leaves."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def perfect_subtrees(start: int, end: int) -> list[NodeId]:
+    """The perfect subtrees, left to right, that make up the aligned range [start, end)."""
+    out: list[NodeId] = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        out.append((level, start >> level))
+        start += 1 << level
+    return out
+
+
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    """Root of an aligned range from its perfect subtrees: the RFC splits off the largest first."""
+    acc = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        acc = node_hash(left, acc)
+    return acc
+
+
+def range_hashes(ranges: Sequence[Range], source: NodeSource) -> list[bytes]:
+    """Hashes of aligned ranges, reading all their perfect subtrees in one call to `source`."""
+    parts = [perfect_subtrees(s, e) for s, e in ranges]
+    found = source.node_hashes([node for part in parts for node in part])
+    out, pos = [], 0
+    for part in parts:
+        out.append(_fold(found[pos : pos + len(part)]))
+        pos += len(part)
+    return out
+
+
+def root(size: int, source: NodeSource) -> bytes:
+    """Root hash of the first `size` leaves."""
+    if size < 0:
+        raise ProofShapeError(f"tree size {size} is negative")
+    return EMPTY_ROOT if size == 0 else range_hashes([(0, size)], source)[0]
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """Ranges whose hashes form PATH(index, D[0:size]) of RFC 9162 2.1.3.1, leaf side first."""
+    if not 0 <= index < size:
+        raise ProofShapeError(f"leaf index {index} is not below tree size {size}")
+    out: list[Range] = []
+    start, n, m = 0, size, index
+    while n > 1:
+        k = _split(n)
+        if m < k:
+            out.append((start + k, start + n))
+            n = k
+        else:
+            out.append((start, start + k))
+            start, n, m = start + k, n - k, m - k
+    return out[::-1]
+
+
+def consistency_ranges(size1: int, size2: int) -> list[Range]:
+    """Ranges whose hashes form PROOF(size1, D[0:size2]) of RFC 9162 2.1.4.1, deepest first."""
+    _check_sizes(size1, size2)
+    out: list[Range] = []
+    start, n, m, whole = 0, size2, size1, True
+    while m != n:
+        k = _split(n)
+        if m <= k:
+            out.append((start + k, start + n))
+            n = k
+        else:
+            out.append((start, start + k))
+            start, n, m, whole = start + k, n - k, m - k, False
+    if not whole:
+        out.append((start, start + n))
+    return out[::-1]
+
+
+def inclusion_proof(index: int, size: int, source: NodeSource) -> list[bytes]:
+    """Audit path of leaf `index` in the tree of `size` leaves."""
+    return range_hashes(inclusion_ranges(index, size), source)
+
+
+def consistency_proof(size1: int, size2: int, source: NodeSource) -> list[bytes]:
+    """Proof that the tree of `size1` leaves is a prefix of the tree of `size2` leaves."""
+    return range_hashes(consistency_ranges(size1, size2), source)
+
+
+class Frontier:
+    """The roots of the perfect subtrees covering leaves [0, size): appends and roots in O(log n).
+
+    `append` returns the interior nodes it completes, so a store can keep them for proofs.
+    """
+
+    __slots__ = ("hashes", "size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if len(hashes) != size.bit_count() or any(len(h) != HASH_SIZE for h in hashes):
+            raise ProofShapeError(f"a frontier of size {size} needs {size.bit_count()} hashes")
+        self.size = size
+        self.hashes = list(hashes)
+
+    @classmethod
+    def from_bytes(cls, size: int, data: bytes) -> Frontier:
+        """Rebuild a frontier stored as its concatenated hashes."""
+        return cls(size, [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)])
+
+    def to_bytes(self) -> bytes:
+        """The frontier as its concatenated hashes, largest subtree first."""
+        return b"".join(self.hashes)
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add one leaf hash; return the (level, index, hash) of each node it completes."""
+        done: list[tuple[int, int, bytes]] = []
+        acc, level, size = leaf, 0, self.size
+        # Each set low bit of size is a perfect subtree of that level waiting for a right sibling.
+        while (size >> level) & 1:
+            acc = node_hash(self.hashes.pop(), acc)
+            level += 1
+            done.append((level, size >> level, acc))
+        self.hashes.append(acc)
+        self.size = size + 1
+        return done
+
+    def root(self) -> bytes:
+        """Root hash of the leaves appended so far."""
+        return _fold(self.hashes) if self.hashes else EMPTY_ROOT
+
+
+def _check_sizes(size1: int, size2: int) -> None:
+    if not 0 < size1 <= size2:
+        raise ProofShapeError(f"consistency needs 0 < size1 <= size2, got {size1} and {size2}")
+
+
+def _check_hashes(proof: Sequence[bytes], want: int) -> None:
+    if len(proof) != want:
+        raise ProofShapeError(f"wrong proof size {len(proof)}, want {want}")
+    for i, h in enumerate(proof):
+        if len(h) != HASH_SIZE:
+            raise ProofShapeError(f"proof hash {i} is {len(h)} bytes, want {HASH_SIZE}")
+
+
+def _inclusion_length(index: int, size: int) -> int:
+    # Below the level where the paths to `index` and to the last leaf part, every level adds one
+    # sibling ("inner"); above it, only the levels where index has a left sibling do ("border").
+    inner = (index ^ (size - 1)).bit_length()
+    return inner + (index >> inner).bit_count()
+
+
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that `proof` implies for `leaf` at `index` (RFC 9162 2.1.3.2, steps 1-3)."""
+    if not 0 <= index < size:
+        raise ProofShapeError(f"leaf index {index} is not below tree size {size}")
+    if len(leaf) != HASH_SIZE:
+        raise ProofShapeError(f"leaf hash is {len(leaf)} bytes, want {HASH_SIZE}")
+    _check_hashes(proof, _inclusion_length(index, size))
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return r
+
+
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
+) -> None:
+    """Raise unless `proof` shows `leaf` at `index` in the tree of `size` with `expected_root`."""
+    computed = root_from_inclusion_proof(index, size, leaf, proof)
+    if computed != expected_root:
+        raise RootMismatchError("inclusion proof root mismatch", expected_root, computed)
+
+
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> None:
+    """Raise unless `proof` shows the tree (size1, root1) is a prefix of the tree (size2, root2)."""
+    _check_sizes(size1, size2)
+    if len(root1) != HASH_SIZE or len(root2) != HASH_SIZE:
+        raise ProofShapeError(f"roots must be {HASH_SIZE} bytes")
+    if size1 == size2:
+        _check_hashes(proof, 0)
+        if root1 != root2:
+            raise RootMismatchError("equal sizes with different roots", root1, root2)
+        return
+    # The proof omits the first subtree's hash when size1 is a power of two: it is root1 itself.
+    shift = (size1 & -size1).bit_length() - 1
+    seeded = size1 == 1 << shift
+    index, last = (size1 - 1) >> shift, (size2 - 1) >> shift
+    inner = (index ^ last).bit_length()
+    _check_hashes(proof, (0 if seeded else 1) + inner + (index >> inner).bit_count())
+    path = [root1, *proof] if seeded else list(proof)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofShapeError("consistency proof is longer than the trees allow")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if fr != root1:
+        raise RootMismatchError("consistency proof first root mismatch", root1, fr)
+    if sr != root2:
+        raise RootMismatchError("consistency proof second root mismatch", root2, sr)

@@ -1,0 +1,41 @@
+"""Detection of values that look like personal data, so a caller cannot leak them into the log.
+
+The audit log refers to data subjects by UUID only. A free-text detail or reason holding an e-mail
+address or a phone number is almost always a mistake, and once written to an append-only log it can
+never be erased; so such values are refused before anything is hashed. The check is deliberately
+simple and errs on the side of refusing; it never reports the value it found.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# International form (+ country code) or a national number starting with 0, 9 to 15 digits, with the
+# usual separators; digits glued to letters (hashes, ids) do not count.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)[1-9](?:[ ./()-]{0,2}\d){6,14}(?!\w)"
+    r"|(?<![\w+])\(?0\d(?:[ ./()-]{0,2}\d){7,13}(?!\w)"
+)
+# UUIDs and ISO-8601 instants are legitimate in details and may contain long digit runs.
+_BENIGN = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+class PersonalDataKind(StrEnum):
+    """What a refused value looked like."""
+
+    EMAIL = "an e-mail address"
+    PHONE = "a phone number"
+
+
+def looks_personal(text: str) -> PersonalDataKind | None:
+    """Return what `text` looks like if it seems to hold an e-mail address or phone number."""
+    if "@" in text and _EMAIL.search(text):
+        return PersonalDataKind.EMAIL
+    if sum(c.isdigit() for c in text) >= 9 and _PHONE.search(_BENIGN.sub(" ", text)):
+        return PersonalDataKind.PHONE
+    return None

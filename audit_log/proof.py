@@ -1,0 +1,107 @@
+"""Inclusion and consistency proofs as values an auditor can carry away and check offline.
+
+The JSON forms are fixed by the CLI contract: inclusion
+{"leaf_index", "tree_size", "leaf_hash", "hashes", "root"} and consistency
+{"size1", "size2", "hashes", "root1", "root2"}, every hash in standard base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from audit_log.errors import ProofShapeError
+from audit_log.merkle import verify_consistency, verify_inclusion
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(value: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProofShapeError(f"{what} is not valid base64") from exc
+
+
+def _int(obj: Mapping[str, Any], key: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProofShapeError(f"{key} must be an integer")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """Proof that the leaf `leaf_hash` is entry `leaf_index` of the tree of `tree_size`."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+    root: bytes
+
+    def verify(self) -> None:
+        """Raise a `ProofError` unless the proof holds."""
+        verify_inclusion(self.leaf_index, self.tree_size, self.leaf_hash, self.hashes, self.root)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON form."""
+        return {
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "leaf_hash": _b64(self.leaf_hash),
+            "hashes": [_b64(h) for h in self.hashes],
+            "root": _b64(self.root),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> InclusionProof:
+        """Read the CLI's JSON form."""
+        return cls(
+            _int(obj, "leaf_index"),
+            _int(obj, "tree_size"),
+            _unb64(obj.get("leaf_hash"), "leaf_hash"),
+            tuple(_unb64(h, "proof hash") for h in obj.get("hashes") or ()),
+            _unb64(obj.get("root"), "root"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """Proof that the tree (size1, root1) is a prefix of the tree (size2, root2)."""
+
+    size1: int
+    size2: int
+    hashes: tuple[bytes, ...]
+    root1: bytes
+    root2: bytes
+
+    def verify(self) -> None:
+        """Raise a `ProofError` unless the proof holds."""
+        verify_consistency(self.size1, self.size2, self.hashes, self.root1, self.root2)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON form."""
+        return {
+            "size1": self.size1,
+            "size2": self.size2,
+            "hashes": [_b64(h) for h in self.hashes],
+            "root1": _b64(self.root1),
+            "root2": _b64(self.root2),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ConsistencyProof:
+        """Read the CLI's JSON form."""
+        return cls(
+            _int(obj, "size1"),
+            _int(obj, "size2"),
+            tuple(_unb64(h, "proof hash") for h in obj.get("hashes") or ()),
+            _unb64(obj.get("root1"), "root1"),
+            _unb64(obj.get("root2"), "root2"),
+        )

@@ -1,0 +1,306 @@
+"""The audit log in a SQL database: appends inside the caller's transaction, reads, proofs.
+
+`AuditLog.append` is the one way in. It locks the head row (PostgreSQL `SELECT ... FOR UPDATE`;
+SQLite serializes writers with `BEGIN IMMEDIATE`, which the engine must emit), takes seq from it,
+inserts the entries and the completed Merkle nodes in bulk and moves the head, all in the caller's
+transaction: the action and its entries commit together or not at all, and concurrent writers from
+any number of processes queue on the head row instead of forking the chain. It never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from audit_log.checkpoint import Checkpoint
+from audit_log.entry import Entry, Event
+from audit_log.errors import InvalidEventError, LogStateError
+from audit_log.merkle import (
+    Frontier,
+    NodeId,
+    consistency_proof,
+    inclusion_proof,
+    root,
+)
+from audit_log.note import Signer, Verifier, sign_note
+from audit_log.proof import ConsistencyProof, InclusionProof
+from audit_log.schema import (
+    HEAD_ID,
+    NODE_MIN_LEVEL,
+    audit_checkpoint,
+    audit_entry,
+    audit_head,
+    audit_node,
+)
+from audit_log.verify import Report, StoredEntry, verify_log
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _conn(bind: Connection | Session) -> Connection:
+    return bind.connection() if isinstance(bind, Session) else bind
+
+
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The log's current size, root and last leaf hash (hex)."""
+
+    size: int
+    root: bytes
+    last_hash: str
+
+
+class _StoredNodes:
+    """`NodeSource` over the node table, recomputing small subtrees from leaf hashes."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def node_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        found: dict[NodeId, bytes] = {}
+        stored = [n for n in ids if n[0] >= NODE_MIN_LEVEL]
+        if stored:
+            key = tuple_(audit_node.c.level, audit_node.c.idx)
+            q = select(audit_node.c.level, audit_node.c.idx, audit_node.c.hash)
+            for level, idx, h in self._conn.execute(q.where(key.in_(stored))):
+                found[(level, idx)] = h
+        small = [n for n in ids if n[0] < NODE_MIN_LEVEL]
+        if small:
+            spans = [(i << lv, (i + 1) << lv) for lv, i in small]
+            where = or_(*(and_(audit_entry.c.seq >= a, audit_entry.c.seq < b) for a, b in spans))
+            q = select(audit_entry.c.seq, audit_entry.c.leaf_hash).where(where)
+            leaves = dict(self._conn.execute(q).tuples().all())
+            for (lv, i), (a, b) in zip(small, spans, strict=True):
+                if any(s not in leaves for s in range(a, b)):
+                    continue
+                frontier = Frontier()
+                for s in range(a, b):
+                    frontier.append(leaves[s])
+                found[(lv, i)] = frontier.root()
+        missing = [n for n in ids if n not in found]
+        if missing:
+            raise LogStateError(f"stored Merkle node {missing[0]} is missing")
+        return [found[n] for n in ids]
+
+
+class AuditLog:
+    """The audit log stored in the tables of `audit_log.schema`."""
+
+    def __init__(self, clock: Clock = _utc_now) -> None:
+        self._clock = clock
+
+    def append(self, bind: Connection | Session, events: Iterable[Event]) -> list[Entry]:
+        """Append `events` in the caller's transaction and return their entries; never commits."""
+        events = list(events)
+        if not all(isinstance(e, Event) for e in events):
+            raise InvalidEventError("append takes Event values")
+        if not events:
+            return []
+        conn = _conn(bind)
+        q = select(audit_head).where(audit_head.c.id == HEAD_ID).with_for_update()
+        head = conn.execute(q).one_or_none()
+        if head is None:
+            raise LogStateError("the audit_head row is missing: run the database migrations")
+        frontier = Frontier.from_bytes(head.size, head.frontier)
+        ts = self._clock()
+        naive = _naive(ts)
+        prev = head.last_hash
+        entries, rows, nodes = [], [], []
+        for event in events:
+            entry = Entry.create(frontier.size, ts, prev, event)
+            prev = entry.leaf_hash.hex()
+            for level, idx, h in frontier.append(entry.leaf_hash):
+                if level >= NODE_MIN_LEVEL:
+                    nodes.append({"level": level, "idx": idx, "hash": h})
+            entries.append(entry)
+            rows.append(
+                {
+                    "seq": entry.seq,
+                    "ts": naive,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "subject": entry.subject,
+                    "outcome": entry.outcome.value,
+                    "canonical": entry.canonical,
+                    "leaf_hash": entry.leaf_hash,
+                }
+            )
+        conn.execute(insert(audit_entry), rows)
+        if nodes:
+            conn.execute(insert(audit_node), nodes)
+        conn.execute(
+            update(audit_head)
+            .where(audit_head.c.id == HEAD_ID)
+            .values(size=frontier.size, last_hash=prev, frontier=frontier.to_bytes())
+        )
+        return entries
+
+    def head(self, bind: Connection | Session) -> Head:
+        """The current head (not locked: a consistent snapshot in the caller's transaction)."""
+        q = select(audit_head).where(audit_head.c.id == HEAD_ID)
+        row = _conn(bind).execute(q).one_or_none()
+        if row is None:
+            raise LogStateError("the audit_head row is missing: run the database migrations")
+        frontier = Frontier.from_bytes(row.size, row.frontier)
+        return Head(row.size, frontier.root(), row.last_hash)
+
+    def _size(self, conn: Connection, size: int | None) -> int:
+        current = self.head(conn).size
+        if size is None:
+            return current
+        if not 0 <= size <= current:
+            raise LogStateError(f"tree size {size} is not within the log's {current} entries")
+        return size
+
+    def root(self, bind: Connection | Session, size: int | None = None) -> bytes:
+        """Merkle root of the first `size` entries (default: all)."""
+        conn = _conn(bind)
+        return root(self._size(conn, size), _StoredNodes(conn))
+
+    def inclusion_proof(
+        self, bind: Connection | Session, seq: int, size: int | None = None
+    ) -> InclusionProof:
+        """Proof that entry `seq` is in the tree of `size` entries (default: all)."""
+        conn = _conn(bind)
+        size = self._size(conn, size)
+        if not 0 <= seq < size:
+            raise LogStateError(f"entry {seq} is not within a tree of {size} entries")
+        source = _StoredNodes(conn)
+        leaf = source.node_hashes([(0, seq)])[0]
+        hashes = inclusion_proof(seq, size, source)
+        return InclusionProof(seq, size, leaf, tuple(hashes), root(size, source))
+
+    def consistency_proof(
+        self, bind: Connection | Session, size1: int, size2: int | None = None
+    ) -> ConsistencyProof:
+        """Proof that the first `size1` entries are a prefix of the first `size2` (default: all)."""
+        conn = _conn(bind)
+        size2 = self._size(conn, size2)
+        if not 0 < size1 <= size2:
+            raise LogStateError(f"consistency needs 0 < size1 <= size2, got {size1} and {size2}")
+        source = _StoredNodes(conn)
+        hashes = consistency_proof(size1, size2, source) if size1 < size2 else []
+        return ConsistencyProof(
+            size1, size2, tuple(hashes), root(size1, source), root(size2, source)
+        )
+
+    def entries(
+        self,
+        bind: Connection | Session,
+        since: int = 0,
+        subject: UUID | None = None,
+        chunk: int = 1000,
+    ) -> Iterator[Entry]:
+        """Entries from seq `since` on (optionally of one subject), read in chunks of `chunk`."""
+        conn = _conn(bind)
+        last = since - 1
+        while True:
+            q = select(audit_entry.c.seq, audit_entry.c.canonical).where(audit_entry.c.seq > last)
+            if subject is not None:
+                q = q.where(audit_entry.c.subject == subject)
+            rows = conn.execute(q.order_by(audit_entry.c.seq).limit(chunk)).all()
+            for row in rows:
+                yield Entry.decode(row.canonical)
+            if len(rows) < chunk:
+                return
+            last = rows[-1].seq
+
+    def stored_entries(
+        self, bind: Connection | Session, chunk: int = 5000
+    ) -> Iterator[StoredEntry]:
+        """Every stored row in seq order, as read (for verification), in chunks of `chunk`."""
+        conn = _conn(bind)
+        t = audit_entry.c
+        q = select(t.seq, t.canonical, t.leaf_hash, t.ts, t.actor, t.action, t.subject, t.outcome)
+        last = -1
+        while True:
+            rows = conn.execute(q.where(t.seq > last).order_by(t.seq).limit(chunk)).all()
+            for seq, data, lh, ts, actor, action, subject, outcome in rows:
+                ts = ts.replace(tzinfo=UTC)
+                yield StoredEntry(seq, bytes(data), bytes(lh), ts, actor, action, subject, outcome)
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def stored_nodes_differ(
+        self, bind: Connection | Session, nodes: Sequence[tuple[int, int, bytes]]
+    ) -> NodeId | None:
+        """The first of the rebuilt `nodes` whose stored hash differs or is missing, if any."""
+        conn = _conn(bind)
+        wanted = {(lv, i): h for lv, i, h in nodes if lv >= NODE_MIN_LEVEL}
+        if not wanted:
+            return None
+        found: dict[NodeId, bytes] = {}
+        by_level: dict[int, list[int]] = {}
+        for lv, i in wanted:
+            by_level.setdefault(lv, []).append(i)
+        c = audit_node.c
+        where = or_(
+            *(and_(c.level == lv, c.idx.between(min(ix), max(ix))) for lv, ix in by_level.items())
+        )
+        for lv, i, h in conn.execute(select(c.level, c.idx, c.hash).where(where)):
+            found[(lv, i)] = bytes(h)
+        for node, h in wanted.items():
+            if found.get(node) != h:
+                return node
+        return None
+
+    def sign_checkpoint(
+        self, bind: Connection | Session, signer: Signer, origin: str
+    ) -> tuple[Checkpoint, str]:
+        """Sign the current head as a checkpoint note and store it; returns both."""
+        conn = _conn(bind)
+        head = self.head(conn)
+        checkpoint = Checkpoint(origin, head.size, head.root)
+        note = sign_note(checkpoint.body(), signer)
+        conn.execute(
+            insert(audit_checkpoint).values(
+                size=head.size, root=head.root, created_at=_naive(self._clock()), note=note
+            )
+        )
+        return checkpoint, note
+
+    def checkpoint_notes(self, bind: Connection | Session) -> Iterator[str]:
+        """Every stored checkpoint note, oldest first."""
+        q = select(audit_checkpoint.c.note).order_by(audit_checkpoint.c.id)
+        yield from _conn(bind).execute(q).scalars()
+
+    def latest_checkpoint(self, bind: Connection | Session) -> str | None:
+        """The most recently stored checkpoint note, if any."""
+        q = select(audit_checkpoint.c.note).order_by(audit_checkpoint.c.id.desc()).limit(1)
+        return _conn(bind).execute(q).scalar_one_or_none()
+
+    def verify(
+        self,
+        bind: Connection | Session,
+        *,
+        verifier: Verifier,
+        origin: str,
+        witnessed: Iterable[str] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> Report:
+        """Verify the whole stored log; run it in one snapshot (REPEATABLE READ on PostgreSQL)."""
+        conn = _conn(bind)
+        return verify_log(
+            self.stored_entries(conn),
+            verifier=verifier,
+            origin=origin,
+            head_size=self.head(conn).size,
+            checkpoints=list(self.checkpoint_notes(conn)),
+            witnessed=witnessed,
+            check_nodes=lambda nodes: self.stored_nodes_differ(conn, nodes),
+            progress=progress,
+        )
