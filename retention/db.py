@@ -67,9 +67,10 @@ def target_metadata() -> list[MetaData]:
     """Every MetaData whose tables the migrations own (alembic's target_metadata)."""
     from sqlmodel import SQLModel
 
+    import audit_log.schema
     import retention.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-    return [SQLModel.metadata]
+    return [SQLModel.metadata, audit_log.schema.metadata]
 
 
 def parse_database_url(url: str) -> URL:

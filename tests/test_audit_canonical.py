@@ -1,0 +1,62 @@
+"""Tests of audit_log.canonical: the fast path is byte-identical to the rfc8785 reference."""
+
+from __future__ import annotations
+
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit_log.canonical import canonical_json
+
+SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+SCALAR = st.none() | st.booleans() | SAFE_INT | TEXT
+JSON = st.recursive(
+    SCALAR,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=5),
+    max_leaves=12,
+)
+
+
+def _entry(details: dict, actor: str, reason: str, seq: int) -> dict:
+    return {
+        "seq": seq,
+        "ts": "2026-01-01T00:00:00.000000Z",
+        "actor": actor,
+        "action": "candidate.read",
+        "subject": None,
+        "outcome": "ok",
+        "reason": reason,
+        "details": details,
+        "prev": "0" * 64,
+    }
+
+
+class TestCanonical:
+    @settings(max_examples=600, deadline=None)
+    @given(st.dictionaries(TEXT, JSON, max_size=6), TEXT, TEXT, SAFE_INT)
+    def test_entries_match_reference(
+        self, details: dict, actor: str, reason: str, seq: int
+    ) -> None:
+        """Generated entries encode to exactly the bytes rfc8785 produces."""
+        obj = _entry(details, actor, reason, seq)
+        assert canonical_json(obj) == rfc8785.dumps(obj)
+
+    @settings(max_examples=300, deadline=None)
+    @given(JSON | st.floats(allow_nan=False, allow_infinity=False))
+    def test_any_value_matches_reference(self, value: object) -> None:
+        """Any JSON value, floats included (reference path), encodes as rfc8785 does."""
+        assert canonical_json(value) == rfc8785.dumps(value)
+
+    def test_utf16_key_order(self) -> None:
+        """Keys above U+FFFF sort by UTF-16 code units, before U+FFFF-range keys, as JCS says."""
+        obj = {"\U0001f600": 1, "\uffee": 2, "a": 3}
+        assert canonical_json(obj) == rfc8785.dumps(obj)
+        assert canonical_json(obj).index("\U0001f600".encode()) < canonical_json(obj).index(
+            "\uffee".encode()
+        )
+
+    def test_control_characters_escaped(self) -> None:
+        """Control characters are escaped as JCS requires, non-ASCII kept as UTF-8."""
+        obj = {"k": '\x00\x1f\n\t"\\é\u2028'}
+        assert canonical_json(obj) == rfc8785.dumps(obj)

@@ -1,0 +1,198 @@
+"""Tests of audit_log.merkle: RFC 9162 vectors, the naive reference, and proof-shape checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from audit_log.errors import ProofShapeError, RootMismatchError
+from audit_log.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    perfect_subtrees,
+    root,
+    root_from_inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from tests.merkle_reference import ListSource, mth, path, subproof
+
+VECTORS = json.loads((Path(__file__).parent / "data" / "merkle-rfc9162.json").read_text())
+LEAVES = [leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves_hex"]]
+ROOTS = {int(k): bytes.fromhex(v) for k, v in VECTORS["roots_hex_by_size"].items()}
+SOURCE = ListSource(LEAVES)
+
+
+def _hex(hashes: list[bytes]) -> list[str]:
+    return [h.hex() for h in hashes]
+
+
+def _data(n: int) -> list[bytes]:
+    return [leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
+
+
+class TestHashing:
+    def test_leaf_hashes_match_vectors(self) -> None:
+        """Leaf hashes of the eight reference leaves equal the published ones."""
+        assert _hex(LEAVES) == VECTORS["leaf_hashes_hex"]
+
+    def test_hasher_vectors(self) -> None:
+        """Leaf and node hashing prefix the domain separation bytes 0x00 and 0x01."""
+        h = VECTORS["hasher"]
+        assert leaf_hash(b"L123456").hex() == h["leaf_of_ascii_L123456"]
+        assert node_hash(b"N123", b"N456").hex() == h["children_of_ascii_N123_N456"]
+
+    @pytest.mark.parametrize("size", sorted(ROOTS), ids=lambda s: f"root-of-{s}")
+    def test_roots_match_vectors(self, size: int) -> None:
+        """The root of every prefix of the reference tree equals the published root."""
+        assert root(size, SOURCE) == ROOTS[size]
+
+    def test_empty_root_is_hash_of_nothing(self) -> None:
+        """The empty tree's root is SHA-256 of the empty string."""
+        assert EMPTY_ROOT == hashlib.sha256(b"").digest() == root(0, SOURCE)
+
+
+class TestVectors:
+    @pytest.mark.parametrize(
+        "vec", VECTORS["inclusion"], ids=lambda v: f"inclusion-{v['index']}-in-{v['size']}"
+    )
+    def test_inclusion_vectors(self, vec: dict) -> None:
+        """Generated inclusion proofs equal the vectors and verify against the published root."""
+        proof = inclusion_proof(vec["index"], vec["size"], SOURCE)
+        assert _hex(proof) == vec["proof_hex"]
+        verify_inclusion(vec["index"], vec["size"], LEAVES[vec["index"]], proof, ROOTS[vec["size"]])
+
+    @pytest.mark.parametrize(
+        "vec", VECTORS["consistency"], ids=lambda v: f"consistency-{v['size1']}-to-{v['size2']}"
+    )
+    def test_consistency_vectors(self, vec: dict) -> None:
+        """Generated consistency proofs equal the vectors and verify against published roots."""
+        m, n = vec["size1"], vec["size2"]
+        proof = consistency_proof(m, n, SOURCE)
+        assert _hex(proof) == vec["proof_hex"]
+        verify_consistency(m, n, proof, ROOTS[m], ROOTS[n])
+
+    @pytest.mark.parametrize(
+        "vec", VECTORS["inclusion"], ids=lambda v: f"tampered-inclusion-{v['index']}-{v['size']}"
+    )
+    def test_tampered_inclusion_vectors_fail(self, vec: dict) -> None:
+        """Flipping one bit of any proof hash makes inclusion verification fail with both roots."""
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]]
+        for i in range(len(proof)):
+            bad = list(proof)
+            bad[i] = bytes([bad[i][0] ^ 1]) + bad[i][1:]
+            with pytest.raises(RootMismatchError) as err:
+                verify_inclusion(vec["index"], vec["size"], LEAVES[vec["index"]], bad,
+                                 ROOTS[vec["size"]])  # fmt: skip
+            assert err.value.expected == ROOTS[vec["size"]]
+            assert err.value.computed != err.value.expected
+
+    @pytest.mark.parametrize(
+        "vec", VECTORS["consistency"], ids=lambda v: f"tampered-cons-{v['size1']}-{v['size2']}"
+    )
+    def test_tampered_consistency_vectors_fail(self, vec: dict) -> None:
+        """Flipping one bit of any consistency proof hash makes verification fail."""
+        m, n = vec["size1"], vec["size2"]
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]]
+        for i in range(len(proof)):
+            bad = list(proof)
+            bad[i] = bytes([bad[i][0] ^ 1]) + bad[i][1:]
+            with pytest.raises(RootMismatchError):
+                verify_consistency(m, n, bad, ROOTS[m], ROOTS[n])
+
+
+class TestAgainstReference:
+    def test_inclusion_matches_reference(self) -> None:
+        """For every leaf of trees up to 40 leaves, the proof equals the RFC's PATH and verifies."""
+        leaves = _data(40)
+        source = ListSource(leaves)
+        for n in range(1, 41):
+            r = mth(leaves[:n])
+            assert root(n, source) == r
+            for m in range(n):
+                proof = inclusion_proof(m, n, source)
+                assert proof == path(m, leaves[:n])
+                assert root_from_inclusion_proof(m, n, leaves[m], proof) == r
+
+    def test_consistency_matches_reference(self) -> None:
+        """For every pair of sizes up to 40, the proof equals the RFC's PROOF and verifies."""
+        leaves = _data(40)
+        source = ListSource(leaves)
+        for n in range(1, 41):
+            for m in range(1, n + 1):
+                proof = consistency_proof(m, n, source)
+                assert proof == subproof(m, leaves[:n], True)
+                verify_consistency(m, n, proof, mth(leaves[:m]), mth(leaves[:n]))
+
+    def test_frontier_matches_reference(self) -> None:
+        """The incremental frontier's root and completed nodes equal the naive tree's."""
+        leaves = _data(70)
+        frontier = Frontier()
+        for n, leaf in enumerate(leaves, start=1):
+            for level, idx, h in frontier.append(leaf):
+                assert h == mth(leaves[idx << level : (idx + 1) << level])
+            assert frontier.root() == mth(leaves[:n])
+            again = Frontier.from_bytes(frontier.size, frontier.to_bytes())
+            assert again.root() == frontier.root()
+
+    def test_proofs_read_logarithmically_many_nodes(self) -> None:
+        """A proof in a tree of a million leaves asks the source for O(log n) subtree hashes."""
+        ids = perfect_subtrees(0, 1_000_000)
+        assert len(ids) == bin(1_000_000).count("1")
+        assert all(lv >= 0 and (i << lv) < 1_000_000 for lv, i in ids)
+
+
+class TestShapes:
+    def test_proof_hash_must_be_32_bytes(self) -> None:
+        """A proof hash that is not 32 bytes is rejected before any hashing."""
+        vec = VECTORS["inclusion"][0]
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]]
+        proof[1] = proof[1][:31]
+        with pytest.raises(ProofShapeError, match="proof hash 1 is 31 bytes, want 32"):
+            verify_inclusion(vec["index"], vec["size"], LEAVES[0], proof, ROOTS[8])
+
+    def test_consistency_hash_must_be_32_bytes(self) -> None:
+        """A consistency proof hash of 33 bytes is rejected."""
+        vec = VECTORS["consistency"][1]
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]]
+        proof[0] += b"\x00"
+        with pytest.raises(ProofShapeError, match="33 bytes"):
+            verify_consistency(6, 8, proof, ROOTS[6], ROOTS[8])
+
+    def test_wrong_proof_length(self) -> None:
+        """A proof with a hash too many is rejected naming the size seen and wanted."""
+        vec = VECTORS["inclusion"][2]
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]] * 2
+        with pytest.raises(ProofShapeError, match="wrong proof size 2, want 1"):
+            verify_inclusion(2, 3, LEAVES[2], proof, ROOTS[3])
+
+    @pytest.mark.parametrize("sizes", [(0, 5), (6, 5), (-1, 3)], ids=str)
+    def test_consistency_sizes_must_be_ordered(self, sizes: tuple[int, int]) -> None:
+        """Consistency requires 0 < size1 <= size2."""
+        with pytest.raises(ProofShapeError, match="0 < size1 <= size2"):
+            verify_consistency(*sizes, [], ROOTS[1], ROOTS[5])
+
+    def test_equal_sizes_need_empty_proof_and_equal_roots(self) -> None:
+        """Consistency of a tree with itself holds with no hashes and fails with another root."""
+        verify_consistency(5, 5, [], ROOTS[5], ROOTS[5])
+        with pytest.raises(RootMismatchError):
+            verify_consistency(5, 5, [], ROOTS[5], ROOTS[6])
+
+    def test_index_beyond_size(self) -> None:
+        """An inclusion proof for a leaf index not below the tree size is rejected."""
+        with pytest.raises(ProofShapeError, match="not below tree size"):
+            verify_inclusion(8, 8, LEAVES[0], [], ROOTS[8])
+
+    def test_wrong_leaf_in_right_place_fails(self) -> None:
+        """A valid path for leaf 5 does not prove leaf 4 at index 5."""
+        vec = VECTORS["inclusion"][1]
+        proof = [bytes.fromhex(h) for h in vec["proof_hex"]]
+        with pytest.raises(RootMismatchError):
+            verify_inclusion(5, 8, LEAVES[4], proof, ROOTS[8])

@@ -1,0 +1,42 @@
+"""Tests of audit_log.proof: proof values survive their JSON form and verify."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit_log.errors import ProofShapeError, RootMismatchError
+from audit_log.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from audit_log.proof import ConsistencyProof, InclusionProof
+from tests.merkle_reference import ListSource
+
+LEAVES = [leaf_hash(bytes([i])) for i in range(13)]
+SRC = ListSource(LEAVES)
+
+
+class TestProofValues:
+    def test_inclusion_json_round_trip(self) -> None:
+        """An inclusion proof read back from its JSON form verifies."""
+        p = InclusionProof(5, 13, LEAVES[5], tuple(inclusion_proof(5, 13, SRC)), root(13, SRC))
+        obj = p.to_json()
+        assert set(obj) == {"leaf_index", "tree_size", "leaf_hash", "hashes", "root"}
+        InclusionProof.from_json(obj).verify()
+
+    def test_consistency_json_round_trip(self) -> None:
+        """A consistency proof read back from its JSON form verifies."""
+        p = ConsistencyProof(6, 13, tuple(consistency_proof(6, 13, SRC)), root(6, SRC),
+                             root(13, SRC))  # fmt: skip
+        obj = p.to_json()
+        assert set(obj) == {"size1", "size2", "hashes", "root1", "root2"}
+        ConsistencyProof.from_json(obj).verify()
+
+    def test_wrong_root_fails(self) -> None:
+        """An inclusion proof against another root fails with a mismatch."""
+        p = InclusionProof(5, 13, LEAVES[5], tuple(inclusion_proof(5, 13, SRC)), root(12, SRC))
+        with pytest.raises(RootMismatchError):
+            p.verify()
+
+    def test_bad_base64_refused(self) -> None:
+        """A proof JSON with a hash that is not base64 is refused as malformed."""
+        with pytest.raises(ProofShapeError):
+            InclusionProof.from_json({"leaf_index": 0, "tree_size": 1, "leaf_hash": "!!",
+                                      "hashes": [], "root": "AA=="})  # fmt: skip
