@@ -1,0 +1,549 @@
+"""`gdpr evidence export`: write a self-verifying evidence pack of one period for an auditor.
+
+The export is itself audited: one transaction appends the `evidence.export` entry, signs a fresh
+checkpoint covering it (so the checkpoint covers every entry of the period), fixes the period's
+seq range and computes the inclusion and consistency proofs; it commits before any file is
+written, so a pack never shows more than the log admits. The entries are then streamed in short
+read transactions (they are immutable), each line written, hashed and chain-checked on the way,
+so memory stays constant for any size; the rest comes from one read snapshot. The pack is built
+in a hidden folder and renamed into place only when complete and signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, select
+
+from audit_log.checkpoint import Checkpoint
+from audit_log.entry import GENESIS_PREV, Event, format_ts, parse_ts
+from audit_log.errors import AuditError
+from audit_log.note import Signer, sign_note
+from audit_log.schema import audit_checkpoint, audit_entry
+from audit_log.store import AuditLog
+from audit_log.witness import append_witness
+from retention.clock import Clock, utc_now
+from retention.errors import BadInput, CheckFailed, InstallationError
+from retention.evidence_howto import render_instructions
+from retention.evidence_pack import (
+    ACTIONS_HEADER,
+    POLICIES_DIR,
+    RETENTION_ACTIONS,
+    CsvWriter,
+    FileDigest,
+    HashingWriter,
+    Manifest,
+    PackFile,
+    PackPeriod,
+    action_row,
+    fingerprint,
+    pack_name,
+    parse_entry_line,
+    write_csv,
+)
+from retention.evidence_report import ReportData, render_report
+from retention.evidence_sources import (
+    CONSENTS_HEADER,
+    GRANTS_HEADER,
+    HOLDS_HEADER,
+    REVIEWS_HEADER,
+    Bounds,
+    Sources,
+)
+from retention.evidence_verify import PackReport, verify_pack
+from retention.installation import Installation
+
+__all__ = [
+    "EXPORT_ACTION",
+    "ExportRequest",
+    "ExportResult",
+    "PolicyTexts",
+    "export_pack",
+    "load_signer",
+]
+
+EXPORT_ACTION = "evidence.export"
+ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
+_CHUNK = 5000
+_ACTION_PREFIX = b'{"action":"candidate.'
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTexts:
+    """The policy texts in force and the content hash the sweep records next to its actions."""
+
+    set_hash: str
+    files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """One export: dates inclusive, in the installation's timezone; an optional country."""
+
+    start: date
+    end: date
+    out: Path
+    actor: str
+    country: str | None = None
+    zip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise BadInput("--to is before --from: give the period's first and last day")
+        if self.country is not None and (len(self.country) != 2 or not self.country.isalpha()):
+            raise BadInput("--country takes an ISO 3166-1 alpha-2 code such as NL")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """Where the pack went and what an operator should hand over with it."""
+
+    path: Path
+    verifier_key: str
+    fingerprint: str
+    period: PackPeriod
+    checkpoint_size: int
+    files: int
+    action_rows: int
+    verification: PackReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "verifier_key": self.verifier_key,
+            "fingerprint": self.fingerprint,
+            "from": self.period.start_date,
+            "to": self.period.end_date,
+            "country": self.period.country,
+            "first_seq": self.period.first_seq,
+            "last_seq": self.period.last_seq,
+            "entries": self.period.entries,
+            "checkpoint_size": self.checkpoint_size,
+            "files": self.files,
+            "action_rows": self.action_rows,
+            "verified": None if self.verification is None else self.verification.ok,
+        }
+
+
+def load_signer(installation: Installation) -> Signer:
+    """The installation's checkpoint signing key (the pack is signed with the same key)."""
+    path = installation.config.signing_key_file
+    try:
+        return Signer.from_string(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InstallationError(
+            f"no signing key at {path}: run 'gdpr init' or set signing_key in gdpr.toml"
+        ) from None
+    except (OSError, AuditError) as exc:
+        raise InstallationError(f"cannot use the signing key at {path}: {exc}") from None
+
+
+def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first day 00:00, day after the last 00:00) in `zone`, as UTC instants."""
+    lo = datetime.combine(start, time(), zone).astimezone(UTC)
+    hi = datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC)
+    return lo, hi
+
+
+@dataclass
+class _Sealed:
+    """What the export transaction fixed: the range, the checkpoint and the proofs."""
+
+    period: PackPeriod
+    checkpoint: Checkpoint
+    checkpoint_note: str
+    proofs: dict[str, Any]
+
+
+@dataclass
+class _Stream:
+    """What streaming the entries gathered for the report."""
+
+    lines: int = 0
+    action_rows: int = 0
+    by_month: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    allowed: Counter[str] = field(default_factory=Counter)
+    denied: Counter[str] = field(default_factory=Counter)
+    policy_hashes: set[str] = field(default_factory=set)
+    first_leaf: bytes | None = None
+    last_leaf: bytes | None = None
+
+
+def export_pack(
+    installation: Installation,
+    request: ExportRequest,
+    *,
+    signer: Signer,
+    policies: PolicyTexts | None = None,
+    clock: Clock = utc_now,
+    verify: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Write the evidence pack of `request`'s period under `request.out`; see the module doc."""
+    cfg = installation.config
+    made = clock().astimezone(cfg.zone).date()
+    name = pack_name(request.start, request.end, made)
+    final = request.out / (name + ".zip" if request.zip else name)
+    if final.exists():
+        raise BadInput(f"{final} already exists: remove it or choose another --out")
+    try:
+        request.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create {request.out} ({exc.strerror})") from None
+    start, end = period_bounds(request.start, request.end, cfg.zone)
+    sealed = _seal(installation, request, signer, start, end, clock)
+    append_witness(cfg.witness_file, sealed.checkpoint_note)
+    work = request.out / f".{name}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir(mode=0o700)
+    try:
+        result = _write(installation, request, sealed, signer, policies, work, clock, progress)
+        result_path = request.out / name
+        work.rename(result_path)
+        report = verify_pack(result_path, str(signer.verifier)) if verify else None
+        if report is not None and not report.ok:
+            raise CheckFailed(
+                f"the pack written to {result_path} does not verify: {report.problems[0]}"
+            )
+        if request.zip:
+            _zip(result_path, final)
+            shutil.rmtree(result_path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return ExportResult(
+        path=final,
+        verifier_key=str(signer.verifier),
+        fingerprint=result.fingerprint,
+        period=sealed.period,
+        checkpoint_size=sealed.checkpoint.size,
+        files=result.files,
+        action_rows=result.action_rows,
+        verification=report,
+    )
+
+
+def _seal(
+    installation: Installation,
+    request: ExportRequest,
+    signer: Signer,
+    start: datetime,
+    end: datetime,
+    clock: Clock,
+) -> _Sealed:
+    log = AuditLog(clock)
+    origin = installation.config.log_origin
+    details = {
+        "from": request.start.isoformat(),
+        "to": request.end.isoformat(),
+        "country": request.country,
+        "zip": request.zip,
+    }
+    with installation.engine.begin() as conn:
+        log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
+        checkpoint, note = log.sign_checkpoint(conn, signer, origin)
+        first, last = _range(conn, start, end)
+        prior = None if first is None or first == 0 else first - 1
+        period = PackPeriod(
+            start_date=request.start.isoformat(),
+            end_date=request.end.isoformat(),
+            timezone=installation.config.timezone,
+            start=format_ts(start),
+            end=format_ts(end),
+            country=request.country,
+            first_seq=first,
+            last_seq=last,
+            prior_seq=prior,
+        )
+        proofs: dict[str, Any] = {
+            "checkpoint": {"size": checkpoint.size, "root": _b64(checkpoint.root)},
+            "inclusion": None,
+            "consistency": None,
+        }
+        if first is not None and last is not None:
+            proofs["inclusion"] = {
+                "first": log.inclusion_proof(conn, first, checkpoint.size).to_json(),
+                "last": log.inclusion_proof(conn, last, checkpoint.size).to_json(),
+            }
+        q = (
+            select(audit_checkpoint.c.note, audit_checkpoint.c.size)
+            .where(audit_checkpoint.c.created_at <= start.replace(tzinfo=None))
+            .order_by(audit_checkpoint.c.id.desc())
+            .limit(1)
+        )
+        before = conn.execute(q).one_or_none()
+        if before is not None and before.size > 0:
+            proofs["consistency"] = {
+                "from_checkpoint": before.note,
+                "proof": log.consistency_proof(conn, before.size, checkpoint.size).to_json(),
+            }
+        else:
+            proofs["consistency_note"] = (
+                "no checkpoint of a non-empty log was signed before the period"
+            )
+    return _Sealed(period, checkpoint, note, proofs)
+
+
+def _range(conn: Connection, start: datetime, end: datetime) -> tuple[int | None, int | None]:
+    """First and last seq of the entries stamped within [start, end)."""
+    t = audit_entry.c
+    q = select(func.min(t.seq), func.max(t.seq)).where(
+        t.ts >= start.replace(tzinfo=None), t.ts < end.replace(tzinfo=None)
+    )
+    first, last = conn.execute(q).one()
+    return first, last
+
+
+@dataclass(frozen=True)
+class _Written:
+    fingerprint: str
+    files: int
+    action_rows: int
+
+
+def _write(
+    installation: Installation,
+    request: ExportRequest,
+    sealed: _Sealed,
+    signer: Signer,
+    policies: PolicyTexts | None,
+    work: Path,
+    clock: Clock,
+    progress: Callable[[int], None] | None,
+) -> _Written:
+    cfg = installation.config
+    period = sealed.period
+    digests: list[FileDigest] = []
+    stream = _Stream()
+    with (
+        (work / PackFile.AUDIT_LOG).open("wb") as log_fh,
+        (work / PackFile.ACTIONS).open("wb") as act_fh,
+    ):
+        log_out, act_out = HashingWriter(log_fh), HashingWriter(act_fh)
+        actions = CsvWriter(act_out, ACTIONS_HEADER)
+        _stream_entries(installation, period, cfg.zone, log_out, actions, stream, progress)
+    digests += [log_out.digest(PackFile.AUDIT_LOG), act_out.digest(PackFile.ACTIONS)]
+    stream.action_rows = actions.rows
+    _check_proofs_match(sealed, stream)
+
+    digests.append(_write_bytes(work, PackFile.CHECKPOINT, sealed.checkpoint_note.encode()))
+    proofs = json.dumps(sealed.proofs, indent=2, sort_keys=True).encode() + b"\n"
+    digests.append(_write_bytes(work, PackFile.PROOFS, proofs))
+    key_bytes = (str(signer.verifier) + "\n").encode()
+    digests.append(_write_bytes(work, PackFile.VERIFIER_KEY, key_bytes))
+    fp = fingerprint(key_bytes)
+
+    bounds = Bounds.of(parse_ts(period.start), parse_ts(period.end), period.country)
+    with installation.engine.begin() as conn:
+        src = Sources(conn)
+        digests.append(write_csv(work / PackFile.HOLDS, HOLDS_HEADER, list(src.holds(bounds))))
+        reviews = list(src.reviews(bounds))
+        digests.append(write_csv(work / PackFile.REVIEWS, REVIEWS_HEADER, reviews))
+        grants = src.grants(bounds)
+        consents = src.consents(bounds)
+        coverage = src.coverage(bounds)
+        held = src.held_subjects(bounds)
+        open_reviews = src.open_reviews(bounds)
+        missing = list(dict.fromkeys(src.missing))
+    access_rows = [["grant", *g, "", ""] for g in grants]
+    for who in sorted(set(stream.allowed) | set(stream.denied)):
+        access_rows.append(
+            [
+                "activity",
+                who,
+                *[""] * (len(GRANTS_HEADER) - 1),
+                stream.allowed[who],
+                stream.denied[who],
+            ]
+        )
+    digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))
+    digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
+    policy_files = _write_policies(work, policies, stream.policy_hashes)
+    digests += policy_files
+    if policies is None:
+        missing.append("policies/: no policy set was given to the export")
+
+    data = ReportData(
+        origin=cfg.log_origin,
+        period=period,
+        created_at=format_ts(clock()),
+        fingerprint=fp,
+        verifier_key=str(signer.verifier),
+        checkpoint_size=sealed.checkpoint.size,
+        checkpoint_root=_b64(sealed.checkpoint.root),
+        consistency_from=(sealed.proofs["consistency"] or {}).get("proof", {}).get("size1"),
+        policy_set_hash=policies.set_hash if policies else None,
+        policy_files=tuple((d.path, d.sha256) for d in policy_files),
+        referenced_policy_hashes=tuple(sorted(stream.policy_hashes)),
+        actions_by_month=dict(stream.by_month),
+        action_rows=stream.action_rows,
+        errors=dict(stream.errors),
+        held=held,
+        open_reviews=open_reviews,
+        coverage=tuple(coverage),
+        consents=tuple(tuple(r) for r in consents),
+        grants=tuple(tuple(g) for g in grants),
+        activity=tuple(
+            (who, stream.allowed[who], stream.denied[who])
+            for who in sorted(set(stream.allowed) | set(stream.denied))
+        ),
+        holds_count=_rows_in(work / PackFile.HOLDS),
+        reviews_count=len(reviews),
+        missing=tuple(missing),
+    )
+    digests.append(_write_bytes(work, PackFile.REPORT, render_report(data).encode()))
+    howto = render_instructions(origin=cfg.log_origin, fingerprint=fp, period=period)
+    digests.append(_write_bytes(work, PackFile.VERIFY, howto.encode()))
+
+    manifest = Manifest(
+        origin=cfg.log_origin,
+        created_at=data.created_at,
+        period=period,
+        checkpoint_size=sealed.checkpoint.size,
+        retention_actions=RETENTION_ACTIONS,
+        files=tuple(sorted(digests, key=lambda d: d.path)),
+    )
+    raw = manifest.to_bytes()
+    (work / PackFile.MANIFEST).write_bytes(raw)
+    (work / PackFile.MANIFEST_SIG).write_text(sign_note(raw.decode("ascii"), signer))
+    return _Written(fp, len(digests), stream.action_rows)
+
+
+def _stream_entries(
+    installation: Installation,
+    period: PackPeriod,
+    zone: ZoneInfo,
+    log_out: HashingWriter,
+    actions: CsvWriter,
+    stream: _Stream,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Copy entries prior..last as stored, checking each hash and link on the way."""
+    if period.first_seq is None or period.last_seq is None:
+        return
+    lo = period.first_seq if period.prior_seq is None else period.prior_seq
+    hi = period.last_seq
+    t = audit_entry.c
+    sha256 = hashlib.sha256
+    expected_prev = GENESIS_PREV.encode() if period.prior_seq is None else None
+    q = select(t.seq, t.canonical, t.leaf_hash, t.actor, t.outcome)
+    while lo <= hi:
+        with installation.engine.connect() as conn:
+            rows = conn.execute(
+                q.where(t.seq >= lo, t.seq <= hi).order_by(t.seq).limit(_CHUNK)
+            ).all()
+        if not rows:
+            raise CheckFailed(f"audit entry {lo} is missing from the database")
+        for seq, canonical, stored_leaf, actor, outcome in rows:
+            data = bytes(canonical)
+            leaf = sha256(b"\x00" + data).digest()
+            if seq != lo or leaf != bytes(stored_leaf):
+                raise CheckFailed(
+                    f"audit entry {lo} is missing or does not match its hash: "
+                    "run 'gdpr audit verify' before exporting evidence"
+                )
+            if expected_prev is not None:
+                at = data.rfind(b',"prev":"')
+                if data[at + 9 : at + 73] != expected_prev:
+                    raise CheckFailed(
+                        f"audit entry {seq} does not link to entry {seq - 1}: "
+                        "run 'gdpr audit verify' before exporting evidence"
+                    )
+                if stream.first_leaf is None:
+                    stream.first_leaf = leaf
+                stream.last_leaf = leaf
+                if outcome == "ok":
+                    stream.allowed[actor] += 1
+                elif outcome == "denied":
+                    stream.denied[actor] += 1
+                if data.startswith(_ACTION_PREFIX):
+                    _action(data, period.country, zone, actions, stream)
+            log_out.write(data + b"\n")
+            expected_prev = leaf.hex().encode()
+            stream.lines += 1
+            lo += 1
+        if progress is not None:
+            progress(stream.lines)
+
+
+def _action(
+    data: bytes, country: str | None, zone: ZoneInfo, actions: CsvWriter, s: _Stream
+) -> None:
+    entry = parse_entry_line(data)
+    row = action_row(entry, country)
+    if row is None:
+        return
+    actions.write(row)
+    month = parse_ts(row[1]).astimezone(zone).strftime("%Y-%m")
+    s.by_month[(month, row[3] or "--", row[5])] += 1
+    if row[6] == "error":
+        s.errors[row[3] or "--"] += 1
+    if row[7]:
+        s.policy_hashes.add(row[7])
+
+
+def _check_proofs_match(sealed: _Sealed, stream: _Stream) -> None:
+    inclusion = sealed.proofs["inclusion"]
+    if inclusion is None:
+        return
+    for label, leaf in (("first", stream.first_leaf), ("last", stream.last_leaf)):
+        if inclusion[label]["leaf_hash"] != _b64(leaf or b""):
+            raise CheckFailed(f"the {label} entry of the period changed while exporting")
+
+
+def _write_bytes(work: Path, name: str, data: bytes) -> FileDigest:
+    (work / name).write_bytes(data)
+    return FileDigest(name, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _write_policies(
+    work: Path, policies: PolicyTexts | None, referenced: set[str]
+) -> list[FileDigest]:
+    folder = work / POLICIES_DIR
+    folder.mkdir()
+    out: list[FileDigest] = []
+    files: list[dict[str, str]] = []
+    for fname, text in policies.files if policies else ():
+        base = Path(fname).name
+        d = _write_bytes(folder, base, text.encode("utf-8"))
+        out.append(FileDigest(f"{POLICIES_DIR}/{base}", d.sha256, d.size))
+        files.append({"file": base, "sha256": d.sha256})
+    index = {
+        "policy_set_hash": policies.set_hash if policies else None,
+        "files": files,
+        "referenced_by_actions": sorted(referenced),
+        "not_included": sorted(referenced - ({policies.set_hash} if policies else set())),
+    }
+    d = _write_bytes(folder, "index.json", json.dumps(index, indent=2).encode() + b"\n")
+    out.append(FileDigest(f"{POLICIES_DIR}/index.json", d.sha256, d.size))
+    return out
+
+
+def _rows_in(path: Path) -> int:
+    with path.open("rb") as fh:
+        return max(sum(1 for _ in fh) - 1, 0)
+
+
+def _zip(folder: Path, target: Path) -> None:
+    tmp = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"{folder.name}/{p.relative_to(folder).as_posix()}")
+    tmp.rename(target)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
