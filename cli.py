@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from retention import migrate
 from retention.config import Config, load_config
-from retention.errors import EngineError
+from retention.errors import BadInput, CheckFailed, EngineError
 from retention.installation import Installation, initialize, open_installation
 from retention.logs import configure_logging
 
@@ -138,6 +139,141 @@ def db_current(app: AppContext, as_json: bool) -> None:
         {"current": current, "head": head, "up_to_date": current == head},
         f"{current} (head: {head}){'' if current == head else ' - run gdpr db upgrade'}",
     )
+
+
+# --- evidence packs ----------------------------------------------------------------------------
+
+
+@cli.group()
+def evidence() -> None:
+    """Evidence packs for auditors: export a period, verify a pack offline."""
+
+
+@evidence.command("export")
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First day of the period (YYYY-MM-DD, installation timezone).",
+)
+@click.option(
+    "--to",
+    "end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last day of the period, inclusive.",
+)
+@click.option("--country", help="Only this country's actions, holds, reviews, grants, consents.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write the pack into.",
+)
+@click.option("--zip", "as_zip", is_flag=True, help="Write one .zip file instead of a folder.")
+@json_option
+@pass_app
+def evidence_export(
+    app: AppContext,
+    start: datetime,
+    end: datetime,
+    country: str | None,
+    out: Path,
+    as_zip: bool,
+    as_json: bool,
+) -> None:
+    """Export a signed, self-verifying evidence pack of a period (evidence:export; audited)."""
+    from retention import evidence_export as ex
+
+    installation = app.installation()
+    request = ex.ExportRequest(
+        start=start.date(),
+        end=end.date(),
+        out=out,
+        actor=evidence_actor(app),
+        country=country.upper() if country else None,
+        zip=as_zip,
+    )
+    result = ex.export_pack(
+        installation,
+        request,
+        signer=ex.load_signer(installation),
+        policies=evidence_policies(installation),
+        **evidence_guard(app, request),
+    )
+    emit(as_json, result.to_json(), lambda: _export_text(result))
+
+
+def _export_text(result: Any) -> str:
+    p = result.period
+    span = f"entries {p.first_seq}..{p.last_seq}" if p.entries else "no audit entries"
+    return "\n".join(
+        [
+            f"Wrote {result.path}",
+            f"  {p.start_date} to {p.end_date}: {span}, {result.action_rows} retention actions, "
+            f"checkpoint of size {result.checkpoint_size}, {result.files} files",
+            f"  verified: {'OK' if result.verification and result.verification.ok else 'not run'}",
+            f"Verifier key: {result.verifier_key}",
+            f"Fingerprint:  {result.fingerprint}",
+            "Give the fingerprint to the auditor on another channel than the pack.",
+        ]
+    )
+
+
+def evidence_actor(app: AppContext) -> str:
+    """Who exports: the authenticated principal (wired to access control)."""
+    return str(app.authenticate().id)
+
+
+def evidence_guard(app: AppContext, request: Any) -> dict[str, Any]:
+    """Authorization of an export, run inside its transaction: evidence:export for the country."""
+    from retention.guard import guarded, require
+    from retention.permissions import Permission
+
+    principal = app.authenticate()
+
+    def authorize(conn: Any) -> object:
+        return require(
+            conn,
+            principal.id,
+            Permission.EVIDENCE_EXPORT,
+            at=datetime.now(UTC),
+            action="evidence.export",
+            country=request.country,
+        )
+
+    return {"authorize": authorize, "unit": guarded}
+
+
+def evidence_policies(installation: Installation) -> Any:
+    """The policy texts in force, with their set hash (none until the policies are wired)."""
+    return None
+
+
+@evidence.command("verify")
+@click.argument("pack", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Verifier key file obtained on another channel (default: the pack's own).",
+)
+@json_option
+def evidence_verify(pack: Path, key_file: Path | None, as_json: bool) -> None:
+    """Verify an evidence pack offline (no database needed); exit 1 naming what fails."""
+    from retention.evidence_verify import verify_path
+
+    key = None
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read key file {key_file} ({exc})") from None
+    report = verify_path(pack, key)
+    emit(as_json, report.to_json(), report.summary)
+    if not report.ok:
+        raise CheckFailed(f"evidence pack does not verify: {report.problems[0]}")
 
 
 # --- error mapping: the one place exceptions become messages and exit codes --------------------

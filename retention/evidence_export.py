@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV, Event, format_ts, parse_ts
@@ -77,6 +77,9 @@ __all__ = [
 EXPORT_ACTION = "evidence.export"
 ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
 _CHUNK = 5000
+
+Unit = Callable[[Engine, Callable[[Connection], Any]], Any]
+"""Runs one unit of work in a transaction (e.g. access control's `guarded`)."""
 _ACTION_PREFIX = b'{"action":"candidate.'
 
 
@@ -191,8 +194,15 @@ def export_pack(
     clock: Clock = utc_now,
     verify: bool = True,
     progress: Callable[[int], None] | None = None,
+    authorize: Callable[[Connection], object] | None = None,
+    unit: Unit | None = None,
 ) -> ExportResult:
-    """Write the evidence pack of `request`'s period under `request.out`; see the module doc."""
+    """Write the evidence pack of `request`'s period under `request.out`; see the module doc.
+
+    `authorize` runs first inside the export's transaction (access control's `require`, which
+    raises on a denial); `unit` runs that transaction (access control's `guarded`, which commits
+    a denial before raising); by default a plain transaction.
+    """
     cfg = installation.config
     made = clock().astimezone(cfg.zone).date()
     name = pack_name(request.start, request.end, made)
@@ -204,7 +214,10 @@ def export_pack(
     except OSError as exc:
         raise BadInput(f"cannot create {request.out} ({exc.strerror})") from None
     start, end = period_bounds(request.start, request.end, cfg.zone)
-    sealed = _seal(installation, request, signer, start, end, clock)
+    sealed = (unit or _plain_unit)(
+        installation.engine,
+        lambda conn: _seal(conn, installation, request, signer, start, end, clock, authorize),
+    )
     append_witness(cfg.witness_file, sealed.checkpoint_note)
     work = request.out / f".{name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir(mode=0o700)
@@ -235,13 +248,20 @@ def export_pack(
     )
 
 
+def _plain_unit(engine: Engine, work: Callable[[Connection], _Sealed]) -> _Sealed:
+    with engine.begin() as conn:
+        return work(conn)
+
+
 def _seal(
+    conn: Connection,
     installation: Installation,
     request: ExportRequest,
     signer: Signer,
     start: datetime,
     end: datetime,
     clock: Clock,
+    authorize: Callable[[Connection], object] | None,
 ) -> _Sealed:
     log = AuditLog(clock)
     origin = installation.config.log_origin
@@ -251,48 +271,47 @@ def _seal(
         "country": request.country,
         "zip": request.zip,
     }
-    with installation.engine.begin() as conn:
-        log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
-        checkpoint, note = log.sign_checkpoint(conn, signer, origin)
-        first, last = _range(conn, start, end)
-        prior = None if first is None or first == 0 else first - 1
-        period = PackPeriod(
-            start_date=request.start.isoformat(),
-            end_date=request.end.isoformat(),
-            timezone=installation.config.timezone,
-            start=format_ts(start),
-            end=format_ts(end),
-            country=request.country,
-            first_seq=first,
-            last_seq=last,
-            prior_seq=prior,
-        )
-        proofs: dict[str, Any] = {
-            "checkpoint": {"size": checkpoint.size, "root": _b64(checkpoint.root)},
-            "inclusion": None,
-            "consistency": None,
+    if authorize is not None:
+        authorize(conn)
+    log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
+    checkpoint, note = log.sign_checkpoint(conn, signer, origin)
+    first, last = _range(conn, start, end)
+    prior = None if first is None or first == 0 else first - 1
+    period = PackPeriod(
+        start_date=request.start.isoformat(),
+        end_date=request.end.isoformat(),
+        timezone=installation.config.timezone,
+        start=format_ts(start),
+        end=format_ts(end),
+        country=request.country,
+        first_seq=first,
+        last_seq=last,
+        prior_seq=prior,
+    )
+    proofs: dict[str, Any] = {
+        "checkpoint": {"size": checkpoint.size, "root": _b64(checkpoint.root)},
+        "inclusion": None,
+        "consistency": None,
+    }
+    if first is not None and last is not None:
+        proofs["inclusion"] = {
+            "first": log.inclusion_proof(conn, first, checkpoint.size).to_json(),
+            "last": log.inclusion_proof(conn, last, checkpoint.size).to_json(),
         }
-        if first is not None and last is not None:
-            proofs["inclusion"] = {
-                "first": log.inclusion_proof(conn, first, checkpoint.size).to_json(),
-                "last": log.inclusion_proof(conn, last, checkpoint.size).to_json(),
-            }
-        q = (
-            select(audit_checkpoint.c.note, audit_checkpoint.c.size)
-            .where(audit_checkpoint.c.created_at <= start.replace(tzinfo=None))
-            .order_by(audit_checkpoint.c.id.desc())
-            .limit(1)
-        )
-        before = conn.execute(q).one_or_none()
-        if before is not None and before.size > 0:
-            proofs["consistency"] = {
-                "from_checkpoint": before.note,
-                "proof": log.consistency_proof(conn, before.size, checkpoint.size).to_json(),
-            }
-        else:
-            proofs["consistency_note"] = (
-                "no checkpoint of a non-empty log was signed before the period"
-            )
+    q = (
+        select(audit_checkpoint.c.note, audit_checkpoint.c.size)
+        .where(audit_checkpoint.c.created_at <= start.replace(tzinfo=None))
+        .order_by(audit_checkpoint.c.id.desc())
+        .limit(1)
+    )
+    before = conn.execute(q).one_or_none()
+    if before is not None and before.size > 0:
+        proofs["consistency"] = {
+            "from_checkpoint": before.note,
+            "proof": log.consistency_proof(conn, before.size, checkpoint.size).to_json(),
+        }
+    else:
+        proofs["consistency_note"] = "no checkpoint of a non-empty log was signed before the period"
     return _Sealed(period, checkpoint, note, proofs)
 
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 pack = Path(sys.argv[1])
 key_line = Path(sys.argv[2] if len(sys.argv) > 2 else pack / "verifier-key.txt").read_text().strip()
-name, key_id, key_b64 = key_line.split("+")
+name, key_id, key_b64 = key_line.split("+", 2)
 raw = base64.b64decode(key_b64)
 assert raw[0] == 1 and hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_id
 public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
@@ -145,7 +145,7 @@ note whose text is exactly `manifest.json`. Turn the key into PEM, cut the signa
 note (the last 64 bytes of the base64 blob after the signer's name) and let openssl check it:
 
     printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000' > verifier.der
-    cut -d+ -f3 verifier-key.txt | base64 -d | tail -c 32 >> verifier.der
+    cut -d+ -f3- verifier-key.txt | base64 -d | tail -c 32 >> verifier.der
     openssl pkey -pubin -inform DER -in verifier.der -out verifier.pem
     tail -n 1 manifest.sig | cut -d' ' -f3 | base64 -d | tail -c 64 > manifest.sig.bin
     openssl pkeyutl -verify -pubin -inkey verifier.pem -rawin -in manifest.json -sigfile manifest.sig.bin

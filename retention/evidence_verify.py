@@ -291,7 +291,11 @@ class _Check:
             self.fail(PackFile.MANIFEST_SIG, None, str(exc))
             return
         if text.encode("utf-8") != data:
-            self.fail(PackFile.MANIFEST_SIG, None, "signs a text that is not manifest.json")
+            self.fail(
+                PackFile.MANIFEST,
+                None,
+                "is not the text manifest.sig signs (changed after signing)",
+            )
 
     def _files(self, digests: dict[str, FileDigest]) -> None:
         for path, digest in digests.items():
