@@ -81,7 +81,7 @@ def bar_chart_svg(
     top = max(max(totals), 1)
     bar_w, gap, left, plot_h, top_pad = 18, 14, 48, 200, 24
     group_w = len(series) * bar_w + gap
-    width = left + len(groups) * group_w + 20
+    width = max(left + len(groups) * group_w + 20, left + 90 * len(stacks))
     height = top_pad + plot_h + 60
     parts = [
         f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{width}" '
