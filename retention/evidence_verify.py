@@ -20,122 +20,29 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from audit_log.checkpoint import Checkpoint
-from audit_log.entry import GENESIS_PREV
 from audit_log.errors import AuditError
 from audit_log.note import Verifier, open_note
 from audit_log.proof import ConsistencyProof, InclusionProof
 from retention.errors import BadInput
+from retention.evidence_log_check import LogCheck
 from retention.evidence_pack import (
-    ACTIONS_HEADER,
     FileDigest,
     Manifest,
     PackFile,
-    action_row,
     fingerprint,
-    iter_csv,
-    parse_entry_line,
     safe_relative_path,
 )
+from retention.evidence_verdict import PackProblem, PackReport
 
 __all__ = ["PackProblem", "PackReport", "verify_pack", "verify_path"]
 
 _BLOCK = 1 << 20
 _PREV = b',"prev":"'
 _ACTION_PREFIX = b'{"action":"candidate.'
-
-
-@dataclass(frozen=True, slots=True)
-class PackProblem:
-    """One thing wrong with a pack: the file, where in it (line or entry), and what."""
-
-    file: str
-    where: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}{' ' + self.where if self.where else ''}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class PackReport:
-    """What was checked and what failed; `ok` when nothing did."""
-
-    path: str
-    problems: tuple[PackProblem, ...]
-    key_source: str
-    fingerprint: str | None
-    origin: str | None = None
-    period: dict[str, Any] = field(default_factory=dict)
-    entries: int = 0
-    checkpoint_size: int | None = None
-    checkpoint_root: str | None = None
-    files: int = 0
-    action_rows: int = 0
-    consistency_from: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "path": self.path,
-            "problems": [
-                {"file": p.file, "where": p.where, "message": p.message} for p in self.problems
-            ],
-            "key_source": self.key_source,
-            "fingerprint": self.fingerprint,
-            "origin": self.origin,
-            "period": self.period,
-            "entries": self.entries,
-            "checkpoint_size": self.checkpoint_size,
-            "checkpoint_root": self.checkpoint_root,
-            "files": self.files,
-            "action_rows": self.action_rows,
-            "consistency_from": self.consistency_from,
-        }
-
-    def summary(self) -> str:
-        """Lines for a person: the verdict first, then what holds or what failed."""
-        if not self.ok:
-            head = f"FAILED: {len(self.problems)} problem(s) in {self.path}"
-            return "\n".join([head, *(f"  {p}" for p in self.problems)])
-        key = (
-            "the key given with --key"
-            if self.key_source == "given"
-            else "the key in the pack: compare its fingerprint with the one published by the DPO"
-        )
-        span = (
-            f"entries {self.period.get('first_seq')}..{self.period.get('last_seq')}"
-            if self.entries
-            else "no entries"
-        )
-        consistency = (
-            f"consistent with the checkpoint of size {self.consistency_from} signed before "
-            "the period"
-            if self.consistency_from is not None
-            else "no checkpoint was signed before the period (no consistency proof)"
-        )
-        return "\n".join(
-            [
-                f"OK: evidence pack {self.path} verifies.",
-                f"  period {self.period.get('from')} to {self.period.get('to')}"
-                f"{' country ' + str(self.period['country']) if self.period.get('country') else ''}:"
-                f" {span} of log {self.origin}",
-                f"  {self.files} files match the signed manifest",
-                f"  hash chain intact; first and last entries included in the checkpoint of size "
-                f"{self.checkpoint_size}; {consistency}",
-                f"  retention-actions.csv: {self.action_rows} lines match the audit entries",
-                f"  signatures checked with {key}",
-                f"  verifier key fingerprint (sha256 of verifier-key.txt): {self.fingerprint}",
-            ]
-        )
 
 
 def verify_path(path: Path, key: str | None = None) -> PackReport:
@@ -349,95 +256,14 @@ class _Check:
 
     def _log(self, digest: FileDigest | None) -> None:
         assert self.manifest is not None
-        name = PackFile.AUDIT_LOG
         if digest is None:
-            self.fail(PackFile.MANIFEST, None, f"does not list {name}")
-        period = self.manifest.period
-        try:
-            fh = (self.root / name).open("rb")
-        except OSError:
-            self.fail(name, None, "missing")
-            return
-        with fh, _open_text(self.root / PackFile.ACTIONS) as actions:
-            hasher = _CountingHash()
-            rows = _ActionsCsv(actions, self) if actions is not None else None
-            if rows is None:
-                self.fail(PackFile.ACTIONS, None, "missing")
-            lines = _lines(fh, hasher)
-            broken = self._chain(lines, period, rows)
-            for _rest in lines:
-                pass  # the manifest hash covers every byte, even after a broken link
-            if rows is not None:
-                self.action_rows = rows.finish(complete=not broken)
-        if digest is not None:
-            self._compare(digest, hasher.digest(name))
-
-    def _chain(self, lines: Iterator[bytes], period: Any, rows: _ActionsCsv | None) -> bool:
-        """Check every line's link; returns True when the chain broke (reported)."""
-        name = PackFile.AUDIT_LOG
-        sha256 = hashlib.sha256
-        expected_prev = GENESIS_PREV.encode() if period.prior_seq is None else None
-        prev_line: bytes | None = None
-        lineno = 0
-        country = period.country
-        for line in lines:
-            lineno += 1
-            leaf = sha256(b"\x00" + line).digest()
-            if expected_prev is None:
-                # Line 1 is the entry just before the period: its own link is outside the pack.
-                if self._seq_of(line) != period.prior_seq:
-                    self.fail(name, "line 1", f"should be entry {period.prior_seq}")
-                    return True
-            else:
-                at = line.rfind(_PREV)
-                if at < 0 or line[at + 9 : at + 73] != expected_prev:
-                    self._link_failure(line, prev_line, lineno)
-                    return True
-                if self.entries == 0:
-                    if self._seq_of(line) != period.first_seq:
-                        self.fail(name, f"line {lineno}", f"should be entry {period.first_seq}")
-                        return True
-                    self.first_leaf = leaf
-                self.entries += 1
-                self.last_leaf = leaf
-                if rows is not None and line.startswith(_ACTION_PREFIX):
-                    row = action_row(parse_entry_line(line), country)
-                    if row is not None:
-                        rows.expect(row)
-            expected_prev = leaf.hex().encode()
-            prev_line = line
-        want = period.entries + (0 if period.prior_seq is None else 1)
-        if lineno != want:
-            self.fail(name, None, f"holds {lineno} lines, the manifest's period needs {want}")
-            return True
-        if self.entries and self._seq_of(prev_line or b"") != period.last_seq:
-            self.fail(name, f"line {lineno}", f"should be entry {period.last_seq}")
-            return True
-        return False
-
-    def _seq_of(self, line: bytes) -> int | None:
-        try:
-            seq = parse_entry_line(line).get("seq")
-        except ValueError:
-            return None
-        return seq if isinstance(seq, int) else None
-
-    def _link_failure(self, line: bytes, prev_line: bytes | None, lineno: int) -> None:
-        seq = self._seq_of(line)
-        before = self._seq_of(prev_line) if prev_line is not None else None
-        if prev_line is None:
-            msg = f"entry {seq} does not start the log (its prev is not the genesis hash)"
-        elif seq is not None and before is not None and seq != before + 1:
-            msg = (
-                f"entry {seq} follows entry {before}: an entry is missing or the entries "
-                "are reordered"
-            )
-        else:
-            msg = (
-                f"entry {seq} does not link to the line before it (entry {before}): "
-                "one of them was changed"
-            )
-        self.fail(PackFile.AUDIT_LOG, f"line {lineno}", msg)
+            self.fail(PackFile.MANIFEST, None, f"does not list {PackFile.AUDIT_LOG}")
+        check = LogCheck(self.manifest.period, self.fail)
+        got = check.run(self.root / PackFile.AUDIT_LOG, self.root / PackFile.ACTIONS)
+        self.entries, self.action_rows = check.entries, check.action_rows
+        self.first_leaf, self.last_leaf = check.first_leaf, check.last_leaf
+        if digest is not None and got is not None:
+            self._compare(digest, got)
 
     def _proofs(self) -> None:
         assert self.manifest is not None
@@ -503,93 +329,6 @@ class _Check:
             self.fail(PackFile.PROOFS, where, str(exc))
             return
         self.consistency_from = old.size
-
-
-class _ActionsCsv:
-    """Compares retention-actions.csv with the rows the audit entries give, in step."""
-
-    def __init__(self, fh: IO[str], check: _Check) -> None:
-        self._records = iter_csv(fh)
-        self._check = check
-        self._failed = False
-        self._line = 0
-        self.rows = 0
-        header = next(self._records, None)
-        if header is None or header[1] != list(ACTIONS_HEADER):
-            self._fail("line 1", f"header should be {','.join(ACTIONS_HEADER)}")
-
-    def _fail(self, where: str | None, message: str) -> None:
-        self._failed = True
-        self._check.fail(PackFile.ACTIONS, where, message)
-
-    def expect(self, row: list[str]) -> None:
-        if self._failed:
-            return
-        found = next(self._records, None)
-        if found is None:
-            self._fail(None, f"ends early: audit entry {row[0]} ({row[5]}) has no line")
-            return
-        self._line, record = found
-        if record != row:
-            self._fail(
-                f"line {self._line}",
-                f"does not match audit entry {row[0]}: expected {','.join(row)!r}, "
-                f"found {','.join(record)!r}",
-            )
-            return
-        self.rows += 1
-
-    def finish(self, *, complete: bool) -> int:
-        """Report lines no entry gives; only meaningful when every entry was read."""
-        if complete and not self._failed:
-            extra = next(self._records, None)
-            if extra is not None:
-                self._fail(f"line {extra[0]}", "no audit entry of the period gives this line")
-        return self.rows
-
-
-class _CountingHash:
-    def __init__(self) -> None:
-        self._h = hashlib.sha256()
-        self.size = 0
-
-    def update(self, block: bytes) -> None:
-        self._h.update(block)
-        self.size += len(block)
-
-    def digest(self, path: str) -> FileDigest:
-        return FileDigest(path, self._h.hexdigest(), self.size)
-
-
-def _lines(fh: IO[bytes], hasher: _CountingHash) -> Iterator[bytes]:
-    """The file's '\\n'-terminated lines without their newline; hashes every byte read.
-
-    A final fragment without a newline is yielded too (and will fail its checks), so that no
-    byte of the file escapes verification.
-    """
-    carry = b""
-    while block := fh.read(_BLOCK):
-        hasher.update(block)
-        parts = (carry + block).split(b"\n")
-        carry = parts.pop()
-        yield from parts
-    if carry:
-        yield carry
-
-
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _open_text(path: Path) -> Any:
-    try:
-        return path.open(encoding="utf-8", newline="")
-    except OSError:
-        return _Nothing()
 
 
 def _digest_file(path: Path, name: str) -> FileDigest:
