@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from audit_log.canonical import canonical_json
+from audit_log.canonical import entry_json, has_bmp_keys
 from audit_log.errors import InvalidEventError, PersonalDataError
 from audit_log.merkle import leaf_hash
 from audit_log.personal_data import looks_personal
@@ -55,6 +55,11 @@ def parse_ts(text: str) -> datetime:
 
 def _json_safe(value: Any, path: str, depth: int) -> JSONValue:
     """Return `value` as a JSON value that hashes the same forever, or refuse it."""
+    if type(value) is str:
+        kind = looks_personal(value)
+        if kind is not None:
+            raise PersonalDataError(f"{path} looks like {kind}; refer to subjects by UUID only")
+        return value
     if depth > _MAX_DEPTH:
         raise InvalidEventError(f"{path} is nested too deeply")
     if value is None or isinstance(value, bool):
@@ -116,6 +121,7 @@ class Event:
     outcome: Outcome = Outcome.OK
     reason: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+    simple: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _text(self.actor, "actor", 200)
@@ -133,6 +139,8 @@ class Event:
             raise InvalidEventError("details must be a mapping")
         safe = _json_safe(self.details, "details", 0)
         object.__setattr__(self, "details", MappingProxyType(safe))  # type: ignore[arg-type]
+        # Validated details hold only JSON-safe shapes; only keys beyond U+FFFF need JCS ordering.
+        object.__setattr__(self, "simple", has_bmp_keys(safe))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,21 +160,26 @@ class Entry:
     leaf_hash: bytes
 
     @classmethod
-    def create(cls, seq: int, ts: datetime, prev: str, event: Event) -> Entry:
-        """Seal `event` as entry `seq` at `ts`, chained to the leaf hash `prev` (hex)."""
-        body = {
-            "seq": seq,
-            "ts": format_ts(ts),
-            "actor": event.actor,
-            "action": event.action,
-            "subject": None if event.subject is None else str(event.subject),
-            "outcome": event.outcome.value,
-            "reason": event.reason,
-            "details": dict(event.details),
-            "prev": prev,
-        }
+    def create(
+        cls, seq: int, ts: datetime, prev: str, event: Event, ts_text: str | None = None
+    ) -> Entry:
+        """Seal `event` as entry `seq` at `ts`, chained to the leaf hash `prev` (hex).
+
+        `ts_text` is `format_ts(ts)` when the caller already has it (one instant per batch).
+        """
         try:
-            data = canonical_json(body)
+            data = entry_json(
+                seq=seq,
+                ts=ts_text or format_ts(ts),
+                actor=event.actor,
+                action=event.action,
+                subject=None if event.subject is None else str(event.subject),
+                outcome=event.outcome.value,
+                reason=event.reason,
+                details=dict(event.details),
+                prev=prev,
+                simple=event.simple,
+            )
         except Exception as exc:  # rfc8785 raises its own types (lone surrogates, ...)
             raise InvalidEventError("event cannot be encoded as canonical JSON") from exc
         return cls(

@@ -17,8 +17,9 @@ from uuid import UUID
 from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from audit_log.bulk import EntryRow, NodeRow, insert_rows
 from audit_log.checkpoint import Checkpoint
-from audit_log.entry import Entry, Event
+from audit_log.entry import Entry, Event, format_ts
 from audit_log.errors import InvalidEventError, LogStateError
 from audit_log.merkle import (
     Frontier,
@@ -82,7 +83,7 @@ class _StoredNodes:
             spans = [(i << lv, (i + 1) << lv) for lv, i in small]
             where = or_(*(and_(audit_entry.c.seq >= a, audit_entry.c.seq < b) for a, b in spans))
             q = select(audit_entry.c.seq, audit_entry.c.leaf_hash).where(where)
-            leaves = dict(self._conn.execute(q).tuples().all())
+            leaves = dict(self._conn.execute(q).all())
             for (lv, i), (a, b) in zip(small, spans, strict=True):
                 if any(s not in leaves for s in range(a, b)):
                     continue
@@ -116,31 +117,21 @@ class AuditLog:
             raise LogStateError("the audit_head row is missing: run the database migrations")
         frontier = Frontier.from_bytes(head.size, head.frontier)
         ts = self._clock()
-        naive = _naive(ts)
+        ts_text, naive = format_ts(ts), _naive(ts)
         prev = head.last_hash
-        entries, rows, nodes = [], [], []
+        entries: list[Entry] = []
+        rows: list[EntryRow] = []
+        nodes: list[NodeRow] = []
         for event in events:
-            entry = Entry.create(frontier.size, ts, prev, event)
+            entry = Entry.create(frontier.size, ts, prev, event, ts_text)
             prev = entry.leaf_hash.hex()
-            for level, idx, h in frontier.append(entry.leaf_hash):
-                if level >= NODE_MIN_LEVEL:
-                    nodes.append({"level": level, "idx": idx, "hash": h})
+            for node in frontier.append(entry.leaf_hash):
+                if node[0] >= NODE_MIN_LEVEL:
+                    nodes.append(node)
             entries.append(entry)
-            rows.append(
-                {
-                    "seq": entry.seq,
-                    "ts": naive,
-                    "actor": entry.actor,
-                    "action": entry.action,
-                    "subject": entry.subject,
-                    "outcome": entry.outcome.value,
-                    "canonical": entry.canonical,
-                    "leaf_hash": entry.leaf_hash,
-                }
-            )
-        conn.execute(insert(audit_entry), rows)
-        if nodes:
-            conn.execute(insert(audit_node), nodes)
+            rows.append((entry.seq, naive, entry.actor, entry.action, entry.subject,
+                         entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
+        insert_rows(conn, rows, nodes)
         conn.execute(
             update(audit_head)
             .where(audit_head.c.id == HEAD_ID)
@@ -298,7 +289,8 @@ class AuditLog:
             self.stored_entries(conn),
             verifier=verifier,
             origin=origin,
-            head_size=self.head(conn).size,
+            # Only the size: a damaged frontier must be reported by verification, not crash it.
+            head_size=conn.execute(select(audit_head.c.size)).scalar() or 0,
             checkpoints=list(self.checkpoint_notes(conn)),
             witnessed=witnessed,
             check_nodes=lambda nodes: self.stored_nodes_differ(conn, nodes),

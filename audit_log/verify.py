@@ -191,6 +191,8 @@ def verify_log(
             if progress:
                 progress(frontier.size)
     problem = problem or _flush(nodes, check_nodes)
+    if progress:
+        progress(frontier.size)
     if problem is None:
         for claim in claims[pos:]:
             if claim.size == 0 and frontier.size == 0:

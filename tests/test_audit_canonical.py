@@ -6,7 +6,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_log.canonical import canonical_json
+from audit_log.canonical import canonical_json, entry_json, has_bmp_keys
 
 SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -41,6 +41,18 @@ class TestCanonical:
         """Generated entries encode to exactly the bytes rfc8785 produces."""
         obj = _entry(details, actor, reason, seq)
         assert canonical_json(obj) == rfc8785.dumps(obj)
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.dictionaries(TEXT, JSON, max_size=6), TEXT, TEXT, TEXT, SAFE_INT, st.booleans())
+    def test_entry_template_matches_reference(
+        self, details: dict, actor: str, action: str, reason: str, seq: int, subject: bool
+    ) -> None:
+        """The fixed-key entry template yields exactly the rfc8785 bytes of the same object."""
+        obj = _entry(details, actor, reason, seq) | {"action": action}
+        if subject:
+            obj["subject"] = "0f8fad5b-d9cb-469f-a165-70867728950e"
+        data = entry_json(**obj, simple=has_bmp_keys(details))
+        assert data == rfc8785.dumps(obj)
 
     @settings(max_examples=300, deadline=None)
     @given(JSON | st.floats(allow_nan=False, allow_infinity=False))

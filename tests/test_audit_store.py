@@ -1,0 +1,204 @@
+"""Tests of audit_log.store on real databases: appends, reads, proofs, concurrency, crashes."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from audit_log import AuditLog, Event, LogStateError, Signer, verify_log
+from audit_log.merkle import leaf_hash
+from audit_log.schema import audit_entry, audit_node
+from retention.db import connect
+from retention.models import Candidate
+from retention.testing import DatabaseFactory, FixedClock
+from tests.merkle_reference import mth, path, subproof
+
+SIGNER = Signer.generate("test.example/audit")
+ORIGIN = "test.example/audit"
+
+
+def _events(n: int, tag: str = "t") -> list[Event]:
+    return [Event("svc", "candidate.read", UUID(int=i + 1), details={"tag": tag, "i": i})
+            for i in range(n)]  # fmt: skip
+
+
+@pytest.fixture
+def any_engine(any_factory: DatabaseFactory):
+    eng = connect(any_factory.migrated())
+    yield eng
+    eng.dispose()
+
+
+def _verify(engine: Engine):
+    with engine.connect() as conn:
+        return AuditLog().verify(conn, verifier=SIGNER.verifier, origin=ORIGIN)
+
+
+class TestAppend:
+    def test_entries_chain_and_come_back(self, any_engine: Engine) -> None:
+        """Appended entries get consecutive seqs, chain by prev, and read back identical."""
+        log = AuditLog(FixedClock(datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)))
+        with any_engine.begin() as conn:
+            first = log.append(conn, _events(3))
+            second = log.append(conn, _events(2, "u"))
+        entries = first + second
+        assert [e.seq for e in entries] == [0, 1, 2, 3, 4]
+        assert entries[0].prev == "0" * 64
+        assert all(b.prev == a.leaf_hash.hex() for a, b in itertools.pairwise(entries))
+        with any_engine.connect() as conn:
+            assert list(AuditLog().entries(conn)) == entries
+            assert [e.seq for e in AuditLog().entries(conn, since=3)] == [3, 4]
+            assert [e.seq for e in AuditLog().entries(conn, subject=UUID(int=2))] == [1, 4]
+        assert entries[0].ts == datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+    def test_session_and_rollback(self, any_engine: Engine) -> None:
+        """Appending through an ORM session commits with it and vanishes with its rollback."""
+        with Session(any_engine) as s, s.begin():
+            AuditLog().append(s, _events(2))
+        with pytest.raises(RuntimeError), Session(any_engine) as s, s.begin():
+            AuditLog().append(s, _events(5))
+            raise RuntimeError("action failed")
+        with any_engine.connect() as conn:
+            assert AuditLog().head(conn).size == 2
+        assert _verify(any_engine).ok
+
+    def test_nodes_stored_for_large_subtrees_only(self, any_engine: Engine) -> None:
+        """Only subtrees of 16 leaves or more are stored, each exactly once."""
+        with any_engine.begin() as conn:
+            AuditLog().append(conn, _events(100))
+            levels = conn.execute(select(audit_node.c.level, func.count()).group_by(
+                audit_node.c.level)).all()  # fmt: skip
+        assert dict(levels) == {4: 6, 5: 3, 6: 1}
+
+    def test_missing_head_row_is_reported(self, any_engine: Engine) -> None:
+        """Without the migration's head row, append says which command to run."""
+        with any_engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE audit_head")
+            conn.exec_driver_sql(
+                "CREATE TABLE audit_head (id SMALLINT PRIMARY KEY, size BIGINT, "
+                "last_hash VARCHAR(64), frontier BYTEA)".replace(
+                    "BYTEA", "BLOB" if any_engine.dialect.name == "sqlite" else "BYTEA"
+                )
+            )
+        with (
+            pytest.raises(LogStateError, match="run the database migrations"),
+            any_engine.begin() as c,
+        ):
+            AuditLog().append(c, _events(1))
+
+
+class TestProofs:
+    def test_roots_and_proofs_match_reference(self, any_engine: Engine) -> None:
+        """Roots and proofs served from stored nodes equal the naive RFC computation."""
+        with any_engine.begin() as conn:
+            for size in (1, 15, 16, 17, 31, 100, 77):
+                AuditLog().append(conn, _events(size))
+        with any_engine.connect() as conn:
+            log = AuditLog()
+            leaves = [e.leaf_hash for e in log.entries(conn)]
+            n = len(leaves)
+            for m in (1, 2, 16, 17, 33, 100, 255, n):
+                assert log.root(conn, m) == mth(leaves[:m])
+                p = log.inclusion_proof(conn, m // 2, m)
+                assert list(p.hashes) == path(m // 2, leaves[:m])
+                p.verify()
+                c = log.consistency_proof(conn, m, n)
+                assert list(c.hashes) == (subproof(m, leaves, True) if m < n else [])
+                c.verify()
+
+    def test_size_out_of_range(self, any_engine: Engine) -> None:
+        """Proofs for sizes beyond the log or entries beyond the size are refused."""
+        with any_engine.begin() as conn:
+            AuditLog().append(conn, _events(3))
+        with any_engine.connect() as conn, pytest.raises(LogStateError):
+            AuditLog().inclusion_proof(conn, 3, 3)
+        with any_engine.connect() as conn, pytest.raises(LogStateError):
+            AuditLog().consistency_proof(conn, 2, 4)
+
+
+def _append_worker(url: str, batches: int, tag: str) -> None:
+    engine = connect(url)  # created after the process started: engines never cross processes
+    log = AuditLog()
+    for b in range(batches):
+        with engine.begin() as conn:
+            log.append(conn, _events(1 + b % 7, tag))
+    engine.dispose()
+
+
+def _crash_worker(url: str, ready) -> None:
+    engine = connect(url)
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(insert(Candidate.__table__).values(  # type: ignore[attr-defined]
+        id=uuid4(), country="NL", status="rejected",
+        created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))  # fmt: skip
+    AuditLog().append(conn, [Event("svc", "candidate.delete", uuid4())])
+    ready.set()
+    signal.pause()  # killed here, between the action and the commit
+
+
+class TestProcesses:
+    def test_concurrent_appends_from_four_processes(self, any_factory: DatabaseFactory) -> None:
+        """Four processes appending at once leave one chain: no fork, gap or duplicate seq."""
+        url = any_factory.migrated()
+        ctx = multiprocessing.get_context("spawn")
+        batches = 25
+        procs = [ctx.Process(target=_append_worker, args=(url, batches, f"p{i}"))
+                 for i in range(4)]  # fmt: skip
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        engine = connect(url)
+        per_proc = sum(1 + b % 7 for b in range(batches))
+        with engine.connect() as conn:
+            seqs = conn.execute(select(audit_entry.c.seq).order_by(audit_entry.c.seq)).scalars()
+            assert list(seqs) == list(range(4 * per_proc))
+            tags = [e.details["tag"] for e in AuditLog().entries(conn)]
+        assert all(tags.count(f"p{i}") == per_proc for i in range(4))
+        assert _verify(engine).ok
+        engine.dispose()
+
+    def test_killed_process_leaves_neither_action_nor_entry(
+        self, any_factory: DatabaseFactory
+    ) -> None:
+        """A process killed after its action and audit append, before commit, leaves neither."""
+        url = any_factory.migrated()
+        engine = connect(url)
+        with engine.begin() as conn:
+            AuditLog().append(conn, _events(2))
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        proc = ctx.Process(target=_crash_worker, args=(url, ready))
+        proc.start()
+        assert ready.wait(60)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(30)
+        with engine.begin() as conn:
+            assert conn.execute(select(func.count()).select_from(Candidate.__table__)).scalar() == 0
+            assert AuditLog().head(conn).size == 2
+            AuditLog().append(conn, _events(1))  # the head lock was released with the process
+        assert _verify(engine).ok
+        engine.dispose()
+
+
+class TestVerifyStored:
+    def test_leaf_hashes_stored_are_of_the_bytes(self, any_engine: Engine) -> None:
+        """Stored leaf hashes are the RFC 9162 leaf hashes of the stored bytes."""
+        with any_engine.begin() as conn:
+            AuditLog().append(conn, _events(20))
+        with any_engine.connect() as conn:
+            rows = list(AuditLog().stored_entries(conn, chunk=7))
+        assert [r.seq for r in rows] == list(range(20))
+        assert all(leaf_hash(r.canonical) == r.leaf_hash for r in rows)
+        report = verify_log(rows, verifier=SIGNER.verifier, origin=ORIGIN, head_size=20)
+        assert report.ok

@@ -1,0 +1,106 @@
+"""`gdpr audit ...` and `gdpr db harden` through the real entry point: output, JSON, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy import text
+
+from audit_log import AuditLog, ConsistencyProof, Event, InclusionProof, Verifier, open_note
+from retention.db import connect
+from retention.testing import DatabaseFactory
+
+SUBJECT = UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
+    full_env = {**os.environ, **env}
+    full_env.pop("GDPR_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
+        capture_output=True, text=True, env=full_env, check=False,
+    )  # fmt: skip
+
+
+def _site(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Path, dict[str, str]]:
+    env = {"GDPR_DATABASE_URL": db_factory.empty()}
+    data = tmp_path / "data"
+    assert gdpr(data, env, "init").returncode == 0
+    engine = connect(env["GDPR_DATABASE_URL"])
+    with engine.begin() as conn:
+        AuditLog().append(conn, [Event("svc", "candidate.read", SUBJECT if i in (3, 30) else None)
+                                 for i in range(40)])  # fmt: skip
+    engine.dispose()
+    return data, env
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, db_factory: DatabaseFactory
+) -> tuple[Path, dict[str, str]]:
+    """An installation made by `gdpr init` holding 40 entries, two of them about SUBJECT.
+
+    Shared by the read-only tests of this module (an init costs seconds); only checkpoint adds.
+    """
+    return _site(tmp_path_factory.mktemp("site"), db_factory)
+
+
+class TestAuditCommands:
+    def test_checkpoint_pubkey_verify(self, site: tuple[Path, dict[str, str]]) -> None:
+        """A printed checkpoint opens with the printed key; verify then passes with exit 0."""
+        data, env = site
+        note = json.loads(gdpr(data, env, "audit", "checkpoint", "--json").stdout)["note"]
+        key = gdpr(data, env, "audit", "pubkey").stdout.strip()
+        assert open_note(note, Verifier.from_string(key)).splitlines()[1] == "40"
+        done = gdpr(data, env, "audit", "verify")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "OK: 40 entries, 1 signed and 1 witnessed checkpoints verified\n"
+
+    def test_proofs_json(self, site: tuple[Path, dict[str, str]]) -> None:
+        """Proof commands print the documented JSON, which verifies offline."""
+        data, env = site
+        inc = json.loads(gdpr(data, env, "audit", "proof", "7", "--size", "30", "--json").stdout)
+        assert set(inc) == {"leaf_index", "tree_size", "leaf_hash", "hashes", "root"}
+        InclusionProof.from_json(inc).verify()
+        con = json.loads(gdpr(data, env, "audit", "consistency", "--from", "13", "--json").stdout)
+        assert (con["size1"], con["size2"]) == (13, 40)
+        ConsistencyProof.from_json(con).verify()
+
+    def test_show_by_subject(self, site: tuple[Path, dict[str, str]]) -> None:
+        """`show --subject` lists only that subject's entries, as a JSON array."""
+        data, env = site
+        out = gdpr(data, env, "audit", "show", "--subject", str(SUBJECT), "--json")
+        assert [e["seq"] for e in json.loads(out.stdout)] == [3, 30]
+        text_out = gdpr(data, env, "audit", "show", "--since", "38").stdout.splitlines()
+        assert len(text_out) == 2 and text_out[0].split()[0] == "38"
+
+    def test_bad_proof_request(self, site: tuple[Path, dict[str, str]]) -> None:
+        """A proof beyond the log is one line on stderr and exit 2."""
+        data, env = site
+        done = gdpr(data, env, "audit", "proof", "99", "--json")
+        assert done.returncode == 2
+        assert done.stderr == "Error: entry 99 is not within a tree of 40 entries\n"
+
+    def test_verify_failure_exit_1(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
+        """Verification of a damaged log prints the JSON report and exits 1 naming the seq."""
+        data, env = _site(tmp_path, db_factory)
+        gdpr(data, env, "audit", "checkpoint")
+        engine = connect(env["GDPR_DATABASE_URL"])
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("DROP TRIGGER audit_entry_no_delete")
+            else:
+                conn.exec_driver_sql("DROP TRIGGER audit_entry_no_change ON audit_entry")
+            conn.execute(text("DELETE FROM audit_entry WHERE seq = 17"))
+        engine.dispose()
+        done = gdpr(data, env, "audit", "verify", "--json")
+        assert done.returncode == 1
+        assert json.loads(done.stdout)["problem"]["seq"] == 17
+        assert done.stderr.startswith("Error: audit log verification failed: missing at seq 17")
