@@ -29,13 +29,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV, Event, format_ts, parse_ts
-from audit_log.errors import AuditError
 from audit_log.note import Signer, sign_note
 from audit_log.schema import audit_checkpoint, audit_entry
 from audit_log.store import AuditLog
 from audit_log.witness import append_witness
+from retention import auditing
 from retention.clock import Clock, utc_now
-from retention.errors import BadInput, CheckFailed, InstallationError
+from retention.errors import BadInput, CheckFailed
 from retention.evidence_howto import render_instructions
 from retention.evidence_pack import (
     ACTIONS_HEADER,
@@ -141,16 +141,8 @@ class ExportResult:
 
 
 def load_signer(installation: Installation) -> Signer:
-    """The installation's checkpoint signing key (the pack is signed with the same key)."""
-    path = installation.config.signing_key_file
-    try:
-        return Signer.from_string(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InstallationError(
-            f"no signing key at {path}: run 'gdpr init' or set signing_key in gdpr.toml"
-        ) from None
-    except (OSError, AuditError) as exc:
-        raise InstallationError(f"cannot use the signing key at {path}: {exc}") from None
+    """The installation's checkpoint signing key: the pack is signed with the same key."""
+    return auditing.load_signer(installation.config)
 
 
 def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

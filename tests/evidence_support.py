@@ -13,7 +13,7 @@ from faker import Faker
 from sqlalchemy import insert
 
 from audit_log import AuditLog, Event, Outcome, Signer, append_witness
-from retention.evidence_export import ExportRequest, PolicyTexts, export_pack
+from retention.evidence_export import ExportRequest, PolicyTexts, export_pack, load_signer
 from retention.installation import Installation
 from retention.models import Candidate, Consent, LegalHold
 from retention.testing import FixedClock
@@ -44,6 +44,7 @@ def install_key(installation: Installation) -> Signer:
     path = installation.config.signing_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(signer) + "\n")
+    path.chmod(0o600)
     return signer
 
 
@@ -155,7 +156,7 @@ def export(installation: Installation, out: Path, **kw: object) -> Path:
     result = export_pack(
         installation,
         request,
-        signer=Signer.from_string(installation.config.signing_key_file.read_text()),
+        signer=load_signer(installation),
         policies=POLICIES,
         clock=FixedClock(EXPORT_AT),
     )

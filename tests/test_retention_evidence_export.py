@@ -206,7 +206,7 @@ class TestRefusals:
 
     def test_missing_signing_key(self, installation: Installation) -> None:
         """Without the installation's signing key the export says where it looked."""
-        with pytest.raises(BadInput, match="no signing key"):
+        with pytest.raises(BadInput, match="cannot read signing key"):
             load_signer(installation)
 
     def test_denied_export_writes_nothing(self, installation: Installation, tmp_path: Path) -> None:
