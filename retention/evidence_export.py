@@ -47,6 +47,7 @@ from retention.evidence_pack import (
     Manifest,
     PackFile,
     PackPeriod,
+    action_prefixes,
     action_row,
     fingerprint,
     pack_name,
@@ -80,7 +81,7 @@ _CHUNK = 5000
 
 Unit = Callable[[Engine, Callable[[Connection], Any]], Any]
 """Runs one unit of work in a transaction (e.g. access control's `guarded`)."""
-_ACTION_PREFIX = b'{"action":"candidate.'
+_ACTION_PREFIXES = action_prefixes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,7 +480,7 @@ def _stream_entries(
                     stream.allowed[actor] += 1
                 elif outcome == "denied":
                     stream.denied[actor] += 1
-                if data.startswith(_ACTION_PREFIX):
+                if data.startswith(_ACTION_PREFIXES):
                     _action(data, period.country, zone, actions, stream)
             log_out.write(data + b"\n")
             expected_prev = leaf.hex().encode()
@@ -497,7 +498,7 @@ def _action(
     if row is None:
         return
     actions.write(row)
-    month = parse_ts(row[1]).astimezone(zone).strftime("%Y-%m")
+    month = datetime.fromisoformat(row[1].replace("Z", "+00:00")).astimezone(zone).strftime("%Y-%m")
     s.by_month[(month, row[3] or "--", row[5])] += 1
     if row[6] == "error":
         s.errors[row[3] or "--"] += 1

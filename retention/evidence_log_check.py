@@ -6,13 +6,13 @@ while it splits lines, and holds one entry at a time: memory stays constant. Per
 what the proof of integrity needs: the RFC 9162 leaf hash and the comparison of the line's `prev`
 with the previous line's hash. Canonical JSON puts `prev` after `details` (keys sorted), so the
 last `,"prev":"` of a line is the top-level one; only retention actions (which canonical JSON
-starts with `{"action":"candidate.`) are parsed, to be compared with retention-actions.csv in step.
+start with `{"action":"candidate.delete"` and so on) are parsed, to be compared with retention-actions.csv in step.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -22,6 +22,7 @@ from retention.evidence_pack import (
     FileDigest,
     PackFile,
     PackPeriod,
+    action_prefixes,
     action_row,
     iter_csv,
     parse_entry_line,
@@ -31,7 +32,6 @@ __all__ = ["LogCheck"]
 
 _BLOCK = 1 << 20
 _PREV = b',"prev":"'
-_ACTION_PREFIX = b'{"action":"candidate.'
 
 Fail = Callable[[str, str | None, str], None]
 """Records a problem: file, where (line or entry), message."""
@@ -40,8 +40,9 @@ Fail = Callable[[str, str | None, str], None]
 class LogCheck:
     """Checks the log lines of one pack against its period and its actions CSV."""
 
-    def __init__(self, period: PackPeriod, fail: Fail) -> None:
+    def __init__(self, period: PackPeriod, actions: Sequence[str], fail: Fail) -> None:
         self.period = period
+        self.actions = actions
         self.fail = fail
         self.entries = 0
         self.action_rows = 0
@@ -85,6 +86,7 @@ class LogCheck:
         prev_line: bytes | None = None
         lineno = 0
         country = period.country
+        prefixes = action_prefixes(self.actions)
         for line in lines:
             lineno += 1
             leaf = sha256(b"\x00" + line).digest()
@@ -105,7 +107,7 @@ class LogCheck:
                     self.first_leaf = leaf
                 self.entries += 1
                 self.last_leaf = leaf
-                if rows is not None and line.startswith(_ACTION_PREFIX):
+                if rows is not None and line.startswith(prefixes):
                     try:
                         row = action_row(parse_entry_line(line), country)
                     except ValueError:

@@ -30,6 +30,7 @@ __all__ = [
     "Manifest",
     "PackFile",
     "PackPeriod",
+    "action_prefixes",
     "action_row",
     "csv_line",
     "fingerprint",
@@ -47,6 +48,13 @@ RETENTION_ACTIONS: tuple[str, ...] = (
     "candidate.review",
 )
 """Audit actions that are retention actions: one line of retention-actions.csv each."""
+
+
+def action_prefixes(actions: Iterable[str] = RETENTION_ACTIONS) -> tuple[bytes, ...]:
+    """How the canonical bytes of an entry of these actions start ("action" sorts first), so a
+    reader parses only those lines."""
+    return tuple(b'{"action":"' + a.encode() + b'"' for a in actions)
+
 
 ACTIONS_HEADER: tuple[str, ...] = (
     "seq",

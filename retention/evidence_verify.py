@@ -41,8 +41,6 @@ from retention.evidence_verdict import PackProblem, PackReport
 __all__ = ["PackProblem", "PackReport", "verify_pack", "verify_path"]
 
 _BLOCK = 1 << 20
-_PREV = b',"prev":"'
-_ACTION_PREFIX = b'{"action":"candidate.'
 
 
 def verify_path(path: Path, key: str | None = None) -> PackReport:
@@ -258,7 +256,7 @@ class _Check:
         assert self.manifest is not None
         if digest is None:
             self.fail(PackFile.MANIFEST, None, f"does not list {PackFile.AUDIT_LOG}")
-        check = LogCheck(self.manifest.period, self.fail)
+        check = LogCheck(self.manifest.period, self.manifest.retention_actions, self.fail)
         got = check.run(self.root / PackFile.AUDIT_LOG, self.root / PackFile.ACTIONS)
         self.entries, self.action_rows = check.entries, check.action_rows
         self.first_leaf, self.last_leaf = check.first_leaf, check.last_leaf
