@@ -2,11 +2,12 @@
 
 The export is itself audited: one transaction appends the `evidence.export` entry, signs a fresh
 checkpoint covering it (so the checkpoint covers every entry of the period), fixes the period's
-seq range and computes the inclusion and consistency proofs; it commits before any file is
-written, so a pack never shows more than the log admits. The entries are then streamed in short
-read transactions (they are immutable), each line written, hashed and chain-checked on the way,
-so memory stays constant for any size; the rest comes from one read snapshot. The pack is built
-in a hidden folder and renamed into place only when complete and signed.
+seq range and computes the inclusion and consistency proofs (`evidence_seal`); it commits before
+any file is written, so a pack never shows more than the log admits. The entries are then copied
+from a read snapshot that takes no write lock (`evidence_stream`), and the other tables read from
+another (`evidence_sources`); the report, the instructions and the signed manifest follow. The
+pack is built in a hidden folder and renamed into place only when complete and signed; the result
+is verified as an auditor would (`evidence_verify`) before the export reports success.
 """
 
 from __future__ import annotations
@@ -17,21 +18,16 @@ import json
 import shutil
 import uuid
 import zipfile
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
-from audit_log.checkpoint import Checkpoint
-from audit_log.entry import GENESIS_PREV, Event, format_ts, parse_ts
+from audit_log.entry import format_ts, parse_ts
 from audit_log.note import Signer, sign_note
-from audit_log.schema import audit_checkpoint, audit_entry
-from audit_log.store import AuditLog
 from audit_log.witness import append_witness
 from retention import auditing
 from retention.clock import Clock, utc_now
@@ -47,14 +43,12 @@ from retention.evidence_pack import (
     Manifest,
     PackFile,
     PackPeriod,
-    action_prefixes,
-    action_row,
     fingerprint,
     pack_name,
-    parse_entry_line,
     write_csv,
 )
 from retention.evidence_report import ReportData, render_report
+from retention.evidence_seal import EXPORT_ACTION, Sealed, SealRequest, period_bounds, seal_period
 from retention.evidence_sources import (
     CONSENTS_HEADER,
     GRANTS_HEADER,
@@ -63,6 +57,7 @@ from retention.evidence_sources import (
     Bounds,
     Sources,
 )
+from retention.evidence_stream import StreamStats, copy_entries
 from retention.evidence_verify import PackReport, verify_pack
 from retention.installation import Installation
 
@@ -73,15 +68,13 @@ __all__ = [
     "PolicyTexts",
     "export_pack",
     "load_signer",
+    "period_bounds",
 ]
 
-EXPORT_ACTION = "evidence.export"
-ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
-_CHUNK = 5000
 
+ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
 Unit = Callable[[Engine, Callable[[Connection], Any]], Any]
 """Runs one unit of work in a transaction (e.g. access control's `guarded`)."""
-_ACTION_PREFIXES = action_prefixes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,38 +139,6 @@ def load_signer(installation: Installation) -> Signer:
     return auditing.load_signer(installation.config)
 
 
-def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[first day 00:00, day after the last 00:00) in `zone`, as UTC instants."""
-    lo = datetime.combine(start, time(), zone).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC)
-    return lo, hi
-
-
-@dataclass
-class _Sealed:
-    """What the export transaction fixed: the range, the checkpoint and the proofs."""
-
-    period: PackPeriod
-    checkpoint: Checkpoint
-    checkpoint_note: str
-    proofs: dict[str, Any]
-
-
-@dataclass
-class _Stream:
-    """What streaming the entries gathered for the report."""
-
-    lines: int = 0
-    action_rows: int = 0
-    by_month: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    allowed: Counter[str] = field(default_factory=Counter)
-    denied: Counter[str] = field(default_factory=Counter)
-    policy_hashes: set[str] = field(default_factory=set)
-    first_leaf: bytes | None = None
-    last_leaf: bytes | None = None
-
-
 def export_pack(
     installation: Installation,
     request: ExportRequest,
@@ -209,7 +170,18 @@ def export_pack(
     start, end = period_bounds(request.start, request.end, cfg.zone)
     sealed = (unit or _plain_unit)(
         installation.engine,
-        lambda conn: _seal(conn, installation, request, signer, start, end, clock, authorize),
+        lambda conn: seal_period(
+            conn,
+            log_origin=installation.config.log_origin,
+            timezone=installation.config.timezone,
+            request=SealRequest(
+                request.start, request.end, request.country, request.actor, request.zip
+            ),
+            bounds=(start, end),
+            signer=signer,
+            clock=clock,
+            authorize=authorize,
+        ),
     )
     append_witness(cfg.witness_file, sealed.checkpoint_note)
     work = request.out / f".{name}.partial-{uuid.uuid4().hex[:8]}"
@@ -241,81 +213,9 @@ def export_pack(
     )
 
 
-def _plain_unit(engine: Engine, work: Callable[[Connection], _Sealed]) -> _Sealed:
+def _plain_unit(engine: Engine, work: Callable[[Connection], Sealed]) -> Sealed:
     with engine.begin() as conn:
         return work(conn)
-
-
-def _seal(
-    conn: Connection,
-    installation: Installation,
-    request: ExportRequest,
-    signer: Signer,
-    start: datetime,
-    end: datetime,
-    clock: Clock,
-    authorize: Callable[[Connection], object] | None,
-) -> _Sealed:
-    log = AuditLog(clock)
-    origin = installation.config.log_origin
-    details = {
-        "from": request.start.isoformat(),
-        "to": request.end.isoformat(),
-        "country": request.country,
-        "zip": request.zip,
-    }
-    if authorize is not None:
-        authorize(conn)
-    log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
-    checkpoint, note = log.sign_checkpoint(conn, signer, origin)
-    first, last = _range(conn, start, end)
-    prior = None if first is None or first == 0 else first - 1
-    period = PackPeriod(
-        start_date=request.start.isoformat(),
-        end_date=request.end.isoformat(),
-        timezone=installation.config.timezone,
-        start=format_ts(start),
-        end=format_ts(end),
-        country=request.country,
-        first_seq=first,
-        last_seq=last,
-        prior_seq=prior,
-    )
-    proofs: dict[str, Any] = {
-        "checkpoint": {"size": checkpoint.size, "root": _b64(checkpoint.root)},
-        "inclusion": None,
-        "consistency": None,
-    }
-    if first is not None and last is not None:
-        proofs["inclusion"] = {
-            "first": log.inclusion_proof(conn, first, checkpoint.size).to_json(),
-            "last": log.inclusion_proof(conn, last, checkpoint.size).to_json(),
-        }
-    q = (
-        select(audit_checkpoint.c.note, audit_checkpoint.c.size)
-        .where(audit_checkpoint.c.created_at <= start.replace(tzinfo=None))
-        .order_by(audit_checkpoint.c.id.desc())
-        .limit(1)
-    )
-    before = conn.execute(q).one_or_none()
-    if before is not None and before.size > 0:
-        proofs["consistency"] = {
-            "from_checkpoint": before.note,
-            "proof": log.consistency_proof(conn, before.size, checkpoint.size).to_json(),
-        }
-    else:
-        proofs["consistency_note"] = "no checkpoint of a non-empty log was signed before the period"
-    return _Sealed(period, checkpoint, note, proofs)
-
-
-def _range(conn: Connection, start: datetime, end: datetime) -> tuple[int | None, int | None]:
-    """First and last seq of the entries stamped within [start, end)."""
-    t = audit_entry.c
-    q = select(func.min(t.seq), func.max(t.seq)).where(
-        t.ts >= start.replace(tzinfo=None), t.ts < end.replace(tzinfo=None)
-    )
-    first, last = conn.execute(q).one()
-    return first, last
 
 
 @dataclass(frozen=True)
@@ -328,7 +228,7 @@ class _Written:
 def _write(
     installation: Installation,
     request: ExportRequest,
-    sealed: _Sealed,
+    sealed: Sealed,
     signer: Signer,
     policies: PolicyTexts | None,
     work: Path,
@@ -338,16 +238,15 @@ def _write(
     cfg = installation.config
     period = sealed.period
     digests: list[FileDigest] = []
-    stream = _Stream()
     with (
         (work / PackFile.AUDIT_LOG).open("wb") as log_fh,
         (work / PackFile.ACTIONS).open("wb") as act_fh,
+        auditing.read_snapshot(installation) as conn,
     ):
         log_out, act_out = HashingWriter(log_fh), HashingWriter(act_fh)
         actions = CsvWriter(act_out, ACTIONS_HEADER)
-        _stream_entries(installation, period, cfg.zone, log_out, actions, stream, progress)
+        stream = copy_entries(conn, period, cfg.zone, log_out, actions, progress)
     digests += [log_out.digest(PackFile.AUDIT_LOG), act_out.digest(PackFile.ACTIONS)]
-    stream.action_rows = actions.rows
     _check_proofs_match(sealed, stream)
 
     digests.append(_write_bytes(work, PackFile.CHECKPOINT, sealed.checkpoint_note.encode()))
@@ -358,7 +257,7 @@ def _write(
     fp = fingerprint(key_bytes)
 
     bounds = Bounds.of(parse_ts(period.start), parse_ts(period.end), period.country)
-    with installation.engine.begin() as conn:
+    with auditing.read_snapshot(installation) as conn:
         src = Sources(conn)
         digests.append(write_csv(work / PackFile.HOLDS, HOLDS_HEADER, list(src.holds(bounds))))
         reviews = list(src.reviews(bounds))
@@ -433,80 +332,7 @@ def _write(
     return _Written(fp, len(digests), stream.action_rows)
 
 
-def _stream_entries(
-    installation: Installation,
-    period: PackPeriod,
-    zone: ZoneInfo,
-    log_out: HashingWriter,
-    actions: CsvWriter,
-    stream: _Stream,
-    progress: Callable[[int], None] | None,
-) -> None:
-    """Copy entries prior..last as stored, checking each hash and link on the way."""
-    if period.first_seq is None or period.last_seq is None:
-        return
-    lo = period.first_seq if period.prior_seq is None else period.prior_seq
-    hi = period.last_seq
-    t = audit_entry.c
-    sha256 = hashlib.sha256
-    expected_prev = GENESIS_PREV.encode() if period.prior_seq is None else None
-    q = select(t.seq, t.canonical, t.leaf_hash, t.actor, t.outcome)
-    while lo <= hi:
-        with installation.engine.connect() as conn:
-            rows = conn.execute(
-                q.where(t.seq >= lo, t.seq <= hi).order_by(t.seq).limit(_CHUNK)
-            ).all()
-        if not rows:
-            raise CheckFailed(f"audit entry {lo} is missing from the database")
-        for seq, canonical, stored_leaf, actor, outcome in rows:
-            data = bytes(canonical)
-            leaf = sha256(b"\x00" + data).digest()
-            if seq != lo or leaf != bytes(stored_leaf):
-                raise CheckFailed(
-                    f"audit entry {lo} is missing or does not match its hash: "
-                    "run 'gdpr audit verify' before exporting evidence"
-                )
-            if expected_prev is not None:
-                at = data.rfind(b',"prev":"')
-                if data[at + 9 : at + 73] != expected_prev:
-                    raise CheckFailed(
-                        f"audit entry {seq} does not link to entry {seq - 1}: "
-                        "run 'gdpr audit verify' before exporting evidence"
-                    )
-                if stream.first_leaf is None:
-                    stream.first_leaf = leaf
-                stream.last_leaf = leaf
-                if outcome == "ok":
-                    stream.allowed[actor] += 1
-                elif outcome == "denied":
-                    stream.denied[actor] += 1
-                if data.startswith(_ACTION_PREFIXES):
-                    _action(data, period.country, zone, actions, stream)
-            log_out.write(data + b"\n")
-            expected_prev = leaf.hex().encode()
-            stream.lines += 1
-            lo += 1
-        if progress is not None:
-            progress(stream.lines)
-
-
-def _action(
-    data: bytes, country: str | None, zone: ZoneInfo, actions: CsvWriter, s: _Stream
-) -> None:
-    entry = parse_entry_line(data)
-    row = action_row(entry, country)
-    if row is None:
-        return
-    actions.write(row)
-    month = datetime.fromisoformat(row[1].replace("Z", "+00:00")).astimezone(zone).strftime("%Y-%m")
-    s.by_month[(month, row[3] or "--", row[5])] += 1
-    if row[6] == "error":
-        s.errors[row[3] or "--"] += 1
-    if row[7]:
-        s.policy_hashes.add(row[7])
-
-
-def _check_proofs_match(sealed: _Sealed, stream: _Stream) -> None:
+def _check_proofs_match(sealed: Sealed, stream: StreamStats) -> None:
     inclusion = sealed.proofs["inclusion"]
     if inclusion is None:
         return
