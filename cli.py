@@ -22,11 +22,28 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from retention import auditing, hardening, migrate
+from retention import (
+    access_review,
+    auditing,
+    bootstrap,
+    consents,
+    grants,
+    hardening,
+    migrate,
+    principals,
+)
+from retention.authorization import PrincipalView
 from retention.config import Config, load_config
 from retention.errors import BadInput, CheckFailed, EngineError
-from retention.installation import Installation, initialize, open_installation
+from retention.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
+from retention.installation import (
+    Installation,
+    initialize,
+    open_installation,
+    secret_is_private,
+)
 from retention.logs import configure_logging
+from retention.principals import authenticate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +56,9 @@ class AppContext:
     """What the top-level options decide, resolved lazily so `--help` never touches disk."""
 
     data_dir: Path | None
+    token_file: Path | None = None
     _config: Config | None = field(default=None, repr=False)
+    _installation: Installation | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -48,7 +67,36 @@ class AppContext:
         return self._config
 
     def installation(self) -> Installation:
-        return open_installation(self.config)
+        if self._installation is None:
+            self._installation = open_installation(self.config)
+        return self._installation
+
+    def authenticate(self) -> PrincipalView:
+        """The principal behind --token-file or GDPR_TOKEN; every authenticated command calls this.
+
+        Failures are audited by `retention.principals.authenticate` before they are raised.
+        """
+        installation = self.installation()
+        return authenticate(installation.engine, self._read_token())
+
+    def gateway(self) -> Gateway:
+        """The audited path to personal data, as the authenticated principal."""
+        installation = self.installation()
+        principal = self.authenticate()
+        return Gateway(installation.engine, principal.id, installation.config.documents_dir)
+
+    def _read_token(self) -> str | None:
+        if self.token_file is None:
+            return os.environ.get("GDPR_TOKEN")
+        path = self.token_file
+        try:
+            if not secret_is_private(path):
+                raise BadInput(
+                    f"token file {path} is readable by group or others: run 'chmod 600 {path}'"
+                )
+            return path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError as exc:
+            raise BadInput(f"cannot read token file {path} ({exc.strerror})") from None
 
 
 def json_option(f: F) -> F:
@@ -74,13 +122,24 @@ pass_app = click.make_pass_decorator(AppContext)
     envvar="GDPR_DATA_DIR",
     help="Data directory (default ./gdpr-data, or GDPR_DATA_DIR).",
 )
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the access token from this file (mode 600) instead of GDPR_TOKEN.",
+)
 @click.option("--log-json", is_flag=True, help="Operational logs as JSON lines on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Show informational logs.")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, log_json: bool, verbose: bool) -> None:
+def cli(
+    ctx: click.Context,
+    data_dir: Path | None,
+    token_file: Path | None,
+    log_json: bool,
+    verbose: bool,
+) -> None:
     """GDPR consent and retention compliance engine."""
     configure_logging(json=log_json, level=20 if (verbose or log_json) else 30)
-    ctx.obj = AppContext(data_dir=data_dir)
+    ctx.obj = AppContext(data_dir=data_dir, token_file=token_file)
 
 
 # --- installation and schema -------------------------------------------------------------------
@@ -103,7 +162,7 @@ def init(app: AppContext, as_json: bool) -> None:
 
 def init_steps() -> list[Callable[[Installation], list[str]]]:
     """The steps `gdpr init` runs after the schema exists (keys, bootstrap principals)."""
-    return [auditing.create_signing_key]
+    return [auditing.create_signing_key, bootstrap.init_step]
 
 
 @cli.group()
@@ -397,6 +456,430 @@ def audit_verify(app: AppContext, as_json: bool) -> None:
     if problem is not None:
         at = "" if problem.seq is None else f" at seq {problem.seq}"
         raise CheckFailed(f"audit log verification failed: {problem.kind}{at}: {problem.detail}")
+
+
+# --- principals and access ---------------------------------------------------------------------
+
+
+def _when(at: Any) -> str:
+    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _grant_json(grant: grants.Grant, name: str | None = None) -> dict[str, Any]:
+    data = grant.model_dump(mode="json")
+    if name is not None:
+        data["principal"] = name
+    return data
+
+
+@cli.group()
+def principal() -> None:
+    """People and services that act, and their tokens."""
+
+
+@principal.command("create")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["human", "service"]), required=True)
+@json_option
+@pass_app
+def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:
+    """Create a principal and print its token (shown only now)."""
+    actor = app.authenticate()
+    issued = principals.create_principal(app.installation().engine, actor.id, name, kind)
+    emit(
+        as_json,
+        {"id": str(issued.principal_id), "name": issued.name, "kind": kind, "token": issued.token},
+        f"Created {kind} principal {issued.name} ({issued.principal_id}).\n"
+        f"Token (shown only now; store it in a secret manager): {issued.token}",
+    )
+
+
+@principal.command("list")
+@json_option
+@pass_app
+def principal_list(app: AppContext, as_json: bool) -> None:
+    """List principals."""
+    actor = app.authenticate()
+    rows = principals.list_principals(app.installation().engine, actor.id)
+    emit(
+        as_json,
+        [p.model_dump(mode="json") for p in rows],
+        lambda: (
+            "\n".join(
+                f"{p.name:<24} {p.kind:<8} {p.id}  {'disabled ' + _when(p.disabled_at) if p.disabled_at else 'enabled'}"
+                for p in rows
+            )
+            or "No principals."
+        ),
+    )
+
+
+@principal.command("disable")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@json_option
+@pass_app
+def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) -> None:
+    """Disable a principal: its tokens and grants stop working at once."""
+    actor = app.authenticate()
+    done = principals.disable_principal(app.installation().engine, actor.id, name, reason)
+    emit(as_json, done.model_dump(mode="json"), f"Disabled principal {done.name} ({done.id}).")
+
+
+@principal.command("rotate-token")
+@click.argument("name")
+@json_option
+@pass_app
+def principal_rotate_token(app: AppContext, name: str, as_json: bool) -> None:
+    """Revoke a principal's tokens and print a new one (shown only now)."""
+    actor = app.authenticate()
+    issued = principals.rotate_token(app.installation().engine, actor.id, name)
+    emit(
+        as_json,
+        {"id": str(issued.principal_id), "name": issued.name, "token": issued.token},
+        f"Revoked the old tokens of {issued.name}.\n"
+        f"New token (shown only now; store it in a secret manager): {issued.token}",
+    )
+
+
+@cli.group()
+def access() -> None:
+    """Grants: least-privilege, time-bound, country-scoped access."""
+
+
+@access.command("grant")
+@click.argument("principal_name", metavar="PRINCIPAL")
+@click.option(
+    "--role", required=True, help="recruiter, dpo, auditor, admin, scheduler, integration"
+)
+@click.option("--country", required=True, help="ISO codes like RO,NL, or '*' for every country.")
+@click.option("--expires", required=True, help="Duration (30d, 4w, 6m; at most 365 days) or date.")
+@click.option("--reason", required=True, help="Why this access is needed (audited).")
+@json_option
+@pass_app
+def access_grant(
+    app: AppContext,
+    principal_name: str,
+    role: str,
+    country: str,
+    expires: str,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Grant a role to a principal (admin and dpo grants wait for a second approver)."""
+    actor = app.authenticate()
+    grant = grants.grant_access(
+        app.installation().engine, actor.id, principal_name, role, country, expires, reason
+    )
+    pending = grant.status == "pending"
+    emit(
+        as_json,
+        _grant_json(grant),
+        f"Granted {grant.role} in {grant.countries} to {principal_name} until "
+        f"{_when(grant.expires_at)}: grant {grant.id}"
+        + (" (pending: a second person with access:approve must approve it)" if pending else "."),
+    )
+
+
+@access.command("approve")
+@click.argument("grant_id")
+@json_option
+@pass_app
+def access_approve(app: AppContext, grant_id: str, as_json: bool) -> None:
+    """Approve a pending grant (four eyes: not the grantor, not the grantee)."""
+    actor = app.authenticate()
+    grant = grants.approve_grant(app.installation().engine, actor.id, grant_id)
+    emit(as_json, _grant_json(grant), f"Approved grant {grant.id}: {grant.role} is now active.")
+
+
+@access.command("revoke")
+@click.argument("grant_id")
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@json_option
+@pass_app
+def access_revoke(app: AppContext, grant_id: str, reason: str, as_json: bool) -> None:
+    """Revoke a grant at once."""
+    actor = app.authenticate()
+    grant = grants.revoke_grant(app.installation().engine, actor.id, grant_id, reason)
+    emit(as_json, _grant_json(grant), f"Revoked grant {grant.id}.")
+
+
+@access.command("list")
+@click.option("--principal", "principal_name", help="Only this principal's grants.")
+@json_option
+@pass_app
+def access_list(app: AppContext, principal_name: str | None, as_json: bool) -> None:
+    """List grants, newest first."""
+    actor = app.authenticate()
+    rows = grants.list_grants(app.installation().engine, actor.id, principal_name)
+
+    def text() -> str:
+        lines = [
+            f"{g.id}  {name:<20} {g.role:<11} {g.countries:<10} {g.status:<8} "
+            f"expires {_when(g.expires_at)}{'  revoked ' + _when(g.revoked_at) if g.revoked_at else ''}"
+            for g, name in rows
+        ]
+        return "\n".join(lines) or "No grants."
+
+    emit(as_json, [_grant_json(g, name) for g, name in rows], text)
+
+
+@access.command("check")
+@click.argument("principal_name", metavar="PRINCIPAL")
+@click.argument("permission")
+@click.option("--country", help="The subject's country (ISO code); omit for every country.")
+@json_option
+@pass_app
+def access_check(
+    app: AppContext, principal_name: str, permission: str, country: str | None, as_json: bool
+) -> None:
+    """Explain whether PRINCIPAL may use PERMISSION now (exit 0 allowed, 1 denied)."""
+    actor = app.authenticate()
+    target, decision = grants.check_access(
+        app.installation().engine, actor.id, principal_name, permission, country
+    )
+    emit(
+        as_json,
+        {
+            "principal": target.name,
+            "permission": permission,
+            "country": country,
+            "allowed": decision.allowed,
+            "grant": None if decision.grant_id is None else str(decision.grant_id),
+            "reason": decision.reason,
+        },
+        f"{'ALLOWED' if decision.allowed else 'DENIED'}: {decision.reason}",
+    )
+    if not decision.allowed:
+        sys.exit(1)
+
+
+@access.command("review")
+@json_option
+@pass_app
+def access_review_cmd(app: AppContext, as_json: bool) -> None:
+    """What a periodic access review needs to look at."""
+    actor = app.authenticate()
+    review = access_review.review_access(app.installation().engine, actor.id)
+
+    def text() -> str:
+        def section(title: str, items: list[access_review.ReviewedGrant]) -> list[str]:
+            lines = [f"{title}: {len(items)}"]
+            for g in items:
+                approval = (
+                    f", approved by {g.approved_by} {_when(g.approved_at)}" if g.approved_by else ""
+                )
+                lines.append(
+                    f"  {g.id} {g.principal} {g.role} {g.countries} {g.status} "
+                    f"expires {_when(g.expires_at)}, last used {_when(g.last_used_at)}"
+                    f"{approval}"
+                )
+            return lines
+
+        return "\n".join(
+            [
+                *section("Expiring within 14 days", review.expiring),
+                *section("Not used for 30 days", review.unused),
+                *section("Privileged grants (admin, dpo)", review.privileged),
+                *section("Pending approval", review.pending),
+                f"Principals without an active grant: {len(review.principals_without_grant)}",
+                *(f"  {name}" for name in review.principals_without_grant),
+            ]
+        )
+
+    emit(as_json, review.as_json(), text)
+
+
+# --- personal data: every command goes through the audited gateway -----------------------------
+
+
+def _reason_option(f: F) -> F:
+    return click.option(
+        "--reason", help="Why (recorded in the audit log; required for blocked subjects)."
+    )(f)
+
+
+def _show_candidate(data: dict[str, Any]) -> str:
+    return "\n".join(f"{k:<17} {'' if v is None else v}" for k, v in data.items())
+
+
+@cli.group()
+def candidate() -> None:
+    """Read, export, change and erase data subjects (every access audited)."""
+
+
+@candidate.command("show")
+@click.argument("subject_id", metavar="ID")
+@_reason_option
+@json_option
+@pass_app
+def candidate_show(app: AppContext, subject_id: str, reason: str | None, as_json: bool) -> None:
+    """Show one candidate."""
+    key = parse_subject_id(subject_id)
+    data = app.gateway().show(key, reason=reason)
+    emit(as_json, data, lambda: _show_candidate(data))
+
+
+@candidate.command("find")
+@click.option("--email", help="Exact e-mail address (case-insensitive).")
+@click.option("--external-ref", help="The ATS reference.")
+@_reason_option
+@json_option
+@pass_app
+def candidate_find(
+    app: AppContext,
+    email: str | None,
+    external_ref: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Find candidates you may read by e-mail address or ATS reference."""
+    if (email is None) == (external_ref is None):
+        raise click.UsageError("give exactly one of --email or --external-ref")
+    found = app.gateway().find(email=email, external_ref=external_ref, reason=reason)
+    emit(
+        as_json,
+        found,
+        lambda: "\n\n".join(_show_candidate(d) for d in found) or "No candidate found.",
+    )
+
+
+@candidate.command("export")
+@click.argument("subject_id", metavar="ID")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@_reason_option
+@json_option
+@pass_app
+def candidate_export(
+    app: AppContext, subject_id: str, out: Path, reason: str | None, as_json: bool
+) -> None:
+    """Export everything held about a candidate as JSON (GDPR Art. 15 and 20)."""
+    key = parse_subject_id(subject_id)
+    result = app.gateway().export(key, out, reason=reason)
+    emit(
+        as_json,
+        {"subject": str(result.subject), "path": str(result.path), "sha256": result.sha256},
+        f"Exported {result.subject} to {result.path} (sha256 {result.sha256}).",
+    )
+
+
+def _contact_options(f: F) -> F:
+    for name in reversed(CONTACT_FIELDS):
+        f = click.option("--" + name.replace("_", "-"), name, help="New value ('' clears it).")(f)
+    return f
+
+
+@candidate.command("update")
+@click.argument("subject_id", metavar="ID")
+@_contact_options
+@_reason_option
+@json_option
+@pass_app
+def candidate_update(
+    app: AppContext, subject_id: str, reason: str | None, as_json: bool, **fields: str | None
+) -> None:
+    """Change a candidate's contact fields."""
+    key = parse_subject_id(subject_id)
+    changes = {k: v for k, v in fields.items() if v is not None}
+    data = app.gateway().update(key, changes, reason=reason)
+    emit(as_json, data, f"Updated {', '.join(sorted(changes))} of {key}.")
+
+
+@candidate.command("erase")
+@click.argument("subject_id", metavar="ID")
+@click.option("--reason", required=True, help="The request being answered (audited).")
+@json_option
+@pass_app
+def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool) -> None:
+    """Erase a candidate on request (GDPR Art. 17): records now, document files after commit."""
+    key = parse_subject_id(subject_id)
+    done = app.gateway().erase(key, reason=reason)
+    emit(
+        as_json,
+        {
+            "subject": str(done.subject),
+            "applications": done.applications,
+            "consents": done.consents,
+            "documents": done.documents,
+            "files_removed": done.files_removed,
+        },
+        f"Erased {done.subject}: {done.applications} applications, {done.consents} consents, "
+        f"{done.documents} documents ({done.files_removed} files removed).",
+    )
+
+
+@cli.group()
+def consent() -> None:
+    """Record, withdraw and list consents (GDPR Art. 7)."""
+
+
+@consent.command("record")
+@click.argument("subject_id", metavar="SUBJECT")
+@click.option("--purpose", required=True, help="e.g. talent_pool")
+@click.option("--notice", required=True, help="Version of the privacy notice shown.")
+@click.option("--channel", required=True, help="How consent was given, e.g. 'web form'.")
+@click.option("--expires", help="Validity as a duration, e.g. 24m.")
+@json_option
+@pass_app
+def consent_record(
+    app: AppContext,
+    subject_id: str,
+    purpose: str,
+    notice: str,
+    channel: str,
+    expires: str | None,
+    as_json: bool,
+) -> None:
+    """Record a consent given now."""
+    key = parse_subject_id(subject_id)
+    row = consents.record_consent(
+        app.gateway(), key, purpose=purpose, notice=notice, channel=channel, expires=expires
+    )
+    emit(
+        as_json,
+        row,
+        f"Recorded consent {row['id']} of {key} for {purpose} (notice {notice})"
+        + (f", valid until {_when(row['expires_at'])}." if row["expires_at"] else "."),
+    )
+
+
+@consent.command("withdraw")
+@click.argument("subject_id", metavar="SUBJECT")
+@click.option("--purpose", required=True)
+@json_option
+@pass_app
+def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bool) -> None:
+    """Withdraw a subject's consent for a purpose."""
+    key = parse_subject_id(subject_id)
+    count = consents.withdraw_consent(app.gateway(), key, purpose=purpose)
+    emit(
+        as_json,
+        {"subject": str(key), "purpose": purpose, "withdrawn": count},
+        f"Withdrew {count} consent(s) of {key} for {purpose}.",
+    )
+
+
+@consent.command("list")
+@click.argument("subject_id", metavar="SUBJECT")
+@json_option
+@pass_app
+def consent_list(app: AppContext, subject_id: str, as_json: bool) -> None:
+    """A subject's consent history."""
+    key = parse_subject_id(subject_id)
+    rows = consents.list_consents(app.gateway(), key)
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            "\n".join(
+                f"{r['id']:>6} {r['purpose']:<14} notice {r['notice_version']:<10} "
+                f"given {_when(r['given_at'])}  expires {_when(r['expires_at'])}  "
+                f"withdrawn {_when(r['withdrawn_at'])}"
+                for r in rows
+            )
+            or "No consents."
+        ),
+    )
 
 
 # --- error mapping: the one place exceptions become messages and exit codes --------------------

@@ -68,7 +68,10 @@ def target_metadata() -> list[MetaData]:
     from sqlmodel import SQLModel
 
     import audit_log.schema
-    import retention.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import retention.grants
+    import retention.models
+    import retention.principals
+    import retention.sweep_schema  # noqa: F401  (these register their tables on SQLModel.metadata)
 
     return [SQLModel.metadata, audit_log.schema.metadata]
 

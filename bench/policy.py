@@ -1,0 +1,124 @@
+"""Benchmark the policy engine: Python evaluation records/s, and the compiled SQL due-selection
+over N stored candidates on SQLite and (when GDPR_TEST_DATABASE_URL is set) PostgreSQL.
+
+Run: PYTHONPATH=. python bench/policy.py [--rows 1000000] [--runs 5]
+Prints medians of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from policies import Consent, Record, evaluator_for, load_default_policy_set
+from tests.policy_db import candidate, consent, decision_query, metadata, postgres_engine
+
+COUNTRIES = ["NL", "DE", "FR", "ES", "IT", "PL", "AT", "BE", "GB", "AE", "SE", "IE"]
+STATUSES = ["in_process", "rejected", "withdrawn", "hired"]
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def synthetic(n: int, seed: int = 7) -> list[Record]:
+    rnd = random.Random(seed)
+    base = datetime(2022, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        applied = base + timedelta(seconds=rnd.randrange(4 * 365 * 86400))
+        decided = applied + timedelta(days=rnd.randrange(90))
+        status = rnd.choice(STATUSES)
+        consents: tuple[Consent, ...] = ()
+        if rnd.random() < 0.2:
+            consents = (Consent("talent_pool", decided, decided + timedelta(days=730), None),)
+        out.append(
+            Record(
+                f"{i:08d}-0000-4000-8000-000000000000",
+                rnd.choice(COUNTRIES),
+                status,
+                applied,
+                None if status == "in_process" else decided,
+                decided + timedelta(days=rnd.randrange(30)),
+                consents,
+            )
+        )
+    return out
+
+
+def bench_python(records: list[Record], runs: int) -> float:
+    ev = evaluator_for(load_default_policy_set())
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for r in records:
+            ev.evaluate(r, AT)
+        times.append(time.perf_counter() - t)
+    return len(records) / statistics.median(times)
+
+
+def fill(engine: sa.Engine, records: list[Record]) -> None:
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    rows = [
+        (r.id, r.country, r.status, r.applied_at, r.decided_at, r.last_activity_at) for r in records
+    ]
+    crow = [(r.id, c.purpose, c.given_at, c.expires_at, c.withdrawn_at) for r in records for c in r.consents]
+    naive = lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)  # noqa: E731
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY {candidate.name} (id, country, status, applied_at, decided_at, last_activity_at) FROM STDIN") as cp:
+                    for r in rows:
+                        cp.write_row((*r[:3], *map(naive, r[3:])))
+                with cur.copy(f"COPY {consent.name} (candidate_id, purpose, given_at, expires_at, withdrawn_at) FROM STDIN") as cp:
+                    for c in crow:
+                        cp.write_row((*c[:2], *map(naive, c[2:])))
+        else:
+            conn.execute(candidate.insert(), [dict(zip(["id", "country", "status", "applied_at", "decided_at", "last_activity_at"], r, strict=True)) for r in rows])
+            conn.execute(consent.insert(), [dict(zip(["candidate_id", "purpose", "given_at", "expires_at", "withdrawn_at"], c, strict=True)) for c in crow])
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"ANALYZE {candidate.name}"))
+            conn.execute(sa.text(f"ANALYZE {consent.name}"))
+
+
+def bench_sql(engine: sa.Engine, runs: int) -> tuple[float, int]:
+    query = decision_query(load_default_policy_set(), only_due=True)
+    times, count = [], 0
+    for _ in range(runs):
+        with engine.connect() as conn:
+            t = time.perf_counter()
+            count = len(conn.execute(query, {"at": AT}).all())
+            times.append(time.perf_counter() - t)
+    return statistics.median(times), count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    records = synthetic(args.rows)
+    sample = records[:200_000]
+    print(f"python evaluate: {bench_python(sample, args.runs):,.0f} records/s (median of {args.runs}, {len(sample):,} records)")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = sa.create_engine(f"sqlite:///{tmp}/bench.db")
+        fill(engine, records)
+        seconds, due = bench_sql(engine, args.runs)
+        print(f"sqlite  select due among {args.rows:,}: {seconds:.2f} s median of {args.runs} ({due:,} due)")
+        engine.dispose()
+    if os.environ.get("GDPR_TEST_DATABASE_URL"):
+        with postgres_engine() as pg:
+            assert pg is not None
+            fill(pg, records)
+            seconds, due = bench_sql(pg, args.runs)
+            print(f"postgres select due among {args.rows:,}: {seconds:.2f} s median of {args.runs} ({due:,} due)")
+
+
+if __name__ == "__main__":
+    main()

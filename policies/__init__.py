@@ -1,0 +1,82 @@
+"""The policy language: parse, check, format, evaluate and compile per-country retention rules.
+
+Pure: imports nothing of the project and no ORM models. `retention` hands the SQL compiler a
+ColumnMap and records the PolicySet's content hash next to every decision it acts on.
+"""
+
+from .errors import Diagnostic, PolicyError, PolicyLintError, PolicySyntaxError, PolicyTestError
+from .evaluator import (
+    Decision,
+    ErrorCause,
+    Evaluator,
+    NextStage,
+    Outcome,
+    RecordError,
+    evaluate,
+    evaluator_for,
+)
+from .explain import Explanation, explain
+from .formatter import format_file, format_text
+from .linter import lint
+from .model import (
+    Policy,
+    PolicySet,
+    build_policy_set,
+    default_policy_dir,
+    load_default_policy_set,
+    load_policy_set,
+    policy_files,
+    purposes_used,
+)
+from .parser import parse
+from .policy_tests import PolicyTestResult, run_policy_tests
+from .records import Consent, Hold, Record, RecordFormatError, format_instant, parse_instant, record_from_json
+from .sql_compiler import ColumnMap, CompiledPolicies, RuleSlot, compile_policies
+from .sql_consent import join_latest_consents, latest_consent
+from .sql_time import NaiveUTC
+
+__all__ = [
+    "ColumnMap",
+    "CompiledPolicies",
+    "Consent",
+    "Decision",
+    "Diagnostic",
+    "ErrorCause",
+    "Evaluator",
+    "Explanation",
+    "Hold",
+    "NaiveUTC",
+    "NextStage",
+    "Outcome",
+    "Policy",
+    "PolicyError",
+    "PolicyLintError",
+    "PolicySet",
+    "PolicySyntaxError",
+    "PolicyTestError",
+    "PolicyTestResult",
+    "Record",
+    "RecordError",
+    "RecordFormatError",
+    "RuleSlot",
+    "build_policy_set",
+    "compile_policies",
+    "default_policy_dir",
+    "evaluate",
+    "evaluator_for",
+    "explain",
+    "format_file",
+    "format_instant",
+    "format_text",
+    "join_latest_consents",
+    "latest_consent",
+    "lint",
+    "load_default_policy_set",
+    "load_policy_set",
+    "parse",
+    "parse_instant",
+    "policy_files",
+    "purposes_used",
+    "record_from_json",
+    "run_policy_tests",
+]

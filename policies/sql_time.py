@@ -1,0 +1,113 @@
+"""Calendar arithmetic and null-skipping extremes as SQL, rendered per dialect.
+
+The SQL compiler needs `instant + N months` with the same month-end clamping as Python. PostgreSQL
+`timestamp + interval 'N months'` clamps. SQLite 3.40's `date(x, '+N months')` does not (Jan 31 +
+1 month gives Mar 3), so on SQLite the value is built from the first of the target month, the day
+clamped to that month's last day, and the stored time of day (with microseconds) appended as text;
+naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' then compares correctly as a string.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+from .schema import Unit
+
+
+class NaiveUTC(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the database (the project's storage convention)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("policies need timezone-aware instants")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # an expression SQLite returns as text
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+class AddDuration(ColumnElement[datetime]):
+    """`instant + amount unit`, calendar-exact on every dialect."""
+
+    inherit_cache = False
+    type = NaiveUTC()
+
+    def __init__(self, instant: ColumnElement[Any], amount: int, unit: str) -> None:
+        self.instant = instant
+        self.amount = int(amount)
+        self.unit = Unit(unit)
+
+    @property
+    def months(self) -> int:
+        return {Unit.MONTHS: 1, Unit.YEARS: 12}.get(self.unit, 0) * self.amount
+
+    @property
+    def days(self) -> int:
+        return {Unit.DAYS: 1, Unit.WEEKS: 7}.get(self.unit, 0) * self.amount
+
+
+class Extreme(ColumnElement[datetime]):
+    """The earliest or latest of several instants, skipping nulls; null when all are null."""
+
+    inherit_cache = False
+    type = NaiveUTC()
+
+    def __init__(self, kind: str, terms: list[ColumnElement[Any]]) -> None:
+        self.kind = kind
+        self.terms = terms
+
+
+@compiles(AddDuration)
+def _add_default(element: AddDuration, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.instant, **kw)
+    # amounts are ints from the parsed policy, never user text: safe to inline.
+    if element.months:
+        return f"({x} + interval '{element.months} months')"
+    return f"({x} + interval '{element.days} days')"
+
+
+@compiles(AddDuration, "sqlite")
+def _add_sqlite(element: AddDuration, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.instant, **kw)
+    # Only the date part goes through date(): SQLite rounds fractional seconds to milliseconds,
+    # so '23:59:59.999999' would roll over into the next day.
+    day = f"substr({x}, 1, 10)"
+    if element.days:
+        return f"(date({day}, '+{element.days} days') || substr({x}, 11))"
+    n = element.months
+    first = f"substr(date({day}, 'start of month', '+{n} months'), 1, 8)"
+    last_day = f"strftime('%d', {day}, 'start of month', '+{n + 1} months', '-1 day')"
+    return f"({first} || min(substr({x}, 9, 2), {last_day}) || substr({x}, 11))"
+
+
+@compiles(Extreme)
+def _extreme_default(element: Extreme, compiler: SQLCompiler, **kw: Any) -> str:
+    terms = ", ".join(compiler.process(t, **kw) for t in element.terms)
+    return f"{'least' if element.kind == 'earliest' else 'greatest'}({terms})"
+
+
+@compiles(Extreme, "sqlite")
+def _extreme_sqlite(element: Extreme, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's scalar min/max return NULL if any argument is NULL; rotate coalesce so each slot
+    # holds its own term or, if null, another one, which leaves the extreme of the non-nulls.
+    texts = [compiler.process(t, **kw) for t in element.terms]
+    rotations = [
+        "coalesce(" + ", ".join(texts[i:] + texts[:i]) + ")" for i in range(len(texts))
+    ]
+    return f"{'min' if element.kind == 'earliest' else 'max'}({', '.join(rotations)})"

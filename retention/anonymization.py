@@ -1,0 +1,246 @@
+"""Anonymization of subjects in bulk: what stays is statistics, nothing that points to a person.
+
+A batch of subjects is anonymized with a handful of set-based statements, whatever its size:
+names become plausible names of the subject's locale, drawn at random from pools that Faker fills
+once per locale and process (a Faker call per row would cost more than the whole UPDATE); e-mail
+and phone become non-routable placeholders; city, notes and the ATS reference (a key back to the
+person in another system) become NULL; instants are coarsened to the first of their month;
+consents and documents go (document rows now, their files after commit, see
+`retention.pending_files`). Country, status, applications' positions and the coarse dates stay for
+statistics. Nothing maps the old values to the new ones: the random choices come from the OS, so
+the result cannot be reversed, not even by this code.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from faker import Faker
+from faker.config import AVAILABLE_LOCALES
+from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+from retention.db import TZDateTime, is_postgresql
+from retention.models import Application, Candidate, Consent, Document
+from retention.pending_files import queue_documents
+
+__all__ = [
+    "PHONE_PLACEHOLDER",
+    "Anonymizer",
+    "MonthStart",
+    "anonymize",
+    "locale_for",
+    "placeholder_email",
+]
+
+PHONE_PLACEHOLDER = "+000000000000"
+EMAIL_DOMAIN = "invalid.example"  # RFC 2606/6761: .invalid and example.* never route mail
+POOL_SIZE = 400
+
+_candidates = Candidate.__table__
+_documents = Document.__table__
+_consents = Consent.__table__
+_applications = Application.__table__
+
+# Where the country's own locale is not the first `xx_CC` Faker offers, or it offers none.
+_LOCALE_OVERRIDES = {
+    "BE": "nl_BE",
+    "CH": "de_CH",
+    "LU": "fr_CH",
+    "IE": "en_IE",
+    "QA": "ar_AA",
+    "GB": "en_GB",
+    "US": "en_US",
+    "CA": "en_CA",
+    "DK": "da_DK",
+}
+
+
+def locale_for(country: str) -> str:
+    """The Faker locale whose names suit a subject of `country` (en_US when Faker has none)."""
+    if country in _LOCALE_OVERRIDES:
+        return _LOCALE_OVERRIDES[country]
+    matches = sorted(loc for loc in AVAILABLE_LOCALES if loc.endswith(f"_{country}"))
+    return matches[0] if matches else "en_US"
+
+
+def placeholder_email(token: str) -> str:
+    return f"anon-{token}@{EMAIL_DOMAIN}"
+
+
+class MonthStart(ColumnElement[datetime]):
+    """SQL: the first instant of the month of a naive-UTC timestamp column (NULL stays NULL)."""
+
+    inherit_cache = True
+    type = TZDateTime()
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+
+
+@compiles(MonthStart)
+def _month_start_pg(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date_trunc('month', {compiler.process(element.column, **kw)})"
+
+
+@compiles(MonthStart, "sqlite")
+def _month_start_sqlite(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    # The project's one stored text form of an instant, 6 fractional digits included.
+    return f"strftime('%Y-%m-01 00:00:00.000000', {compiler.process(element.column, **kw)})"
+
+
+@dataclass
+class Anonymizer:
+    """Replacement values: random picks from per-locale name pools built on first use."""
+
+    pool_size: int = POOL_SIZE
+    _rng: random.Random = field(default_factory=random.SystemRandom, repr=False)
+    _pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def pools(self, country: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(first names, last names) of the country's locale."""
+        locale = locale_for(country)
+        pool = self._pools.get(locale)
+        if pool is None:
+            fake = Faker(locale)
+            fake.seed_instance(self._rng.getrandbits(64))
+            firsts = tuple({fake.first_name() for _ in range(self.pool_size)})
+            lasts = tuple({fake.last_name() for _ in range(self.pool_size)})
+            pool = self._pools[locale] = (firsts, lasts)
+        return pool
+
+    def replacements(self, subjects: Sequence[tuple[uuid.UUID, str]]) -> list[dict[str, Any]]:
+        """One row of new values per (subject id, country)."""
+        choice = self._rng.choice
+        rows = []
+        for subject_id, country in subjects:
+            firsts, lasts = self.pools(country)
+            rows.append(
+                {
+                    "b_id": subject_id,
+                    "b_first": choice(firsts),
+                    "b_last": choice(lasts),
+                    "b_email": placeholder_email(secrets.token_hex(8)),
+                }
+            )
+        return rows
+
+
+def anonymize(
+    conn: Connection,
+    subjects: Sequence[tuple[uuid.UUID, str]],
+    *,
+    at: datetime,
+    anonymizer: Anonymizer,
+    run_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Anonymize (subject id, country) pairs in the caller's transaction; never commits.
+
+    Returns the ids actually anonymized: a subject already anonymized (or gone) is skipped, so
+    the caller audits only what happened.
+    """
+    if not subjects:
+        return []
+    ids = [s for s, _ in subjects]
+    c = _candidates.c
+    # Which of them are still to do, under the transaction's lock (BEGIN IMMEDIATE / FOR UPDATE).
+    todo_q = (
+        select(c.id, c.country)
+        .where(c.id.in_(bindparam("ids", expanding=True)), c.anonymized_at.is_(None))
+        .with_for_update()
+    )
+    todo = [(r.id, r.country) for r in conn.execute(todo_q, {"ids": ids})]
+    if not todo:
+        return []
+    todo_ids = [s for s, _ in todo]
+    queue_documents(conn, todo_ids, at=at, run_id=run_id)
+    expanding = bindparam("ids", expanding=True)
+    conn.execute(
+        delete(_consents).where(_consents.c.candidate_id.in_(expanding)), {"ids": todo_ids}
+    )
+    a = _applications.c
+    conn.execute(
+        update(_applications)
+        .where(a.candidate_id.in_(expanding))
+        .values(applied_at=MonthStart(a.applied_at), decided_at=MonthStart(a.decided_at)),
+        {"ids": todo_ids},
+    )
+    rows = anonymizer.replacements(todo)
+    if is_postgresql(conn):
+        _update_candidates_pg(conn, rows, at)
+    else:
+        _update_candidates(conn, rows, at)
+    return todo_ids
+
+
+def _candidate_values(at: datetime) -> dict[str, Any]:
+    c = _candidates.c
+    return {
+        "city": None,
+        "notes": None,
+        "external_ref": None,
+        "phone": PHONE_PLACEHOLDER,
+        "applied_at": MonthStart(c.applied_at),
+        "decided_at": MonthStart(c.decided_at),
+        "last_activity_at": MonthStart(c.last_activity_at),
+        "created_at": MonthStart(c.created_at),
+        "anonymized_at": at,
+        "updated_at": at,
+    }
+
+
+def _update_candidates(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> None:
+    """executemany of one UPDATE keyed by id: SQLite runs it as one prepared statement."""
+    c = _candidates.c
+    stmt = (
+        update(_candidates)
+        .where(c.id == bindparam("b_id"))
+        .values(
+            first_name=bindparam("b_first"),
+            last_name=bindparam("b_last"),
+            email=bindparam("b_email"),
+            **_candidate_values(at),
+        )
+    )
+    conn.execute(stmt, rows)
+
+
+def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> None:
+    """One UPDATE ... FROM unnest(arrays) per batch: a single round trip on PostgreSQL."""
+    values = _candidate_values(at)
+    stmt = text(
+        """
+        UPDATE candidate AS c SET
+            first_name = v.first_name, last_name = v.last_name, email = v.email,
+            phone = :phone, city = NULL, notes = NULL, external_ref = NULL,
+            applied_at = date_trunc('month', c.applied_at),
+            decided_at = date_trunc('month', c.decided_at),
+            last_activity_at = date_trunc('month', c.last_activity_at),
+            created_at = date_trunc('month', c.created_at),
+            anonymized_at = :at, updated_at = :at
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:firsts AS text[]), CAST(:lasts AS text[]),
+                    CAST(:emails AS text[])) AS v(id, first_name, last_name, email)
+        WHERE c.id = v.id
+        """
+    ).bindparams(bindparam("at", type_=TZDateTime()))
+    conn.execute(
+        stmt,
+        {
+            "phone": values["phone"],
+            "at": at,
+            "ids": [r["b_id"] for r in rows],
+            "firsts": [r["b_first"] for r in rows],
+            "lasts": [r["b_last"] for r in rows],
+            "emails": [r["b_email"] for r in rows],
+        },
+    )

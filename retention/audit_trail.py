@@ -1,0 +1,70 @@
+"""How the engine writes to and reads from the audit log, in the caller's transaction.
+
+One small seam between `retention` and `audit_log`: the engine appends events with `record` inside
+the unit of work that performs the action (they commit together), and the access review asks when
+a principal last used a grant. A reason or detail that looks like personal data is refused by the
+log; here that becomes `BadInput`, so the CLI reports it as a bad argument.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from audit_log import AuditLog, Entry, Event, Outcome, PersonalDataError
+from audit_log.schema import audit_entry
+from retention.errors import BadInput
+
+__all__ = ["ANONYMOUS", "check_reason", "last_grant_uses", "record", "refuse_personal"]
+
+ANONYMOUS = "anonymous"
+
+_LOG = AuditLog()
+
+
+def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:
+    """Append `events` in the caller's transaction, stamped `at` (default: now)."""
+    log = _LOG if at is None else AuditLog(clock=lambda: at)
+    log.append(conn, list(events))
+
+
+def refuse_personal(what: str, text: str) -> None:
+    """Refuse free text that the audit log would refuse, before any work is done."""
+    try:
+        Event(actor=ANONYMOUS, action="check", reason=text)
+    except PersonalDataError:
+        raise BadInput(
+            f"{what} looks like it holds personal data (an e-mail address or phone number): "
+            "refer to people by UUID"
+        ) from None
+
+
+def check_reason(reason: str | None, what: str = "--reason", limit: int = 1000) -> str:
+    """A required free-text reason: present, bounded, and free of personal data."""
+    if reason is None or not reason.strip():
+        raise BadInput(f"{what} is required")
+    if len(reason) > limit:
+        raise BadInput(f"{what} is longer than {limit} characters")
+    refuse_personal(what, reason)
+    return reason
+
+
+def last_grant_uses(conn: Connection, since: datetime) -> dict[str, datetime]:
+    """When each grant was last used since `since`: its newest `ok` entry naming it, by grant id.
+
+    Every allowed operation records the grant that allowed it under `details.allowed_by`.
+    """
+    t = audit_entry.c
+    rows = conn.execute(
+        select(t.canonical).where(
+            t.ts >= since.astimezone(UTC).replace(tzinfo=None), t.outcome == Outcome.OK.value
+        )
+    )
+    last: dict[str, datetime] = {}
+    for (canonical,) in rows:
+        entry = Entry.decode(bytes(canonical))
+        grant = entry.details.get("allowed_by")
+        if isinstance(grant, str) and (grant not in last or last[grant] < entry.ts):
+            last[grant] = entry.ts
+    return last

@@ -1,0 +1,58 @@
+"""Deletion and restriction of subjects in bulk: the two actions that are not anonymization.
+
+Delete removes the candidate row; its applications, consents and documents follow through the
+foreign keys' ON DELETE CASCADE, and the document files leave after commit (see
+`retention.pending_files`). What remains of the subject is its UUID in the audit log, in legal
+holds and in review decisions. Block restricts processing (GDPR Art. 18, LOPDGDD art. 32): the
+record stays, `blocked_at` marks it, and the gateway lets only a DPO with a stated reason read it.
+Both run in the caller's transaction, lock the rows first and return the ids they really changed,
+so a subject already gone or blocked is neither changed nor audited twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from retention.models import Candidate
+from retention.pending_files import queue_documents
+
+__all__ = ["block", "delete_subjects"]
+
+_candidates = Candidate.__table__
+
+
+def delete_subjects(
+    conn: Connection, subject_ids: Sequence[uuid.UUID], *, at: datetime, run_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """Delete the subjects with everything they own; returns the ids that existed."""
+    if not subject_ids:
+        return []
+    c = _candidates.c
+    ids = bindparam("ids", expanding=True)
+    q = select(c.id).where(c.id.in_(ids)).with_for_update()
+    present = list(conn.execute(q, {"ids": list(subject_ids)}).scalars())
+    if not present:
+        return []
+    queue_documents(conn, present, at=at, run_id=run_id)
+    conn.execute(delete(_candidates).where(c.id.in_(ids)), {"ids": present})
+    return present
+
+
+def block(conn: Connection, subject_ids: Sequence[uuid.UUID], *, at: datetime) -> list[uuid.UUID]:
+    """Restrict processing of the subjects not yet blocked; returns the ids newly blocked."""
+    if not subject_ids:
+        return []
+    c = _candidates.c
+    ids = bindparam("ids", expanding=True)
+    q = select(c.id).where(c.id.in_(ids), c.blocked_at.is_(None)).with_for_update()
+    todo = list(conn.execute(q, {"ids": list(subject_ids)}).scalars())
+    if todo:
+        conn.execute(
+            update(_candidates).where(c.id.in_(ids)).values(blocked_at=at, updated_at=at),
+            {"ids": todo},
+        )
+    return todo

@@ -1,0 +1,102 @@
+"""Permissions and the built-in roles that bundle them: the vocabulary of access control.
+
+A closed set of permissions (what an operation needs) and six roles (what a grant gives). They are
+built in rather than configurable on purpose: a reviewer reads one table to know what a role can
+do, and "admin cannot read personal data" is a fact of the code, not of a configuration file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from retention.errors import BadInput
+
+__all__ = [
+    "PRIVILEGED_ROLES",
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Role",
+    "parse_permission",
+    "parse_role",
+]
+
+
+class Permission(StrEnum):
+    CANDIDATE_READ = "candidate:read"
+    CANDIDATE_WRITE = "candidate:write"
+    CANDIDATE_EXPORT = "candidate:export"
+    CANDIDATE_ERASE = "candidate:erase"
+    CONSENT_WRITE = "consent:write"
+    HOLD_MANAGE = "hold:manage"
+    SWEEP_PLAN = "sweep:plan"
+    SWEEP_RUN = "sweep:run"
+    AUDIT_READ = "audit:read"
+    AUDIT_VERIFY = "audit:verify"
+    EVIDENCE_EXPORT = "evidence:export"
+    POLICY_MANAGE = "policy:manage"
+    ACCESS_MANAGE = "access:manage"
+    ACCESS_APPROVE = "access:approve"
+
+
+class Role(StrEnum):
+    RECRUITER = "recruiter"
+    DPO = "dpo"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SCHEDULER = "scheduler"
+    INTEGRATION = "integration"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
+    {
+        Role.RECRUITER: frozenset({P.CANDIDATE_READ, P.CANDIDATE_WRITE, P.CONSENT_WRITE}),
+        Role.DPO: frozenset(
+            {
+                P.CANDIDATE_READ,
+                P.CANDIDATE_WRITE,
+                P.CANDIDATE_EXPORT,
+                P.CANDIDATE_ERASE,
+                P.CONSENT_WRITE,
+                P.HOLD_MANAGE,
+                P.SWEEP_PLAN,
+                P.SWEEP_RUN,
+                P.AUDIT_READ,
+                P.AUDIT_VERIFY,
+                P.EVIDENCE_EXPORT,
+                P.POLICY_MANAGE,
+                P.ACCESS_APPROVE,
+            }
+        ),
+        # No personal data: an auditor checks the log and the evidence, never the records.
+        Role.AUDITOR: frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.EVIDENCE_EXPORT, P.SWEEP_PLAN}),
+        # Separation of duties: whoever hands out access cannot read what it protects.
+        Role.ADMIN: frozenset({P.ACCESS_MANAGE, P.AUDIT_VERIFY}),
+        Role.SCHEDULER: frozenset({P.SWEEP_PLAN, P.SWEEP_RUN, P.AUDIT_VERIFY}),
+        Role.INTEGRATION: frozenset({P.CANDIDATE_WRITE, P.CONSENT_WRITE}),
+    }
+)
+
+# Grants of these roles stay pending until a second principal with access:approve approves them.
+PRIVILEGED_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.DPO})
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise BadInput(
+            f"unknown role (choose one of: {', '.join(r.value for r in Role)})"
+        ) from None
+
+
+def parse_permission(text: str) -> Permission:
+    try:
+        return Permission(text)
+    except ValueError:
+        raise BadInput(
+            f"unknown permission (choose one of: {', '.join(p.value for p in Permission)})"
+        ) from None

@@ -1,0 +1,285 @@
+"""Grants: who may grant what, four-eyes approval, expiry bounds, revocation, and their audit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from retention import grants, principals
+from retention.errors import AccessDenied, BadInput
+from retention.installation import Installation
+from retention.testing import FixedClock
+from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
+
+
+@pytest.fixture
+def world(installation: Installation, clock: FixedClock) -> World:
+    return build_world(installation, clock)
+
+
+class TestGrant:
+    def test_recruiter_grant_is_active_and_audited(self, world: World) -> None:
+        """A recruiter grant is active at once and recorded as access.grant by the admin."""
+        g = grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "dpo",
+            "auditor",
+            "RO,nl",
+            "4w",
+            "audit prep",
+            clock=world.clock,
+        )
+        assert g.status == "active" and g.countries == "NL,RO"
+        assert g.expires_at == world.clock() + timedelta(days=28)
+        entry = audit_rows(world.engine, action="access.grant")[-1]
+        assert entry.actor == str(world.admin.principal_id) and entry.outcome == "ok"
+
+    def test_nobody_grants_to_themselves(self, world: World) -> None:
+        """A self-grant is denied, audited as denied, and changes nothing."""
+        before = snapshot(world.engine)
+        with pytest.raises(AccessDenied, match="nobody grants to themselves"):
+            grants.grant_access(
+                world.engine,
+                world.admin.principal_id,
+                "admin",
+                "dpo",
+                "*",
+                "30d",
+                "me",
+                clock=world.clock,
+            )
+        assert snapshot(world.engine) == before
+        assert audit_rows(world.engine, action="access.grant")[-1].outcome == "denied"
+
+    @pytest.mark.parametrize(
+        ("expires", "message"),
+        [
+            ("2020-01-01", "--expires is in the past: a grant must end in the future"),
+            ("366d", "--expires is more than 365 days away: grant for less"),
+            ("13m", "--expires is more than 365 days away: grant for less"),
+            ("0d", "--expires must be a positive duration"),
+            (
+                "-5d",
+                "--expires must be a duration like 30d, 4w, 6m or 1y, or a date like 2027-01-31",
+            ),
+            (
+                "'; DROP TABLE access_grant; --",
+                "--expires must be a duration like 30d, 4w, 6m or 1y, or a date like 2027-01-31",
+            ),
+        ],
+    )
+    def test_expiry_bounds(self, world: World, expires: str, message: str) -> None:
+        """Expiries in the past, beyond 365 days or malformed are bad input; nothing changes."""
+        before = snapshot(world.engine)
+        with pytest.raises(BadInput) as exc:
+            grants.grant_access(
+                world.engine,
+                world.admin.principal_id,
+                "rita",
+                "recruiter",
+                "NL",
+                expires,
+                "x",
+                clock=world.clock,
+            )
+        assert exc.value.message == message
+        assert snapshot(world.engine) == before
+
+    def test_365_days_is_allowed(self, world: World) -> None:
+        """Exactly 365 days is the longest grant."""
+        g = grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            "recruiter",
+            "DE",
+            "365d",
+            "x",
+            clock=world.clock,
+        )
+        assert g.expires_at == world.clock() + timedelta(days=365)
+
+    def test_recruiter_cannot_grant(self, world: World) -> None:
+        """Granting needs access:manage: a recruiter is denied and the attempt audited."""
+        with pytest.raises(AccessDenied, match="access:manage"):
+            grants.grant_access(
+                world.engine,
+                world.recruiter.principal_id,
+                "dpo",
+                "recruiter",
+                "NL",
+                "1d",
+                "x",
+                clock=world.clock,
+            )
+        assert audit_rows(world.engine, action="access.grant")[-1].outcome == "denied"
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            ({"role": "root"}, "unknown role"),
+            ({"countries": "NL; DROP TABLE x"}, "--country must be"),
+            ({"countries": "N" * 5000}, "--country must be"),
+            ({"reason": ""}, "--reason is required"),
+            ({"reason": "r" * 1001}, "--reason is longer than 1000 characters"),
+            ({"reason": "asked by ana@example.org"}, "--reason looks like it holds personal data"),
+            ({"principal": "x' OR '1'='1"}, "principal name must be"),
+            ({"principal": "p" * 10_000}, "principal name must be"),
+        ],
+    )
+    def test_bad_arguments(self, world: World, args: dict[str, str], message: str) -> None:
+        """SQL metacharacters and very long strings in every argument are refused as bad input."""
+        call = {"principal": "rita", "role": "recruiter", "countries": "NL", "reason": "x", **args}
+        before = audit_count(world.engine)
+        with pytest.raises(BadInput, match=message):
+            grants.grant_access(
+                world.engine,
+                world.admin.principal_id,
+                call["principal"],
+                call["role"],
+                call["countries"],
+                "30d",
+                call["reason"],
+                clock=world.clock,
+            )
+        assert audit_count(world.engine) == before
+
+
+class TestFourEyes:
+    def _pending_dpo_grant(self, world: World) -> grants.Grant:
+        return grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            "dpo",
+            "*",
+            "30d",
+            "cover",
+            clock=world.clock,
+        )
+
+    def test_privileged_grant_is_pending_and_gives_nothing(self, world: World) -> None:
+        """A dpo grant waits for approval and gives nothing meanwhile."""
+        g = self._pending_dpo_grant(world)
+        assert g.status == "pending"
+        _, decision = grants.check_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            "candidate:export",
+            "NL",
+            clock=world.clock,
+        )
+        assert not decision.allowed and "pending approval" in decision.reason
+
+    def test_grantee_cannot_approve_own_grant(self, world: World) -> None:
+        """A grantee holding access:approve may not approve its own grant: denied, audited."""
+        g = grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "dpo",
+            "dpo",
+            "RO",
+            "30d",
+            "extra",
+            clock=world.clock,
+        )
+        with pytest.raises(AccessDenied, match="four eyes"):
+            grants.approve_grant(world.engine, world.dpo.principal_id, str(g.id), clock=world.clock)
+        assert audit_rows(world.engine, action="access.approve")[-1].outcome == "denied"
+        assert grants.list_grants(world.engine, world.admin.principal_id, "dpo")[0][0].status == (
+            "pending"
+        )
+
+    def test_admin_grantor_cannot_approve(self, world: World) -> None:
+        """An admin lacks access:approve (and is the grantor): denied."""
+        g = self._pending_dpo_grant(world)
+        with pytest.raises(AccessDenied, match="access:approve"):
+            grants.approve_grant(
+                world.engine, world.admin.principal_id, str(g.id), clock=world.clock
+            )
+
+    def test_grantor_with_approve_cannot_approve_own_grant(self, world: World) -> None:
+        """A grantor holding both access:manage and access:approve still needs a second person."""
+        admin, dpo = world.admin.principal_id, world.dpo.principal_id
+        principals.create_principal(world.engine, admin, "boss", "human", clock=world.clock)
+        for role in ("admin", "dpo"):
+            g = grants.grant_access(
+                world.engine, admin, "boss", role, "*", "30d", "x", clock=world.clock
+            )
+            grants.approve_grant(world.engine, dpo, str(g.id), clock=world.clock)
+        boss = principals.find_principal_by_name(world.engine, "boss")
+        pending = grants.grant_access(
+            world.engine, boss, "rita", "dpo", "NL", "30d", "x", clock=world.clock
+        )
+        with pytest.raises(AccessDenied, match="four eyes"):
+            grants.approve_grant(world.engine, boss, str(pending.id), clock=world.clock)
+
+    def test_second_person_approves(self, world: World) -> None:
+        """The DPO (neither grantor nor grantee) approves; the grant then allows."""
+        g = self._pending_dpo_grant(world)
+        done = grants.approve_grant(
+            world.engine, world.dpo.principal_id, str(g.id), clock=world.clock
+        )
+        assert done.status == "active" and done.approved_by == world.dpo.principal_id
+        _, decision = grants.check_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            "candidate:export",
+            "DE",
+            clock=world.clock,
+        )
+        assert decision.allowed and decision.grant_id == g.id
+
+    def test_expired_pending_grant_cannot_be_approved(self, world: World) -> None:
+        """Approval after expiry is refused."""
+        g = self._pending_dpo_grant(world)
+        world.clock.advance(timedelta(days=31))
+        with pytest.raises(BadInput, match="has expired"):
+            grants.approve_grant(world.engine, world.dpo.principal_id, str(g.id), clock=world.clock)
+
+
+class TestRevoke:
+    def test_revoked_grant_gives_nothing(self, world: World) -> None:
+        """After revocation the recruiter's grant no longer allows reads; audited with reason."""
+        grants.revoke_grant(
+            world.engine,
+            world.admin.principal_id,
+            str(world.recruiter_grant),
+            "left team",
+            clock=world.clock,
+        )
+        _, decision = grants.check_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            "candidate:read",
+            "NL",
+            clock=world.clock,
+        )
+        assert not decision.allowed and "was revoked" in decision.reason
+        assert audit_rows(world.engine, action="access.revoke")[-1].outcome == "ok"
+
+    def test_revoke_twice_is_refused(self, world: World) -> None:
+        """A revoked grant cannot be revoked again."""
+        args = (world.engine, world.admin.principal_id, str(world.recruiter_grant), "x")
+        grants.revoke_grant(*args, clock=world.clock)
+        with pytest.raises(BadInput, match="already revoked"):
+            grants.revoke_grant(*args, clock=world.clock)
+
+    def test_bad_grant_id(self, world: World) -> None:
+        """A grant id that is not a UUID is bad input."""
+        with pytest.raises(BadInput, match="GRANT_ID must be a UUID"):
+            grants.revoke_grant(world.engine, world.admin.principal_id, "1 OR 1=1", "x")
+
+
+class TestListAndCheck:
+    def test_list_needs_access_reader(self, world: World) -> None:
+        """A recruiter may not list grants; the admin sees every grant with names."""
+        with pytest.raises(AccessDenied):
+            grants.list_grants(world.engine, world.recruiter.principal_id, clock=world.clock)
+        rows = grants.list_grants(world.engine, world.admin.principal_id, "rita", clock=world.clock)
+        assert [(g.role, name) for g, name in rows] == [("recruiter", "rita")]
