@@ -245,22 +245,38 @@ def evidence_export(
 ) -> None:
     """Export a signed, self-verifying evidence pack of a period (evidence:export; audited)."""
     from retention import evidence_export as ex
+    from retention.guard import guarded, require
+    from retention.permissions import Permission
 
     installation = app.installation()
+    principal = app.authenticate()
+    cc = country.upper() if country else None
     request = ex.ExportRequest(
         start=start.date(),
         end=end.date(),
         out=out,
-        actor=evidence_actor(app),
-        country=country.upper() if country else None,
+        actor=str(principal.id),
+        country=cc,
         zip=as_zip,
     )
+
+    def authorize(conn: Any) -> object:
+        return require(
+            conn,
+            principal.id,
+            Permission.EVIDENCE_EXPORT,
+            at=datetime.now(UTC),
+            action=ex.EXPORT_ACTION,
+            country=cc,
+        )
+
     result = ex.export_pack(
         installation,
         request,
         signer=ex.load_signer(installation),
         policies=evidence_policies(installation),
-        **evidence_guard(app, request),
+        authorize=authorize,
+        unit=guarded,
     )
     emit(as_json, result.to_json(), lambda: _export_text(result))
 
@@ -281,34 +297,15 @@ def _export_text(result: Any) -> str:
     )
 
 
-def evidence_actor(app: AppContext) -> str:
-    """Who exports: the authenticated principal (wired to access control)."""
-    return str(app.authenticate().id)
-
-
-def evidence_guard(app: AppContext, request: Any) -> dict[str, Any]:
-    """Authorization of an export, run inside its transaction: evidence:export for the country."""
-    from retention.guard import guarded, require
-    from retention.permissions import Permission
-
-    principal = app.authenticate()
-
-    def authorize(conn: Any) -> object:
-        return require(
-            conn,
-            principal.id,
-            Permission.EVIDENCE_EXPORT,
-            at=datetime.now(UTC),
-            action="evidence.export",
-            country=request.country,
-        )
-
-    return {"authorize": authorize, "unit": guarded}
-
-
 def evidence_policies(installation: Installation) -> Any:
-    """The policy texts in force, with their set hash (none until the policies are wired)."""
-    return None
+    """The policy texts in force: the installation's policies/ folder, else the shipped set."""
+    from policies import load_default_policy_set, load_policy_set
+    from retention.evidence_export import policy_texts
+
+    folder = installation.config.data_dir / "policies"
+    if folder.is_dir() and any(folder.glob("*.policy")):
+        return policy_texts(load_policy_set([folder]))
+    return policy_texts(load_default_policy_set())
 
 
 @evidence.command("verify")
@@ -334,6 +331,8 @@ def evidence_verify(pack: Path, key_file: Path | None, as_json: bool) -> None:
     emit(as_json, report.to_json(), report.summary)
     if not report.ok:
         raise CheckFailed(f"evidence pack does not verify: {report.problems[0]}")
+
+
 @db.command("harden")
 @click.option(
     "--app-role", required=True, help="PostgreSQL role the engine runs as (not the owner)."

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine
 from audit_log.entry import format_ts, parse_ts
 from audit_log.note import Signer, sign_note
 from audit_log.witness import append_witness
+from policies import PolicySet
 from retention import auditing
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed
@@ -69,6 +70,7 @@ __all__ = [
     "export_pack",
     "load_signer",
     "period_bounds",
+    "policy_texts",
 ]
 
 
@@ -83,6 +85,14 @@ class PolicyTexts:
 
     set_hash: str
     files: tuple[tuple[str, str], ...]
+
+
+def policy_texts(policy_set: PolicySet) -> PolicyTexts:
+    """The exact texts of a policy set's files and its content hash, for policies/."""
+    return PolicyTexts(
+        set_hash=policy_set.content_hash,
+        files=tuple((Path(f.path).name, f.text) for f in policy_set.files),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,21 +277,20 @@ def _write(
         coverage = src.coverage(bounds)
         held = src.held_subjects(bounds)
         open_reviews = src.open_reviews(bounds)
+        names = src.principal_names()
+        run_hashes = src.run_policy_hashes(bounds)
         missing = list(dict.fromkeys(src.missing))
+    activity = [
+        (names.get(who, who), who if who in names else "", stream.allowed[who], stream.denied[who])
+        for who in sorted(set(stream.allowed) | set(stream.denied))
+    ]
     access_rows = [["grant", *g, "", ""] for g in grants]
-    for who in sorted(set(stream.allowed) | set(stream.denied)):
-        access_rows.append(
-            [
-                "activity",
-                who,
-                *[""] * (len(GRANTS_HEADER) - 1),
-                stream.allowed[who],
-                stream.denied[who],
-            ]
-        )
+    blank = [""] * (len(GRANTS_HEADER) - 2)
+    access_rows += [["activity", name, pid, *blank, ok, no] for name, pid, ok, no in activity]
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))
     digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
-    policy_files = _write_policies(work, policies, stream.policy_hashes)
+    referenced = stream.policy_hashes | run_hashes
+    policy_files = _write_policies(work, policies, referenced)
     digests += policy_files
     if policies is None:
         missing.append("policies/: no policy set was given to the export")
@@ -297,7 +306,7 @@ def _write(
         consistency_from=(sealed.proofs["consistency"] or {}).get("proof", {}).get("size1"),
         policy_set_hash=policies.set_hash if policies else None,
         policy_files=tuple((d.path, d.sha256) for d in policy_files),
-        referenced_policy_hashes=tuple(sorted(stream.policy_hashes)),
+        referenced_policy_hashes=tuple(sorted(referenced)),
         actions_by_month=dict(stream.by_month),
         action_rows=stream.action_rows,
         errors=dict(stream.errors),
@@ -306,10 +315,7 @@ def _write(
         coverage=tuple(coverage),
         consents=tuple(tuple(r) for r in consents),
         grants=tuple(tuple(g) for g in grants),
-        activity=tuple(
-            (who, stream.allowed[who], stream.denied[who])
-            for who in sorted(set(stream.allowed) | set(stream.denied))
-        ),
+        activity=tuple((name, ok, no) for name, _, ok, no in activity),
         holds_count=_rows_in(work / PackFile.HOLDS),
         reviews_count=len(reviews),
         missing=tuple(missing),

@@ -19,6 +19,7 @@ from typing import IO
 from audit_log.entry import GENESIS_PREV
 from retention.evidence_pack import (
     ACTIONS_HEADER,
+    COLUMN,
     FileDigest,
     PackFile,
     PackPeriod,
@@ -173,7 +174,9 @@ class _ActionsCsv:
             return
         found = next(self._records, None)
         if found is None:
-            self._fail(None, f"ends early: audit entry {row[0]} ({row[5]}) has no line")
+            self._fail(
+                None, f"ends early: audit entry {row[0]} ({row[COLUMN['action']]}) has no line"
+            )
             return
         line, record = found
         if record != row:

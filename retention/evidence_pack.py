@@ -23,6 +23,7 @@ from typing import IO, Any
 
 __all__ = [
     "ACTIONS_HEADER",
+    "COLUMN",
     "FORMAT",
     "RETENTION_ACTIONS",
     "FileDigest",
@@ -61,13 +62,19 @@ ACTIONS_HEADER: tuple[str, ...] = (
     "date",
     "subject",
     "country",
+    "policy",
     "rule",
     "action",
     "outcome",
     "policy_hash",
     "cite",
     "run_id",
+    "review_id",
 )
+"""Columns of retention-actions.csv; `country` is empty when the entry does not name one."""
+
+COLUMN = {name: i for i, name in enumerate(ACTIONS_HEADER)}
+"""Position of each retention-actions.csv column."""
 
 
 class PackFile(StrEnum):
@@ -282,12 +289,14 @@ def action_row(entry: Mapping[str, Any], country: str | None) -> list[str] | Non
         _cell(entry.get("ts")),
         _cell(entry.get("subject")),
         entry_country,
+        _cell(details.get("policy")),
         _cell(details.get("rule")),
         str(action).removeprefix("candidate."),
         _cell(entry.get("outcome")),
         _cell(details.get("policy_hash")),
         _cell(details.get("cite")),
-        _cell(details.get("run_id")),
+        _cell(details.get("run_id", details.get("run"))),
+        _cell(details.get("review")),
     ]
 
 

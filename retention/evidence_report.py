@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from retention.evidence_pack import PackPeriod
+from retention.evidence_sources import GRANTS_HEADER
 
 __all__ = ["ACTION_COLORS", "ReportData", "bar_chart_svg", "render_report"]
 
@@ -270,17 +271,7 @@ def render_report(d: ReportData) -> str:
         ),
         "<h2>Access</h2>",
         _table(
-            [
-                "principal",
-                "role",
-                "countries",
-                "granted by",
-                "approved by",
-                "granted",
-                "expires",
-                "revoked",
-                "revoked by",
-            ],
+            [h.replace("_", " ") for h in GRANTS_HEADER],
             [list(g) for g in d.grants],
             "No grant records in this pack.",
         ),

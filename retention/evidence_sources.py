@@ -68,11 +68,14 @@ REVIEWS_HEADER = (
 CONSENTS_HEADER = ("purpose", "country", "given", "withdrawn", "expired")
 GRANTS_HEADER = (
     "principal",
+    "principal_id",
     "role",
     "countries",
+    "status",
     "granted_by",
     "approved_by",
     "granted_at",
+    "approved_at",
     "expires_at",
     "revoked_at",
     "revoked_by",
@@ -132,6 +135,7 @@ class Sources:
         self._tables = set(inspect(conn).get_table_names())
         self._meta = MetaData()
         self.missing: list[str] = []
+        self._names: dict[str, str] | None = None
 
     def has(self, name: str) -> bool:
         return name in self._tables
@@ -313,61 +317,59 @@ class Sources:
     # --- access ------------------------------------------------------------------------------
 
     def grants(self, b: Bounds) -> list[Sequence[str]]:
-        """Grants active at some point of the period (access control's tables, when present)."""
-        g = self.table("grant", "access.csv grants")
+        """Grants in force at some point of the period (created before its end, neither expired
+        nor revoked before its start), pending ones included; principals by name and id."""
+        g = self.table("access_grant", "access.csv grants")
         if g is None:
             return []
-        cols = set(g.c.keys())
-        principal = (
-            self.table("principal", "access.csv principals") if self.has("principal") else None
+        q = select(g).where(
+            g.c.created_at < b.end,
+            g.c.expires_at >= b.start,
+            or_(g.c.revoked_at.is_(None), g.c.revoked_at >= b.start),
         )
-        start_col = _first(g, ("granted_at", "created_at"))
-        q = select(g)
-        conds = []
-        if start_col is not None:
-            conds.append(start_col < b.end)
-        if "expires_at" in cols:
-            conds.append(or_(g.c.expires_at.is_(None), g.c.expires_at >= b.start))
-        if "revoked_at" in cols:
-            conds.append(or_(g.c.revoked_at.is_(None), g.c.revoked_at >= b.start))
-        if conds:
-            q = q.where(*conds)
-        names = self._principal_names(principal)
+        names = self.principal_names()
         rows = []
-        for m in self._conn.execute(q).mappings():
-            who = m.get("principal") or names.get(_text(m.get("principal_id")), "")
-            countries = m.get("countries")
-            if isinstance(countries, list | tuple):
-                countries = " ".join(countries)
-            listed = str(countries or "").split()
-            if b.country is not None and listed and b.country not in listed and "*" not in listed:
+        for m in self._conn.execute(q.order_by(g.c.created_at, g.c.id)).mappings():
+            countries = _text(m["countries"])
+            listed = countries.split(",")
+            if b.country is not None and "*" not in listed and b.country not in listed:
                 continue
             rows.append(
                 [
-                    _text(who),
-                    _text(m.get("role")),
-                    _text(countries),
-                    _text(m.get("granted_by")),
-                    _text(m.get("approved_by")),
-                    _instant(m.get(start_col.name) if start_col is not None else None),
+                    names.get(_uuid(m["principal_id"]), ""),
+                    _uuid(m["principal_id"]),
+                    _text(m["role"]),
+                    countries,
+                    _text(m.get("status")),
+                    names.get(_uuid(m.get("granted_by")), _uuid(m.get("granted_by"))),
+                    names.get(_uuid(m.get("approved_by")), _uuid(m.get("approved_by"))),
+                    _instant(m.get("created_at")),
+                    _instant(m.get("approved_at")),
                     _instant(m.get("expires_at")),
                     _instant(m.get("revoked_at")),
-                    _text(m.get("revoked_by")),
+                    names.get(_uuid(m.get("revoked_by")), _uuid(m.get("revoked_by"))),
                 ]
             )
-        return sorted(rows)
+        return rows
 
-    def _principal_names(self, principal: Table | None) -> dict[str, str]:
-        if principal is None or "name" not in principal.c:
-            return {}
-        return {
-            _text(i): _text(n)
-            for i, n in self._conn.execute(select(principal.c.id, principal.c.name))
-        }
+    def run_policy_hashes(self, b: Bounds) -> set[str]:
+        """Policy set hashes the sweep runs of the period evaluated against."""
+        if not self.has("retention_run"):
+            return set()
+        r = self.table("retention_run", "sweep runs")
+        assert r is not None
+        q = select(distinct(r.c.policy_hash)).where(
+            r.c.started_at < b.end, or_(r.c.finished_at.is_(None), r.c.finished_at >= b.start)
+        )
+        return {h for (h,) in self._conn.execute(q) if h}
 
-
-def _first(t: Table, names: Sequence[str]) -> Any:
-    for n in names:
-        if n in t.c:
-            return t.c[n]
-    return None
+    def principal_names(self) -> dict[str, str]:
+        """Principal id (dashed) -> name, for showing who acted (empty without access control)."""
+        if self._names is None:
+            self._names = {}
+            if self.has("principal"):
+                p = self.table("principal", "principal names")
+                assert p is not None
+                for i, n in self._conn.execute(select(p.c.id, p.c.name)):
+                    self._names[_uuid(i)] = _text(n)
+        return self._names

@@ -10,6 +10,7 @@ report, in the same pass. Memory stays constant whatever the period's size.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from audit_log.entry import GENESIS_PREV
 from audit_log.schema import audit_entry
 from retention.errors import CheckFailed
 from retention.evidence_pack import (
+    COLUMN as _C,
+)
+from retention.evidence_pack import (
     CsvWriter,
     HashingWriter,
     PackPeriod,
@@ -29,6 +33,7 @@ from retention.evidence_pack import (
     action_row,
     parse_entry_line,
 )
+from retention.models import Candidate
 
 __all__ = ["StreamStats", "copy_entries"]
 
@@ -73,6 +78,7 @@ def copy_entries(
         rows = conn.execute(q.where(t.seq >= lo, t.seq <= hi).order_by(t.seq).limit(_CHUNK)).all()
         if not rows:
             raise CheckFailed(f"audit entry {lo} is missing from the database")
+        chunk_actions: list[list[str]] = []
         for seq, canonical, stored_leaf, actor, outcome in rows:
             data = bytes(canonical)
             leaf = sha256(b"\x00" + data).digest()
@@ -96,27 +102,38 @@ def copy_entries(
                 elif outcome == "denied":
                     stats.denied[actor] += 1
                 if data.startswith(_ACTION_PREFIXES):
-                    _action(data, period.country, zone, actions, stats)
+                    row = action_row(parse_entry_line(data), period.country)
+                    if row is not None:
+                        actions.write(row)
+                        chunk_actions.append(row)
             log_out.write(data + b"\n")
             expected_prev = leaf.hex().encode()
             stats.lines += 1
             lo += 1
+        _count(chunk_actions, conn, zone, stats)
         if progress is not None:
             progress(stats.lines)
     stats.action_rows = actions.rows
     return stats
 
 
-def _action(
-    data: bytes, country: str | None, zone: ZoneInfo, actions: CsvWriter, s: StreamStats
-) -> None:
-    row = action_row(parse_entry_line(data), country)
-    if row is None:
-        return
-    actions.write(row)
-    at = datetime.fromisoformat(row[1].replace("Z", "+00:00"))
-    s.by_month[(at.astimezone(zone).strftime("%Y-%m"), row[3] or "--", row[5])] += 1
-    if row[6] == "error":
-        s.errors[row[3] or "--"] += 1
-    if row[7]:
-        s.policy_hashes.add(row[7])
+def _count(rows: list[list[str]], conn: Connection, zone: ZoneInfo, s: StreamStats) -> None:
+    """Count a chunk's action rows for the report's chart and backlog.
+
+    Entries that name no country get the subject's country from the database when the subject
+    still exists (the report is a summary, not a proof; the CSV keeps the entry's own words).
+    """
+    missing = {row[_C["subject"]] for row in rows if not row[_C["country"]] and row[_C["subject"]]}
+    found: dict[str, str] = {}
+    if missing:
+        c = Candidate.__table__.c  # type: ignore[attr-defined]
+        ids = [uuid.UUID(m) for m in missing]
+        found = {str(i): cc for i, cc in conn.execute(select(c.id, c.country).where(c.id.in_(ids)))}
+    for row in rows:
+        country = row[_C["country"]] or found.get(row[_C["subject"]], "--")
+        at = datetime.fromisoformat(row[_C["date"]].replace("Z", "+00:00"))
+        s.by_month[(at.astimezone(zone).strftime("%Y-%m"), country, row[_C["action"]])] += 1
+        if row[_C["outcome"]] == "error":
+            s.errors[country] += 1
+        if row[_C["policy_hash"]]:
+            s.policy_hashes.add(row[_C["policy_hash"]])

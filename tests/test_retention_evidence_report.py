@@ -53,7 +53,7 @@ def sample() -> ReportData:
         open_reviews={"FR": (3, "2026-10-02T02:00:00.000000Z")},
         coverage=(CoverageRow("NL", "talent_pool", 10, 7),),
         consents=(("talent_pool", "NL", 4, 1, 0),),
-        grants=(("alice", "dpo", "*", "admin", "bob", "", "", "", ""),),
+        grants=(("alice", "0b3c3a4e-7f43-4a53-9e0f-1d2a4b7c8e9f", "dpo", "*", "active", "admin", "bob", "", "", "", "", ""),),
         activity=(("alice", 40, 2),),
         holds_count=2,
         reviews_count=3,
