@@ -29,14 +29,12 @@ from sqlalchemy import Connection, Engine
 from audit_log.entry import format_ts, parse_ts
 from audit_log.note import Signer, sign_note
 from audit_log.witness import append_witness
-from policies import PolicySet
 from retention import auditing
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed
 from retention.evidence_howto import render_instructions
 from retention.evidence_pack import (
     ACTIONS_HEADER,
-    POLICIES_DIR,
     RETENTION_ACTIONS,
     CsvWriter,
     FileDigest,
@@ -48,6 +46,7 @@ from retention.evidence_pack import (
     pack_name,
     write_csv,
 )
+from retention.evidence_policies import PolicyTexts, policy_texts, write_policies
 from retention.evidence_report import ReportData, render_report
 from retention.evidence_seal import EXPORT_ACTION, Sealed, SealRequest, period_bounds, seal_period
 from retention.evidence_sources import (
@@ -67,6 +66,7 @@ __all__ = [
     "ExportRequest",
     "ExportResult",
     "PolicyTexts",
+    "demo_evidence",
     "export_pack",
     "load_signer",
     "period_bounds",
@@ -77,22 +77,6 @@ __all__ = [
 ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
 Unit = Callable[[Engine, Callable[[Connection], Any]], Any]
 """Runs one unit of work in a transaction (e.g. access control's `guarded`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyTexts:
-    """The policy texts in force and the content hash the sweep records next to its actions."""
-
-    set_hash: str
-    files: tuple[tuple[str, str], ...]
-
-
-def policy_texts(policy_set: PolicySet) -> PolicyTexts:
-    """The exact texts of a policy set's files and its content hash, for policies/."""
-    return PolicyTexts(
-        set_hash=policy_set.content_hash,
-        files=tuple((Path(f.path).name, f.text) for f in policy_set.files),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +274,7 @@ def _write(
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))
     digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
     referenced = stream.policy_hashes | run_hashes
-    policy_files = _write_policies(work, policies, referenced)
+    policy_files = write_policies(work, policies, referenced)
     digests += policy_files
     if policies is None:
         missing.append("policies/: no policy set was given to the export")
@@ -352,29 +336,6 @@ def _write_bytes(work: Path, name: str, data: bytes) -> FileDigest:
     return FileDigest(name, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def _write_policies(
-    work: Path, policies: PolicyTexts | None, referenced: set[str]
-) -> list[FileDigest]:
-    folder = work / POLICIES_DIR
-    folder.mkdir()
-    out: list[FileDigest] = []
-    files: list[dict[str, str]] = []
-    for fname, text in policies.files if policies else ():
-        base = Path(fname).name
-        d = _write_bytes(folder, base, text.encode("utf-8"))
-        out.append(FileDigest(f"{POLICIES_DIR}/{base}", d.sha256, d.size))
-        files.append({"file": base, "sha256": d.sha256})
-    index = {
-        "policy_set_hash": policies.set_hash if policies else None,
-        "files": files,
-        "referenced_by_actions": sorted(referenced),
-        "not_included": sorted(referenced - ({policies.set_hash} if policies else set())),
-    }
-    d = _write_bytes(folder, "index.json", json.dumps(index, indent=2).encode() + b"\n")
-    out.append(FileDigest(f"{POLICIES_DIR}/index.json", d.sha256, d.size))
-    return out
-
-
 def _rows_in(path: Path) -> int:
     with path.open("rb") as fh:
         return max(sum(1 for _ in fh) - 1, 0)
@@ -391,3 +352,35 @@ def _zip(folder: Path, target: Path) -> None:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def demo_evidence(
+    installation: Installation,
+    *,
+    start: date,
+    end: date,
+    out: Path,
+    actor: str,
+    policies: PolicyTexts | None = None,
+    clock: Clock = utc_now,
+) -> tuple[ExportResult, list[str]]:
+    """`gdpr demo`'s last step: export the demo period's pack, verify it offline, say so.
+
+    Raises `CheckFailed` if the pack does not verify (it always should); returns the result and
+    the lines to show, ending with the command an auditor would run.
+    """
+    result = export_pack(
+        installation,
+        ExportRequest(start, end, out, actor),
+        signer=load_signer(installation),
+        policies=policies,
+        clock=clock,
+    )
+    report = result.verification
+    assert report is not None  # export_pack verifies by default
+    lines = [
+        f"Evidence pack for {start.isoformat()} to {end.isoformat()}: {result.path}",
+        *(f"  {line}" for line in report.summary().splitlines()),
+        f"  an auditor runs: gdpr evidence verify {result.path} --key <verifier key file>",
+    ]
+    return result, lines

@@ -4,6 +4,7 @@ and an audit log with retention actions and reads before, during and after an ex
 from __future__ import annotations
 
 import random
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -13,10 +14,12 @@ from faker import Faker
 from sqlalchemy import insert
 
 from audit_log import AuditLog, Event, Outcome, Signer, append_witness
+from retention.config import load_config
+from retention.db import connect
 from retention.evidence_export import ExportRequest, PolicyTexts, export_pack, load_signer
-from retention.installation import Installation
+from retention.installation import MARKER, Installation
 from retention.models import Candidate, Consent, LegalHold
-from retention.testing import FixedClock
+from retention.testing import DatabaseFactory, FixedClock
 
 PERIOD = (date(2026, 9, 1), date(2026, 10, 31))
 EXPORT_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -161,3 +164,26 @@ def export(installation: Installation, out: Path, **kw: object) -> Path:
         clock=FixedClock(EXPORT_AT),
     )
     return result.path
+
+
+def build_pristine(db_factory: DatabaseFactory, root: Path) -> tuple[Path, Signer]:
+    """A seeded installation under `root` and its exported pack (path, signer)."""
+    data_dir = root / "data"
+    for sub in ("documents", "keys", "witness"):
+        (data_dir / sub).mkdir(parents=True)
+    (data_dir / MARKER).write_text("test installation\n")
+    engine = connect(db_factory.migrated())
+    try:
+        cfg = load_config(data_dir, engine.url.render_as_string(hide_password=False), env={})
+        installation = Installation(cfg, engine)
+        seeded = seed(installation)
+        return export(installation, root / "out"), seeded.signer
+    finally:
+        engine.dispose()
+
+
+def copy_pack(pristine: Path, into: Path) -> Path:
+    """A private copy of a pack that a test may edit."""
+    target = into / pristine.name
+    shutil.copytree(pristine, target)
+    return target
