@@ -132,12 +132,14 @@ def seed(installation: Installation, *, subjects: int = 12, seed_value: int = 7)
                     Event("recruiter-de", "candidate.read", sid, Outcome.DENIED, "not granted")
                 )
             else:
+                # As the sweep writes them (policy, rule, cite, hash, run), some naming a country.
                 details = {
+                    "policy": country,
                     "rule": f"closed-{kind}",
                     "policy_hash": POLICY_HASH,
                     "cite": 'AP guidance, "Sollicitatiecode", art. 5',
-                    "run_id": str(run_id),
-                    "country": country,
+                    "run": str(run_id),
+                    **({"country": country} if rnd.random() < 0.5 else {}),
                 }
                 outcome = Outcome.ERROR if rnd.random() < 0.1 else Outcome.OK
                 events.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from retention.errors import BadInput, CheckFailed
 from retention.evidence_export import (
     EXPORT_ACTION,
     ExportRequest,
+    demo_evidence,
     export_pack,
     load_signer,
     period_bounds,
@@ -155,7 +157,7 @@ class TestPack:
         the pack verifies."""
         seed(installation)
         path = export(installation, tmp_path, country="NL")
-        assert {a["country"] for a in rows(path / PackFile.ACTIONS)} == {"NL"}
+        assert {a["country"] for a in rows(path / PackFile.ACTIONS)} == {"NL"}  # named in entries
         assert {c["country"] for c in rows(path / PackFile.CONSENTS)} == {"NL"}
         report = verify_path(path)
         assert report.ok, report.summary()
@@ -185,6 +187,39 @@ class TestPack:
         assert (result.path / PackFile.AUDIT_LOG).read_bytes() == b""
         assert json.loads((result.path / PackFile.PROOFS).read_text())["inclusion"] is None
         assert result.verification is not None and result.verification.ok
+
+
+class TestReport:
+    def test_chart_counts_every_action_by_country(
+        self, installation: Installation, tmp_path: Path
+    ) -> None:
+        """Actions whose entries name no country are charted under their subject's country."""
+        seeded = seed(installation)
+        path = export(installation, tmp_path)
+        html = (path / PackFile.REPORT).read_text()
+        assert "<svg" in html
+        counts = [
+            int(n) for n in re.findall(r"<title>2026-\d\d (?:NL|DE|FR) \w+: (\d+)</title>", html)
+        ]
+        assert sum(counts) == seeded.actions_in_period
+        assert "2026-09 -- " not in html
+
+    def test_demo_exports_and_verifies(self, installation: Installation, tmp_path: Path) -> None:
+        """The demo step exports the period, verifies it and says how an auditor would."""
+        seed(installation)
+        result, lines = demo_evidence(
+            installation,
+            start=PERIOD[0],
+            end=PERIOD[1],
+            out=tmp_path / "demo",
+            actor="demo",
+            policies=POLICIES,
+            clock=FixedClock(EXPORT_AT),
+        )
+        assert result.verification is not None and result.verification.ok
+        assert lines[0].startswith("Evidence pack for 2026-09-01 to 2026-10-31: ")
+        assert any(line.strip().startswith("OK: evidence pack") for line in lines)
+        assert lines[-1].strip().startswith("an auditor runs: gdpr evidence verify ")
 
 
 class TestRefusals:
