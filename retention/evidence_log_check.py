@@ -12,6 +12,7 @@ start with `{"action":"candidate.delete"` and so on) are parsed, to be compared 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -31,8 +32,10 @@ from retention.evidence_pack import (
 
 __all__ = ["LogCheck"]
 
-_BLOCK = 1 << 20
+_BLOCK = 4 << 20
 _PREV = b',"prev":"'
+# Canonical JSON: the top-level prev is followed by "reason" (keys sorted).
+_PREV_RE = re.compile(rb',"prev":"([0-9a-f]{64})","reason":"')
 
 Fail = Callable[[str, str | None, str], None]
 """Records a problem: file, where (line or entry), message."""
@@ -43,12 +46,17 @@ class LogCheck:
 
     def __init__(self, period: PackPeriod, actions: Sequence[str], fail: Fail) -> None:
         self.period = period
-        self.actions = actions
         self.fail = fail
         self.entries = 0
         self.action_rows = 0
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
+        self._prefixes = action_prefixes(actions)
+        self._rows: _ActionsCsv | None = None
+        self._lineno = 0
+        self._prev_line: bytes | None = None
+        # Hex leaf hash the next line's `prev` must hold; None while line 1 is the prior entry.
+        self._expected: str | None = GENESIS_PREV if period.prior_seq is None else None
 
     def run(self, log_path: Path, actions_path: Path) -> FileDigest | None:
         """Check both files; returns the log file's digest (None when it is missing)."""
@@ -65,67 +73,116 @@ class LogCheck:
             actions_fh = None
             self.fail(PackFile.ACTIONS, None, "missing")
         try:
-            rows = _ActionsCsv(actions_fh, self.fail) if actions_fh is not None else None
-            lines = _lines(fh, hasher)
-            broken = self._chain(lines, rows)
-            for _rest in lines:
+            if actions_fh is not None:
+                self._rows = _ActionsCsv(actions_fh, self.fail)
+            chunks = _chunks(fh, hasher)
+            intact = all(self._chunk(body) for body in chunks)
+            for _rest in chunks:
                 pass  # the manifest hash covers every byte, even after a broken link
-            if rows is not None:
-                self.action_rows = rows.finish(complete=not broken)
+            intact = intact and self._ends_well()
+            if self._rows is not None:
+                self.action_rows = self._rows.finish(complete=intact)
         finally:
             fh.close()
             if actions_fh is not None:
                 actions_fh.close()
         return hasher.digest(name)
 
-    def _chain(self, lines: Iterator[bytes], rows: _ActionsCsv | None) -> bool:
-        """Check every line's link; returns True when the chain broke (reported)."""
+    def _chunk(self, body: bytes) -> bool:
+        """Check a run of whole lines; False when the chain broke (reported).
+
+        Fast path: one regex pass finds every `prev` and one comparison checks them all against
+        the hashes of the lines before. A chunk that does not fit it (a nested "prev" in some
+        details, or a broken link) is checked line by line, which finds and names the problem.
+        The fast path is sound because it only accepts when the sequence of links found equals
+        the sequence of hashes, and the last entry is tied to the signed checkpoint.
+        """
+        lines = body.split(b"\n")
+        start = 0
+        if self._expected is None:
+            if not self._line(lines[0]):
+                return False
+            start = 1
+        links = _PREV_RE.findall(body)
+        if start < len(lines) and len(links) == len(lines):
+            sha256 = hashlib.sha256
+            hashes = [sha256(b"\x00" + line).hexdigest() for line in lines[start:]]
+            assert self._expected is not None
+            want = self._expected + "".join(hashes[:-1])
+            if b"".join(links[start:]) == want.encode() and self._accept(lines[start:], hashes):
+                return True
+        return all(self._line(line) for line in lines[start:])
+
+    def _accept(self, lines: list[bytes], hashes: list[str]) -> bool:
+        if self.entries == 0:
+            if _seq_of(lines[0]) != self.period.first_seq:
+                return False  # the slow path names it
+            self.first_leaf = bytes.fromhex(hashes[0])
+        self._lineno += len(lines)
+        self.entries += len(lines)
+        self.last_leaf = bytes.fromhex(hashes[-1])
+        self._expected = hashes[-1]
+        self._prev_line = lines[-1]
+        if self._rows is not None:
+            for line in lines:
+                if line.startswith(self._prefixes):
+                    self._action(line, None)
+        return True
+
+    def _line(self, line: bytes) -> bool:
+        """Check one line; False when the chain broke (reported)."""
         period = self.period
         name = PackFile.AUDIT_LOG
-        sha256 = hashlib.sha256
-        expected_prev = GENESIS_PREV.encode() if period.prior_seq is None else None
-        prev_line: bytes | None = None
-        lineno = 0
-        country = period.country
-        prefixes = action_prefixes(self.actions)
-        for line in lines:
-            lineno += 1
-            leaf = sha256(b"\x00" + line).digest()
-            if expected_prev is None:
-                # Line 1 is the entry just before the period: its own link is outside the pack.
-                if _seq_of(line) != period.prior_seq:
-                    self.fail(name, "line 1", f"should be entry {period.prior_seq}")
-                    return True
-            else:
-                at = line.rfind(_PREV)
-                if at < 0 or line[at + 9 : at + 73] != expected_prev:
-                    self._link_failure(line, prev_line, lineno)
-                    return True
-                if self.entries == 0:
-                    if _seq_of(line) != period.first_seq:
-                        self.fail(name, f"line {lineno}", f"should be entry {period.first_seq}")
-                        return True
-                    self.first_leaf = leaf
-                self.entries += 1
-                self.last_leaf = leaf
-                if rows is not None and line.startswith(prefixes):
-                    try:
-                        row = action_row(parse_entry_line(line), country)
-                    except ValueError:
-                        self.fail(name, f"line {lineno}", "is not a JSON audit entry")
-                        return True
-                    if row is not None:
-                        rows.expect(row)
-            expected_prev = leaf.hex().encode()
-            prev_line = line
+        self._lineno += 1
+        lineno = self._lineno
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        if self._expected is None:
+            # Line 1 is the entry just before the period: its own link is outside the pack.
+            if _seq_of(line) != period.prior_seq:
+                self.fail(name, "line 1", f"should be entry {period.prior_seq}")
+                return False
+        else:
+            at = line.rfind(_PREV)
+            if at < 0 or line[at + 9 : at + 73] != self._expected.encode():
+                self._link_failure(line, self._prev_line, lineno)
+                return False
+            if self.entries == 0:
+                if _seq_of(line) != period.first_seq:
+                    self.fail(name, f"line {lineno}", f"should be entry {period.first_seq}")
+                    return False
+                self.first_leaf = leaf
+            self.entries += 1
+            self.last_leaf = leaf
+            wanted = self._rows is not None and line.startswith(self._prefixes)
+            if wanted and not self._action(line, lineno):
+                return False
+        self._expected = leaf.hex()
+        self._prev_line = line
+        return True
+
+    def _action(self, line: bytes, lineno: int | None) -> bool:
+        assert self._rows is not None
+        try:
+            row = action_row(parse_entry_line(line), self.period.country)
+        except ValueError:
+            where = f"line {lineno}" if lineno is not None else None
+            self.fail(PackFile.AUDIT_LOG, where, "holds a line that is not a JSON audit entry")
+            return False
+        if row is not None:
+            self._rows.expect(row)
+        return True
+
+    def _ends_well(self) -> bool:
+        period = self.period
+        name = PackFile.AUDIT_LOG
         want = period.entries + (0 if period.prior_seq is None else 1)
-        if lineno != want:
-            self.fail(name, None, f"holds {lineno} lines, the manifest's period needs {want}")
-            return True
-        if self.entries and _seq_of(prev_line or b"") != period.last_seq:
-            self.fail(name, f"line {lineno}", f"should be entry {period.last_seq}")
-            return True
-        return False
+        if self._lineno != want:
+            self.fail(name, None, f"holds {self._lineno} lines, the manifest's period needs {want}")
+            return False
+        if self.entries and _seq_of(self._prev_line or b"") != period.last_seq:
+            self.fail(name, f"line {self._lineno}", f"should be entry {period.last_seq}")
+            return False
+        return True
 
     def _link_failure(self, line: bytes, prev_line: bytes | None, lineno: int) -> None:
         seq = _seq_of(line)
@@ -210,17 +267,19 @@ class _CountingHash:
         return FileDigest(path, self._h.hexdigest(), self.size)
 
 
-def _lines(fh: IO[bytes], hasher: _CountingHash) -> Iterator[bytes]:
-    """The file's '\\n'-terminated lines without their newline; hashes every byte read.
-
-    A final fragment without a newline is yielded too (and fails its checks), so that no byte of
-    the file escapes verification.
-    """
+def _chunks(fh: IO[bytes], hasher: _CountingHash) -> Iterator[bytes]:
+    """Runs of whole lines (without the final newline), read in large blocks; every byte read is
+    hashed. A final fragment without a newline is yielded too (and fails its checks), so that no
+    byte of the file escapes verification."""
     carry = b""
     while block := fh.read(_BLOCK):
         hasher.update(block)
-        parts = (carry + block).split(b"\n")
-        carry = parts.pop()
-        yield from parts
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        yield data[:cut]
     if carry:
         yield carry
