@@ -250,6 +250,7 @@ def evidence_export(
 
     installation = app.installation()
     principal = app.authenticate()
+    policy_set = evidence_policy_set(installation)
     cc = country.upper() if country else None
     request = ex.ExportRequest(
         start=start.date(),
@@ -274,7 +275,8 @@ def evidence_export(
         installation,
         request,
         signer=ex.load_signer(installation),
-        policies=evidence_policies(installation),
+        policies=ex.policy_texts(policy_set),
+        policy_set=policy_set,
         authorize=authorize,
         unit=guarded,
     )
@@ -297,15 +299,14 @@ def _export_text(result: Any) -> str:
     )
 
 
-def evidence_policies(installation: Installation) -> Any:
-    """The policy texts in force: the installation's policies/ folder, else the shipped set."""
+def evidence_policy_set(installation: Installation) -> Any:
+    """The policy set in force: the installation's policies/ folder, else the shipped set."""
     from policies import load_default_policy_set, load_policy_set
-    from retention.evidence_export import policy_texts
 
     folder = installation.config.data_dir / "policies"
     if folder.is_dir() and any(folder.glob("*.policy")):
-        return policy_texts(load_policy_set([folder]))
-    return policy_texts(load_default_policy_set())
+        return load_policy_set([folder])
+    return load_default_policy_set()
 
 
 @evidence.command("verify")

@@ -18,6 +18,7 @@ import json
 import shutil
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from audit_log.entry import format_ts, parse_ts
 from audit_log.note import Signer, sign_note
 from audit_log.witness import append_witness
+from policies import PolicySet
 from retention import auditing
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed
@@ -55,6 +57,7 @@ from retention.evidence_sources import (
     HOLDS_HEADER,
     REVIEWS_HEADER,
     Bounds,
+    Due,
     Sources,
 )
 from retention.evidence_stream import StreamStats, copy_entries
@@ -139,6 +142,7 @@ def export_pack(
     *,
     signer: Signer,
     policies: PolicyTexts | None = None,
+    policy_set: PolicySet | None = None,
     clock: Clock = utc_now,
     verify: bool = True,
     progress: Callable[[int], None] | None = None,
@@ -149,7 +153,8 @@ def export_pack(
 
     `authorize` runs first inside the export's transaction (access control's `require`, which
     raises on a denial); `unit` runs that transaction (access control's `guarded`, which commits
-    a denial before raising); by default a plain transaction.
+    a denial before raising); by default a plain transaction. With `policy_set`, the report's
+    backlog counts what is due, held and undecidable when the pack is made.
     """
     cfg = installation.config
     made = clock().astimezone(cfg.zone).date()
@@ -181,7 +186,7 @@ def export_pack(
     work = request.out / f".{name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir(mode=0o700)
     try:
-        result = _write(installation, request, sealed, signer, policies, work, clock, progress)
+        result = _write(installation, sealed, signer, policies, policy_set, work, clock, progress)
         result_path = request.out / name
         work.rename(result_path)
         report = verify_pack(result_path, str(signer.verifier)) if verify else None
@@ -221,10 +226,10 @@ class _Written:
 
 def _write(
     installation: Installation,
-    request: ExportRequest,
     sealed: Sealed,
     signer: Signer,
     policies: PolicyTexts | None,
+    policy_set: PolicySet | None,
     work: Path,
     clock: Clock,
     progress: Callable[[int], None] | None,
@@ -259,8 +264,13 @@ def _write(
         grants = src.grants(bounds)
         consents = src.consents(bounds)
         coverage = src.coverage(bounds)
-        held = src.held_subjects(bounds)
-        open_reviews = src.open_reviews(bounds)
+        made_at = clock()
+        now = Bounds.of(made_at, made_at, period.country)
+        open_reviews = src.open_reviews(now)
+        if policy_set is not None:
+            due = src.due(policy_set, made_at, period.country)
+        else:
+            due = {cc: Due(0, n, 0) for cc, n in src.held_subjects(now).items()}
         names = src.principal_names()
         run_hashes = src.run_policy_hashes(bounds)
         missing = list(dict.fromkeys(src.missing))
@@ -293,9 +303,8 @@ def _write(
         referenced_policy_hashes=tuple(sorted(referenced)),
         actions_by_month=dict(stream.by_month),
         action_rows=stream.action_rows,
-        errors=dict(stream.errors),
-        held=held,
-        open_reviews=open_reviews,
+        backlog=_backlog(due, open_reviews, stream.errors, policy_set is not None),
+        backlog_at=format_ts(made_at),
         coverage=tuple(coverage),
         consents=tuple(tuple(r) for r in consents),
         grants=tuple(tuple(g) for g in grants),
@@ -329,6 +338,21 @@ def _check_proofs_match(sealed: Sealed, stream: StreamStats) -> None:
     for label, leaf in (("first", stream.first_leaf), ("last", stream.last_leaf)):
         if inclusion[label]["leaf_hash"] != _b64(leaf or b""):
             raise CheckFailed(f"the {label} entry of the period changed while exporting")
+
+
+def _backlog(
+    due: dict[str, Due],
+    reviews: dict[str, tuple[int, str]],
+    errors: Counter[str],
+    evaluated: bool,
+) -> tuple[tuple[str, int | str, int, int, int, str, int], ...]:
+    """Report rows per country: due, held, undecidable, in review (oldest), actions in error."""
+    rows = []
+    for cc in sorted(set(due) | set(reviews) | set(errors)):
+        d = due.get(cc, Due(0, 0, 0))
+        n, oldest = reviews.get(cc, (0, ""))
+        rows.append((cc, d.due if evaluated else "n/a", d.held, d.undecided, n, oldest, errors[cc]))
+    return tuple(rows)
 
 
 def _write_bytes(work: Path, name: str, data: bytes) -> FileDigest:

@@ -1,12 +1,14 @@
 """The streaming check of a pack's audit-log.jsonl and retention-actions.csv, in one pass.
 
 This is the part of verification whose cost grows with the period (a million entries is a few
-hundred megabytes), so it reads the log once, in large blocks, hashing every byte for the manifest
-while it splits lines, and holds one entry at a time: memory stays constant. Per line it does only
-what the proof of integrity needs: the RFC 9162 leaf hash and the comparison of the line's `prev`
-with the previous line's hash. Canonical JSON puts `prev` after `details` (keys sorted), so the
-last `,"prev":"` of a line is the top-level one; only retention actions (which canonical JSON
-start with `{"action":"candidate.delete"` and so on) are parsed, to be compared with retention-actions.csv in step.
+hundred megabytes), so it reads the log once, in blocks of a few megabytes, hashing every byte for
+the manifest while it splits lines: memory stays constant. Per line it does only what integrity
+needs: the RFC 9162 leaf hash, and the comparison of the line's `prev` with the previous line's
+hash. Canonical JSON sorts keys, so the top-level `prev` is the last `,"prev":"` of a line and is
+followed by `"reason"`; a block's links are found with one regex pass and compared with the
+block's hashes in one comparison, and only a block that does not fit is checked line by line (which
+names the line at fault). Only retention actions (`{"action":"candidate.delete"` and so on) are
+parsed, to be compared with retention-actions.csv in step.
 """
 
 from __future__ import annotations

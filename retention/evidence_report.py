@@ -42,9 +42,8 @@ class ReportData:
     referenced_policy_hashes: tuple[str, ...]
     actions_by_month: Mapping[tuple[str, str, str], int]
     action_rows: int
-    errors: Mapping[str, int]
-    held: Mapping[str, int]
-    open_reviews: Mapping[str, tuple[int, str]]
+    backlog: tuple[tuple[str, int | str, int, int, int, str, int], ...]
+    backlog_at: str
     coverage: tuple = ()
     consents: tuple[tuple, ...] = ()
     grants: tuple[tuple, ...] = ()
@@ -182,17 +181,6 @@ def render_report(d: ReportData) -> str:
         for c in countries
         if any(d.actions_by_month.get((m, c, k), 0) for k in kinds)
     ]
-    backlog_countries = sorted(set(d.held) | set(d.open_reviews) | set(d.errors))
-    backlog = [
-        [
-            c,
-            d.held.get(c, 0),
-            d.open_reviews.get(c, (0, ""))[0],
-            d.open_reviews.get(c, (0, ""))[1],
-            d.errors.get(c, 0),
-        ]
-        for c in backlog_countries
-    ]
     coverage_rows = [
         [
             r.country,
@@ -247,13 +235,23 @@ def render_report(d: ReportData) -> str:
         bar_chart_svg(months, countries, kinds, d.actions_by_month, title="Retention actions"),
         _table(["month", "country", *kinds], action_rows, "No retention actions in the period."),
         f"<p>{d.action_rows} actions, one line each in retention-actions.csv.</p>",
-        "<h2>Overdue backlog at the end of the period</h2>",
-        "<p>Records due but not acted on, and why: under a legal hold (every action suspended), "
-        "waiting for a person's review, or their action ended in error.</p>",
+        f"<h2>Overdue backlog when the pack was made ({_e(d.backlog_at)})</h2>",
+        "<p>Records due but not acted on, and why: due and waiting for the next sweep, under a "
+        "legal hold (every action suspended), undecidable by the policies (no policy for the "
+        "country, a missing date), waiting for a person's review; and retention actions of the "
+        "period that ended in error.</p>",
         _table(
-            ["country", "held", "in review", "oldest review since", "actions in error"],
-            backlog,
-            "No backlog: nothing held, in review or in error.",
+            [
+                "country",
+                "due, waiting for the sweep",
+                "held",
+                "undecidable",
+                "in review",
+                "oldest review since",
+                "actions in error",
+            ],
+            [list(r) for r in d.backlog],
+            "No backlog: nothing due, held, undecidable, in review or in error.",
         ),
         f"<p>{d.holds_count} legal holds active during the period (holds.csv); "
         f"{d.reviews_count} review items open during the period (reviews.csv).</p>",

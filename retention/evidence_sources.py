@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
+    case,
     distinct,
     func,
     inspect,
@@ -30,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from audit_log.entry import format_ts
+from policies import PolicySet
+from retention.selection import decisions
 
 __all__ = [
     "CONSENTS_HEADER",
@@ -38,6 +41,7 @@ __all__ = [
     "REVIEWS_HEADER",
     "Bounds",
     "CoverageRow",
+    "Due",
     "Sources",
 ]
 
@@ -103,6 +107,15 @@ class CoverageRow:
     purpose: str
     subjects: int
     covered: int
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Backlog of one country: due and waiting, due but held, undecidable by the policies."""
+
+    due: int
+    held: int
+    undecided: int
 
 
 def _naive(at: datetime) -> datetime:
@@ -313,6 +326,24 @@ class Sources:
         if b.country is not None:
             q = q.where(r.c.country == b.country)
         return {cc: (n, _instant(oldest)) for cc, n, oldest in self._conn.execute(q)}
+
+    def due(self, policy_set: PolicySet, at: datetime, country: str | None) -> dict[str, Due]:
+        """Per country, what the policies say at `at` about subjects not yet anonymized: due and
+        waiting for the next sweep, due but held, and undecidable (no policy, missing anchor).
+
+        The same decision query the sweep and its plan use, read only (no plan is recorded)."""
+        d = decisions(policy_set, at, country=country)
+        sub = d.query.subquery("decision")
+        q = select(
+            sub.c.country,
+            func.sum(sub.c.actionable),
+            func.sum(sub.c.held),
+            func.sum(case((sub.c.error.is_not(None), 1), else_=0)),
+        ).group_by(sub.c.country)
+        out = {}
+        for cc, due, held, undecided in self._conn.execute(q, d.params):
+            out[cc] = Due(int(due or 0), int(held or 0), int(undecided or 0))
+        return out
 
     # --- access ------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ file is named: the manifest's signature and every file's SHA-256 and size; every
 hash and its link to the previous one; the inclusion proofs of the period's first and last entries
 in the signed checkpoint; the consistency proof from the checkpoint signed before the period; and
 that retention-actions.csv is, line by line, what the audit entries of the period say. It reads
-the log once, in blocks, holding one entry at a time (constant memory for any size).
+the log once, a block of a few megabytes at a time (constant memory for any size).
 
 Only `audit_log`'s pure modules (hashing, notes, proofs), `evidence_pack` and the standard library
 are used, so the check does not depend on the database layer it is checking.
@@ -15,6 +15,7 @@ are used, so the check does not depend on the database layer it is checking.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -54,9 +55,7 @@ def verify_path(path: Path, key: str | None = None) -> PackReport:
 
 
 def _renamed(report: PackReport, path: str) -> PackReport:
-    data = {f: getattr(report, f) for f in report.__dataclass_fields__}
-    data["path"] = path
-    return PackReport(**data)
+    return dataclasses.replace(report, path=path)
 
 
 def _extract(archive: Path, into: Path) -> Path:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import uuid
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from audit_log import Signer
 from audit_log.schema import audit_entry
@@ -26,6 +27,7 @@ from retention.evidence_export import (
 from retention.evidence_pack import Manifest, PackFile
 from retention.evidence_verify import verify_path
 from retention.installation import Installation
+from retention.models import Candidate
 from retention.testing import FixedClock
 from tests.evidence_support import EXPORT_AT, PERIOD, POLICIES, export, seed
 
@@ -203,6 +205,45 @@ class TestReport:
         ]
         assert sum(counts) == seeded.actions_in_period
         assert "2026-09 -- " not in html
+
+    def test_backlog_with_the_policy_set(self, installation: Installation, tmp_path: Path) -> None:
+        """With the policy set, the backlog counts subjects due and held when the pack is made."""
+        from policies import load_default_policy_set
+
+        seed(installation)
+        decided = datetime(2026, 3, 1, tzinfo=UTC)
+        with installation.engine.begin() as conn:
+            conn.execute(
+                insert(Candidate.__table__),  # type: ignore[attr-defined]
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "country": "NL",
+                        "status": "rejected",
+                        "applied_at": decided,
+                        "decided_at": decided,
+                        "last_activity_at": decided,
+                        "created_at": decided,
+                        "updated_at": decided,
+                    }
+                ],
+            )
+        request = ExportRequest(*PERIOD, tmp_path, actor="dpo")
+        result = export_pack(
+            installation,
+            request,
+            signer=load_signer(installation),
+            policies=POLICIES,
+            policy_set=load_default_policy_set(),
+            clock=FixedClock(EXPORT_AT),
+        )
+        html = (result.path / PackFile.REPORT).read_text()
+        section = html.split("Overdue backlog", 1)[1].split("<h2>", 1)[0]
+        cells = re.findall(r"<tr><td>NL</td><td>(\d+)</td><td>(\d+)</td>", section)
+        assert cells, section
+        due, held = map(int, cells[0])
+        assert held == 1  # the seeded legal hold protects one NL subject
+        assert due == 1  # rejected long ago, no consent: waiting for the sweep
 
     def test_demo_exports_and_verifies(self, installation: Installation, tmp_path: Path) -> None:
         """The demo step exports the period, verifies it and says how an auditor would."""

@@ -48,9 +48,11 @@ def sample() -> ReportData:
             ("2026-10", "FR", "review"): 3,
         },
         action_rows=10,
-        errors={"NL": 1},
-        held={"NL": 2},
-        open_reviews={"FR": (3, "2026-10-02T02:00:00.000000Z")},
+        backlog=(
+            ("FR", 0, 0, 0, 3, "2026-10-02T02:00:00.000000Z", 0),
+            ("NL", 5, 2, 1, 0, "", 1),
+        ),
+        backlog_at="2026-11-22T12:00:00.000000Z",
         coverage=(CoverageRow("NL", "talent_pool", 10, 7),),
         consents=(("talent_pool", "NL", 4, 1, 0),),
         grants=(
