@@ -385,19 +385,24 @@ def demo_evidence(
     end: date,
     out: Path,
     actor: str,
+    policy_set: PolicySet | None = None,
     policies: PolicyTexts | None = None,
     clock: Clock = utc_now,
 ) -> tuple[ExportResult, list[str]]:
     """`gdpr demo`'s last step: export the demo period's pack, verify it offline, say so.
 
-    Raises `CheckFailed` if the pack does not verify (it always should); returns the result and
-    the lines to show, ending with the command an auditor would run.
+    `policies` defaults to the texts of `policy_set`. Raises `CheckFailed` if the pack does not
+    verify (it always should); returns the result and the lines to show, ending with the command
+    an auditor would run.
     """
+    if policies is None and policy_set is not None:
+        policies = policy_texts(policy_set)
     result = export_pack(
         installation,
         ExportRequest(start, end, out, actor),
         signer=load_signer(installation),
         policies=policies,
+        policy_set=policy_set,
         clock=clock,
     )
     report = result.verification
