@@ -307,6 +307,33 @@ class TestRefusals:
         assert not any((tmp_path / "out").iterdir())
 
 
+class TestIntegrity:
+    def test_export_refuses_a_tampered_log(
+        self, installation: Installation, tmp_path: Path
+    ) -> None:
+        """An entry whose stored bytes no longer match its hash stops the export, naming it."""
+        seed(installation)
+        with installation.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("DROP TRIGGER audit_entry_no_update")
+            else:
+                conn.exec_driver_sql("ALTER TABLE audit_entry DISABLE TRIGGER USER")
+            q = select(audit_entry.c.canonical).where(audit_entry.c.seq == 100)
+            data = bytes(conn.execute(q).scalar_one())
+            conn.execute(
+                audit_entry.update()
+                .where(audit_entry.c.seq == 100)
+                .values(
+                    canonical=data.replace(b'"svc"', b'"SVC"')
+                    .replace(b"scheduler", b"Scheduler")
+                    .replace(b"recruiter", b"Recruiter")
+                )
+            )
+        with pytest.raises(CheckFailed, match="audit entry 100 does not match its hash"):
+            export(installation, tmp_path / "out")
+        assert not any((tmp_path / "out").iterdir())
+
+
 class TestPeriodBounds:
     def test_dates_are_local_days(self) -> None:
         """A period is whole days in the installation's timezone, as UTC instants."""
