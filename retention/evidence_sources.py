@@ -389,8 +389,12 @@ class Sources:
             return set()
         r = self.table("retention_run", "sweep runs")
         assert r is not None
-        q = select(distinct(r.c.policy_hash)).where(
-            r.c.started_at < b.end, or_(r.c.finished_at.is_(None), r.c.finished_at >= b.start)
+        q = (
+            select(r.c.policy_hash)
+            .distinct()
+            .where(
+                r.c.started_at < b.end, or_(r.c.finished_at.is_(None), r.c.finished_at >= b.start)
+            )
         )
         return {h for (h,) in self._conn.execute(q) if h}
 
