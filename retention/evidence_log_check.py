@@ -13,6 +13,7 @@ parsed, to be compared with retention-actions.csv in step.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +29,6 @@ from retention.evidence_pack import (
     PackPeriod,
     action_prefixes,
     action_row,
-    iter_csv,
     parse_entry_line,
 )
 
@@ -216,12 +216,12 @@ class _ActionsCsv:
     """Compares retention-actions.csv with the rows the audit entries give, in step."""
 
     def __init__(self, fh: IO[str], fail: Fail) -> None:
-        self._records = iter_csv(fh)
+        self._reader = csv.reader(fh)
         self._fail_to = fail
         self._failed = False
         self.rows = 0
-        header = next(self._records, None)
-        if header is None or header[1] != list(ACTIONS_HEADER):
+        header = next(self._reader, None)
+        if header != list(ACTIONS_HEADER):
             self._fail("line 1", f"header should be {','.join(ACTIONS_HEADER)}")
 
     def _fail(self, where: str | None, message: str) -> None:
@@ -231,16 +231,15 @@ class _ActionsCsv:
     def expect(self, row: list[str]) -> None:
         if self._failed:
             return
-        found = next(self._records, None)
-        if found is None:
+        record = next(self._reader, None)
+        if record is None:
             self._fail(
                 None, f"ends early: audit entry {row[0]} ({row[COLUMN['action']]}) has no line"
             )
             return
-        line, record = found
         if record != row:
             self._fail(
-                f"line {line}",
+                f"line {self._reader.line_num}",
                 f"does not match audit entry {row[0]}: expected {','.join(row)!r}, "
                 f"found {','.join(record)!r}",
             )
@@ -250,9 +249,11 @@ class _ActionsCsv:
     def finish(self, *, complete: bool) -> int:
         """Report lines no entry gives; only meaningful when every entry was read."""
         if complete and not self._failed:
-            extra = next(self._records, None)
+            extra = next(self._reader, None)
             if extra is not None:
-                self._fail(f"line {extra[0]}", "no audit entry of the period gives this line")
+                self._fail(
+                    f"line {self._reader.line_num}", "no audit entry of the period gives this line"
+                )
         return self.rows
 
 

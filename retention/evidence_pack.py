@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -49,6 +49,7 @@ RETENTION_ACTIONS: tuple[str, ...] = (
     "candidate.review",
 )
 """Audit actions that are retention actions: one line of retention-actions.csv each."""
+_RETENTION_SET = frozenset(RETENTION_ACTIONS)
 
 
 def action_prefixes(actions: Iterable[str] = RETENTION_ACTIONS) -> tuple[bytes, ...]:
@@ -261,9 +262,15 @@ def safe_relative_path(path: str) -> bool:
     return bool(_SAFE_PATH.match(path)) and ".." not in path
 
 
+_decode = json.JSONDecoder().decode
+
+
 def parse_entry_line(line: bytes) -> dict[str, Any]:
     """The JSON object of one audit-log.jsonl line (without its newline)."""
-    obj = json.loads(line)
+    try:
+        obj = _decode(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError("entry is not UTF-8") from exc
     if not isinstance(obj, dict):
         raise ValueError("entry is not a JSON object")
     return obj
@@ -276,28 +283,31 @@ def action_row(entry: Mapping[str, Any], country: str | None) -> list[str] | Non
     must be able to decide membership from the entry alone, without the database.
     """
     action = entry.get("action")
-    if action not in RETENTION_ACTIONS:
+    if action not in _RETENTION_SET:
         return None
-    details = entry.get("details") or {}
+    details = entry.get("details")
     if not isinstance(details, Mapping):
         details = {}
     entry_country = _cell(details.get("country"))
     if country is not None and entry_country != country:
         return None
-    return [
-        _cell(entry.get("seq")),
-        _cell(entry.get("ts")),
-        _cell(entry.get("subject")),
+    get = details.get
+    values = (
+        entry.get("seq"),
+        entry.get("ts"),
+        entry.get("subject"),
         entry_country,
-        _cell(details.get("policy")),
-        _cell(details.get("rule")),
-        str(action).removeprefix("candidate."),
-        _cell(entry.get("outcome")),
-        _cell(details.get("policy_hash")),
-        _cell(details.get("cite")),
-        _cell(details.get("run_id", details.get("run"))),
-        _cell(details.get("review")),
-    ]
+        get("policy"),
+        get("rule"),
+        action.removeprefix("candidate."),
+        entry.get("outcome"),
+        get("policy_hash"),
+        get("cite"),
+        get("run_id", get("run")),
+        get("review"),
+    )
+    # Most cells are already strings: convert only the others (this runs once per action).
+    return [v if v.__class__ is str else "" if v is None else _cell(v) for v in values]
 
 
 def _cell(value: Any) -> str:
@@ -344,10 +354,3 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         for row in rows:
             writer.write(row)
     return out.digest(path.name)
-
-
-def iter_csv(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number of the record's last line, record) of a CSV file opened with newline=''."""
-    reader = csv.reader(fh)
-    for row in reader:
-        yield reader.line_num, row
