@@ -22,9 +22,9 @@ from retention.evidence_export import (
     demo_evidence,
     export_pack,
     load_signer,
-    period_bounds,
 )
 from retention.evidence_pack import Manifest, PackFile
+from retention.evidence_seal import period_bounds
 from retention.evidence_verify import verify_path
 from retention.installation import Installation
 from retention.models import Candidate
@@ -332,13 +332,3 @@ class TestIntegrity:
         with pytest.raises(CheckFailed, match="audit entry 100 does not match its hash"):
             export(installation, tmp_path / "out")
         assert not any((tmp_path / "out").iterdir())
-
-
-class TestPeriodBounds:
-    def test_dates_are_local_days(self) -> None:
-        """A period is whole days in the installation's timezone, as UTC instants."""
-        from zoneinfo import ZoneInfo
-
-        lo, hi = period_bounds(date(2026, 3, 1), date(2026, 3, 31), ZoneInfo("Europe/Amsterdam"))
-        assert lo == datetime(2026, 2, 28, 23, 0, tzinfo=UTC)
-        assert hi == datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # after the DST change
