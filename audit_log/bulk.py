@@ -29,12 +29,14 @@ NodeRow = tuple[int, int, bytes]
 _ENTRY_COLUMNS = ("seq", "ts", "actor", "action", "subject", "outcome", "canonical", "leaf_hash")
 _NODE_COLUMNS = ("level", "idx", "hash")
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"
+_COPY_MIN_ROWS = 32
+"""Below this many rows a COPY's extra round trips cost more than a plain INSERT."""
 
 
 def insert_rows(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:
     """Insert `entries` and `nodes` in the transaction of `conn`."""
     dialect = conn.dialect.name
-    if dialect == "postgresql":
+    if dialect == "postgresql" and len(entries) >= _COPY_MIN_ROWS:
         _copy(conn, "audit_entry", _ENTRY_COLUMNS, entries)
         _copy(conn, "audit_node", _NODE_COLUMNS, nodes)
     elif dialect == "sqlite":

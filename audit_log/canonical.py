@@ -15,7 +15,22 @@ from typing import Any
 
 import rfc8785
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# JSONEncoder.encode builds a new C encoder on every call; for small entries that dominates, so
+# build it once: no circular check (validated values are trees), sorted keys, no NaN.
+_c_encoder = json.encoder.c_make_encoder
+if _c_encoder is not None:
+    _encode = _c_encoder(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False,
+                         False)  # fmt: skip
+
+    def _dumps(value: Any) -> str:
+        return "".join(_encode(value, 0))
+else:  # pragma: no cover - CPython always has the C accelerator
+    _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
 def _simple(value: Any) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit_log.bulk import EntryRow, NodeRow, insert_rows
@@ -24,8 +24,9 @@ from audit_log.errors import InvalidEventError, LogStateError
 from audit_log.merkle import (
     Frontier,
     NodeId,
-    consistency_proof,
-    inclusion_proof,
+    consistency_ranges,
+    inclusion_ranges,
+    range_hashes,
     root,
 )
 from audit_log.note import Signer, Verifier, sign_note
@@ -41,6 +42,19 @@ from audit_log.schema import (
 from audit_log.verify import Report, StoredEntry, verify_log
 
 Clock = Callable[[], datetime]
+
+_STORED_SQL = {
+    "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z' || char(31) || actor"
+    " || char(31) || action || char(31) || coalesce(lower(substr(subject, 1, 8) || '-' ||"
+    " substr(subject, 9, 4) || '-' || substr(subject, 13, 4) || '-' || substr(subject, 17, 4) ||"
+    " '-' || substr(subject, 21)), '') || char(31) || outcome"
+    " FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
+    "postgresql": "SELECT seq, canonical, leaf_hash, "
+    'to_char(ts, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') || chr(31) || actor || chr(31) || action'
+    " || chr(31) || coalesce(subject::text, '') || chr(31) || outcome"
+    " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
+}
+"""Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
 
 
 def _utc_now() -> datetime:
@@ -72,25 +86,39 @@ class _StoredNodes:
 
     def node_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
         found: dict[NodeId, bytes] = {}
+        # Driver SQL: a proof is a few dozen key lookups, and building SQLAlchemy expressions
+        # for them costs more than running them. ORs of key equalities and ranges are planned
+        # as primary-key lookups by both databases.
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
         stored = [n for n in ids if n[0] >= NODE_MIN_LEVEL]
-        if stored:
-            key = tuple_(audit_node.c.level, audit_node.c.idx)
-            q = select(audit_node.c.level, audit_node.c.idx, audit_node.c.hash)
-            for level, idx, h in self._conn.execute(q.where(key.in_(stored))):
-                found[(level, idx)] = h
         small = [n for n in ids if n[0] < NODE_MIN_LEVEL]
-        if small:
-            spans = [(i << lv, (i + 1) << lv) for lv, i in small]
-            where = or_(*(and_(audit_entry.c.seq >= a, audit_entry.c.seq < b) for a, b in spans))
-            q = select(audit_entry.c.seq, audit_entry.c.leaf_hash).where(where)
-            leaves = dict(self._conn.execute(q).all())
-            for (lv, i), (a, b) in zip(small, spans, strict=True):
-                if any(s not in leaves for s in range(a, b)):
-                    continue
-                frontier = Frontier()
-                for s in range(a, b):
-                    frontier.append(leaves[s])
-                found[(lv, i)] = frontier.root()
+        spans = [(i << lv, (i + 1) << lv) for lv, i in small]
+        parts, params = [], []
+        if stored:
+            where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(stored))
+            # Only placeholders are formatted into the SQL; every value is a bound parameter.
+            parts.append(f"SELECT level, idx, hash FROM audit_node WHERE {where}")  # noqa: S608
+            params += [v for n in stored for v in n]
+        if spans:
+            where = " OR ".join([f"(seq >= {mark} AND seq < {mark})"] * len(spans))
+            parts.append(f"SELECT -1, seq, leaf_hash FROM audit_entry WHERE {where}")  # noqa: S608
+            params += [v for sp in spans for v in sp]
+        leaves: dict[int, bytes] = {}
+        if parts:
+            # One round trip: on a busy server each costs milliseconds.
+            sql = " UNION ALL ".join(parts)
+            for level, idx, h in self._conn.exec_driver_sql(sql, tuple(params)):
+                if level < 0:
+                    leaves[idx] = bytes(h)
+                else:
+                    found[(level, idx)] = bytes(h)
+        for (lv, i), (a, b) in zip(small, spans, strict=True):
+            if any(s not in leaves for s in range(a, b)):
+                continue
+            frontier = Frontier()
+            for s in range(a, b):
+                frontier.append(leaves[s])
+            found[(lv, i)] = frontier.root()
         missing = [n for n in ids if n not in found]
         if missing:
             raise LogStateError(f"stored Merkle node {missing[0]} is missing")
@@ -169,10 +197,10 @@ class AuditLog:
         size = self._size(conn, size)
         if not 0 <= seq < size:
             raise LogStateError(f"entry {seq} is not within a tree of {size} entries")
-        source = _StoredNodes(conn)
-        leaf = source.node_hashes([(0, seq)])[0]
-        hashes = inclusion_proof(seq, size, source)
-        return InclusionProof(seq, size, leaf, tuple(hashes), root(size, source))
+        ranges = inclusion_ranges(seq, size)
+        *hashes, leaf, tree_root = range_hashes([*ranges, (seq, seq + 1), (0, size)],
+                                                _StoredNodes(conn))  # fmt: skip
+        return InclusionProof(seq, size, leaf, tuple(hashes), tree_root)
 
     def consistency_proof(
         self, bind: Connection | Session, size1: int, size2: int | None = None
@@ -182,11 +210,10 @@ class AuditLog:
         size2 = self._size(conn, size2)
         if not 0 < size1 <= size2:
             raise LogStateError(f"consistency needs 0 < size1 <= size2, got {size1} and {size2}")
-        source = _StoredNodes(conn)
-        hashes = consistency_proof(size1, size2, source) if size1 < size2 else []
-        return ConsistencyProof(
-            size1, size2, tuple(hashes), root(size1, source), root(size2, source)
-        )
+        ranges = consistency_ranges(size1, size2) if size1 < size2 else []
+        *hashes, root1, root2 = range_hashes([*ranges, (0, size1), (0, size2)],
+                                             _StoredNodes(conn))  # fmt: skip
+        return ConsistencyProof(size1, size2, tuple(hashes), root1, root2)
 
     def entries(
         self,
@@ -210,21 +237,27 @@ class AuditLog:
             last = rows[-1].seq
 
     def stored_entries(
-        self, bind: Connection | Session, chunk: int = 5000
+        self, bind: Connection | Session, chunk: int = 10000
     ) -> Iterator[StoredEntry]:
-        """Every stored row in seq order, as read (for verification), in chunks of `chunk`."""
+        """Every stored row in seq order, as read (for verification), in chunks of `chunk`.
+
+        Reads through the driver with the columns rendered by the database in the text form the
+        hashed bytes hold, so verification compares strings and no per-row type conversion runs.
+        """
         conn = _conn(bind)
-        t = audit_entry.c
-        q = select(t.seq, t.canonical, t.leaf_hash, t.ts, t.actor, t.action, t.subject, t.outcome)
-        last = -1
-        while True:
-            rows = conn.execute(q.where(t.seq > last).order_by(t.seq).limit(chunk)).all()
-            for seq, data, lh, ts, actor, action, subject, outcome in rows:
-                ts = ts.replace(tzinfo=UTC)
-                yield StoredEntry(seq, bytes(data), bytes(lh), ts, actor, action, subject, outcome)
-            if len(rows) < chunk:
-                return
-            last = rows[-1][0]
+        sql = _STORED_SQL[conn.dialect.name]
+        cursor = conn.connection.cursor()
+        try:
+            last = -1
+            while True:
+                cursor.execute(sql, (last, chunk))
+                rows = cursor.fetchall()
+                yield from rows
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+        finally:
+            cursor.close()
 
     def stored_nodes_differ(
         self, bind: Connection | Session, nodes: Sequence[tuple[int, int, bytes]]

@@ -10,17 +10,17 @@ as iterables, so the same code checks a database, an export or a test list.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from uuid import UUID
+from typing import NamedTuple
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV
 from audit_log.errors import AuditError, SignatureError
-from audit_log.merkle import Frontier, leaf_hash
+from audit_log.merkle import EMPTY_ROOT, Frontier
 from audit_log.note import Verifier, open_note, parse_note
 
 
@@ -44,18 +44,26 @@ class Problem:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
-    """An entry as read from storage: its bytes, its stored hash and its queryable columns."""
+class StoredEntry(NamedTuple):
+    """An entry as read from storage: its bytes, its stored hash and its queryable columns.
+
+    `columns` is `joined_columns(...)` of the row's ts, actor, action, subject and outcome in the
+    text form the bytes hold, so that checking them is one string comparison; a store renders
+    it in SQL and passes driver rows straight through (a plain tuple in this order serves).
+    """
 
     seq: int
     canonical: bytes
     leaf_hash: bytes
-    ts: datetime
-    actor: str
-    action: str
-    subject: UUID | None
-    outcome: str
+    columns: str
+
+
+_SEP = "\x1f"
+
+
+def joined_columns(ts: str, actor: str, action: str, subject: str | None, outcome: str) -> str:
+    """The queryable columns of an entry as one string (ts as `format_ts`, subject dashed)."""
+    return _SEP.join((ts, actor, action, subject or "", outcome))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,31 +115,6 @@ def _claims(
     return out
 
 
-def _link_problem(row: StoredEntry, obj: dict, prev: str) -> Problem | None:
-    seq = row.seq
-    if leaf_hash(row.canonical) != row.leaf_hash:
-        return Problem(ProblemKind.CHANGED, seq, f"entry {seq} does not match its hash")
-    if obj.get("seq") != seq:
-        return Problem(ProblemKind.REORDERED, seq, f"position {seq} holds entry {obj.get('seq')}")
-    if obj.get("prev") != prev:
-        # The bytes of seq-1 hash to something its successor never linked to: seq-1 was rewritten.
-        return Problem(ProblemKind.CHANGED, seq - 1, f"entry {seq - 1} no longer links to {seq}")
-    subject = None if row.subject is None else str(row.subject)
-    try:
-        ts = datetime.fromisoformat(obj["ts"])
-    except (KeyError, TypeError, ValueError):
-        ts = None
-    if (obj.get("actor"), obj.get("action"), obj.get("subject"), obj.get("outcome"), ts) != (
-        row.actor,
-        row.action,
-        subject,
-        row.outcome,
-        row.ts,
-    ):
-        return Problem(ProblemKind.CHANGED, seq, f"columns of entry {seq} differ from its bytes")
-    return None
-
-
 NodeCheck = Callable[[Sequence[tuple[int, int, bytes]]], tuple[int, int] | None]
 """Compares rebuilt (level, index, hash) nodes with stored ones; returns the first that differs."""
 
@@ -154,36 +137,68 @@ def verify_log(
     claims = sorted(db_claims + witness_claims, key=lambda c: (c.size, c.source))
     frontier = Frontier()
     prev, trusted, pos, problem = GENESIS_PREV, 0, 0, None
+    while pos < len(claims) and claims[pos].size == 0:
+        if claims[pos].root != EMPTY_ROOT:
+            problem = Problem(ProblemKind.FORGED, 0, f"{claims[pos].source} checkpoint at size 0")
+        trusted, pos = 0, pos + 1
+    next_claim = claims[pos].size if pos < len(claims) else -1
     nodes: list[tuple[int, int, bytes]] = []
-    loads = json.loads
-    for row in rows:
-        if row.seq != frontier.size:
-            kind = ProblemKind.MISSING if row.seq > frontier.size else ProblemKind.REORDERED
-            problem = Problem(kind, frontier.size, f"entry {frontier.size} is {kind}")
+    decode, sha256, get = json.JSONDecoder().decode, hashlib.sha256, dict.get
+    for seq, data, stored_hash, columns in () if problem else rows:
+        size = frontier.size
+        if seq != size:
+            kind = ProblemKind.MISSING if seq > size else ProblemKind.REORDERED
+            problem = Problem(kind, size, f"entry {size} is {kind}")
+            break
+        if sha256(b"\x00" + data).digest() != stored_hash:
+            problem = Problem(ProblemKind.CHANGED, seq, f"entry {seq} does not match its hash")
             break
         try:
-            obj = loads(row.canonical)
-        except ValueError:
-            obj = {}
-        problem = _link_problem(row, obj, prev) if isinstance(obj, dict) else None
-        if problem or not isinstance(obj, dict):
-            problem = problem or Problem(ProblemKind.CHANGED, row.seq, "entry is not JSON")
+            obj = decode(data.decode())
+        except ValueError:  # UnicodeDecodeError included
+            obj = None
+        if type(obj) is not dict:
+            problem = Problem(ProblemKind.CHANGED, seq, f"entry {seq} is not a JSON object")
             break
-        prev = row.leaf_hash.hex()
-        nodes += frontier.append(row.leaf_hash)
-        while pos < len(claims) and claims[pos].size <= frontier.size:
-            claim = claims[pos]
-            if claim.size == frontier.size and claim.root != frontier.root():
-                problem = Problem(
-                    ProblemKind.FORGED,
-                    trusted,
-                    f"entries {trusted}..{claim.size - 1} differ from the {claim.source} "
-                    f"checkpoint at size {claim.size}",
-                )
+        if get(obj, "seq") != seq:
+            held = get(obj, "seq")
+            problem = Problem(ProblemKind.REORDERED, seq, f"position {seq} holds entry {held}")
+            break
+        if get(obj, "prev") != prev:
+            # seq-1's bytes hash to something its successor never linked to: seq-1 was rewritten.
+            problem = Problem(
+                ProblemKind.CHANGED, seq - 1, f"entry {seq - 1} no longer links to {seq}"
+            )
+            break
+        try:
+            said = _SEP.join((obj["ts"], obj["actor"], obj["action"], obj["subject"] or "",
+                              obj["outcome"]))  # fmt: skip
+        except (KeyError, TypeError):
+            said = None
+        if said != columns:
+            problem = Problem(
+                ProblemKind.CHANGED, seq, f"columns of entry {seq} differ from its bytes"
+            )
+            break
+        prev = stored_hash.hex()
+        nodes += frontier.append(stored_hash)
+        if frontier.size == next_claim:
+            root = frontier.root()
+            while pos < len(claims) and claims[pos].size == next_claim:
+                claim = claims[pos]
+                if claim.root != root:
+                    problem = Problem(
+                        ProblemKind.FORGED,
+                        trusted,
+                        f"entries {trusted}..{claim.size - 1} differ from the {claim.source} "
+                        f"checkpoint at size {claim.size}",
+                    )
+                    break
+                pos += 1
+            if problem:
                 break
-            trusted, pos = claim.size, pos + 1
-        if problem:
-            break
+            trusted = next_claim
+            next_claim = claims[pos].size if pos < len(claims) else -1
         if len(nodes) >= 4096 or (progress and not frontier.size % 8192):
             problem = _flush(nodes, check_nodes)
             if problem:

@@ -22,6 +22,7 @@ from .model import (
     Policy,
     PolicySet,
     build_policy_set,
+    check_paths,
     default_policy_dir,
     load_default_policy_set,
     load_policy_set,
@@ -30,8 +31,22 @@ from .model import (
 )
 from .parser import parse
 from .policy_tests import PolicyTestResult, run_policy_tests
-from .records import Consent, Hold, Record, RecordFormatError, format_instant, parse_instant, record_from_json
-from .sql_compiler import ColumnMap, CompiledPolicies, RuleSlot, compile_policies
+from .records import (
+    Consent,
+    Hold,
+    Record,
+    RecordFormatError,
+    format_instant,
+    parse_instant,
+    record_from_json,
+)
+from .sql_compiler import (
+    ColumnMap,
+    CompiledPolicies,
+    RuleSlot,
+    compile_policies,
+    decision_select,
+)
 from .sql_consent import join_latest_consents, latest_consent
 from .sql_time import NaiveUTC
 
@@ -60,7 +75,9 @@ __all__ = [
     "RecordFormatError",
     "RuleSlot",
     "build_policy_set",
+    "check_paths",
     "compile_policies",
+    "decision_select",
     "default_policy_dir",
     "evaluate",
     "evaluator_for",

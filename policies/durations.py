@@ -7,6 +7,7 @@ kept. Python's timedelta has no months, so month addition is done here, once.
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from .schema import Unit
@@ -16,8 +17,21 @@ def add_months(instant: datetime, months: int) -> datetime:
     """Add calendar months, clamping the day to the last day of the target month."""
     index = instant.month - 1 + months
     year, month = instant.year + index // 12, index % 12 + 1
-    day = min(instant.day, monthrange(year, month)[1])
+    day = instant.day
+    if day > 28:  # only the last days of a month can need clamping
+        day = min(day, monthrange(year, month)[1])
     return instant.replace(year=year, month=month, day=day)
+
+
+def shifter(amount: int, unit: str) -> Callable[[datetime], datetime]:
+    """A function adding this duration, resolved once (the evaluator's hot path)."""
+    if unit in (Unit.DAYS, Unit.WEEKS):
+        delta = timedelta(days=amount * (7 if unit == Unit.WEEKS else 1))
+        return lambda instant: instant + delta
+    months = amount * (12 if unit == Unit.YEARS else 1)
+    if unit not in (Unit.MONTHS, Unit.YEARS):
+        raise ValueError(f"unknown unit {unit!r}")
+    return lambda instant: add_months(instant, months)
 
 
 def add_duration(instant: datetime, amount: int, unit: str) -> datetime:

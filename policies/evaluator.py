@@ -14,11 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
 
-from .durations import add_duration
+from .durations import shifter
 from .model import Policy, PolicySet
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
@@ -107,7 +107,7 @@ Check = Callable[[Record, datetime], bool]
 Getter = Callable[[Record], datetime | None]
 
 
-class MissingAnchor(Exception):  # noqa: N818 - internal control flow, never escapes the module
+class MissingAnchor(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = detail
 
@@ -169,11 +169,11 @@ def _term_getter(term: Offset | AnchorTerm) -> Getter:
     base = anchor_getter(term.anchor)
     if isinstance(term, AnchorTerm):
         return base
-    amount, unit = term.duration.amount, term.duration.unit
+    shift = shifter(term.duration.amount, term.duration.unit)
 
     def shifted(r: Record) -> datetime | None:
         value = base(r)
-        return None if value is None else add_duration(value, amount, unit)
+        return None if value is None else shift(value)
 
     return shifted
 
@@ -209,13 +209,12 @@ class CompiledRule:
     rule: Rule
     matches: Check
     span: Callable[[Record], datetime] | None
-    stages: tuple[tuple[str, int, str], ...]  # (action, amount after previous, unit)
+    stages: tuple[tuple[str, Callable[[datetime], datetime] | None], ...]  # (action, shift)
 
 
 def compile_rule(policy: Policy, rule: Rule) -> CompiledRule:
     stages = tuple(
-        (s.action, s.after.amount if s.after else 0, s.after.unit if s.after else "days")
-        for s in rule.stages
+        (s.action, shifter(s.after.amount, s.after.unit) if s.after else None) for s in rule.stages
     )
     span = compile_span(rule.span) if rule.span is not None else None
     return CompiledRule(policy.name, rule, compile_condition(rule.condition), span, stages)
@@ -224,8 +223,8 @@ def compile_rule(policy: Policy, rule: Rule) -> CompiledRule:
 def stage_times(rule: CompiledRule, start: datetime) -> list[datetime]:
     """Due instants of each stage: the first at `start`, each next one after the previous."""
     times = [start]
-    for _, amount, unit in rule.stages[1:]:
-        times.append(add_duration(times[-1], amount, unit) if amount else times[-1])
+    for _, shift in rule.stages[1:]:
+        times.append(shift(times[-1]) if shift else times[-1])
     return times
 
 
@@ -252,15 +251,23 @@ class Evaluator:
         rule = self.deciding_rule(record, at)
         if rule is None:
             return RecordError(record.id, ErrorCause.UNCOVERED_COUNTRY, str(record.country))
-        held = any(h.active(at) for h in record.holds)
+        held = bool(record.holds) and any(h.active(at) for h in record.holds)
         name, cite = rule.rule.name, rule.rule.cite
         if rule.span is None:
-            return Decision(record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held)
+            return Decision(
+                record.id, rule.policy, name, Action.KEEP, None, False, cite, None, held
+            )
         try:
             start = rule.span(record)
         except MissingAnchor as missing:
             return RecordError(
                 record.id, ErrorCause.MISSING_ANCHOR, missing.detail, rule.policy, name
+            )
+        stages = rule.stages
+        if len(stages) == 1:  # the common case: one stage, no next
+            due = start <= at and not held
+            return Decision(
+                record.id, rule.policy, name, stages[0][0], start, due, cite, None, held
             )
         times = stage_times(rule, start)
         current = 0
@@ -270,12 +277,12 @@ class Evaluator:
                 break
         nxt = None
         if current + 1 < len(times):
-            nxt = NextStage(rule.stages[current + 1][0], times[current + 1])
+            nxt = NextStage(stages[current + 1][0], times[current + 1])
         return Decision(
             record.id,
             rule.policy,
             name,
-            rule.stages[current][0],
+            stages[current][0],
             times[current],
             times[current] <= at and not held,
             cite,

@@ -12,7 +12,7 @@ from datetime import datetime
 from .evaluator import Outcome, RecordError, evaluator_for
 from .formatter import format_condition
 from .model import PolicySet
-from .nodes import Condition, ConsentIs, Extremum, Instant, Not, Offset, Or, StatusIn
+from .nodes import Condition, ConsentIs, Extremum, Instant, Not, Offset, StatusIn
 from .records import Record, format_instant
 
 
@@ -77,7 +77,9 @@ def explain(policy_set: PolicySet, record: Record, at: datetime) -> Explanation:
         else:
             text = format_condition(rule.condition)
             verdict = "matches" if is_it else "does not match"
-            lines.append(f"  rule {rule.name}: when {text} {verdict} ({_why(rule.condition, record, at)})")
+            lines.append(
+                f"  rule {rule.name}: when {text} {verdict} ({_why(rule.condition, record, at)})"
+            )
         if is_it:
             if rule.span is not None:
                 lines.extend(_arithmetic(rule.span, record))
@@ -88,7 +90,7 @@ def explain(policy_set: PolicySet, record: Record, at: datetime) -> Explanation:
         due = "due" if outcome.due else "not due"
         lines.append(
             f"decision: {outcome.action} at {format_instant(outcome.due_at) or 'never'} ({due})"
-            f"; cite \"{outcome.cite}\""
+            f'; cite "{outcome.cite}"'
         )
         if outcome.next is not None:
             lines.append(f"next: {outcome.next.action} at {format_instant(outcome.next.due_at)}")

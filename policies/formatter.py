@@ -7,7 +7,7 @@ Formatting is idempotent: formatting formatted text gives the same text.
 
 from __future__ import annotations
 
-from .nodes import And, Condition, ConsentIs, Not, Or, PolicyFile, PolicyNode, Rule, StatusIn
+from .nodes import Condition, ConsentIs, Not, Or, PolicyFile, PolicyNode, Rule, StatusIn
 
 _INDENT = "  "
 

@@ -13,8 +13,8 @@ from itertools import product
 
 from .errors import Diagnostic, diagnostic_at
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
@@ -73,9 +73,7 @@ def _holds(cond: Condition | None, status: str, consents: Mapping[str, str]) -> 
 
 
 def _purposes(rules: Iterable[Rule]) -> list[str]:
-    found = {
-        c.purpose for r in rules for c in _conditions(r.condition) if isinstance(c, ConsentIs)
-    }
+    found = {c.purpose for r in rules for c in _conditions(r.condition) if isinstance(c, ConsentIs)}
     return sorted(found)
 
 
@@ -122,7 +120,9 @@ class _Linter:
                 if code not in COUNTRIES:
                     self.report(f, pos, f"unknown country code {code} (not ISO 3166-1 alpha-2)")
                 elif code in claimed:
-                    self.report(f, pos, f"country {code} is already claimed by policy {claimed[code]}")
+                    self.report(
+                        f, pos, f"country {code} is already claimed by policy {claimed[code]}"
+                    )
                 else:
                     claimed[code] = p.name
             self.check_extends(p, f)
@@ -152,7 +152,9 @@ class _Linter:
         for rule in p.rules:
             if rule.name in names:
                 first = names[rule.name].pos.line
-                self.report(f, rule.pos, f"duplicate rule {rule.name} (first defined on line {first})")
+                self.report(
+                    f, rule.pos, f"duplicate rule {rule.name} (first defined on line {first})"
+                )
             names.setdefault(rule.name, rule)
             if rule.cite is None:
                 self.report(f, rule.pos, f'rule {rule.name} has no cite "..." (its legal source)')
@@ -169,15 +171,22 @@ class _Linter:
                     self.check_purpose(f, anchor.purpose, pos)
                     if anchor.field not in ConsentField.__members__.values():
                         known = ", ".join(c.value for c in ConsentField)
-                        self.report(f, pos, f"unknown consent anchor {anchor.field} (known: {known})")
+                        self.report(
+                            f, pos, f"unknown consent anchor {anchor.field} (known: {known})"
+                        )
                 elif anchor.name not in RecordAnchor.__members__.values():  # type: ignore[attr-defined]
                     known = ", ".join(a.value for a in RecordAnchor)
-                    self.report(f, pos, f"unknown anchor {anchor.name} (known: {known}, consent(PURPOSE).FIELD)")  # type: ignore[attr-defined]
+                    self.report(
+                        f,
+                        pos,
+                        f"unknown anchor {anchor.name} (known: {known}, consent(PURPOSE).FIELD)",
+                    )  # type: ignore[attr-defined]
             if rule.stages and rule.stages[0].after is not None:
                 self.report(
                     f,
                     rule.stages[0].pos,
-                    "the first stage falls due when the retention ends; put after only on later stages",
+                    "the first stage falls due when the retention ends;"
+                    " put after only on later stages",
                 )
 
     def check_purpose(self, f: PolicyFile, purpose: str, pos: Pos) -> None:
@@ -202,9 +211,7 @@ class _Linter:
             if id(rule) not in own:  # inherited: report it on the policy that shadows it
                 where = f, p.pos
             by = f" (rule {catcher.name} catches all its records)" if catcher else ""
-            self.report(
-                *where, f"policy {p.name}: rule {rule.name} can never match{by}"
-            )
+            self.report(*where, f"policy {p.name}: rule {rule.name} can never match{by}")
 
     def in_cycle(self, p: PolicyNode) -> bool:
         seen, name = set(), p.name

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import PolicyLintError
+from .errors import Diagnostic, PolicyLintError, PolicySyntaxError
 from .formatter import format_file
 from .linter import lint
 from .nodes import PolicyFile, PolicyNode, Rule
@@ -134,4 +134,18 @@ def purposes_used(policy_set: PolicySet) -> frozenset[str]:
     """Consent purposes any rule reads: the caller joins the latest consent of each."""
     from .linter import rule_purposes
 
-    return frozenset(p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules))
+    return frozenset(
+        p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules)
+    )
+
+
+def check_paths(paths: Iterable[str | Path]) -> tuple[Diagnostic, ...]:
+    """Every syntax and lint finding in these files or directories (`gdpr policy check`)."""
+    found: list[Diagnostic] = []
+    parsed: list[PolicyFile] = []
+    for path in policy_files(paths):
+        try:
+            parsed.append(parse(path.read_text(encoding="utf-8"), str(path)))
+        except PolicySyntaxError as err:
+            found.append(err.diagnostic)
+    return (*found, *lint(parsed))

@@ -16,8 +16,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import PolicySyntaxError, diagnostic_at
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Comment,
     ConsentAnchorRef,
     ConsentIs,
@@ -124,7 +124,7 @@ def _syntax_error(err: UnexpectedInput, path: str, text: str) -> PolicySyntaxErr
     message = f"expected {_expected(expected)}, found {_found(err, text)}"
     try:
         hint = err.match_examples(_parser().parse, _MISTAKES, use_accepts=True)
-    except Exception:  # noqa: BLE001 - a failing hint must never hide the real error
+    except Exception:
         hint = None
     if hint:
         message = f"{message}: {hint}"

@@ -40,12 +40,16 @@ def test_files(path: str | Path) -> list[Path]:
     return sorted([*tests.glob("*.jsonl"), *tests.glob("*.json")])
 
 
-def run_policy_tests(path: str | Path, policy_set: PolicySet | None = None) -> list[PolicyTestResult]:
+def run_policy_tests(
+    path: str | Path, policy_set: PolicySet | None = None
+) -> list[PolicyTestResult]:
     """Run every case; the policies are those of the directory above the tests unless given."""
     files = test_files(path)
     if policy_set is None:
         p = Path(path)
-        policy_dir = p if p.is_dir() and (p / "tests").is_dir() else (p if p.is_dir() else p.parent).parent
+        policy_dir = (
+            p if p.is_dir() and (p / "tests").is_dir() else (p if p.is_dir() else p.parent).parent
+        )
         policy_set = load_policy_set([policy_dir])
     evaluator = evaluator_for(policy_set)
     results = []

@@ -57,9 +57,12 @@ class Record:
         """The consent for `purpose` given last (renewals supersede); None if never given."""
         best: Consent | None = None
         for c in self.consents:
-            if c.purpose == purpose and c.given_at is not None:
-                if best is None or c.given_at >= best.given_at:  # type: ignore[operator]
-                    best = c
+            if (
+                c.purpose == purpose
+                and c.given_at is not None
+                and (best is None or c.given_at >= best.given_at)  # type: ignore[operator]
+            ):
+                best = c
         return best
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    select,
     Boolean,
     String,
     and_,
@@ -22,9 +21,11 @@ from sqlalchemy import (
     case,
     false,
     literal,
+    literal_column,
     not_,
     null,
     or_,
+    select,
     true,
     type_coerce,
 )
@@ -33,8 +34,8 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from .evaluator import ErrorCause
 from .model import Policy, PolicySet
 from .nodes import (
-    And,
     AnchorTerm,
+    And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
@@ -42,12 +43,11 @@ from .nodes import (
     Instant,
     Not,
     Offset,
-    Or,
     Rule,
     StatusIn,
 )
 from .schema import Action
-from .sql_time import AddDuration, Extreme, NaiveUTC
+from .sql_time import AddDuration, Extreme, LatestAnchor, NaiveUTC
 
 Col = ColumnElement[Any]
 
@@ -103,6 +103,8 @@ class CompiledPolicies:
     error: Col
     error_detail: Col
     content_hash: str
+    stage_times: tuple[Col, ...] = ()
+    may_be_due: Col | None = None
 
     def columns(self) -> list[Col]:
         """Every decision expression, labelled, ready for a select()."""
@@ -164,6 +166,19 @@ class _RuleCompiler:
             return terms[0] if len(terms) == 1 else Extreme(span.kind, terms)
         return self.term(span)
 
+    def may_be_due(self, span: Instant) -> Col:
+        """A cheap necessary condition for `span <= at`: anchors against precomputed bounds."""
+        terms = span.terms if isinstance(span, Extremum) else (span,)
+        checks = []
+        for term in terms:
+            anchor = self.anchor(term.anchor)  # type: ignore[union-attr]
+            if isinstance(term, Offset):
+                bound: Col = LatestAnchor(self.at, term.duration.amount, term.duration.unit)
+            else:
+                bound = self.at
+            checks.append(and_(anchor.is_not(None), anchor <= bound))
+        return or_(*checks)
+
     def stage_times(self, rule: Rule) -> list[Col]:
         assert rule.span is not None
         times = [self.span(rule.span)]
@@ -182,12 +197,18 @@ def _missing_detail(span: Instant) -> str:
 
 
 def compile_policies(
-    policy_set: PolicySet, cols: ColumnMap, *, slot_column: Col | None = None
+    policy_set: PolicySet,
+    cols: ColumnMap,
+    *,
+    slot_column: Col | None = None,
+    stage_columns: tuple[Col, ...] | None = None,
 ) -> CompiledPolicies:
     """Compile every policy's rules, in rule order per country, to expressions over `cols`.
 
     With `slot_column` (the `slot` expression already computed in a subquery), the derived
-    expressions read it instead of repeating the rule CASE: see `decision_select`.
+    expressions read it instead of repeating the rule CASE; with `stage_columns` (the
+    `stage_times` already computed), they read those instead of redoing the date arithmetic.
+    See `decision_select`, which layers them so each row computes each thing once.
     """
     at = bindparam("at", type_=NaiveUTC())
     rc = _RuleCompiler(cols, at)
@@ -217,13 +238,45 @@ def compile_policies(
         slot = slot_column
     by_slot: dict[int, Rule] = {i: r for _, rules in per_policy for i, r in rules}
 
-    def per_slot(make: Callable[[int, Rule], Col | None], type_: Any) -> Col:
-        whens = {i: v for i, r in by_slot.items() if (v := make(i, r)) is not None}
-        if not whens:
+    def slot_in(ids: list[int]) -> Col:
+        # Literal integers: constant IN lists let SQLite build its lookup once per statement.
+        if len(ids) == 1:
+            return slot == literal_column(str(ids[0]))
+        return slot.in_([literal_column(str(i)) for i in ids])
+
+    def grouped(pairs: dict[int, tuple[Any, Col]], type_: Any) -> Col:
+        """CASE over groups of slots sharing one expression: far fewer branches per row."""
+        groups: dict[Any, tuple[list[int], Col]] = {}
+        for i, (key, expr) in pairs.items():
+            groups.setdefault(key, ([], expr))[0].append(i)
+        if not groups:
             return null().cast(type_)
-        return type_coerce(case(whens, value=slot, else_=None), type_)
+        whens = [(slot_in(ids), expr) for ids, expr in groups.values()]
+        return type_coerce(case(*whens, else_=None), type_)
+
+    def per_slot(make: Callable[[int, Rule], tuple[Any, Col] | None], type_: Any) -> Col:
+        return grouped({i: v for i, r in by_slot.items() if (v := make(i, r)) is not None}, type_)
+
+    def body(r: Rule) -> Any:
+        assert r.span is not None
+        stages = tuple((st.action, st.after.text() if st.after else None) for st in r.stages)
+        return (r.span.text(), stages)
 
     times = {i: rc.stage_times(r) for i, r in by_slot.items() if r.span is not None}
+    depth = max((len(ts) for ts in times.values()), default=0)
+    stage_times = tuple(
+        per_slot(
+            lambda i, r, k=k: (
+                None
+                if r.span is None or len(times[i]) <= k
+                else ((r.span.text(), body(r)[1][1 : k + 1]), times[i][k])
+            ),
+            NaiveUTC(),
+        )
+        for k in range(depth)
+    )
+    if stage_columns is not None:
+        times = {i: list(stage_columns[: len(ts)]) for i, ts in times.items()}
 
     def current(i: int, values: list[Any]) -> Col:
         ts = times[i]
@@ -231,39 +284,46 @@ def compile_policies(
             return values[0]
         return case(*[(ts[k] <= at, values[k]) for k in range(len(ts) - 1, 0, -1)], else_=values[0])
 
-    def action(i: int, r: Rule) -> Col:
+    def action(i: int, r: Rule) -> tuple[Any, Col]:
         if r.span is None:
-            return literal(Action.KEEP.value, String)
-        return current(i, [literal(s.action, String) for s in r.stages])
+            return ("action", Action.KEEP.value), literal(Action.KEEP.value, String)
+        if len(r.stages) == 1:
+            return ("action", r.stages[0].action), literal(r.stages[0].action, String)
+        return body(r), current(i, [literal(s.action, String) for s in r.stages])
 
-    def due_at(i: int, r: Rule) -> Col | None:
-        return None if r.span is None else current(i, times[i])
+    def due_at(i: int, r: Rule) -> tuple[Any, Col] | None:
+        return None if r.span is None else (body(r), current(i, times[i]))
 
-    def next_pair(i: int, r: Rule, pick: int) -> Col | None:
+    def next_pair(i: int, r: Rule, pick: int) -> tuple[Any, Col] | None:
         if r.span is None or len(r.stages) < 2:
             return None
         ts, n = times[i], len(times[i])
         nxt = [(literal(r.stages[k + 1].action, String), ts[k + 1]) for k in range(n - 1)]
         whens: list[tuple[Col, Col]] = [(ts[n - 1] <= at, null())]
         whens += [(ts[k] <= at, nxt[k][pick]) for k in range(n - 2, 0, -1)]
-        return case(*whens, else_=nxt[0][pick])
+        return body(r), case(*whens, else_=nxt[0][pick])
 
-    def due(i: int, r: Rule) -> Col | None:
-        return None if r.span is None else and_(times[i][0].is_not(None), times[i][0] <= at)
+    def due(i: int, r: Rule) -> tuple[Any, Col] | None:
+        if r.span is None:
+            return None
+        return r.span.text(), and_(times[i][0].is_not(None), times[i][0] <= at)
 
-    def missing(i: int, r: Rule) -> Col | None:
-        return None if r.span is None else times[i][0].is_(None)
+    def missing(i: int, r: Rule) -> tuple[Any, Col] | None:
+        return None if r.span is None else (r.span.text(), times[i][0].is_(None))
 
     due_expr = per_slot(due, Boolean)
     due_expr = case((due_expr, true()), else_=false())
     if cols.held is not None:
         due_expr = and_(due_expr, not_(case((cols.held, true()), else_=false())))
     missing_expr = per_slot(missing, Boolean)
-    missing_details = {
-        i: literal(_missing_detail(r.span), String)
-        for i, r in by_slot.items()
-        if r.span is not None
-    }
+    missing_detail = per_slot(
+        lambda i, r: (
+            None
+            if r.span is None
+            else (_missing_detail(r.span), literal(_missing_detail(r.span), String))
+        ),
+        String,
+    )
     error = case(
         (slot.is_(None), literal(ErrorCause.UNCOVERED_COUNTRY.value, String)),
         (missing_expr, literal(ErrorCause.MISSING_ANCHOR.value, String)),
@@ -271,15 +331,15 @@ def compile_policies(
     )
     error_detail = case(
         (slot.is_(None), cols.country),
-        (missing_expr, case(missing_details, value=slot)),
+        (missing_expr, missing_detail),
         else_=None,
     )
     return CompiledPolicies(
         at=at,
         slots=tuple(slots),
         slot=slot_case,
-        policy=case({s.index: s.policy for s in slots}, value=slot, else_=None),
-        rule=case({s.index: s.rule for s in slots}, value=slot, else_=None),
+        policy=per_slot(lambda i, r: (slots[i].policy, literal(slots[i].policy, String)), String),
+        rule=per_slot(lambda i, r: (r.name, literal(r.name, String)), String),
         action=per_slot(action, String),
         due_at=per_slot(due_at, NaiveUTC()),
         due=due_expr,
@@ -288,6 +348,17 @@ def compile_policies(
         error=error,
         error_detail=error_detail,
         content_hash=policy_set.content_hash,
+        stage_times=stage_times,
+        may_be_due=case(
+            (
+                per_slot(
+                    lambda i, r: None if r.span is None else (r.span.text(), rc.may_be_due(r.span)),
+                    Boolean,
+                ),
+                true(),
+            ),
+            else_=false(),
+        ),
     )
 
 
@@ -299,12 +370,15 @@ def decision_select(
     extra: tuple[Col, ...] = (),
     purposes: tuple[str, ...] = (),
     only_due: bool = False,
+    where: Col | None = None,
 ) -> Any:
     """One set-based SELECT of `extra` plus every decision column, bound to `at`.
 
-    The deciding rule is computed once per row in a subquery that the planner must not flatten
-    (OFFSET 0), and the stage arithmetic reads it, so each row runs the rule conditions once.
-    `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`).
+    Three layers, each a subquery the planner must not flatten (OFFSET 0): the deciding rule
+    (slot), then the due instant of each stage, then the decision columns reading both, so each
+    row runs the rule conditions and the date arithmetic once.
+    `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`);
+    `where` restricts the rows considered (e.g. not yet anonymized).
     """
     inner_compiled = compile_policies(policy_set, cols)
     consent_cols = [
@@ -326,6 +400,7 @@ def decision_select(
             inner_compiled.slot.label("policy_slot"),
         )
         .select_from(from_)
+        .where(where if where is not None else true())
         .offset(0)
         .subquery("policy_rows")
     )
@@ -339,6 +414,32 @@ def decision_select(
         consent=lambda p, f: c[f"c_{p}__{f}"],
         held=c.held if cols.held is not None else None,
     )
-    compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
-    query = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
+    middle_compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
+    names = list(c.keys())
+    middle_select = select(
+        *(c[n] for n in names),
+        *(t.label(f"stage_{k}") for k, t in enumerate(middle_compiled.stage_times)),
+    )
+    if only_due:
+        # Rows whose anchors are too recent to be due skip the date arithmetic entirely.
+        assert middle_compiled.may_be_due is not None
+        middle_select = middle_select.where(middle_compiled.may_be_due)
+    middle = middle_select.offset(0).subquery("policy_times")
+    m = middle.c
+    final_cols = ColumnMap(
+        country=m.country,
+        status=m.status,
+        applied_at=m.applied_at,
+        decided_at=m.decided_at,
+        last_activity_at=m.last_activity_at,
+        consent=lambda p, f: m[f"c_{p}__{f}"],
+        held=m.held if cols.held is not None else None,
+    )
+    compiled = compile_policies(
+        policy_set,
+        final_cols,
+        slot_column=m.policy_slot,
+        stage_columns=tuple(m[f"stage_{k}"] for k in range(len(middle_compiled.stage_times))),
+    )
+    query = select(*(m[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
     return query.where(compiled.due) if only_due else query

@@ -1,8 +1,8 @@
 """The join to "the consent given last per purpose" that the compiled rules read consents from.
 
 DESIGN.md: where a subject has several consents for one purpose (renewals), the one given last
-counts. The caller owns the consent table; this builds, in Core, one ranked subquery per purpose
-and the ColumnMap accessor over them, so every caller joins consents the same way.
+counts. The caller owns the consent table; this builds, in Core, one outer join per purpose and
+the ColumnMap accessor over it, so every caller joins consents the same way.
 """
 
 from __future__ import annotations
@@ -10,30 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import FromClause, Select, and_, func, select
+from sqlalchemy import FromClause, Select, and_, exists, or_
 from sqlalchemy.sql.elements import ColumnElement
-
-_FIELDS = ("given_at", "expires_at", "withdrawn_at")
 
 
 def latest_consent(consent: FromClause, purpose: str, *, subject: str = "candidate_id") -> Any:
-    """Subquery: per subject, the consent for `purpose` with the greatest given_at.
+    """An alias of the consent table, to be outer-joined on `latest_consent_on`."""
+    return consent.alias(f"consent_{purpose}")
 
-    Ties on given_at are broken by the highest `id` when the table has one.
+
+def latest_consent_on(
+    latest: Any, consent: FromClause, subject_id: ColumnElement[Any], purpose: str, subject: str
+) -> ColumnElement[bool]:
+    """Join condition: this subject's consent for `purpose` with no later-given one.
+
+    An anti-join rather than a window function: with an index on
+    consent (candidate_id, purpose, given_at) it is one index probe per subject. Ties on
+    given_at are broken by the highest `id` when the table has one.
     """
-    order = [consent.c.given_at.desc()]
+    newer = consent.alias(f"newer_{purpose}")
+    later = newer.c.given_at > latest.c.given_at
     if "id" in consent.c:
-        order.append(consent.c.id.desc())
-    ranked = (
-        select(
-            consent.c[subject].label("subject"),
-            *(consent.c[f] for f in _FIELDS),
-            func.row_number().over(partition_by=consent.c[subject], order_by=order).label("rank"),
-        )
-        .where(consent.c.purpose == purpose, consent.c.given_at.is_not(None))
-        .subquery()
+        later = or_(later, and_(newer.c.given_at == latest.c.given_at, newer.c.id > latest.c.id))
+    return and_(
+        latest.c[subject] == subject_id,
+        latest.c.purpose == purpose,
+        latest.c.given_at.is_not(None),
+        ~exists().where(newer.c[subject] == latest.c[subject], newer.c.purpose == purpose, later),
     )
-    return select(ranked).where(ranked.c.rank == 1).subquery(f"consent_{purpose}")
 
 
 def join_latest_consents(
@@ -45,13 +49,14 @@ def join_latest_consents(
     subject: str = "candidate_id",
 ) -> tuple[Select[Any], Callable[[str, str], ColumnElement[Any]]]:
     """Outer-join the latest consent of each purpose; returns the query and the accessor."""
-    subs = {}
+    aliases = {}
     for purpose in sorted(set(purposes)):
-        sub = latest_consent(consent, purpose, subject=subject)
-        query = query.outerjoin(sub, and_(sub.c.subject == subject_id))
-        subs[purpose] = sub
+        latest = latest_consent(consent, purpose, subject=subject)
+        on = latest_consent_on(latest, consent, subject_id, purpose, subject)
+        query = query.outerjoin(latest, on)
+        aliases[purpose] = latest
 
     def accessor(purpose: str, field: str) -> ColumnElement[Any]:
-        return subs[purpose].c[field]  # type: ignore[no-any-return]
+        return aliases[purpose].c[field]  # type: ignore[no-any-return]
 
     return query, accessor

@@ -42,10 +42,14 @@ from retention.installation import Installation, secret_is_private, write_secret
 __all__ = [
     "consistency",
     "create_signing_key",
+    "engine_errors",
     "entries",
     "inclusion",
     "load_signer",
     "load_verifier",
+    "log_size",
+    "pubkey",
+    "read_snapshot",
     "sign_checkpoint",
     "verify_installation",
 ]

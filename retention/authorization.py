@@ -9,7 +9,7 @@ grant that expires during a long command stops it), and explainable by `gdpr acc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -46,6 +46,13 @@ class GrantView:
     status: GrantStatus
     expires_at: datetime
     revoked_at: datetime | None = None
+    # Derived once, because `decide` runs on every operation and in tight loops.
+    permissions: frozenset[Permission] = field(init=False, repr=False, compare=False)
+    label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "permissions", ROLE_PERMISSIONS[self.role])
+        object.__setattr__(self, "label", f"grant {self.id} ({self.role})")
 
     def covers(self, country: str | None) -> bool:
         # A request about no single country (None) needs a grant for all of them.
@@ -64,8 +71,16 @@ class Decision:
 
     allowed: bool
     grant_id: UUID | None
-    reason: str
+    denial: str = ""
     role: Role | None = None
+    grant: GrantView | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why: the allowing grant, or the closest miss (built only when asked)."""
+        if self.grant is not None:
+            return f"allowed by {self.grant.label[:-1]}, countries {self.grant.countries_text})"
+        return self.denial
 
 
 def decide(
@@ -84,27 +99,22 @@ def decide(
         return Decision(False, None, "the principal is disabled")
     miss: str | None = None
     miss_rank = -1
+    principal_id = principal.id
     for grant in grants:
-        if grant.principal_id != principal.id or permission not in ROLE_PERMISSIONS[grant.role]:
+        if permission not in grant.permissions or grant.principal_id != principal_id:
             continue
-        # Rank the reasons so the explanation points at the most relevant grant.
+        # Rank the misses so the explanation points at the most relevant grant.
         if grant.revoked_at is not None and grant.revoked_at <= at:
-            rank, why = 1, f"grant {grant.id} ({grant.role}) was revoked"
+            rank, why = 1, "was revoked"
         elif grant.expires_at <= at:
-            rank, why = 2, f"grant {grant.id} ({grant.role}) expired"
+            rank, why = 2, "expired"
         elif grant.status is not GrantStatus.ACTIVE:
-            rank, why = 3, f"grant {grant.id} ({grant.role}) is pending approval"
+            rank, why = 3, "is pending approval"
         elif not grant.covers(country):
             where = "every country" if country is None else country
-            rank = 4
-            why = f"grant {grant.id} ({grant.role}) covers {grant.countries_text}, not {where}"
+            rank, why = 4, f"covers {grant.countries_text}, not {where}"
         else:
-            return Decision(
-                True,
-                grant.id,
-                f"allowed by grant {grant.id} ({grant.role}, countries {grant.countries_text})",
-                grant.role,
-            )
+            return Decision(True, grant.id, "", grant.role, grant)
         if rank > miss_rank:
-            miss, miss_rank = why, rank
+            miss, miss_rank = f"{grant.label} {why}", rank
     return Decision(False, None, miss or f"no grant gives {permission}")

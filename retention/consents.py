@@ -98,7 +98,10 @@ def withdraw_consent(gateway: Gateway, subject_id: uuid.UUID, *, purpose: str) -
             raise BadInput(f"subject {subject.id} has no consent for {purpose} to withdraw")
         return SubjectWork(changed, {"purpose": purpose, "withdrawn": changed})
 
-    return gateway.on_subject(subject_id, Permission.CONSENT_WRITE, "consent.withdraw", work)  # type: ignore[no-any-return]
+    # Withdrawal must stay as easy as giving consent (Art. 7(3)), also for a blocked subject.
+    return gateway.on_subject(
+        subject_id, Permission.CONSENT_WRITE, "consent.withdraw", work, open_when_blocked=True
+    )  # type: ignore[no-any-return]
 
 
 def list_consents(gateway: Gateway, subject_id: uuid.UUID) -> list[dict[str, Any]]:

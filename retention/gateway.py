@@ -11,6 +11,7 @@ reason. Consent recording (`retention.consents`) goes through the same `Gateway.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -20,22 +21,31 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
 from audit_log import Event, Outcome
 from retention.audit_trail import check_reason, record
-from retention.authorization import Decision
+from retention.authorization import Decision, GrantStatus
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
-from retention.guard import Refused, authorize, deny, guarded, require
+from retention.guard import (
+    Refused,
+    access_from_rows,
+    authorize,
+    deny,
+    guarded,
+    load_access,
+    require,
+    with_access,
+)
 from retention.models import Application, Candidate, Consent, Document, LegalHold
 from retention.permissions import Permission, Role
+from retention.subject_export import ExportSection, candidate_dict, export_document
 
 __all__ = [
     "CONTACT_FIELDS",
-    "EXPORT_FORMAT",
     "ErasureResult",
     "ExportResult",
     "ExportSection",
@@ -45,7 +55,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-EXPORT_FORMAT = "gdpr-subject-export/1"
 CONTACT_FIELDS: Mapping[str, int] = {
     "first_name": 200,
     "last_name": 200,
@@ -53,19 +62,16 @@ CONTACT_FIELDS: Mapping[str, int] = {
     "phone": 64,
     "city": 200,
 }
+_SUBJECT_BY_ID = select(Candidate).where(Candidate.id == bindparam("subject_id"))
+
+
+@functools.cache
+def _subject_with_access() -> Any:
+    # The subject and the caller's grants in one round trip: this runs on every operation.
+    return with_access(_SUBJECT_BY_ID, Candidate.__table__)
+
+
 _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
-
-
-class ExportSection(Protocol):
-    """More of what is held about a subject, added to its Art. 15/20 export under `name`.
-
-    The extension point for capabilities that know more about a subject than its records, e.g.
-    the retention policy decision once the policies package lands.
-    """
-
-    name: str
-
-    def build(self, conn: Connection, subject: Any, at: datetime) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,6 @@ def parse_subject_id(text: str) -> uuid.UUID:
         raise BadInput("subject id must be a UUID") from None
 
 
-def candidate_dict(row: Any) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in Candidate.model_fields}
-
-
 @dataclass(frozen=True)
 class Gateway:
     """Personal data as one authenticated principal may see and change it, every step audited."""
@@ -124,16 +126,33 @@ class Gateway:
         work: Callable[[Connection, Any, datetime], SubjectWork],
         *,
         reason: str | None = None,
+        open_when_blocked: bool = False,
     ) -> Any:
-        """Authorize `permission` on the subject, run `work`, audit it; one transaction."""
+        """Authorize `permission` on the subject, run `work`, audit it; one transaction.
+
+        `open_when_blocked` lets an operation that only reduces processing (withdrawing a
+        consent, Art. 7(3)) through on a blocked subject without the DPO rule.
+        """
         actor = self.principal_id
 
         def unit(conn: Connection) -> Any:
             at = self.clock()
-            row = conn.execute(select(Candidate).where(Candidate.id == subject_id)).first()
+            rows = conn.execute(
+                _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
+            ).all()
+            row = rows[0] if rows else None
             country = None if row is None else row.country
+            # No row: an unknown subject (or principal); the decision then loads access itself.
+            access = access_from_rows(actor, rows) if rows else None
             decision = require(
-                conn, actor, permission, at=at, action=action, country=country, subject=subject_id
+                conn,
+                actor,
+                permission,
+                at=at,
+                action=action,
+                country=country,
+                subject=subject_id,
+                access=access,
             )
             if row is None:
                 # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
@@ -150,7 +169,8 @@ class Gateway:
                 refusal.event_at = at
                 raise refusal
             subject: Any = row  # a Core row with the candidate's columns
-            self._check_blocked(subject, decision, action, reason, at)
+            if not open_when_blocked:
+                self._check_blocked(subject, decision, action, reason, at)
             done = work(conn, subject, at)
             details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
             record(
@@ -166,7 +186,7 @@ class Gateway:
             )
             return done.result
 
-        return guarded(self.engine, unit)
+        return guarded(self.engine, unit, savepoint=False)
 
     def _check_blocked(
         self,
@@ -245,7 +265,7 @@ class Gateway:
                 record(conn, *events, at=at)
             return found
 
-        return guarded(self.engine, unit)
+        return guarded(self.engine, unit, savepoint=False)
 
     def export(
         self, subject_id: uuid.UUID, out: Path, *, reason: str | None = None
@@ -264,7 +284,7 @@ class Gateway:
         partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
-            document = self._export_document(conn, subject, at)
+            document = export_document(conn, subject, at, self.export_sections)
             data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -282,25 +302,6 @@ class Gateway:
             raise
         os.replace(partial, out)
         return result
-
-    def _export_document(self, conn: Connection, subject: Any, at: datetime) -> Any:
-        sid = subject.id
-
-        def rows(model: Any, column: Any, order: Any) -> list[dict[str, Any]]:
-            found = conn.execute(select(model).where(column == sid).order_by(order)).all()
-            return [{c: getattr(r, c) for c in model.model_fields} for r in found]
-
-        document: dict[str, Any] = {
-            "format": EXPORT_FORMAT,
-            "generated_at": at.isoformat(),
-            "subject": candidate_dict(subject),
-            "applications": rows(Application, Application.candidate_id, Application.id),
-            "consents": rows(Consent, Consent.candidate_id, Consent.given_at),
-            "documents": rows(Document, Document.candidate_id, Document.created_at),
-        }
-        for section in self.export_sections:
-            document[section.name] = section.build(conn, subject, at)
-        return document
 
     # --- changes -----------------------------------------------------------------------------
 
@@ -391,24 +392,17 @@ def _optional_reason(reason: str | None) -> None:
 
 
 def _reads_anywhere(conn: Connection, actor: uuid.UUID, at: datetime) -> bool:
-    from retention.guard import load_grants, load_principal
-
-    principal = load_principal(conn, actor)
+    """Whether any grant in force gives candidate:read somewhere (before running a search)."""
+    principal, views = load_access(conn, actor)
     if principal is None or (principal.disabled_at is not None and principal.disabled_at <= at):
         return False
     return any(
-        Permission.CANDIDATE_READ in _permissions(g.role)
-        and g.revoked_at is None
+        Permission.CANDIDATE_READ in g.permissions
+        and (g.revoked_at is None or g.revoked_at > at)
         and g.expires_at > at
-        and g.status == "active"
-        for g in load_grants(conn, actor)
+        and g.status is GrantStatus.ACTIVE
+        for g in views
     )
-
-
-def _permissions(role: Role) -> frozenset[Permission]:
-    from retention.permissions import ROLE_PERMISSIONS
-
-    return ROLE_PERMISSIONS[role]
 
 
 def _find_denial(decision: Decision, blocked: bool) -> str:

@@ -24,7 +24,7 @@ from retention.clock import Clock, utc_now
 from retention.db import TZDateTime
 from retention.durations import resolve_expiry
 from retention.errors import BadInput, NotFound
-from retention.guard import Refused, deny, guarded, load_grants, load_principal, require
+from retention.guard import Refused, deny, guarded, load_access, require
 from retention.permissions import PRIVILEGED_ROLES, Permission, Role, parse_permission, parse_role
 from retention.principals import Principal, find_principal
 
@@ -357,9 +357,9 @@ def check_access(
         at = clock()
         require_access_reader(conn, actor, at, "access.check")
         target = find_principal(conn, principal)
-        view = load_principal(conn, target.id)
+        view, views = load_access(conn, target.id)
         assert view is not None
-        return target, decide(view, load_grants(conn, target.id), the_permission, where, at)
+        return target, decide(view, views, the_permission, where, at)
 
     return guarded(engine, work)
 

@@ -9,21 +9,39 @@ then appends the `denied` entry in the outer transaction, commits it, and only t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, bindparam, select
 
 from audit_log import Event, Outcome
 from retention.audit_trail import record
-from retention.authorization import Decision, GrantView, PrincipalView, decide
+from retention.authorization import (
+    ALL_COUNTRIES,
+    Decision,
+    GrantStatus,
+    GrantView,
+    PrincipalView,
+    decide,
+)
 from retention.db import transaction
 from retention.errors import AccessDenied, EngineError
-from retention.permissions import Permission
+from retention.permissions import Permission, Role
 
-__all__ = ["Refused", "authorize", "deny", "guarded", "load_grants", "load_principal", "require"]
+__all__ = [
+    "Refused",
+    "access_from_rows",
+    "authorize",
+    "check_permission",
+    "deny",
+    "guarded",
+    "load_access",
+    "require",
+    "with_access",
+]
 
 T = TypeVar("T")
 
@@ -66,38 +84,99 @@ def deny(
     return refusal
 
 
-def guarded(engine: Engine, work: Callable[[Connection], T]) -> T:
-    """Run `work` in one transaction; on `Refused`, undo it, commit the denial, raise."""
+def guarded(engine: Engine, work: Callable[[Connection], T], *, savepoint: bool = True) -> T:
+    """Run `work` in one transaction; on `Refused`, undo it, commit the denial, raise.
+
+    `savepoint=False` is for work that refuses only before its first write (the gateway
+    authorizes and checks before acting): it saves two statements on every operation.
+    """
     with transaction(engine) as conn:
-        savepoint = conn.begin_nested()
+        nested = conn.begin_nested() if savepoint else None
         try:
             result = work(conn)
         except Refused as refusal:
-            savepoint.rollback()
+            if nested is not None:
+                nested.rollback()
             record(conn, refusal.event, at=refusal.event_at)
             stopped = refusal
         else:
-            savepoint.commit()
+            if nested is not None:
+                nested.commit()
             return result
     raise stopped.error
 
 
-def load_principal(conn: Connection, principal_id: UUID) -> PrincipalView | None:
+@functools.cache
+def _access_parts() -> tuple[tuple[Any, ...], Any, Any]:
+    """Columns (labelled acc_*), FROM clause and principal-id column of the access load."""
+    from retention.grants import Grant
     from retention.principals import Principal
 
-    row = conn.execute(
-        select(Principal.id, Principal.name, Principal.disabled_at).where(
-            Principal.id == principal_id
+    g = Grant.__table__.c  # type: ignore[attr-defined]
+    p = Principal.__table__.c  # type: ignore[attr-defined]
+    columns = (
+        p.name.label("acc_name"),
+        p.disabled_at.label("acc_disabled_at"),
+        g.id.label("acc_grant"),
+        g.role.label("acc_role"),
+        g.countries.label("acc_countries"),
+        g.status.label("acc_status"),
+        g.expires_at.label("acc_expires_at"),
+        g.revoked_at.label("acc_revoked_at"),
+    )
+    joined = Principal.__table__.outerjoin(Grant.__table__, g.principal_id == p.id)  # type: ignore[attr-defined]
+    return columns, joined, p.id
+
+
+@functools.cache
+def _access_query() -> Select[Any]:
+    # Built once: building a statement costs more than running it on a busy machine.
+    columns, joined, principal_id = _access_parts()
+    return select(*columns).select_from(joined).where(principal_id == bindparam("principal_id"))
+
+
+def with_access(query: Select[Any], table: Any) -> Select[Any]:
+    """`query` (one row of `table`) joined with the access columns of `:principal_id`.
+
+    Lets a hot path fetch its subject and the caller's grants in one round trip; read the
+    result with `access_from_rows`. No row comes back when either side is missing.
+    """
+    columns, joined, principal_id = _access_parts()
+    on = principal_id == bindparam("principal_id")
+    return query.add_columns(*columns).select_from(table.join(joined, on))
+
+
+def access_from_rows(
+    principal_id: UUID, rows: Sequence[Any]
+) -> tuple[PrincipalView | None, list[GrantView]]:
+    """The principal and its grants from rows carrying the acc_* columns."""
+    if not rows:
+        return None, []
+    principal = PrincipalView(principal_id, rows[0].acc_name, rows[0].acc_disabled_at)
+    views = [
+        GrantView(
+            id=r.acc_grant,
+            principal_id=principal_id,
+            role=Role(r.acc_role),
+            countries=None
+            if r.acc_countries == ALL_COUNTRIES
+            else frozenset(r.acc_countries.split(",")),
+            status=GrantStatus(r.acc_status),
+            expires_at=r.acc_expires_at,
+            revoked_at=r.acc_revoked_at,
         )
-    ).first()
-    return None if row is None else PrincipalView(row.id, row.name, row.disabled_at)
+        for r in rows
+        if r.acc_grant is not None
+    ]
+    return principal, views
 
 
-def load_grants(conn: Connection, principal_id: UUID) -> list[GrantView]:
-    from retention.grants import Grant, grant_view
-
-    rows = conn.execute(select(Grant).where(Grant.principal_id == principal_id)).all()
-    return [grant_view(r) for r in rows]
+def load_access(
+    conn: Connection, principal_id: UUID
+) -> tuple[PrincipalView | None, list[GrantView]]:
+    """The principal and all its grants in one round trip (this runs on every operation)."""
+    rows = conn.execute(_access_query(), {"principal_id": principal_id}).all()
+    return access_from_rows(principal_id, rows)
 
 
 def authorize(
@@ -106,12 +185,17 @@ def authorize(
     permission: Permission,
     country: str | None,
     at: datetime,
+    access: tuple[PrincipalView | None, list[GrantView]] | None = None,
 ) -> Decision:
-    """Decide from the database as this transaction sees it (principal and grants now)."""
-    principal = load_principal(conn, principal_id)
+    """Decide from the database as this transaction sees it (principal and grants now).
+
+    `access` is the principal and grants when the caller already loaded them in this
+    transaction (`with_access`).
+    """
+    principal, views = access if access is not None else load_access(conn, principal_id)
     if principal is None:
         return Decision(False, None, "unknown principal")
-    return decide(principal, load_grants(conn, principal_id), permission, country, at)
+    return decide(principal, views, permission, country, at)
 
 
 def require(
@@ -123,9 +207,10 @@ def require(
     action: str,
     country: str | None = None,
     subject: UUID | None = None,
+    access: tuple[PrincipalView | None, list[GrantView]] | None = None,
 ) -> Decision:
     """Decide now, from the database as this transaction sees it; raise `Refused` on a denial."""
-    decision = authorize(conn, principal_id, permission, country, at)
+    decision = authorize(conn, principal_id, permission, country, at, access)
     if not decision.allowed:
         event = Event(
             actor=str(principal_id),
@@ -146,3 +231,24 @@ def require(
 
 def _where(country: str | None) -> str:
     return "in every country" if country is None else f"in {country}"
+
+
+def check_permission(
+    engine: Engine,
+    principal_id: UUID,
+    permission: Permission,
+    *,
+    action: str,
+    country: str | None = None,
+    at: datetime,
+) -> Decision:
+    """Authorize a command that is not about one subject (sweep:run, audit:read, ...).
+
+    A denial is audited (outcome denied, `action`) and raised as `AccessDenied`; an allowed
+    decision is returned for the caller to record `allowed_by` in its own entry.
+    """
+    return guarded(
+        engine,
+        lambda conn: require(conn, principal_id, permission, at=at, action=action, country=country),
+        savepoint=False,
+    )

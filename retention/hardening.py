@@ -57,16 +57,16 @@ def harden(engine: Engine, app_role: str) -> list[str]:
         missing = [t for t in (*AUDIT_APPEND_ONLY, "audit_head") if t not in tables]
         if missing:
             raise BadInput(f"table {missing[0]} is missing: run 'gdpr db upgrade' first")
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
         statements = [] if role is not None else [f"CREATE ROLE {app_role} NOLOGIN"]
         others = sorted(t for t in tables if t not in (*AUDIT_APPEND_ONLY, "audit_head"))
         statements += [
-            f"GRANT USAGE ON SCHEMA {conn.execute(text('SELECT current_schema()')).scalar_one()} "
-            f"TO {app_role}",
+            f"GRANT USAGE ON SCHEMA {schema} TO {app_role}",
             f"REVOKE ALL ON {', '.join(tables)} FROM PUBLIC",
             f"REVOKE ALL ON {', '.join(tables)} FROM {app_role}",
             f"GRANT SELECT, INSERT ON {', '.join(AUDIT_APPEND_ONLY)} TO {app_role}",
             f"GRANT SELECT, UPDATE ON audit_head TO {app_role}",
-            f"GRANT USAGE, SELECT ON SEQUENCE audit_checkpoint_id_seq TO {app_role}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app_role}",
         ]
         dml = [t for t in others if t != "alembic_version"]
         if dml:

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from policies import ColumnMap, PolicySet, join_latest_consents, purposes_used
-from policies.sql_compiler import decision_select
 from policies.records import Record
+from policies.sql_compiler import decision_select
 from policies.sql_time import NaiveUTC
 
 metadata = sa.MetaData()
@@ -34,11 +34,13 @@ consent = sa.Table(
     "policy_consent",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("candidate_id", sa.String(36), index=True),
+    sa.Column("candidate_id", sa.String(36)),
     sa.Column("purpose", sa.String(40)),
     sa.Column("given_at", NaiveUTC()),
     sa.Column("expires_at", NaiveUTC()),
     sa.Column("withdrawn_at", NaiveUTC()),
+    # The index the latest-consent anti-join needs (retention's consent table wants the same).
+    sa.Index("ix_policy_consent_latest", "candidate_id", "purpose", "given_at"),
 )
 
 
@@ -100,7 +102,7 @@ def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
 @contextmanager
 def postgres_engine() -> Iterator[sa.Engine | None]:
     """A fresh, uniquely named PostgreSQL database (None when not configured), dropped after."""
-    url = os.environ.get("GDPR_TEST_DATABASE_URL")
+    url = os.environ.get("GDPR_TEST_DATABASE_URL") or os.environ.get("GDPR_TEST_PG_URL")
     if not url:
         yield None
         return

@@ -33,7 +33,7 @@ def _entry(details: dict, actor: str, reason: str, seq: int) -> dict:
 
 
 class TestCanonical:
-    @settings(max_examples=600, deadline=None)
+    @settings(max_examples=200, deadline=None)
     @given(st.dictionaries(TEXT, JSON, max_size=6), TEXT, TEXT, SAFE_INT)
     def test_entries_match_reference(
         self, details: dict, actor: str, reason: str, seq: int
@@ -42,7 +42,7 @@ class TestCanonical:
         obj = _entry(details, actor, reason, seq)
         assert canonical_json(obj) == rfc8785.dumps(obj)
 
-    @settings(max_examples=600, deadline=None)
+    @settings(max_examples=200, deadline=None)
     @given(st.dictionaries(TEXT, JSON, max_size=6), TEXT, TEXT, TEXT, SAFE_INT, st.booleans())
     def test_entry_template_matches_reference(
         self, details: dict, actor: str, action: str, reason: str, seq: int, subject: bool
@@ -54,7 +54,7 @@ class TestCanonical:
         data = entry_json(**obj, simple=has_bmp_keys(details))
         assert data == rfc8785.dumps(obj)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(JSON | st.floats(allow_nan=False, allow_infinity=False))
     def test_any_value_matches_reference(self, value: object) -> None:
         """Any JSON value, floats included (reference path), encodes as rfc8785 does."""

@@ -198,7 +198,7 @@ class TestVerifyStored:
             AuditLog().append(conn, _events(20))
         with any_engine.connect() as conn:
             rows = list(AuditLog().stored_entries(conn, chunk=7))
-        assert [r.seq for r in rows] == list(range(20))
-        assert all(leaf_hash(r.canonical) == r.leaf_hash for r in rows)
+        assert [r[0] for r in rows] == list(range(20))
+        assert all(leaf_hash(r[1]) == r[2] for r in rows)
         report = verify_log(rows, verifier=SIGNER.verifier, origin=ORIGIN, head_size=20)
         assert report.ok

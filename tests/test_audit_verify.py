@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
 
 from audit_log.checkpoint import Checkpoint
-from audit_log.entry import GENESIS_PREV, Entry, Event
+from audit_log.entry import GENESIS_PREV, Entry, Event, format_ts
 from audit_log.merkle import Frontier, leaf_hash
 from audit_log.note import Signer, sign_note
-from audit_log.verify import ProblemKind, StoredEntry, verify_log
+from audit_log.verify import ProblemKind, StoredEntry, joined_columns, verify_log
 
 TS = datetime(2026, 1, 1, tzinfo=UTC)
 ORIGIN = "test.example/audit"
@@ -26,8 +25,8 @@ def _log(n: int) -> list[StoredEntry]:
         ev = Event("svc", "candidate.read", UUID(int=seq + 1), details={"i": seq})
         e = Entry.create(seq, TS, prev, ev)
         prev = e.leaf_hash.hex()
-        rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, TS, e.actor, e.action,
-                                e.subject, e.outcome.value))  # fmt: skip
+        rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(format_ts(TS), e.actor, e.action,
+                                str(e.subject), e.outcome.value)))  # fmt: skip
     return rows
 
 
@@ -41,6 +40,10 @@ def _note(rows: list[StoredEntry], size: int, signer: Signer = SIGNER) -> str:
 def _verify(rows: list[StoredEntry], head: int, cps=(), witnessed=()):
     return verify_log(rows, verifier=SIGNER.verifier, origin=ORIGIN, head_size=head,
                       checkpoints=cps, witnessed=witnessed)  # fmt: skip
+
+
+def _replace(row: StoredEntry, **changes: object) -> StoredEntry:
+    return row._replace(**changes)
 
 
 class TestIntact:
@@ -65,7 +68,7 @@ class TestDamage:
         """One changed byte in one entry is reported as changed at that seq."""
         rows = _log(20)
         data = rows[7].canonical.replace(b'"i":7', b'"i":8')
-        rows[7] = dataclasses.replace(rows[7], canonical=data)
+        rows[7] = _replace(rows[7], canonical=data)
         report = _verify(rows, 20)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 7)
 
@@ -73,14 +76,16 @@ class TestDamage:
         """A change whose leaf hash was recomputed breaks the link and is located at its seq."""
         rows = _log(20)
         data = rows[7].canonical.replace(b'"i":7', b'"i":8')
-        rows[7] = dataclasses.replace(rows[7], canonical=data, leaf_hash=leaf_hash(data))
+        rows[7] = _replace(rows[7], canonical=data, leaf_hash=leaf_hash(data))
         report = _verify(rows, 20)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 7)
 
     def test_changed_column_located(self) -> None:
         """A queryable column that no longer says what the bytes say is a change."""
         rows = _log(5)
-        rows[3] = dataclasses.replace(rows[3], subject=UUID(int=99))
+        rows[3] = rows[3]._replace(
+            columns=rows[3].columns.replace(str(UUID(int=4)), str(UUID(int=99)))
+        )
         report = _verify(rows, 5)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 3)
 
@@ -95,8 +100,8 @@ class TestDamage:
         """Two entries whose contents were swapped are reported reordered at the first."""
         rows = _log(20)
         a, b = rows[4], rows[9]
-        rows[4] = dataclasses.replace(b, seq=4)
-        rows[9] = dataclasses.replace(a, seq=9)
+        rows[4] = _replace(b, seq=4)
+        rows[9] = _replace(a, seq=9)
         report = _verify(rows, 20)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.REORDERED, 4)
 
@@ -139,8 +144,8 @@ def _rewritten(rows: list[StoredEntry], from_seq: int) -> list[StoredEntry]:
         e = Entry.create(seq, TS, prev, Event("svc", "candidate.read", UUID(int=seq + 1),
                                               details={"i": -seq}))  # fmt: skip
         prev = e.leaf_hash.hex()
-        out.append(StoredEntry(seq, e.canonical, e.leaf_hash, TS, e.actor, e.action,
-                               e.subject, e.outcome.value))  # fmt: skip
+        out.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(format_ts(TS), e.actor, e.action,
+                               str(e.subject), e.outcome.value)))  # fmt: skip
     return out
 
 

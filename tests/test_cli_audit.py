@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,14 @@ from retention.db import connect
 from retention.testing import DatabaseFactory
 
 SUBJECT = UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
+# `gdpr init` records its bootstrap (principal.create and access.grant for admin and dpo).
+INIT = 4
+SIZE = INIT + 40
 
 
 def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
-    full_env = {**os.environ, **env}
-    full_env.pop("GDPR_TOKEN", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "GDPR_TOKEN"} | env
     return subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
         capture_output=True, text=True, env=full_env, check=False,
@@ -32,9 +35,13 @@ def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 def _site(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Path, dict[str, str]]:
     env = {"GDPR_DATABASE_URL": db_factory.empty()}
     data = tmp_path / "data"
-    assert gdpr(data, env, "init").returncode == 0
+    init = gdpr(data, env, "init")
+    assert init.returncode == 0
+    # The audit commands need a token: the bootstrap DPO's holds audit:read and audit:verify.
+    env["GDPR_TOKEN"] = re.search(r"^  dpo: (\S+)$", init.stdout, re.M).group(1)
     engine = connect(env["GDPR_DATABASE_URL"])
     with engine.begin() as conn:
+        assert AuditLog().head(conn).size == INIT
         AuditLog().append(conn, [Event("svc", "candidate.read", SUBJECT if i in (3, 30) else None)
                                  for i in range(40)])  # fmt: skip
     engine.dispose()
@@ -45,7 +52,7 @@ def _site(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Path, dict[str, 
 def site(
     tmp_path_factory: pytest.TempPathFactory, db_factory: DatabaseFactory
 ) -> tuple[Path, dict[str, str]]:
-    """An installation made by `gdpr init` holding 40 entries, two of them about SUBJECT.
+    """An installation made by `gdpr init` plus 40 entries, two of them about SUBJECT.
 
     Shared by the read-only tests of this module (an init costs seconds); only checkpoint adds.
     """
@@ -58,10 +65,10 @@ class TestAuditCommands:
         data, env = site
         note = json.loads(gdpr(data, env, "audit", "checkpoint", "--json").stdout)["note"]
         key = gdpr(data, env, "audit", "pubkey").stdout.strip()
-        assert open_note(note, Verifier.from_string(key)).splitlines()[1] == "40"
+        assert open_note(note, Verifier.from_string(key)).splitlines()[1] == str(SIZE)
         done = gdpr(data, env, "audit", "verify")
         assert done.returncode == 0, done.stderr
-        assert done.stdout == "OK: 40 entries, 1 signed and 1 witnessed checkpoints verified\n"
+        assert done.stdout == f"OK: {SIZE} entries, 1 signed and 1 witnessed checkpoints verified\n"
 
     def test_proofs_json(self, site: tuple[Path, dict[str, str]]) -> None:
         """Proof commands print the documented JSON, which verifies offline."""
@@ -70,23 +77,24 @@ class TestAuditCommands:
         assert set(inc) == {"leaf_index", "tree_size", "leaf_hash", "hashes", "root"}
         InclusionProof.from_json(inc).verify()
         con = json.loads(gdpr(data, env, "audit", "consistency", "--from", "13", "--json").stdout)
-        assert (con["size1"], con["size2"]) == (13, 40)
+        assert (con["size1"], con["size2"]) == (13, SIZE)
         ConsistencyProof.from_json(con).verify()
 
     def test_show_by_subject(self, site: tuple[Path, dict[str, str]]) -> None:
         """`show --subject` lists only that subject's entries, as a JSON array."""
         data, env = site
         out = gdpr(data, env, "audit", "show", "--subject", str(SUBJECT), "--json")
-        assert [e["seq"] for e in json.loads(out.stdout)] == [3, 30]
-        text_out = gdpr(data, env, "audit", "show", "--since", "38").stdout.splitlines()
-        assert len(text_out) == 2 and text_out[0].split()[0] == "38"
+        assert [e["seq"] for e in json.loads(out.stdout)] == [INIT + 3, INIT + 30]
+        since = str(SIZE - 2)
+        text_out = gdpr(data, env, "audit", "show", "--since", since).stdout.splitlines()
+        assert len(text_out) == 2 and text_out[0].split()[0] == since
 
     def test_bad_proof_request(self, site: tuple[Path, dict[str, str]]) -> None:
         """A proof beyond the log is one line on stderr and exit 2."""
         data, env = site
         done = gdpr(data, env, "audit", "proof", "99", "--json")
         assert done.returncode == 2
-        assert done.stderr == "Error: entry 99 is not within a tree of 40 entries\n"
+        assert done.stderr == f"Error: entry 99 is not within a tree of {SIZE} entries\n"
 
     def test_verify_failure_exit_1(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
         """Verification of a damaged log prints the JSON report and exits 1 naming the seq."""
@@ -104,3 +112,22 @@ class TestAuditCommands:
         assert done.returncode == 1
         assert json.loads(done.stdout)["problem"]["seq"] == 17
         assert done.stderr.startswith("Error: audit log verification failed: missing at seq 17")
+
+
+class TestAuditNeedsToken:
+    def test_show_without_token_is_refused(self, site: tuple[Path, dict[str, str]]) -> None:
+        """Reading the audit log needs audit:read: without a token it is refused, exit 2."""
+        data, env = site
+        anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
+        done = gdpr(data, anonymous, "audit", "show")
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert "GDPR_TOKEN" in done.stderr
+
+    def test_pubkey_needs_no_token(self, site: tuple[Path, dict[str, str]]) -> None:
+        """The verifier key is public: it is printed without a token."""
+        data, env = site
+        anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
+        done = gdpr(data, anonymous, "audit", "pubkey")
+        assert done.returncode == 0
+        assert done.stdout.startswith("gdpr-compliance-engine/audit+")

@@ -61,7 +61,10 @@ class TestDecisions:
         r = Record("a", "ES", "withdrawn", decided_at=utc(2024, 2, 29))
         first = evaluate(PS, r, utc(2024, 3, 1))
         assert (first.action, first.due, first.next.action, first.next.due_at) == (
-            "block", True, "delete", utc(2025, 2, 28),
+            "block",
+            True,
+            "delete",
+            utc(2025, 2, 28),
         )
         later = evaluate(PS, r, utc(2025, 2, 28))
         assert (later.action, later.due_at, later.next) == ("delete", utc(2025, 2, 28), None)
@@ -83,7 +86,9 @@ class TestDecisions:
 
     def test_hold_suspends(self):
         """An active legal hold reports the record as held and never due."""
-        r = Record("a", "DE", "rejected", decided_at=utc(2020, 1, 1), holds=(Hold(utc(2021, 1, 1)),))
+        r = Record(
+            "a", "DE", "rejected", decided_at=utc(2020, 1, 1), holds=(Hold(utc(2021, 1, 1)),)
+        )
         d = evaluate(PS, r, utc(2024, 1, 1))
         assert isinstance(d, Decision) and d.held and not d.due
 
@@ -103,10 +108,13 @@ class TestDecisions:
         r = Record("a", "NL", "rejected", decided_at=utc(2025, 8, 31, 10))
         lines = explain(PS, r, utc(2025, 9, 28, 10)).lines
         assert lines[1] == "country NL: policy NL (NL -> EU)"
-        assert lines[2] == "  rule in-process: when status in (in_process) does not match (status is rejected)"
+        assert (
+            lines[2]
+            == "  rule in-process: when status in (in_process) does not match (status is rejected)"
+        )
         assert lines[-2] == "    decided_at = 2025-08-31T10:00:00Z, + 4 weeks"
         assert lines[-1] == (
-            'decision: delete at 2025-09-28T10:00:00Z (due); '
+            "decision: delete at 2025-09-28T10:00:00Z (due); "
             'cite "Autoriteit Persoonsgegevens; NVP Sollicitatiecode"'
         )
 

@@ -43,7 +43,9 @@ class TestFormatter:
         """Formatting canonical text changes nothing."""
         assert format_text(CANONICAL) == CANONICAL
 
-    @pytest.mark.parametrize("path", sorted(default_policy_dir().glob("*.policy")), ids=lambda p: p.name)
+    @pytest.mark.parametrize(
+        "path", sorted(default_policy_dir().glob("*.policy")), ids=lambda p: p.name
+    )
     def test_shipped_packs_are_canonical(self, path):
         """Every shipped pack is already in canonical form (so fmt --check passes)."""
         text = path.read_text()

@@ -24,12 +24,13 @@ class TestLinter:
         text = (
             "policy NL\n  countries NL, XZ\n"
             "  rule r\n    when status in (rejectd) or consent(newsletter) given\n"
-            "    keep 1 day after decidedat\n    then delete\n    cite \"x\"\n"
+            '    keep 1 day after decidedat\n    then delete\n    cite "x"\n'
             '  default keep cite "x"\n'
         )
         assert _messages(text) == [
             "f0.policy:2:17: unknown country code XZ (not ISO 3166-1 alpha-2)",
-            "f0.policy:4:21: unknown status rejectd (known: in_process, rejected, withdrawn, hired)",
+            "f0.policy:4:21: unknown status rejectd"
+            " (known: in_process, rejected, withdrawn, hired)",
             "f0.policy:4:33: unknown consent purpose newsletter "
             "(known: background_check, reference_check, talent_pool)",
             "f0.policy:5:22: unknown anchor decidedat "
@@ -41,8 +42,8 @@ class TestLinter:
         text = (
             "policy NL\n  countries NL\n"
             "  rule a\n    when status in (rejected, withdrawn)\n    keep\n"
-            "  rule b\n    when status in (rejected)\n    keep\n    cite \"x\"\n"
-            "  rule a\n    when status in (hired)\n    keep\n    cite \"x\"\n"
+            '  rule b\n    when status in (rejected)\n    keep\n    cite "x"\n'
+            '  rule a\n    when status in (hired)\n    keep\n    cite "x"\n'
         )
         assert _messages(text) == [
             'f0.policy:3:3: rule a has no cite "..." (its legal source)',
@@ -52,11 +53,11 @@ class TestLinter:
         ]
 
     def test_consent_shadowing_uses_states(self):
-        """`consent given` after `consent given or withdrawn`-style coverage is found unreachable."""
+        """A rule covered by an earlier consent-state test is found unreachable."""
         text = (
             "policy NL\n  countries NL\n"
-            "  rule a\n    when not consent(talent_pool) withdrawn\n    keep\n    cite \"x\"\n"
-            "  rule b\n    when consent(talent_pool) expired\n    keep\n    cite \"x\"\n"
+            '  rule a\n    when not consent(talent_pool) withdrawn\n    keep\n    cite "x"\n'
+            '  rule b\n    when consent(talent_pool) expired\n    keep\n    cite "x"\n'
             '  default keep cite "x"\n'
         )
         assert _messages(text) == [

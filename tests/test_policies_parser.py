@@ -55,7 +55,9 @@ class TestTree:
         parsed = parse("# head\npolicy X  # tail\n")
         assert [(c.text, c.pos.line) for c in parsed.comments] == [("# head", 1), ("# tail", 2)]
 
-    @pytest.mark.parametrize("path", sorted(default_policy_dir().glob("*.policy")), ids=lambda p: p.name)
+    @pytest.mark.parametrize(
+        "path", sorted(default_policy_dir().glob("*.policy")), ids=lambda p: p.name
+    )
     def test_shipped_packs_parse(self, path):
         """Every shipped country pack parses."""
         assert parse(path.read_text(), str(path)).policies
@@ -65,7 +67,7 @@ class TestErrors:
     def test_unquoted_cite(self):
         """An unquoted citation says a quoted string was expected and how to write one."""
         assert _error("policy NL\n  default keep cite GDPR\n") == (
-            't.policy:2:21: expected a quoted string ("..."), found \'GDPR\': '
+            "t.policy:2:21: expected a quoted string (\"...\"), found 'GDPR': "
             'a citation is a quoted string, e.g. cite "GDPR Art. 17"\n'
             "  default keep cite GDPR\n"
             "                    ^"
@@ -80,7 +82,9 @@ class TestErrors:
 
     def test_missing_action(self):
         """A retention without a stage asks for one."""
-        assert _error("policy NL\n default keep 6 months after decided_at\n cite \"x\"\n").splitlines()[0] == (
+        assert _error(
+            'policy NL\n default keep 6 months after decided_at\n cite "x"\n'
+        ).splitlines()[0] == (
             "t.policy:3:2: expected \"then\", found 'cite': "
             "a retention needs an action: add a stage such as then delete"
         )
@@ -106,13 +110,23 @@ class TestErrors:
 
     def test_bad_character(self):
         """A stray character is shown with the expected tokens, never a lark terminal id."""
-        message = _error("policy NL default keep; cite \"x\"")
+        message = _error('policy NL default keep; cite "x"')
         assert message.splitlines()[0].startswith("t.policy:1:23: expected ")
         assert "__ANON" not in message and "found ';'" in message
 
 
-_WORDS = SAMPLE.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").split() + [
-    "=", ";", '"', "#", "\n", "0", "99999999", "Ü", "..", "",
+_WORDS = [
+    *SAMPLE.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").split(),
+    "=",
+    ";",
+    '"',
+    "#",
+    "\n",
+    "0",
+    "99999999",
+    "Ü",
+    "..",
+    "",
 ]
 
 

@@ -1,0 +1,218 @@
+"""Audit log throughput against the raw limits of this machine, on SQLite and PostgreSQL.
+
+Prints, per backend, medians of several runs measured side by side in one process:
+- batched append entries/s next to a raw driver insert of the same pre-hashed rows (sqlite3
+  executemany / psycopg COPY) into an identical table without triggers, and their ratio;
+- one-entry-per-transaction appends/s;
+- full verification entries/s next to a raw read-and-hash of the same rows, and their ratio;
+- inclusion-proof time on a log of --proof-entries entries (default 1,000,000).
+
+Usage: python bench/audit.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+       [--entries 20000] [--runs 5] [--proof-entries 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from uuid import uuid4
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Engine
+
+from audit_log import AuditLog, Event, Signer
+from retention.db import connect
+from retention.testing import DatabaseFactory
+
+BATCH = 1000
+SIGNER = Signer.generate("bench/audit")
+RAW_TABLE = """CREATE TABLE raw_entry (seq BIGINT PRIMARY KEY, ts {ts} NOT NULL,
+ actor VARCHAR(200) NOT NULL, action VARCHAR(100) NOT NULL, subject {uuid}, outcome VARCHAR(8)
+ NOT NULL, canonical {blob} NOT NULL, leaf_hash {blob} NOT NULL)"""
+
+
+def _events(n: int) -> list[Event]:
+    return [
+        Event("sweep", "retention.delete", uuid4(), reason="policy NL closed-application",
+              details={"rule": "closed-application", "policy": "NL", "run": 42, "i": i})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def _median(fn: Callable[[], float], runs: int) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def _fresh(factory: DatabaseFactory) -> Engine:
+    engine = connect(factory.migrated())
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(RAW_TABLE.format(
+            ts="DATETIME" if sqlite else "TIMESTAMP", uuid="CHAR(32)" if sqlite else "UUID",
+            blob="BLOB" if sqlite else "BYTEA"))  # fmt: skip
+        conn.exec_driver_sql("CREATE INDEX ix_raw_subject ON raw_entry (subject)")
+    return engine
+
+
+def bench_append(factory: DatabaseFactory, n: int) -> tuple[float, float]:
+    """(audit entries/s, raw entries/s) for n entries in batches of BATCH, fresh database."""
+    engine = _fresh(factory)
+    events = _events(n)
+    log = AuditLog()
+    rows = []
+    t = time.perf_counter()
+    for i in range(0, n, BATCH):
+        with engine.begin() as conn:
+            entries = log.append(conn, events[i : i + BATCH])
+            rows.extend((e.seq, e.ts.replace(tzinfo=None), e.actor, e.action, e.subject,
+                         e.outcome.value, e.canonical, e.leaf_hash) for e in entries)  # fmt: skip
+    ours = n / (time.perf_counter() - t - _rows_overhead(rows))
+    sqlite = engine.dialect.name == "sqlite"
+    t = time.perf_counter()
+    for i in range(0, n, BATCH):
+        with engine.begin() as conn:
+            driver = conn.connection.driver_connection
+            chunk = rows[i : i + BATCH]
+            if sqlite:
+                driver.executemany(
+                    "INSERT INTO raw_entry VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r[0], r[1].strftime("%Y-%m-%d %H:%M:%S.%f"), r[2], r[3], r[4].hex,
+                      *r[5:]) for r in chunk],
+                )  # fmt: skip
+            else:
+                with driver.cursor() as cur, cur.copy("COPY raw_entry FROM STDIN") as cp:
+                    for r in chunk:
+                        cp.write_row(r)
+    raw = n / (time.perf_counter() - t)
+    engine.dispose()
+    return ours, raw
+
+
+def _rows_overhead(rows: list) -> float:
+    """Time the benchmark itself spent building raw rows inside the timed loop (subtracted)."""
+    t = time.perf_counter()
+    _ = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+    return time.perf_counter() - t
+
+
+def bench_single(factory: DatabaseFactory, n: int) -> float:
+    """One-entry-per-transaction appends/s."""
+    engine = _fresh(factory)
+    events = _events(n)
+    log = AuditLog()
+    t = time.perf_counter()
+    for ev in events:
+        with engine.begin() as conn:
+            log.append(conn, [ev])
+    rate = n / (time.perf_counter() - t)
+    engine.dispose()
+    return rate
+
+
+def bench_verify(factory: DatabaseFactory, n: int, runs: int) -> tuple[float, float]:
+    """(verification entries/s, raw read+hash entries/s) over one log of n entries."""
+    engine = _fresh(factory)
+    log = AuditLog()
+    events = _events(n)
+    for i in range(0, n, BATCH):
+        with engine.begin() as conn:
+            log.append(conn, events[i : i + BATCH])
+    with engine.begin() as conn:
+        log.sign_checkpoint(conn, SIGNER, "bench")
+
+    def ours() -> float:
+        t = time.perf_counter()
+        with engine.connect() as conn:
+            report = log.verify(conn, verifier=SIGNER.verifier, origin="bench")
+        assert report.ok, report.problem
+        return n / (time.perf_counter() - t)
+
+    def raw() -> float:
+        t = time.perf_counter()
+        with engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            cur.execute("SELECT seq, canonical, leaf_hash FROM audit_entry ORDER BY seq")
+            sha = hashlib.sha256
+            bad = sum(sha(b"\x00" + bytes(c)).digest() != bytes(h) for _, c, h in cur)
+            cur.close()
+        assert bad == 0
+        return n / (time.perf_counter() - t)
+
+    result = _median(ours, runs), _median(raw, runs)
+    engine.dispose()
+    return result
+
+
+def bench_proof(factory: DatabaseFactory, size: int, samples: int = 200) -> tuple[float, float]:
+    """(median ms, p95 ms) of an inclusion proof for a random entry in a log of `size` entries."""
+    engine = _fresh(factory)
+    log = AuditLog()
+    chunk = 20000
+    template = _events(chunk)
+    for i in range(0, size, chunk):
+        with engine.begin() as conn:
+            log.append(conn, template[: min(chunk, size - i)])
+    times = []
+    with engine.connect() as conn:
+        for _ in range(samples):
+            seq = random.randrange(size)
+            t = time.perf_counter()
+            proof = log.inclusion_proof(conn, seq, size)
+            times.append((time.perf_counter() - t) * 1000)
+            proof.verify()
+    engine.dispose()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95)]
+
+
+def run(name: str, factory: DatabaseFactory, args: argparse.Namespace) -> None:
+    n, runs = args.entries, args.runs
+    appends = [bench_append(factory, n) for _ in range(runs)]
+    ours = statistics.median(a for a, _ in appends)
+    raw = statistics.median(r for _, r in appends)
+    print(f"[{name}] batched append ({BATCH}/tx, {n} entries, median of {runs}): "
+          f"{ours:,.0f} entries/s vs raw {raw:,.0f} rows/s -> ratio {ours / raw:.2f}")  # fmt: skip
+    single = _median(lambda: bench_single(factory, args.single), runs)
+    print(f"[{name}] one entry per transaction: {single:,.0f} appends/s")
+    v_ours, v_raw = bench_verify(factory, n, runs)
+    print(f"[{name}] full verification: {v_ours:,.0f} entries/s vs raw read+hash "
+          f"{v_raw:,.0f} rows/s -> ratio {v_ours / v_raw:.2f}")  # fmt: skip
+    if args.proof_entries:
+        med, p95 = bench_proof(factory, args.proof_entries)
+        print(f"[{name}] inclusion proof on {args.proof_entries:,} entries: "
+              f"median {med:.2f} ms, p95 {p95:.2f} ms")  # fmt: skip
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", help="PostgreSQL server URL (postgresql+psycopg://...)")
+    parser.add_argument("--entries", type=int, default=20000)
+    parser.add_argument("--single", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--proof-entries", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only != "postgresql":
+            factory = DatabaseFactory(Path(tmp))
+            run("sqlite", factory, args)
+            factory.close()
+        if args.pg and args.only != "sqlite":
+            factory = DatabaseFactory(Path(tmp), args.pg)
+            try:
+                run("postgresql", factory, args)
+            finally:
+                factory.close()
+
+
+if __name__ == "__main__":
+    main()
