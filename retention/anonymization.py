@@ -13,12 +13,13 @@ the result cannot be reversed, not even by this code.
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from faker import Faker
@@ -29,6 +30,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
 from retention.db import TZDateTime, is_postgresql
+from retention.id_sets import among
 from retention.models import Application, Candidate, Consent, Document
 from retention.pending_files import queue_documents
 
@@ -64,6 +66,7 @@ _LOCALE_OVERRIDES = {
 }
 
 
+@functools.lru_cache(maxsize=512)
 def locale_for(country: str) -> str:
     """The Faker locale whose names suit a subject of `country` (en_US when Faker has none)."""
     if country in _LOCALE_OVERRIDES:
@@ -156,24 +159,20 @@ def anonymize(
     # Which of them are still to do, under the transaction's lock (BEGIN IMMEDIATE / FOR UPDATE).
     todo_q = (
         select(c.id, c.country)
-        .where(c.id.in_(bindparam("ids", expanding=True)), c.anonymized_at.is_(None))
+        .where(among(conn, c.id, ids), c.anonymized_at.is_(None))
         .with_for_update()
     )
-    todo = [(r.id, r.country) for r in conn.execute(todo_q, {"ids": ids})]
+    todo = [(r.id, r.country) for r in conn.execute(todo_q)]
     if not todo:
         return []
     todo_ids = [s for s, _ in todo]
     queue_documents(conn, todo_ids, at=at, run_id=run_id)
-    expanding = bindparam("ids", expanding=True)
-    conn.execute(
-        delete(_consents).where(_consents.c.candidate_id.in_(expanding)), {"ids": todo_ids}
-    )
+    conn.execute(delete(_consents).where(among(conn, _consents.c.candidate_id, todo_ids)))
     a = _applications.c
     conn.execute(
         update(_applications)
-        .where(a.candidate_id.in_(expanding))
-        .values(applied_at=MonthStart(a.applied_at), decided_at=MonthStart(a.decided_at)),
-        {"ids": todo_ids},
+        .where(among(conn, a.candidate_id, todo_ids))
+        .values(applied_at=MonthStart(a.applied_at), decided_at=MonthStart(a.decided_at))
     )
     rows = anonymizer.replacements(todo)
     if is_postgresql(conn):
@@ -199,20 +198,43 @@ def _candidate_values(at: datetime) -> dict[str, Any]:
     }
 
 
+_SQLITE_UPDATE = """
+UPDATE candidate SET
+    first_name = ?, last_name = ?, email = ?, phone = ?,
+    city = NULL, notes = NULL, external_ref = NULL,
+    applied_at = strftime('%Y-%m-01 00:00:00.000000', applied_at),
+    decided_at = strftime('%Y-%m-01 00:00:00.000000', decided_at),
+    last_activity_at = strftime('%Y-%m-01 00:00:00.000000', last_activity_at),
+    created_at = strftime('%Y-%m-01 00:00:00.000000', created_at),
+    anonymized_at = ?, updated_at = ?
+WHERE id = ?
+"""
+
+
 def _update_candidates(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> None:
-    """executemany of one UPDATE keyed by id: SQLite runs it as one prepared statement."""
-    c = _candidates.c
-    stmt = (
-        update(_candidates)
-        .where(c.id == bindparam("b_id"))
-        .values(
-            first_name=bindparam("b_first"),
-            last_name=bindparam("b_last"),
-            email=bindparam("b_email"),
-            **_candidate_values(at),
-        )
+    """The driver's executemany of one prepared UPDATE keyed by id, values in storage form.
+
+    SQLAlchemy's per-row parameter processing would cost more than SQLite's work; the values
+    here are already what TZDateTime and Uuid store (naive UTC text, 32 hex digits).
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    driver.executemany(
+        _SQLITE_UPDATE,
+        [
+            (
+                r["b_first"],
+                r["b_last"],
+                r["b_email"],
+                PHONE_PLACEHOLDER,
+                stamp,
+                stamp,
+                r["b_id"].hex,
+            )
+            for r in rows
+        ],
     )
-    conn.execute(stmt, rows)
 
 
 def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> None:

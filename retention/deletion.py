@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
+from retention.id_sets import among
 from retention.models import Candidate
 from retention.pending_files import queue_documents
 
@@ -32,13 +33,12 @@ def delete_subjects(
     if not subject_ids:
         return []
     c = _candidates.c
-    ids = bindparam("ids", expanding=True)
-    q = select(c.id).where(c.id.in_(ids)).with_for_update()
-    present = list(conn.execute(q, {"ids": list(subject_ids)}).scalars())
+    q = select(c.id).where(among(conn, c.id, subject_ids)).with_for_update()
+    present = list(conn.execute(q).scalars())
     if not present:
         return []
     queue_documents(conn, present, at=at, run_id=run_id)
-    conn.execute(delete(_candidates).where(c.id.in_(ids)), {"ids": present})
+    conn.execute(delete(_candidates).where(among(conn, c.id, present)))
     return present
 
 
@@ -47,12 +47,10 @@ def block(conn: Connection, subject_ids: Sequence[uuid.UUID], *, at: datetime) -
     if not subject_ids:
         return []
     c = _candidates.c
-    ids = bindparam("ids", expanding=True)
-    q = select(c.id).where(c.id.in_(ids), c.blocked_at.is_(None)).with_for_update()
-    todo = list(conn.execute(q, {"ids": list(subject_ids)}).scalars())
+    q = select(c.id).where(among(conn, c.id, subject_ids), c.blocked_at.is_(None))
+    todo = list(conn.execute(q.with_for_update()).scalars())
     if todo:
         conn.execute(
-            update(_candidates).where(c.id.in_(ids)).values(blocked_at=at, updated_at=at),
-            {"ids": todo},
+            update(_candidates).where(among(conn, c.id, todo)).values(blocked_at=at, updated_at=at)
         )
     return todo

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, literal, select
 
 from retention.db import TZDateTime, transaction
+from retention.id_sets import among
 from retention.models import Document
 from retention.sweep_schema import PendingDeletion
 
@@ -38,15 +39,13 @@ def queue_documents(
     """Queue the subjects' document files for unlinking and drop their rows; returns how many."""
     if not subject_ids:
         return 0
-    ids = bindparam("ids", expanding=True)
     owned = select(
         _documents.c.id, literal(run_id, _pending.c.run_id.type), literal(at, TZDateTime())
-    ).where(_documents.c.candidate_id.in_(ids))
-    params = {"ids": list(subject_ids)}
-    conn.execute(
-        insert(_pending).from_select(["document_id", "run_id", "queued_at"], owned), params
+    ).where(among(conn, _documents.c.candidate_id, subject_ids))
+    conn.execute(insert(_pending).from_select(["document_id", "run_id", "queued_at"], owned))
+    result = conn.execute(
+        delete(_documents).where(among(conn, _documents.c.candidate_id, subject_ids))
     )
-    result = conn.execute(delete(_documents).where(_documents.c.candidate_id.in_(ids)), params)
     return result.rowcount or 0
 
 

@@ -1,0 +1,38 @@
+"""A set of subject ids as ONE bound parameter, for bulk statements on a batch of subjects.
+
+`column IN (:a, :b, ...)` with thousands of ids makes SQLAlchemy render and process a parameter
+per id on every statement, which costs more than the database's work. Here the whole set is one
+value: a JSON array read with `json_each` on SQLite (ids as the 32 hex digits SQLite stores), a
+`uuid[]` compared with `= ANY(...)` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+__all__ = ["among"]
+
+
+def among(
+    conn: Connection, column: ColumnElement[Any], ids: Sequence[uuid.UUID]
+) -> ColumnElement[bool]:
+    """SQL: `column` is one of `ids` (a UUID column of the connection's dialect)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid())))
+    values = bindparam(None, json.dumps([i.hex for i in ids]))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(values)))

@@ -1,0 +1,228 @@
+"""`gdpr hold`, `gdpr review`, `gdpr sweep` and `gdpr scheduler`, through the CLI's entry point."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from retention.config import load_config
+from retention.db import transaction
+from retention.installation import open_installation
+from retention.population import generate, insert_population
+from retention.testing import DatabaseFactory
+
+
+class Gdpr:
+    """The CLI as a user calls it: exit code, stdout, stderr."""
+
+    def __init__(
+        self, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self.data, self.capsys, self.monkeypatch = data, capsys, monkeypatch
+
+    def __call__(self, *args: str, token: str | None = None) -> tuple[int, str, str]:
+        if token is None:
+            self.monkeypatch.delenv("GDPR_TOKEN", raising=False)
+        else:
+            self.monkeypatch.setenv("GDPR_TOKEN", token)
+        with pytest.raises(SystemExit) as exit_:
+            main(["--data-dir", str(self.data), *args])
+        out = self.capsys.readouterr()
+        return int(exit_.value.code or 0), out.out, out.err
+
+
+@pytest.fixture
+def gdpr(
+    tmp_path: Path,
+    db_factory: DatabaseFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Gdpr, dict[str, str]]:
+    """An initialized installation with 400 seeded subjects, and the bootstrap tokens."""
+    monkeypatch.setenv("GDPR_DATABASE_URL", db_factory.empty())
+    g = Gdpr(tmp_path / "data", capsys, monkeypatch)
+    code, out, err = g("init", "--json")
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    tokens = {
+        line.split(":")[0].strip(): line.split(":")[1].strip()
+        for line in notes
+        if line.startswith("  ")
+    }
+    installation = open_installation(load_config(g.data))
+    with transaction(installation.engine) as conn:
+        insert_population(conn, generate(400, datetime.now(UTC), seed=5))
+    installation.engine.dispose()
+    return g, tokens
+
+
+class TestSweepCommands:
+    def test_dry_run_sweep_and_second_sweep(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """The plan's due count is what the sweep then does; a second sweep does nothing."""
+        g, tokens = gdpr
+        code, out, _ = g("sweep", "--dry-run", "--json", token=tokens["dpo"])
+        plan = json.loads(out)
+        assert code == 0 and plan["due"] > 0
+        code, out, _ = g("sweep", "--json", token=tokens["dpo"])
+        assert code == 0 and json.loads(out)["acted"] == plan["due"]
+        code, out, _ = g("sweep", token=tokens["dpo"])
+        assert code == 0 and "0 anonymized, 0 deleted, 0 blocked, 0 queued" in out
+
+    def test_admin_may_not_sweep(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """Without sweep:run the command is denied with exit 1 and one line."""
+        g, tokens = gdpr
+        code, out, err = g("sweep", token=tokens["admin"])
+        assert code == 1 and out == ""
+        assert err.startswith("Error: access denied: sweep:run") and err.count("\n") == 1
+
+    def test_limit_with_dry_run_is_bad_usage(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """--limit only makes sense for a real sweep."""
+        g, tokens = gdpr
+        code, _, err = g("sweep", "--dry-run", "--limit", "5", token=tokens["dpo"])
+        assert code == 2 and "--limit" in err
+
+
+class TestHoldAndReviewCommands:
+    def test_hold_place_list_release(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """A hold placed from the CLI is listed, respected by the sweep, then released."""
+        g, tokens = gdpr
+        _, out, _ = g("sweep", "--dry-run", "--json", token=tokens["dpo"])
+        installation = open_installation(load_config(g.data))
+        from policies import load_default_policy_set
+        from retention.selection import actionable_only, decisions
+
+        d = decisions(load_default_policy_set(), datetime.now(UTC))
+        with installation.engine.connect() as conn:
+            subject = str(conn.execute(actionable_only(d), d.params).first().id)  # type: ignore[union-attr]
+        code, out, _ = g(
+            "hold",
+            "place",
+            subject,
+            "--case",
+            "C-7",
+            "--reason",
+            "claim",
+            "--json",
+            token=tokens["dpo"],
+        )
+        hold = json.loads(out)
+        assert code == 0 and hold["subject"] == subject and hold["active"]
+        code, out, _ = g("hold", "list", "--json", token=tokens["dpo"])
+        assert [h["id"] for h in json.loads(out)] == [hold["id"]]
+        g("sweep", token=tokens["dpo"])
+        code, out, _ = g("sweep", "--dry-run", "--json", token=tokens["dpo"])
+        assert json.loads(out)["held"] == 1
+        code, out, _ = g("hold", "release", hold["id"], "--reason", "settled", token=tokens["dpo"])
+        assert code == 0 and "released" in out
+        code, out, _ = g(
+            "hold", "place", subject, "--case", "C-8", "--reason", "x", token=tokens["admin"]
+        )
+        assert code == 1
+
+    def test_review_list_and_decide(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """Swept reviews are listed; keep-until needs a date; delete removes the item."""
+        g, tokens = gdpr
+        g("sweep", token=tokens["dpo"])
+        code, out, _ = g("review", "list", "--json", token=tokens["dpo"])
+        items = json.loads(out)
+        assert code == 0 and items
+        first, second = items[0]["subject"], items[1]["subject"]
+        code, _, err = g(
+            "review",
+            "decide",
+            first,
+            "--action",
+            "keep-until",
+            "--reason",
+            "r",
+            token=tokens["dpo"],
+        )
+        assert code == 2 and "DATE" in err
+        code, _, _ = g(
+            "review",
+            "decide",
+            first,
+            "--action",
+            "keep-until",
+            "2099-01-01",
+            "--reason",
+            "needed",
+            token=tokens["dpo"],
+        )
+        assert code == 0
+        code, _, _ = g(
+            "review",
+            "decide",
+            second,
+            "--action",
+            "delete",
+            "--reason",
+            "done",
+            token=tokens["dpo"],
+        )
+        assert code == 0
+        _, out, _ = g("review", "list", "--json", token=tokens["dpo"])
+        assert len(json.loads(out)) == len(items) - 2
+
+
+class TestSchedulerCommands:
+    def test_jobs_and_run_once(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """`scheduler jobs` lists three jobs; `run-once expiries` runs one now."""
+        g, tokens = gdpr
+        code, out, _ = g("scheduler", "jobs", "--json", token=tokens["dpo"])
+        assert code == 0 and [j["job"] for j in json.loads(out)] == [
+            "sweep",
+            "checkpoint",
+            "expiries",
+        ]
+        code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
+        assert code == 0 and "consents_expiring_30_days" in json.loads(out)
+
+
+class TestSchedulerService:
+    def test_sigterm_stops_the_service(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """`scheduler run` logs its jobs as JSON and exits 0 on SIGTERM."""
+        import os
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        g, tokens = gdpr
+        env = {
+            **os.environ,
+            "GDPR_TOKEN": tokens["scheduler"] if "scheduler" in tokens else tokens["dpo"],
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import cli; cli.main()",
+                "--data-dir",
+                str(g.data),
+                "scheduler",
+                "run",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        lines: list[str] = []
+        assert proc.stderr is not None
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "scheduler.started" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
+        assert proc.returncode == 0, err
+        assert events.count("scheduler.job") == 3
+        assert events[-2:] == ["scheduler.stopping", "scheduler.stopped"]

@@ -1,0 +1,214 @@
+"""The sweep: acts on exactly the due subjects, once, under holds, crashes and concurrency."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import String, Text, func, inspect, select
+
+from audit_log.schema import audit_entry
+from policies import load_default_policy_set
+from retention.auditing import create_signing_key, sign_checkpoint, verify_installation
+from retention.config import load_config
+from retention.db import connect, transaction
+from retention.holds import list_holds, release_hold
+from retention.installation import MARKER, Installation
+from retention.logs import configure_logging
+from retention.models import Candidate, Document
+from retention.sweep import run_sweep
+from retention.sweep_schema import PendingDeletion, SweepRun
+from retention.testing import DatabaseFactory
+from tests.sweep_world import (
+    audited_actions,
+    expected_actions,
+    once_each,
+    seed,
+    start_sweep,
+)
+
+AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+POLICIES = load_default_policy_set()
+
+
+def make_installation(factory: DatabaseFactory, root: Path) -> Installation:
+    data_dir = root / "data"
+    for sub in ("documents", "keys", "witness"):
+        (data_dir / sub).mkdir(parents=True, mode=0o700)
+    (data_dir / MARKER).write_text("test installation\n")
+    url = factory.migrated()
+    return Installation(load_config(data_dir, url, env={}), connect(url))
+
+
+@pytest.fixture
+def world(any_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Installation]:
+    """An installation on each backend, with a signing key for audit verification."""
+    installation = make_installation(any_factory, tmp_path)
+    create_signing_key(installation)
+    yield installation
+    installation.engine.dispose()
+
+
+def sweep(installation: Installation, **kw: object) -> object:
+    return run_sweep(installation, POLICIES, actor="scheduler", at=AT, **kw)  # type: ignore[arg-type]
+
+
+def assert_files_consistent(installation: Installation) -> None:
+    docs_dir = installation.config.documents_dir
+    with installation.engine.connect() as conn:
+        rows = set(conn.execute(select(Document.__table__.c.id)).scalars())
+        pending = conn.execute(select(func.count()).select_from(PendingDeletion)).scalar_one()
+    on_disk = {uuid.UUID(p.name) for p in docs_dir.iterdir()}
+    assert pending == 0
+    assert rows == on_disk, "every document row has its file and every file its row"
+
+
+def assert_audit_verifies(installation: Installation) -> None:
+    sign_checkpoint(installation)
+    report = verify_installation(installation)
+    assert report.ok, report.problem
+
+
+class TestDifferential:
+    def test_acted_on_exactly_what_the_evaluator_calls_due(
+        self, installation: Installation
+    ) -> None:
+        """The subjects and actions of the sweep equal the Python evaluator's due set at `at`."""
+        pop, held = seed(installation, 1500, AT, holds=25)
+        expected = expected_actions(POLICIES, pop, held, AT)
+        assert expected and len(set(expected.values())) == 4
+        result = sweep(installation, batch_size=200)
+        acted = once_each(audited_actions(installation))
+        assert acted == expected
+        assert result.acted == len(expected)
+
+    def test_second_run_does_nothing(self, installation: Installation) -> None:
+        """Running the sweep again at the same instant finds nothing left to do."""
+        seed(installation, 400, AT)
+        first = sweep(installation)
+        second = sweep(installation)
+        assert first.acted > 0
+        assert (second.selected, second.acted) == (0, 0)
+
+
+class TestStop:
+    def test_stop_flag_ends_the_run_after_a_whole_batch(self, installation: Installation) -> None:
+        """A stop request is honoured between batches: committed work stays, the rest waits."""
+        import threading
+
+        seed(installation, 600, AT)
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            seen.append(done)
+            if done > 0:
+                stop.set()
+
+        first = sweep(installation, batch_size=50, stop=stop, progress=progress)
+        assert first.status == "stopped" and first.acted <= 50 and first.batches == 1
+        rest = sweep(installation)
+        assert rest.status == "completed"
+        assert len(once_each(audited_actions(installation))) == first.acted + rest.acted
+
+
+class TestHolds:
+    def test_held_subjects_are_untouched_until_released(self, installation: Installation) -> None:
+        """A held subject keeps every value through a sweep; after release it is acted on."""
+        pop, held = seed(installation, 600, AT, holds=10)
+        due_if_released = held & expected_actions(POLICIES, pop, set(), AT).keys()
+        assert due_if_released
+        c = Candidate.__table__
+        with installation.engine.connect() as conn:
+            before = {r.id: tuple(r) for r in conn.execute(select(c).where(c.c.id.in_(held)))}
+        sweep(installation)
+        acted = dict(audited_actions(installation))
+        assert not held & acted.keys()
+        with installation.engine.connect() as conn:
+            after = {r.id: tuple(r) for r in conn.execute(select(c).where(c.c.id.in_(held)))}
+        assert after == before
+        with transaction(installation.engine) as conn:
+            for hold in list_holds(conn):
+                release_hold(conn, hold.id, reason="case closed", actor="dpo")
+        result = sweep(installation)
+        assert result.acted == len(due_if_released)
+        assert due_if_released <= dict(audited_actions(installation)).keys()
+
+
+class TestNoPersonalDataRemains:
+    def test_seeded_values_are_gone_from_tables_audit_and_logs(
+        self, installation: Installation, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No seeded personal value of an anonymized or deleted subject is found anywhere."""
+        pop, _ = seed(installation, 500, AT)
+        configure_logging(json=True, level=10)
+        sweep(installation)
+        logs = capsys.readouterr().err
+        acted = dict(audited_actions(installation))
+        gone = [s for s, a in acted.items() if a in ("anonymize", "delete")]
+        assert gone
+        values = {v for s in gone for v in pop.personal_values(s)}
+        engine = installation.engine
+        found = []
+        with engine.connect() as conn:
+            schema = inspect(conn)
+            for table in schema.get_table_names():
+                for col in schema.get_columns(table):
+                    if isinstance(col["type"], String | Text):
+                        q = f'SELECT "{col["name"]}" FROM "{table}"'
+                        for (value,) in conn.exec_driver_sql(q):
+                            if value in values:
+                                found.append(f"{table}.{col['name']}")
+            blobs = conn.execute(select(audit_entry.c.canonical)).scalars().all()
+        audit_text = b"\n".join(bytes(b) for b in blobs).decode()
+        assert found == []
+        assert [v for v in values if v in audit_text] == []
+        assert [v for v in values if v in logs] == []
+        assert "sweep.batch" in logs
+
+
+class TestCrashes:
+    def test_kill_at_random_points_then_finish_exactly_once(self, world: Installation) -> None:
+        """Sweeps killed with SIGKILL mid-run, then restarted, act on every due subject once."""
+        pop, held = seed(world, 2500, AT, holds=5)
+        expected = expected_actions(POLICIES, pop, held, AT)
+        rng = random.Random(7)
+        kills = 0
+        for _ in range(3):
+            proc = start_sweep(world, AT, batch=40)
+            time.sleep(rng.uniform(1.0, 3.0))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        final = start_sweep(world, AT, batch=40)
+        _, err = final.communicate(timeout=300)
+        assert final.returncode == 0, err[-2000:]
+        assert once_each(audited_actions(world)) == expected
+        assert kills >= 1
+        with world.engine.connect() as conn:
+            statuses = conn.execute(select(SweepRun.__table__.c.status)).scalars().all()
+        assert statuses[-1:] != ["running"] and "running" not in statuses
+        assert_files_consistent(world)
+        assert_audit_verifies(world)
+
+
+class TestConcurrency:
+    def test_two_sweeps_started_together_never_act_twice(self, world: Installation) -> None:
+        """Two sweep processes racing: each due subject is acted on exactly once."""
+        pop, held = seed(world, 1500, AT)
+        expected = expected_actions(POLICIES, pop, held, AT)
+        procs = [start_sweep(world, AT, batch=25) for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+        statuses = sorted(out.split()[0] for out, _ in outs)
+        assert statuses in (["completed", "skipped"], ["completed", "completed"])
+        assert once_each(audited_actions(world)) == expected
+        assert_files_consistent(world)
+        assert_audit_verifies(world)
