@@ -567,7 +567,9 @@ def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: b
 
 def demo_steps() -> list[DemoStep]:
     """What `gdpr demo` does after seeding (sweep, verification, evidence as they arrive)."""
-    return [demo_module.access_step, demo_module.audit_step]
+    from retention.evidence_demo import demo_step as evidence_step
+
+    return [demo_module.access_step, demo_module.audit_step, evidence_step]
 
 
 def _demo_json(summary: DemoSummary) -> dict[str, Any]:

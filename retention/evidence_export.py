@@ -69,7 +69,6 @@ __all__ = [
     "ExportRequest",
     "ExportResult",
     "PolicyTexts",
-    "demo_evidence",
     "export_pack",
     "load_signer",
     "period_bounds",
@@ -376,40 +375,3 @@ def _zip(folder: Path, target: Path) -> None:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def demo_evidence(
-    installation: Installation,
-    *,
-    start: date,
-    end: date,
-    out: Path,
-    actor: str,
-    policy_set: PolicySet | None = None,
-    policies: PolicyTexts | None = None,
-    clock: Clock = utc_now,
-) -> tuple[ExportResult, list[str]]:
-    """`gdpr demo`'s last step: export the demo period's pack, verify it offline, say so.
-
-    `policies` defaults to the texts of `policy_set`. Raises `CheckFailed` if the pack does not
-    verify (it always should); returns the result and the lines to show, ending with the command
-    an auditor would run.
-    """
-    if policies is None and policy_set is not None:
-        policies = policy_texts(policy_set)
-    result = export_pack(
-        installation,
-        ExportRequest(start, end, out, actor),
-        signer=load_signer(installation),
-        policies=policies,
-        policy_set=policy_set,
-        clock=clock,
-    )
-    report = result.verification
-    assert report is not None  # export_pack verifies by default
-    lines = [
-        f"Evidence pack for {start.isoformat()} to {end.isoformat()}: {result.path}",
-        *(f"  {line}" for line in report.summary().splitlines()),
-        f"  an auditor runs: gdpr evidence verify {result.path} --key <verifier key file>",
-    ]
-    return result, lines

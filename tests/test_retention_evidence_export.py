@@ -19,7 +19,6 @@ from retention.errors import BadInput, CheckFailed
 from retention.evidence_export import (
     EXPORT_ACTION,
     ExportRequest,
-    demo_evidence,
     export_pack,
     load_signer,
 )
@@ -244,23 +243,6 @@ class TestReport:
         due, held = map(int, cells[0])
         assert held == 1  # the seeded legal hold protects one NL subject
         assert due == 1  # rejected long ago, no consent: waiting for the sweep
-
-    def test_demo_exports_and_verifies(self, installation: Installation, tmp_path: Path) -> None:
-        """The demo step exports the period, verifies it and says how an auditor would."""
-        seed(installation)
-        result, lines = demo_evidence(
-            installation,
-            start=PERIOD[0],
-            end=PERIOD[1],
-            out=tmp_path / "demo",
-            actor="demo",
-            policies=POLICIES,
-            clock=FixedClock(EXPORT_AT),
-        )
-        assert result.verification is not None and result.verification.ok
-        assert lines[0].startswith("Evidence pack for 2026-09-01 to 2026-10-31: ")
-        assert any(line.strip().startswith("OK: evidence pack") for line in lines)
-        assert lines[-1].strip().startswith("an auditor runs: gdpr evidence verify ")
 
 
 class TestRefusals:
