@@ -38,6 +38,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from policies import ColumnMap, NaiveUTC, PolicySet, latest_consent
 from policies.model import purposes_used
 from policies.sql_compiler import decision_select
+from policies.sql_consent import latest_consent_on
 from retention.holds import active_hold_exists
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
@@ -108,7 +109,8 @@ def decisions(
     latest = {}
     for purpose in purposes:
         latest[purpose] = latest_consent(consents, purpose)
-        joined = joined.outerjoin(latest[purpose], latest[purpose].c.subject == s.id)
+        on = latest_consent_on(latest[purpose], consents, s.id, purpose, "candidate_id")
+        joined = joined.outerjoin(latest[purpose], on)
     cols = ColumnMap(
         country=s.country,
         status=s.status,
