@@ -184,3 +184,14 @@ def audit_step(installation: Installation, now: datetime) -> list[str]:
         f"Audit log verified: {report.size:,} entries, chain and Merkle root match "
         f"{report.checkpoints} signed and {report.witnessed} witnessed checkpoints.",
     ]
+
+
+def product_steps() -> list[DemoStep]:
+    """The steps after seeding that show the whole product: access, sweep, audit, evidence.
+
+    Imported here, not at module level: each capability's demo module imports `demo` for its types.
+    """
+    from retention.demo_sweep import sweep_step
+    from retention.evidence_demo import demo_step as evidence_step
+
+    return [access_step, sweep_step, audit_step, evidence_step]

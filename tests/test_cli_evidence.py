@@ -1,0 +1,148 @@
+"""`gdpr evidence export|verify` through the real entry point: output, JSON, exit codes, access."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retention.testing import DatabaseFactory
+
+
+def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
+        capture_output=True, text=True, env=full_env, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, db_factory: DatabaseFactory
+) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """An installation made by `gdpr init`, its environment, and the bootstrap tokens by role."""
+    root = tmp_path_factory.mktemp("cli-evidence")
+    env = {"GDPR_DATABASE_URL": db_factory.empty(), "GDPR_TOKEN": ""}
+    data = root / "data"
+    done = gdpr(data, env, "init", "--json")
+    assert done.returncode == 0, done.stderr
+    tokens = {}
+    for line in json.loads(done.stdout)["notes"]:
+        name, sep, token = line.strip().partition(": ")
+        if sep and " " not in name:
+            tokens[name] = token
+    return data, env, tokens
+
+
+@pytest.fixture
+def pack(site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path) -> Path:
+    data, env, tokens = site
+    out = gdpr(
+        data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
+        "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return Path(json.loads(out.stdout)["path"])
+
+
+class TestExport:
+    def test_dpo_exports_a_verified_pack(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """A DPO's export prints where the pack is, that it verified, and the key fingerprint."""
+        data, env, tokens = site
+        out = gdpr(
+            data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
+            "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"Wrote {tmp_path}/EVIDENCE_2020-01-01_2099-12-31_")
+        assert "  verified: OK" in out.stdout
+        assert "Fingerprint:  " in out.stdout
+
+    def test_json_output(self, pack: Path) -> None:
+        """--json gives the path, the key, its fingerprint and the verification verdict."""
+        assert pack.is_dir()
+        assert (pack / "policies" / "index.json").exists()
+        assert any(p.suffix == ".policy" for p in (pack / "policies").iterdir())
+
+    def test_recruiter_is_denied_and_audited(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """Without evidence:export the export is refused (exit 1), nothing is written, and a
+        denied entry is on the record."""
+        data, env, tokens = site
+        admin = {**env, "GDPR_TOKEN": tokens["admin"]}
+        out = gdpr(
+            data, admin, "evidence", "export",
+            "--from", "2020-01-01", "--to", "2020-01-31", "--out", str(tmp_path / "x"),
+        )  # fmt: skip
+        assert out.returncode == 1
+        assert out.stderr.startswith("Error: access denied: evidence:export")
+        assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+    def test_no_token(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """Without a token the export is refused before anything happens."""
+        data, env, _ = site
+        out = gdpr(
+            data, env, "evidence", "export",
+            "--from", "2020-01-01", "--to", "2020-01-31", "--out", str(tmp_path),
+        )  # fmt: skip
+        assert out.returncode != 0
+        assert out.stderr.startswith("Error: ")
+
+    def test_bad_dates(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """A date that is not YYYY-MM-DD is a usage error (exit 2)."""
+        data, env, tokens = site
+        out = gdpr(
+            data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
+            "--from", "01/02/2026", "--to", "2026-02-28", "--out", str(tmp_path),
+        )  # fmt: skip
+        assert out.returncode == 2
+
+
+class TestVerify:
+    def test_ok_summary_and_exit_0(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], pack: Path
+    ) -> None:
+        """A good pack verifies offline, with no database configured at all."""
+        key = pack / "verifier-key.txt"
+        out = gdpr(Path("/nonexistent"), {"GDPR_DATABASE_URL": ""}, "evidence", "verify",
+                   str(pack), "--key", str(key))  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"OK: evidence pack {pack} verifies.")
+        assert "signatures checked with the key given with --key" in out.stdout
+
+    def test_failure_names_file_and_line(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], pack: Path, tmp_path: Path
+    ) -> None:
+        """An edited pack exits 1, naming the file and line in the one-line error."""
+        bad = tmp_path / "bad"
+        shutil.copytree(pack, bad)
+        log = bad / "audit-log.jsonl"
+        lines = log.read_bytes().splitlines(keepends=True)
+        del lines[2]
+        log.write_bytes(b"".join(lines))
+        out = gdpr(Path("/nonexistent"), {}, "evidence", "verify", str(bad), "--json")
+        assert out.returncode == 1
+        report = json.loads(out.stdout)
+        assert report["ok"] is False
+        first = report["problems"][0]
+        assert (first["file"], first["where"]) == ("audit-log.jsonl", "line 3")
+        assert out.stderr.startswith("Error: evidence pack does not verify: audit-log.jsonl")
+
+    def test_missing_folder_is_usage_error(self, tmp_path: Path) -> None:
+        """A path that does not exist is a usage error (exit 2)."""
+        out = gdpr(tmp_path, {}, "evidence", "verify", str(tmp_path / "nope"))
+        assert out.returncode == 2

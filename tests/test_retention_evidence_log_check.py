@@ -1,0 +1,101 @@
+"""The streaming check of audit-log.jsonl and retention-actions.csv, on synthetic packs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+import retention.evidence_log_check as log_check
+from audit_log import GENESIS_PREV, Entry, Event
+from retention.evidence_log_check import LogCheck
+from retention.evidence_pack import (
+    ACTIONS_HEADER,
+    RETENTION_ACTIONS,
+    PackPeriod,
+    action_row,
+    csv_line,
+    parse_entry_line,
+)
+
+AT = datetime(2026, 9, 2, tzinfo=UTC)
+
+
+def chain(n: int) -> list[Entry]:
+    prev, out = GENESIS_PREV, []
+    for seq in range(n):
+        if seq % 3 == 0:
+            event = Event("svc", "candidate.delete", UUID(int=seq + 1), details={"rule": "r"})
+        elif seq % 7 == 0:
+            # A nested object that looks like the top-level tail: the fast path must not trip.
+            event = Event("svc", "x.y", details={"n": {"prev": "ab" * 32, "reason": "z"}})
+        else:
+            event = Event("svc", "candidate.read", UUID(int=seq + 1))
+        entry = Entry.create(seq, AT, prev, event)
+        prev = entry.leaf_hash.hex()
+        out.append(entry)
+    return out
+
+
+def write(tmp_path: Path, entries: list[Entry], prior: int | None) -> tuple[Path, Path, PackPeriod]:
+    log = tmp_path / "audit-log.jsonl"
+    log.write_bytes(b"".join(e.canonical + b"\n" for e in entries))
+    first = 0 if prior is None else prior + 1
+    period_entries = [e for e in entries if e.seq >= first]
+    rows = [action_row(parse_entry_line(e.canonical), None) for e in period_entries]
+    actions = tmp_path / "retention-actions.csv"
+    actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+    period = PackPeriod("a", "b", "UTC", "s", "e", None, first, entries[-1].seq, prior)
+    return log, actions, period
+
+
+def run(log: Path, actions: Path, period: PackPeriod) -> tuple[LogCheck, list[str]]:
+    problems: list[str] = []
+    check = LogCheck(period, RETENTION_ACTIONS, lambda f, w, m: problems.append(f"{f} {w}: {m}"))
+    check.run(log, actions)
+    return check, problems
+
+
+@pytest.fixture(params=[4 << 20, 700], ids=["one-block", "many-blocks"])
+def block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(log_check, "_BLOCK", request.param)
+    return request.param
+
+
+class TestIntact:
+    @pytest.mark.parametrize("prior", [None, 4])
+    def test_chain_and_rows(self, tmp_path: Path, block: int, prior: int | None) -> None:
+        """An intact log verifies whatever the block size, from genesis or after a prior entry,
+        nested look-alike fields included."""
+        entries = chain(60)
+        log, actions, period = write(tmp_path, entries[(prior or 0) :], prior)
+        check, problems = run(log, actions, period)
+        assert problems == []
+        assert check.entries == period.entries
+        assert check.last_leaf == entries[-1].leaf_hash
+        assert check.action_rows == sum(1 for e in entries[(prior or -1) + 1 :] if e.seq % 3 == 0)
+
+
+class TestBroken:
+    def test_removed_line(self, tmp_path: Path, block: int) -> None:
+        """A missing entry is named by line, in any block layout."""
+        entries = chain(60)
+        log, actions, period = write(tmp_path, entries, None)
+        lines = log.read_bytes().splitlines(keepends=True)
+        del lines[40]
+        log.write_bytes(b"".join(lines))
+        _, problems = run(log, actions, period)
+        assert problems[0] == (
+            "audit-log.jsonl line 41: entry 41 follows entry 39: an entry is missing or the "
+            "entries are reordered"
+        )
+
+    def test_truncated_last_line(self, tmp_path: Path, block: int) -> None:
+        """A last line cut short (no newline) is still checked and fails."""
+        entries = chain(20)
+        log, actions, period = write(tmp_path, entries, None)
+        log.write_bytes(log.read_bytes()[:-30])
+        _, problems = run(log, actions, period)
+        assert problems and problems[0].startswith("audit-log.jsonl")
