@@ -57,9 +57,11 @@ from retention.installation import (
 )
 from retention.logs import configure_logging
 from retention.permissions import Permission
+from retention.policy_source import load_installation_policies
 from retention.principals import authenticate
 from retention.scheduler import JOB_NAMES, default_jobs, next_runs, run_once, serve
 from retention.seeding import DEFAULT_DOCUMENT_FRACTION, Progress, SeedReport, seed_candidates
+from retention.subject_decision import explain_subject
 from retention.sweep_schema import ReviewDecision
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -846,6 +848,25 @@ def policy_test(path: Path | None, as_json: bool) -> None:
     emit(as_json, data, text)
     if failures:
         sys.exit(1)
+
+
+@policy.command("explain")
+@click.argument("subject_id", metavar="SUBJECT")
+@click.option("--at", "at_text", help="Evaluation instant (ISO 8601; default now).")
+@click.option("--reason", help="Why you read this subject (required for a blocked one).")
+@json_option
+@pass_app
+def policy_explain(
+    app: AppContext, subject_id: str, at_text: str | None, reason: str | None, as_json: bool
+) -> None:
+    """Trace the retention decision on one stored subject: each rule tried, dates, holds."""
+    at = policies.parse_instant(at_text, "--at") if at_text else utc_now()
+    policy_set = load_installation_policies(app.config)
+    trace = explain_subject(
+        app.gateway(), policy_set, parse_subject_id(subject_id), at, reason=reason
+    )
+    data = {"outcome": trace.outcome.to_json(), "trace": list(trace.lines)}
+    emit(as_json, data, trace.text)
 
 
 # --- principals and access ---------------------------------------------------------------------

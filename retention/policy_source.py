@@ -29,4 +29,4 @@ def load_installation_policies(config: Config) -> PolicySet:
         return load_default_policy_set()
     except PolicyError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadInput(f"the policy set has problems ({first}): run 'gdpr policy lint'") from None
+        raise BadInput(f"the policy set has problems ({first}): run 'gdpr policy check'") from None

@@ -95,3 +95,14 @@ def installation(config: Config, engine: Engine) -> Installation:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def database_env(db_factory: DatabaseFactory) -> dict[str, str | None]:
+    """Environment for CLI runs on the run's backend: an empty PostgreSQL database, or the data
+    dir's own SQLite file; no inherited data dir or token."""
+    return {
+        "GDPR_DATABASE_URL": db_factory.empty() if PG_URL else None,
+        "GDPR_DATA_DIR": None,
+        "GDPR_TOKEN": None,
+    }
