@@ -301,7 +301,9 @@ class _Sweep:
         now = self.clock()
         done = self.act(conn, by_action, now)
         t2 = time.perf_counter()
-        rule_of = {row.id: (row.policy, row.rule) for row in due}
+        rule_of = {row.id: (row.policy, row.rule, row.country) for row in due}
+        # The country goes into each entry so evidence can be filtered and charted from the log
+        # alone, after the subject's row is gone.
         details = {key: self.rule_details(*key) for key in set(rule_of.values())}
         events = [
             self.event(f"candidate.{action}", subject, details[rule_of[subject]])
@@ -444,8 +446,9 @@ class _Sweep:
             "resumes": str(self.resumes) if self.resumes else None,
         }
 
-    def rule_details(self, policy: str, rule: str) -> dict[str, Any]:
+    def rule_details(self, policy: str, rule: str, country: str) -> dict[str, Any]:
         return {
+            "country": country,
             "policy": policy,
             "rule": rule,
             "cite": self.cites.get((policy, rule)),
