@@ -44,7 +44,6 @@ from retention.authorization import PrincipalView
 from retention.clock import utc_now
 from retention.config import Config, load_config
 from retention.demo import DEFAULT_CANDIDATES, DemoStep, DemoSummary, run_demo
-from retention.demo_sweep import sweep_step
 from retention.errors import BadInput, CheckFailed, EngineError
 from retention.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
 from retention.guard import check_permission
@@ -435,7 +434,7 @@ def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: b
 
 def demo_steps() -> list[DemoStep]:
     """What `gdpr demo` does after seeding (sweep, verification, evidence as they arrive)."""
-    return [demo_module.access_step, sweep_step, demo_module.audit_step]
+    return [demo_module.access_step, demo_module.audit_step]
 
 
 def _demo_json(summary: DemoSummary) -> dict[str, Any]:
