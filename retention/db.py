@@ -131,6 +131,8 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Erased personal data must not linger in free pages: SQLite overwrites deleted content.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         if url.database and url.database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")

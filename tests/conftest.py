@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import Engine
 
 from retention.config import Config, load_config
@@ -106,3 +107,11 @@ def database_env(db_factory: DatabaseFactory) -> dict[str, str | None]:
         "GDPR_DATA_DIR": None,
         "GDPR_TOKEN": None,
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Commands run in-process bind structlog to pytest's captured stderr; unbind after each test
+    so a later test never writes to a closed capture."""
+    yield
+    structlog.reset_defaults()

@@ -104,3 +104,12 @@ class TestDatabaseUrl:
         """Each way a URL can be wrong is named, with what to use instead."""
         with pytest.raises(BadInput, match=message):
             parse_database_url(url)
+
+
+class TestErasure:
+    def test_sqlite_overwrites_deleted_content(self, engine: Engine) -> None:
+        """On SQLite, deleted rows are zeroed on disk (secure_delete), not left in free pages."""
+        if engine.dialect.name != "sqlite":
+            pytest.skip("SQLite file format behaviour")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
