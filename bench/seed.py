@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import make_url
 
+from retention.ats_rows import COLUMNS
 from retention.bulk_load import BULK_CACHE_KIB
 from retention.db import connect
 from retention.importing import import_candidates
@@ -40,19 +41,8 @@ from retention.synthetic_candidates import CANDIDATE_COLUMNS, generate_batches
 from retention.testing import DatabaseFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-CSV_HEADER = (
-    "external_ref",
-    "country",
-    "status",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "city",
-    "applied_at",
-    "decided_at",
-    "last_activity_at",
-)
+# The documented import columns without the consent pair, which this bench leaves empty.
+CSV_HEADER = COLUMNS[: COLUMNS.index("talent_pool_consent_given_at")]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
