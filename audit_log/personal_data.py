@@ -36,8 +36,27 @@ class PersonalDataKind(StrEnum):
     PHONE = "a phone number"
 
 
+# Values already found clean. A sweep appends thousands of entries whose details repeat the same
+# few strings (rule, cite, policy hash, run id); remembering them skips the regexes. Only clean
+# values are kept, so no refused (personal) value stays in memory, and the set is bounded.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 4096
+_CLEAN_MAX_LEN = 512
+
+
 def looks_personal(text: str) -> PersonalDataKind | None:
     """Return what `text` looks like if it seems to hold an e-mail address or phone number."""
+    if text in _CLEAN:
+        return None
+    kind = _classify(text)
+    if kind is None and len(text) <= _CLEAN_MAX_LEN:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return kind
+
+
+def _classify(text: str) -> PersonalDataKind | None:
     if "@" in text and _EMAIL.search(text):
         return PersonalDataKind.EMAIL
     if _PHONE_HINT.search(text) and _PHONE.search(_BENIGN.sub(" ", text)):

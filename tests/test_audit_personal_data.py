@@ -34,3 +34,18 @@ class TestLooksPersonal:
     def test_benign_values(self, text: str) -> None:
         """UUIDs, instants, counts, hashes and rule names are not flagged."""
         assert looks_personal(text) is None
+
+
+class TestCleanCache:
+    def test_refused_value_is_refused_every_time(self) -> None:
+        """Remembering clean values never lets a personal value through on a second look."""
+        for _ in range(3):
+            assert looks_personal("call +40 721 000 111") is PersonalDataKind.PHONE
+            assert looks_personal("ana.pop@example.org") is PersonalDataKind.EMAIL
+
+    def test_clean_value_stays_clean(self) -> None:
+        """A clean value is clean on every call, also after the cache was filled and cleared."""
+        for i in range(5000):
+            assert looks_personal(f"rule-{i}") is None
+        assert looks_personal("closed-application") is None
+        assert looks_personal("closed-application") is None
