@@ -189,3 +189,24 @@ def copy_pack(pristine: Path, into: Path) -> Path:
     target = into / pristine.name
     shutil.copytree(pristine, target)
     return target
+
+
+# Every file an export of the seeded world writes (policies: the EU and NL packs in force).
+PACK_FILES: tuple[str, ...] = (
+    "VERIFY.md",
+    "access.csv",
+    "audit-log.jsonl",
+    "checkpoint.txt",
+    "consents.csv",
+    "holds.csv",
+    "manifest.json",
+    "manifest.sig",
+    "policies/eu.policy",
+    "policies/index.json",
+    "policies/nl.policy",
+    "proofs.json",
+    "report.html",
+    "retention-actions.csv",
+    "reviews.csv",
+    "verifier-key.txt",
+)

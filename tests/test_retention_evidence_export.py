@@ -28,26 +28,9 @@ from retention.evidence_verify import verify_path
 from retention.installation import Installation
 from retention.models import Candidate
 from retention.testing import FixedClock
-from tests.evidence_support import EXPORT_AT, PERIOD, POLICIES, export, seed
+from tests.evidence_support import EXPORT_AT, PACK_FILES, PERIOD, POLICIES, export, seed
 
-EXPECTED_FILES = {
-    "VERIFY.md",
-    "access.csv",
-    "audit-log.jsonl",
-    "checkpoint.txt",
-    "consents.csv",
-    "holds.csv",
-    "manifest.json",
-    "manifest.sig",
-    "policies/eu.policy",
-    "policies/index.json",
-    "policies/nl.policy",
-    "proofs.json",
-    "report.html",
-    "retention-actions.csv",
-    "reviews.csv",
-    "verifier-key.txt",
-}
+EXPECTED_FILES = set(PACK_FILES)
 
 
 def files_of(root: Path) -> set[str]:

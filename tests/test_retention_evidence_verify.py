@@ -15,7 +15,7 @@ from retention.errors import BadInput
 from retention.evidence_pack import FileDigest, Manifest, PackFile, fingerprint
 from retention.evidence_verify import verify_pack, verify_path
 from retention.testing import DatabaseFactory
-from tests.evidence_support import build_pristine, copy_pack
+from tests.evidence_support import PACK_FILES, build_pristine, copy_pack
 
 
 @pytest.fixture(scope="module")
@@ -120,24 +120,7 @@ class TestPristine:
 class TestEditedFiles:
     @pytest.mark.parametrize(
         "name",
-        [
-            "VERIFY.md",
-            "access.csv",
-            "audit-log.jsonl",
-            "checkpoint.txt",
-            "consents.csv",
-            "holds.csv",
-            "manifest.json",
-            "manifest.sig",
-            "policies/eu.policy",
-            "policies/index.json",
-            "policies/nl.policy",
-            "proofs.json",
-            "report.html",
-            "retention-actions.csv",
-            "reviews.csv",
-            "verifier-key.txt",
-        ],
+        PACK_FILES,
     )
     def test_one_changed_byte_fails_naming_the_file(self, pack: Path, name: str) -> None:
         """Changing one byte of any file of the pack fails verification and names that file."""
