@@ -9,7 +9,7 @@ as the parameter `at`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from .nodes import (
     Condition,
     ConsentAnchorRef,
     ConsentIs,
+    Duration,
     Extremum,
     Instant,
     Not,
@@ -47,7 +48,7 @@ from .nodes import (
     StatusIn,
 )
 from .schema import Action
-from .sql_time import AddDuration, Extreme, LatestAnchor, NaiveUTC
+from .sql_time import AddDuration, Extreme, NaiveUTC, Reached
 
 Col = ColumnElement[Any]
 
@@ -103,8 +104,6 @@ class CompiledPolicies:
     error: Col
     error_detail: Col
     content_hash: str
-    stage_times: tuple[Col, ...] = ()
-    may_be_due: Col | None = None
 
     def columns(self) -> list[Col]:
         """Every decision expression, labelled, ready for a select()."""
@@ -166,18 +165,58 @@ class _RuleCompiler:
             return terms[0] if len(terms) == 1 else Extreme(span.kind, terms)
         return self.term(span)
 
-    def may_be_due(self, span: Instant) -> Col:
-        """A cheap necessary condition for `span <= at`: anchors against precomputed bounds."""
+    def reached(self, span: Instant, steps: Sequence[Duration]) -> Col:
+        """Two-valued `span + steps <= at`, false for a null span, arithmetic only near the bound.
+
+        The earliest of several terms has passed when any non-null term has; the latest, when
+        every non-null term has and one is not null (nulls are skipped, as in Python).
+        """
+        if isinstance(span, Extremum):
+            if steps:
+                total = self.chain(self.span(span), steps)
+                return and_(total.is_not(None), total <= self.at)
+            terms = span.terms
+            parts = [self.term_reached(t, ()) for t in terms]  # type: ignore[arg-type]
+            if span.kind == "earliest":
+                return or_(*parts)
+            anchors = [self.anchor(t.anchor) for t in terms]  # type: ignore[union-attr]
+            return and_(
+                or_(*[a.is_not(None) for a in anchors]),
+                *[or_(a.is_(None), p) for a, p in zip(anchors, parts, strict=True)],
+            )
+        return self.term_reached(span, steps)
+
+    def term_reached(self, term: Offset | AnchorTerm, steps: Sequence[Duration]) -> Col:
+        anchor = self.anchor(term.anchor)
+        durations = ([term.duration] if isinstance(term, Offset) else []) + list(steps)
+        if not durations:
+            passed: Col = anchor <= self.at
+        elif len(durations) == 1:
+            passed = Reached(anchor, durations[0].amount, durations[0].unit, self.at)
+        else:
+            passed = self.chain(anchor, durations) <= self.at
+        return and_(anchor.is_not(None), passed)
+
+    def chain(self, start: Col, durations: Sequence[Duration]) -> Col:
+        for d in durations:
+            start = AddDuration(start, d.amount, d.unit)
+        return start
+
+    def span_missing(self, span: Instant) -> Col:
+        """The span is null: its anchor is, or (earliest/latest of) every term's anchor is."""
         terms = span.terms if isinstance(span, Extremum) else (span,)
-        checks = []
-        for term in terms:
-            anchor = self.anchor(term.anchor)  # type: ignore[union-attr]
-            if isinstance(term, Offset):
-                bound: Col = LatestAnchor(self.at, term.duration.amount, term.duration.unit)
-            else:
-                bound = self.at
-            checks.append(and_(anchor.is_not(None), anchor <= bound))
-        return or_(*checks)
+        return and_(*[self.anchor(t.anchor).is_(None) for t in terms])  # type: ignore[union-attr]
+
+    def stages_reached(self, rule: Rule) -> list[Col]:
+        """Per stage, whether its instant has passed (each stage `after` the previous one)."""
+        assert rule.span is not None
+        steps: list[Duration] = []
+        out = []
+        for k, stage in enumerate(rule.stages):
+            if k and stage.after is not None:
+                steps.append(stage.after)
+            out.append(self.reached(rule.span, tuple(steps)))
+        return out
 
     def stage_times(self, rule: Rule) -> list[Col]:
         assert rule.span is not None
@@ -201,14 +240,13 @@ def compile_policies(
     cols: ColumnMap,
     *,
     slot_column: Col | None = None,
-    stage_columns: tuple[Col, ...] | None = None,
 ) -> CompiledPolicies:
     """Compile every policy's rules, in rule order per country, to expressions over `cols`.
 
     With `slot_column` (the `slot` expression already computed in a subquery), the derived
-    expressions read it instead of repeating the rule CASE; with `stage_columns` (the
-    `stage_times` already computed), they read those instead of redoing the date arithmetic.
-    See `decision_select`, which layers them so each row computes each thing once.
+    expressions read it instead of repeating the rule CASE; see `decision_select`.
+    Whether a stage is due is decided by `Reached` (comparisons with bounds computed once per
+    statement); the calendar arithmetic runs only for the due_at values a caller reads.
     """
     at = bindparam("at", type_=NaiveUTC())
     rc = _RuleCompiler(cols, at)
@@ -262,27 +300,17 @@ def compile_policies(
         stages = tuple((st.action, st.after.text() if st.after else None) for st in r.stages)
         return (r.span.text(), stages)
 
-    times = {i: rc.stage_times(r) for i, r in by_slot.items() if r.span is not None}
-    depth = max((len(ts) for ts in times.values()), default=0)
-    stage_times = tuple(
-        per_slot(
-            lambda i, r, k=k: (
-                None
-                if r.span is None or len(times[i]) <= k
-                else ((r.span.text(), body(r)[1][1 : k + 1]), times[i][k])
-            ),
-            NaiveUTC(),
-        )
-        for k in range(depth)
-    )
-    if stage_columns is not None:
-        times = {i: list(stage_columns[: len(ts)]) for i, ts in times.items()}
+    timed = {i: r for i, r in by_slot.items() if r.span is not None}
+    times = {i: rc.stage_times(r) for i, r in timed.items()}
+    reached = {i: rc.stages_reached(r) for i, r in timed.items()}
 
     def current(i: int, values: list[Any]) -> Col:
-        ts = times[i]
-        if len(ts) == 1:
+        """The value of the last stage already passed, else of the first."""
+        passed = reached[i]
+        if len(passed) == 1:
             return values[0]
-        return case(*[(ts[k] <= at, values[k]) for k in range(len(ts) - 1, 0, -1)], else_=values[0])
+        whens = [(passed[k], values[k]) for k in range(len(passed) - 1, 0, -1)]
+        return case(*whens, else_=values[0])
 
     def action(i: int, r: Rule) -> tuple[Any, Col]:
         if r.span is None:
@@ -297,19 +325,17 @@ def compile_policies(
     def next_pair(i: int, r: Rule, pick: int) -> tuple[Any, Col] | None:
         if r.span is None or len(r.stages) < 2:
             return None
-        ts, n = times[i], len(times[i])
+        ts, passed, n = times[i], reached[i], len(times[i])
         nxt = [(literal(r.stages[k + 1].action, String), ts[k + 1]) for k in range(n - 1)]
-        whens: list[tuple[Col, Col]] = [(ts[n - 1] <= at, null())]
-        whens += [(ts[k] <= at, nxt[k][pick]) for k in range(n - 2, 0, -1)]
+        whens: list[tuple[Col, Col]] = [(passed[n - 1], null())]
+        whens += [(passed[k], nxt[k][pick]) for k in range(n - 2, 0, -1)]
         return body(r), case(*whens, else_=nxt[0][pick])
 
     def due(i: int, r: Rule) -> tuple[Any, Col] | None:
-        if r.span is None:
-            return None
-        return r.span.text(), and_(times[i][0].is_not(None), times[i][0] <= at)
+        return None if r.span is None else (r.span.text(), reached[i][0])
 
     def missing(i: int, r: Rule) -> tuple[Any, Col] | None:
-        return None if r.span is None else (r.span.text(), times[i][0].is_(None))
+        return None if r.span is None else (r.span.text(), rc.span_missing(r.span))
 
     due_expr = per_slot(due, Boolean)
     due_expr = case((due_expr, true()), else_=false())
@@ -348,17 +374,6 @@ def compile_policies(
         error=error,
         error_detail=error_detail,
         content_hash=policy_set.content_hash,
-        stage_times=stage_times,
-        may_be_due=case(
-            (
-                per_slot(
-                    lambda i, r: None if r.span is None else (r.span.text(), rc.may_be_due(r.span)),
-                    Boolean,
-                ),
-                true(),
-            ),
-            else_=false(),
-        ),
     )
 
 
@@ -374,9 +389,9 @@ def decision_select(
 ) -> Any:
     """One set-based SELECT of `extra` plus every decision column, bound to `at`.
 
-    Three layers, each a subquery the planner must not flatten (OFFSET 0): the deciding rule
-    (slot), then the due instant of each stage, then the decision columns reading both, so each
-    row runs the rule conditions and the date arithmetic once.
+    Two layers: a subquery the planner must not flatten (OFFSET 0) finds each row's deciding
+    rule (slot) once, and the decision columns read it. Whether a row is due costs a few
+    comparisons; the due_at arithmetic runs only for the rows and columns fetched.
     `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`);
     `where` restricts the rows considered (e.g. not yet anonymized).
     """
@@ -414,32 +429,6 @@ def decision_select(
         consent=lambda p, f: c[f"c_{p}__{f}"],
         held=c.held if cols.held is not None else None,
     )
-    middle_compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
-    names = list(c.keys())
-    middle_select = select(
-        *(c[n] for n in names),
-        *(t.label(f"stage_{k}") for k, t in enumerate(middle_compiled.stage_times)),
-    )
-    if only_due:
-        # Rows whose anchors are too recent to be due skip the date arithmetic entirely.
-        assert middle_compiled.may_be_due is not None
-        middle_select = middle_select.where(middle_compiled.may_be_due)
-    middle = middle_select.offset(0).subquery("policy_times")
-    m = middle.c
-    final_cols = ColumnMap(
-        country=m.country,
-        status=m.status,
-        applied_at=m.applied_at,
-        decided_at=m.decided_at,
-        last_activity_at=m.last_activity_at,
-        consent=lambda p, f: m[f"c_{p}__{f}"],
-        held=m.held if cols.held is not None else None,
-    )
-    compiled = compile_policies(
-        policy_set,
-        final_cols,
-        slot_column=m.policy_slot,
-        stage_columns=tuple(m[f"stage_{k}"] for k in range(len(middle_compiled.stage_times))),
-    )
-    query = select(*(m[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
+    compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
+    query = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
     return query.where(compiled.due) if only_due else query

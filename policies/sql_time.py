@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -124,33 +124,60 @@ def _extreme_sqlite(element: Extreme, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{'min' if element.kind == 'earliest' else 'max'}({', '.join(rotations)})"
 
 
-class LatestAnchor(ColumnElement[datetime]):
-    """The latest anchor value that can still make `anchor + duration <= instant` true.
+class Reached(ColumnElement[bool]):
+    """`instant + amount unit <= at` for a non-null instant, mostly without per-row arithmetic.
 
-    A necessary condition only, used to skip the date arithmetic for rows that cannot be due:
-    `instant - duration`, plus 4 days of slack for months (clamping moves a date back by at most
-    3 days; SQLite's unclamped month subtraction only moves the bound later, which stays safe).
+    Selecting due records among millions, the calendar arithmetic of `AddDuration` was most of
+    the statement's cost. Rewritten as a comparison of the stored instant with bounds that depend
+    on `at` alone (the database computes them once per statement), it leaves the arithmetic to
+    the few rows whose outcome the bounds cannot settle:
+    - days and weeks: `instant <= at - days`, exact (naive UTC has no daylight saving);
+    - months: with S = the first of at's month minus N months, an instant before S lands in an
+      earlier month than at's (due), one on or after the first of the next month lands in a
+      later month (not due), and only the instants of the month starting at S, about one row in
+      fifty for a four-year spread, go through the exact clamped `AddDuration`.
     """
 
     inherit_cache = False
-    type = NaiveUTC()
+    type = Boolean()
 
-    def __init__(self, instant: ColumnElement[Any], amount: int, unit: str) -> None:
+    def __init__(
+        self, instant: ColumnElement[Any], amount: int, unit: str, at: ColumnElement[Any]
+    ) -> None:
         self.instant = instant
-        step = AddDuration(instant, amount, unit)
-        self.months, self.days = step.months, step.days
-        self.slack = 4 if self.months else 0
+        self.at = at
+        self.step = AddDuration(instant, amount, unit)
 
 
-@compiles(LatestAnchor)
-def _latest_default(element: LatestAnchor, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(Reached)
+def _reached_default(element: Reached, compiler: SQLCompiler, **kw: Any) -> str:
     x = compiler.process(element.instant, **kw)
-    back = f"{element.months} months" if element.months else f"{element.days} days"
-    return f"({x} - interval '{back}' + interval '{element.slack} days')"
+    at = compiler.process(element.at, **kw)
+    n = element.step.months
+    if not n:
+        return f"({x} <= {at} - interval '{element.step.days} days')"
+    exact = f"{compiler.process(element.step, **kw)} <= {at}"
+    start = f"date_trunc('month', {at})"
+    return (
+        f"(CASE WHEN {x} < {start} - interval '{n} months' THEN true"
+        f" WHEN {x} >= {start} - interval '{n - 1} months' THEN false ELSE {exact} END)"
+    )
 
 
-@compiles(LatestAnchor, "sqlite")
-def _latest_sqlite(element: LatestAnchor, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(Reached, "sqlite")
+def _reached_sqlite(element: Reached, compiler: SQLCompiler, **kw: Any) -> str:
     x = compiler.process(element.instant, **kw)
-    back = f"-{element.months} months" if element.months else f"-{element.days} days"
-    return f"(date(substr({x}, 1, 10), '{back}', '+{element.slack} days') || substr({x}, 11))"
+    at = compiler.process(element.at, **kw)
+    day = f"substr({at}, 1, 10)"
+    n = element.step.months
+    if not n:
+        return f"({x} <= (date({day}, '-{element.step.days} days') || substr({at}, 11)))"
+    exact = f"{compiler.process(element.step, **kw)} <= {at}"
+    # Text 'YYYY-MM-DD HH:MM:SS.ffffff' compares below 'YYYY-MM-01' exactly when its day is
+    # earlier: the bounds need no time part.
+    # CASE, not OR: SQLite 3.40 computes both sides of an OR used as a value.
+    return (
+        f"(CASE WHEN {x} < date({day}, 'start of month', '-{n} months') THEN 1"
+        f" WHEN {x} >= date({day}, 'start of month', '-{n - 1} months') THEN 0"
+        f" ELSE {exact} END)"
+    )
