@@ -81,6 +81,22 @@ class RuleSlot:
     cite: str | None
 
 
+_NO_VALUE = object()  # a slot for which a per-slot expression has no value
+
+# The decision columns `decision_select` returns, in order.
+DECISION_COLUMNS = (
+    "policy",
+    "rule",
+    "action",
+    "due_at",
+    "due",
+    "next_action",
+    "next_due_at",
+    "error",
+    "error_detail",
+)
+
+
 @dataclass(frozen=True)
 class CompiledPolicies:
     """Expressions over a ColumnMap, all relative to the bound instant `at`.
@@ -105,19 +121,9 @@ class CompiledPolicies:
     error_detail: Col
     content_hash: str
 
-    def columns(self) -> list[Col]:
-        """Every decision expression, labelled, ready for a select()."""
-        return [
-            self.policy.label("policy"),
-            self.rule.label("rule"),
-            self.action.label("action"),
-            self.due_at.label("due_at"),
-            self.due.label("due"),
-            self.next_action.label("next_action"),
-            self.next_due_at.label("next_due_at"),
-            self.error.label("error"),
-            self.error_detail.label("error_detail"),
-        ]
+    def columns(self, names: Sequence[str] = DECISION_COLUMNS) -> list[Col]:
+        """The decision expressions named (default: all), labelled, ready for a select()."""
+        return [getattr(self, name).label(name) for name in names]
 
 
 class _RuleCompiler:
@@ -276,21 +282,38 @@ def compile_policies(
         slot = slot_column
     by_slot: dict[int, Rule] = {i: r for _, rules in per_policy for i, r in rules}
 
-    def slot_in(ids: list[int]) -> Col:
-        # Literal integers: constant IN lists let SQLite build its lookup once per statement.
-        if len(ids) == 1:
-            return slot == literal_column(str(ids[0]))
-        return slot.in_([literal_column(str(i)) for i in ids])
-
     def grouped(pairs: dict[int, tuple[Any, Col]], type_: Any) -> Col:
-        """CASE over groups of slots sharing one expression: far fewer branches per row."""
-        groups: dict[Any, tuple[list[int], Col]] = {}
-        for i, (key, expr) in pairs.items():
-            groups.setdefault(key, ([], expr))[0].append(i)
-        if not groups:
+        """The expression of the row's slot, found by binary search: a few integer comparisons.
+
+        Consecutive slots sharing one expression (same key) are one leaf; slots without one,
+        and a NULL slot, give NULL. (Constant IN lists per group cost SQLite a b-tree probe
+        each, and a row went through dozens of them per column.)
+        """
+        runs: list[tuple[int, Any, Col | None]] = []  # (first slot, key, expression)
+        for i in range(len(slots)):
+            key, expr = pairs.get(i, (_NO_VALUE, None))
+            if not runs or runs[-1][1] != key:
+                runs.append((i, key, expr))
+        if all(expr is None for _, _, expr in runs):
             return null().cast(type_)
-        whens = [(slot_in(ids), expr) for ids, expr in groups.values()]
-        return type_coerce(case(*whens, else_=None), type_)
+
+        def leaf(expr: Col | None) -> Col:
+            return null() if expr is None else expr
+
+        def search(lo: int, hi: int) -> Col:
+            if hi - lo == 1:
+                return leaf(runs[lo][2])
+            mid = (lo + hi) // 2
+            below = slot < literal_column(str(runs[mid][0]))
+            return case((below, search(lo, mid)), else_=search(mid, hi))
+
+        if len(runs) == 1:
+            return type_coerce(case((slot.is_not(None), leaf(runs[0][2])), else_=None), type_)
+        mid = len(runs) // 2
+        bound = literal_column(str(runs[mid][0]))
+        # At the top both tests are spelled out, so that a NULL slot matches neither.
+        top = case((slot < bound, search(0, mid)), (slot >= bound, search(mid, len(runs))))
+        return type_coerce(top, type_)
 
     def per_slot(make: Callable[[int, Rule], tuple[Any, Col] | None], type_: Any) -> Col:
         return grouped({i: v for i, r in by_slot.items() if (v := make(i, r)) is not None}, type_)
@@ -386,6 +409,7 @@ def decision_select(
     purposes: tuple[str, ...] = (),
     only_due: bool = False,
     where: Col | None = None,
+    columns: Sequence[str] = DECISION_COLUMNS,
 ) -> Any:
     """One set-based SELECT of `extra` plus every decision column, bound to `at`.
 
@@ -393,7 +417,8 @@ def decision_select(
     rule (slot) once, and the decision columns read it. Whether a row is due costs a few
     comparisons; the due_at arithmetic runs only for the rows and columns fetched.
     `purposes` lists the consent purposes `cols.consent` serves (see `purposes_used`);
-    `where` restricts the rows considered (e.g. not yet anonymized).
+    `where` restricts the rows considered (e.g. not yet anonymized); `columns` picks decision
+    columns (a caller that needs no due_at should not make a GROUP BY compute it).
     """
     inner_compiled = compile_policies(policy_set, cols)
     consent_cols = [
@@ -430,5 +455,5 @@ def decision_select(
         held=c.held if cols.held is not None else None,
     )
     compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
-    query = select(*(c[e.name] for e in extra), *compiled.columns())  # type: ignore[attr-defined]
+    query = select(*(c[e.name] for e in extra), *compiled.columns(columns))  # type: ignore[attr-defined]
     return query.where(compiled.due) if only_due else query

@@ -152,7 +152,9 @@ class Reached(ColumnElement[bool]):
 @compiles(Reached)
 def _reached_default(element: Reached, compiler: SQLCompiler, **kw: Any) -> str:
     x = compiler.process(element.instant, **kw)
-    at = compiler.process(element.at, **kw)
+    # Typed, so that a literal instant (statements compiled with literal binds) is no
+    # `unknown` for date_trunc and interval arithmetic to guess at.
+    at = f"CAST({compiler.process(element.at, **kw)} AS TIMESTAMP WITHOUT TIME ZONE)"
     n = element.step.months
     if not n:
         return f"({x} <= {at} - interval '{element.step.days} days')"

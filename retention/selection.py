@@ -30,7 +30,7 @@ from sqlalchemy import (
     bindparam,
     case,
     not_,
-    or_,
+    null,
     select,
     text,
 )
@@ -58,6 +58,10 @@ __all__ = [
 
 # The actions the sweep performs; `keep` has no due date and never reaches it.
 ACTIONS = ("anonymize", "delete", "block", "review")
+
+# The decision columns every caller needs, and those only reports need.
+_NEEDED = ("action", "due")
+_DETAIL = ("policy", "rule", "error", "error_detail")
 
 _candidates = Candidate.__table__
 _consents = Consent.__table__
@@ -90,11 +94,18 @@ def _flag(expr: ColumnElement[Any]) -> ColumnElement[int]:
 
 
 def decisions(
-    policy_set: PolicySet, at: datetime, *, country: str | None = None, batch: bool = False
+    policy_set: PolicySet,
+    at: datetime,
+    *,
+    country: str | None = None,
+    batch: bool = False,
+    detail: bool = True,
 ) -> Decisions:
     """Build the decision SELECT over the subjects not yet anonymized.
 
     With `batch`, it covers only the subjects of the parameter `ids` (see `batch_statement`).
+    Without `detail`, policy, rule, error and error_detail are NULL and cost nothing: enough
+    for a work list of the subjects to act on.
     The consent given last per purpose is an anti-join (one index probe per subject).
     """
     c = _candidates.c
@@ -120,32 +131,61 @@ def decisions(
         last_activity_at=s.last_activity_at,
         consent=lambda p, f: latest[p].c[f],
     )
-    at_param = bindparam("at", type_=NaiveUTC())
     extra = (
         s.id.label("id"),
         s.country.label("subject_country"),
         s.blocked_at.label("blocked_at"),
-        review_open(s.id).label("review_open"),
-        kept_until_after(s.id, at_param).label("kept"),
-        active_hold_exists(s.id).label("held_now"),
     )
-    d = decision_select(policy_set, cols, joined, extra=extra, purposes=purposes).subquery("d")
-    done = or_(
-        and_(d.c.action == "block", d.c.blocked_at.is_not(None)),
-        and_(d.c.action == "review", d.c.review_open),
-        d.c.kept,
+    d = decision_select(
+        policy_set,
+        cols,
+        joined,
+        extra=extra,
+        purposes=purposes,
+        columns=_DETAIL + _NEEDED if detail else _NEEDED,
     )
-    due = and_(d.c.due, d.c.action.in_(ACTIONS), not_(done))
+    # OFFSET 0: a subquery SQLite may not flatten, so each decision column is computed once
+    # per row rather than once per mention below.
+    d = d.offset(0).subquery("d")
+    # What stops a due action, probed only for rows due for one (a CASE evaluates lazily; an
+    # OR or AND used as a value would probe every row): 0 nothing to do, 1 act, 2 held.
+    at_param = bindparam("at", type_=NaiveUTC())
+    state = case(
+        (not_(and_(d.c.due, d.c.action.in_(ACTIONS))), 0),
+        (and_(d.c.action == "block", d.c.blocked_at.is_not(None)), 0),
+        (and_(d.c.action == "review", review_open(d.c.id)), 0),
+        (kept_until_after(d.c.id, at_param), 0),
+        (active_hold_exists(d.c.id), 2),
+        else_=1,
+    )
+
+    def detail_column(name: str) -> ColumnElement[Any]:
+        return d.c[name] if detail else null().cast(String).label(name)
+
+    # Likewise `state`, read by both flags.
+    staged = (
+        select(
+            d.c.id,
+            d.c.subject_country.label("country"),
+            *(detail_column(n) for n in ("policy", "rule")),
+            d.c.action,
+            *(detail_column(n) for n in ("error", "error_detail")),
+            state.label("state"),
+        )
+        .offset(0)
+        .subquery("staged")
+    )
+    t = staged.c
     query = select(
-        d.c.id,
-        d.c.subject_country.label("country"),
-        d.c.policy,
-        d.c.rule,
-        d.c.action,
-        _flag(and_(due, not_(d.c.held_now))).label("actionable"),
-        _flag(and_(due, d.c.held_now)).label("held"),
-        d.c.error,
-        d.c.error_detail,
+        t.id,
+        t.country,
+        t.policy,
+        t.rule,
+        t.action,
+        _flag(t.state == 1).label("actionable"),
+        _flag(t.state == 2).label("held"),
+        t.error,
+        t.error_detail,
     )
     return Decisions(query, at)
 

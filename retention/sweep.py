@@ -256,7 +256,7 @@ class _Sweep:
                     files_removed=0,
                 )
             )
-            d = decisions(self.policy_set, self.at, country=self.country)
+            d = decisions(self.policy_set, self.at, country=self.country, detail=False)
             due = actionable_only(d).subquery("due")
             chosen = select(literal(self.run_id, Uuid()), due.c.id).order_by(due.c.id)
             if self.limit is not None:

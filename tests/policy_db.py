@@ -18,6 +18,7 @@ from policies import ColumnMap, PolicySet, join_latest_consents, purposes_used
 from policies.records import Record
 from policies.sql_compiler import decision_select
 from policies.sql_time import NaiveUTC
+from retention.db import connect
 
 metadata = sa.MetaData()
 candidate = sa.Table(
@@ -76,8 +77,13 @@ def store(conn: sa.Connection, records: Iterable[Record]) -> None:
         conn.execute(consent.insert(), consents)
 
 
-def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
-    """One SELECT deciding every stored candidate, as the sweep would build it."""
+def decision_query(
+    policy_set: PolicySet, *, only_due: bool = False, columns: tuple[str, ...] | None = None
+) -> Any:
+    """One SELECT deciding every stored candidate, as the sweep would build it.
+
+    `columns` picks decision columns (default: all of them).
+    """
     purposes = tuple(sorted(purposes_used(policy_set)))
     base = sa.select(candidate.c.id).select_from(candidate)
     base, accessor = join_latest_consents(base, candidate.c.id, consent, purposes)
@@ -96,6 +102,7 @@ def decision_query(policy_set: PolicySet, *, only_due: bool = False) -> Any:
         extra=(candidate.c.id.label("id"),),
         purposes=purposes,
         only_due=only_due,
+        **({"columns": columns} if columns is not None else {}),
     )
 
 
@@ -110,7 +117,8 @@ def postgres_engine() -> Iterator[sa.Engine | None]:
     name = f"policy_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = sa.create_engine(sa.make_url(url).set(database=name))
+    # The engine's connection rules (no JIT for the large compiled expressions).
+    engine = connect(sa.make_url(url).set(database=name))
     try:
         yield engine
     finally:

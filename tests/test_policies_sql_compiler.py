@@ -231,3 +231,47 @@ class TestMonthEnds:
         record = Record("m", "DE", "rejected", decided_at=anchor.replace(tzinfo=UTC))
         got = _sql(sqlite_engine, policy_set, [record], datetime(2030, 1, 1, tzinfo=UTC))
         assert got["m"][3] == expected.replace(tzinfo=UTC)
+
+
+def _literal_rows(engine, policy_set, at):
+    """The due query compiled with every value inlined, as the sweep's batch statement is."""
+    query = decision_query(policy_set, only_due=True, columns=("action",))
+    sql = str(
+        query.params(at=at).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    ).replace("LIMIT ? OFFSET", "LIMIT -1 OFFSET")
+    if engine.dialect.name == "postgresql":
+        sql = sql.replace("%", "%%")  # psycopg's format paramstyle; SQLite's qmark needs none
+    with engine.connect() as conn:
+        literal = {(r[0], r[1]) for r in conn.exec_driver_sql(sql)}
+        bound = {(r.id, r.action) for r in conn.execute(query, {"at": at})}
+    return literal, bound
+
+
+class TestLiteralInstant:
+    """The instant inlined as a literal decides as the bound parameter does (on PostgreSQL an
+    untyped literal once made date_trunc ambiguous)."""
+
+    RECORDS = (
+        Record("a", "DE", "rejected", decided_at=datetime(2024, 1, 31, 12, tzinfo=UTC)),
+        Record("b", "NL", "rejected", decided_at=datetime(2024, 6, 30, tzinfo=UTC)),
+        Record("c", "ES", "withdrawn", decided_at=datetime(2023, 5, 31, tzinfo=UTC)),
+        Record("d", "FR", "in_process", last_activity_at=datetime(2023, 2, 28, tzinfo=UTC)),
+        Record("e", "AT", "hired", decided_at=datetime(2024, 1, 31, 13, tzinfo=UTC)),
+        Record("f", "AT", "hired", decided_at=datetime(2024, 1, 31, 12, tzinfo=UTC)),
+    )
+    AT = datetime(2024, 7, 31, 12, tzinfo=UTC)
+
+    def _check(self, engine):
+        with engine.begin() as conn:
+            store(conn, self.RECORDS)
+        literal, bound = _literal_rows(engine, POLICY_SETS["shipped"], self.AT)
+        assert literal == bound
+        # f: Jan 31 12:00 + 6 months is Jul 31 12:00, due at that very instant; e an hour later.
+        assert {i for i, _ in bound} == {"a", "b", "c", "d", "f"}
+
+    def test_sqlite(self, sqlite_engine):
+        self._check(sqlite_engine)
+
+    @pytest.mark.postgres
+    def test_postgres(self, pg_engine):
+        self._check(pg_engine)
