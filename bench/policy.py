@@ -173,7 +173,8 @@ def _written(conn: sa.Connection, insert: Any, params: dict[str, Any]) -> int:
 
 
 def bench_sql(engine: sa.Engine, runs: int) -> dict[str, tuple[float, float, int]]:
-    """select (due work list written in-database), raw (ids copied, no policy), fetch."""
+    """count (due records counted in-database), select (their work list written to a table),
+    raw (every id copied to that table, no policy), fetch (everything into Python)."""
     policy_set = load_default_policy_set()
     due_table.drop(engine, checkfirst=True)
     due_table.create(engine)
@@ -187,7 +188,11 @@ def bench_sql(engine: sa.Engine, runs: int) -> dict[str, tuple[float, float, int
         sa.select(candidate.c.id, sa.literal("p"), sa.literal("r"), sa.literal("a")),
     )
     fetch = decision_query(policy_set, only_due=True)
+    count_due = sa.select(sa.func.count()).select_from(due)
     return {
+        "count": _timed(
+            engine, runs, lambda conn: conn.execute(count_due, {"at": AT}).scalar_one()
+        ),
         "select": _timed(engine, runs, lambda conn: _written(conn, select_due, {"at": AT})),
         "raw": _timed(engine, runs, lambda conn: _written(conn, raw_copy, {})),
         "fetch": _timed(engine, runs, lambda conn: len(conn.execute(fetch, {"at": AT}).all())),
@@ -200,7 +205,12 @@ def report(name: str, rows: int, runs: int, r: dict[str, tuple[float, float, int
         r["raw"],
         r["fetch"],
     )
-    assert due == fetched, (due, fetched)
+    c_wall, _, counted = r["count"]
+    assert due == fetched == counted, (due, fetched, counted)
+    print(
+        f"{name:8} count due among {rows:,} in the database: {c_wall:.2f} s wall"
+        f" ({counted:,} due; median of {runs})"
+    )
     print(
         f"{name:8} select due among {rows:,}: {s_wall:.2f} s wall ({due:,} due written to a table;"
         f" median of {runs}); raw copy of all {copied:,} ids: {raw_wall:.2f} s;"
