@@ -45,6 +45,7 @@ from .sql_compiler import (
     CompiledPolicies,
     RuleSlot,
     compile_policies,
+    consent_needed,
     decision_select,
 )
 from .sql_consent import join_latest_consents, latest_consent
@@ -77,6 +78,7 @@ __all__ = [
     "build_policy_set",
     "check_paths",
     "compile_policies",
+    "consent_needed",
     "decision_select",
     "default_policy_dir",
     "evaluate",

@@ -400,6 +400,36 @@ def compile_policies(
     )
 
 
+def consent_needed(policy_set: PolicySet, cols: ColumnMap) -> Col:
+    """False for the rows whose decision never reads a consent: join their consents not at all.
+
+    Per policy, the rules before the first one whose condition or span names a consent decide
+    their rows from the subject's own columns; a row one of them matches (first match wins)
+    never reaches a consent, and a row no policy covers is an error. Put in the consent join's
+    ON clause, this spares SQLite an index probe per such row (in random order, the largest
+    cost of a selection); `cols.consent` is never read here.
+    """
+    from .linter import rule_purposes
+
+    rc = _RuleCompiler(cols, bindparam("at", type_=NaiveUTC()))
+    whens = []
+    for policy in sorted(policy_set.policies.values(), key=lambda p: p.name):
+        if not policy.countries:
+            continue
+        prefix: list[Col] = []
+        reads_consent = False
+        for rule in policy.rules:
+            if rule_purposes([rule]):
+                reads_consent = True
+                break
+            prefix.append(rc.condition(rule.condition))
+        needed = not_(or_(*prefix)) if reads_consent and prefix else literal(reads_consent)
+        whens.append((cols.country.in_(list(policy.countries)), needed))
+    if not whens:
+        return false()
+    return case(*whens, else_=false())
+
+
 def decision_select(
     policy_set: PolicySet,
     cols: ColumnMap,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import FromClause, Select, and_, exists, or_
+from sqlalchemy import FromClause, Select, and_, case, exists, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -40,6 +40,17 @@ def latest_consent_on(
     )
 
 
+def subject_key(
+    subject_id: ColumnElement[Any], needed: ColumnElement[bool] | None
+) -> ColumnElement[Any]:
+    """The join key: the subject's id where its consents are `needed`, else NULL.
+
+    A NULL key matches nothing, and SQLite then skips the index probe altogether (a condition
+    on the subject alone in the ON clause would still probe first).
+    """
+    return subject_id if needed is None else case((needed, subject_id), else_=None)
+
+
 def join_latest_consents(
     query: Select[Any],
     subject_id: ColumnElement[Any],
@@ -47,12 +58,17 @@ def join_latest_consents(
     purposes: Iterable[str],
     *,
     subject: str = "candidate_id",
+    needed: ColumnElement[bool] | None = None,
 ) -> tuple[Select[Any], Callable[[str, str], ColumnElement[Any]]]:
-    """Outer-join the latest consent of each purpose; returns the query and the accessor."""
+    """Outer-join the latest consent of each purpose; returns the query and the accessor.
+
+    With `needed` (see `consent_needed`), rows for which it is false join no consent at all.
+    """
     aliases = {}
+    key = subject_key(subject_id, needed)
     for purpose in sorted(set(purposes)):
         latest = latest_consent(consent, purpose, subject=subject)
-        on = latest_consent_on(latest, consent, subject_id, purpose, subject)
+        on = latest_consent_on(latest, consent, key, purpose, subject)
         query = query.outerjoin(latest, on)
         aliases[purpose] = latest
 

@@ -10,6 +10,7 @@ through `decisions()`, so the dry run counts exactly what the sweep would act on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
@@ -38,10 +39,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from policies import ColumnMap, NaiveUTC, PolicySet, latest_consent
+from policies import ColumnMap, NaiveUTC, PolicySet, consent_needed, latest_consent
 from policies.model import purposes_used
 from policies.sql_compiler import decision_select
-from policies.sql_consent import latest_consent_on
+from policies.sql_consent import latest_consent_on, subject_key
 from retention.holds import active_hold_exists
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
@@ -93,6 +94,10 @@ def _flag(expr: ColumnElement[Any]) -> ColumnElement[int]:
     return case((expr, 1), else_=0)
 
 
+def _no_consents(purpose: str, field: str) -> ColumnElement[Any]:
+    raise AssertionError("consent_needed reads no consent")
+
+
 def decisions(
     policy_set: PolicySet,
     at: datetime,
@@ -106,7 +111,8 @@ def decisions(
     With `batch`, it covers only the subjects of the parameter `ids` (see `batch_statement`).
     Without `detail`, policy, rule, error and error_detail are NULL and cost nothing: enough
     for a work list of the subjects to act on.
-    The consent given last per purpose is an anti-join (one index probe per subject).
+    The consent given last per purpose is an anti-join (one index probe per subject, none for
+    the subjects whose rules never read a consent).
     """
     c = _candidates.c
     subjects = select(_candidates).where(c.anonymized_at.is_(None))
@@ -117,20 +123,22 @@ def decisions(
     subject = subjects.subquery("subject")
     s = subject.c
     purposes = tuple(sorted(purposes_used(policy_set)))
-    joined: Any = subject
-    latest = {}
-    for purpose in purposes:
-        latest[purpose] = latest_consent(_consents, purpose)
-        on = latest_consent_on(latest[purpose], _consents, s.id, purpose, "candidate_id")
-        joined = joined.outerjoin(latest[purpose], on)
-    cols = ColumnMap(
+    own = ColumnMap(
         country=s.country,
         status=s.status,
         applied_at=s.applied_at,
         decided_at=s.decided_at,
         last_activity_at=s.last_activity_at,
-        consent=lambda p, f: latest[p].c[f],
+        consent=_no_consents,
     )
+    key = subject_key(s.id, consent_needed(policy_set, own))
+    joined: Any = subject
+    latest = {}
+    for purpose in purposes:
+        latest[purpose] = latest_consent(_consents, purpose)
+        on = latest_consent_on(latest[purpose], _consents, key, purpose, "candidate_id")
+        joined = joined.outerjoin(latest[purpose], on)
+    cols = dataclasses.replace(own, consent=lambda p, f: latest[p].c[f])
     extra = (
         s.id.label("id"),
         s.country.label("subject_country"),

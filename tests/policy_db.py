@@ -6,6 +6,7 @@ migrated tables have, enough to run the compiled SQL against real SQLite and Pos
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policies import ColumnMap, PolicySet, join_latest_consents, purposes_used
+from policies import ColumnMap, PolicySet, consent_needed, join_latest_consents, purposes_used
 from policies.records import Record
 from policies.sql_compiler import decision_select
 from policies.sql_time import NaiveUTC
@@ -85,16 +86,19 @@ def decision_query(
     `columns` picks decision columns (default: all of them).
     """
     purposes = tuple(sorted(purposes_used(policy_set)))
-    base = sa.select(candidate.c.id).select_from(candidate)
-    base, accessor = join_latest_consents(base, candidate.c.id, consent, purposes)
-    cols = ColumnMap(
+    own = ColumnMap(
         country=candidate.c.country,
         status=candidate.c.status,
         applied_at=candidate.c.applied_at,
         decided_at=candidate.c.decided_at,
         last_activity_at=candidate.c.last_activity_at,
-        consent=accessor,
+        consent=lambda p, f: sa.null(),  # consent_needed reads none
     )
+    base = sa.select(candidate.c.id).select_from(candidate)
+    base, accessor = join_latest_consents(
+        base, candidate.c.id, consent, purposes, needed=consent_needed(policy_set, own)
+    )
+    cols = dataclasses.replace(own, consent=accessor)
     return decision_select(
         policy_set,
         cols,
