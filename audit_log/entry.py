@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -141,6 +141,23 @@ class Event:
         object.__setattr__(self, "details", MappingProxyType(safe))  # type: ignore[arg-type]
         # Validated details hold only JSON-safe shapes; only keys beyond U+FFFF need JCS ordering.
         object.__setattr__(self, "simple", has_bmp_keys(safe))
+
+    def about(self, subject: UUID) -> Event:
+        """This event about `subject` instead, without validating again what already was.
+
+        A sweep records thousands of events that differ only in their subject; validating the
+        same details once per subject cost more than sealing and hashing the entries.
+        """
+        if not isinstance(subject, UUID):
+            raise InvalidEventError("subject must be a UUID or None")
+        event = object.__new__(Event)
+        for name in _SHARED_FIELDS:
+            object.__setattr__(event, name, getattr(self, name))
+        object.__setattr__(event, "subject", subject)
+        return event
+
+
+_SHARED_FIELDS = tuple(f.name for f in fields(Event) if f.name != "subject")
 
 
 @dataclass(frozen=True, slots=True)
