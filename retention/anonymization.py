@@ -251,7 +251,11 @@ def _update_candidates(conn: Connection, rows: list[dict[str, Any]], at: datetim
 
 
 def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: datetime) -> int:
-    """One UPDATE ... FROM unnest(arrays) per batch: a single round trip on PostgreSQL."""
+    """One UPDATE ... FROM unnest(arrays) per batch: a single round trip on PostgreSQL.
+
+    The `= ANY` beside the join lets the planner find the batch's rows by id (or filter them
+    in one pass); with the join alone it hashed the whole table for every batch.
+    """
     stmt = text(
         """
         UPDATE candidate AS c SET
@@ -264,7 +268,7 @@ def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: date
             anonymized_at = :at, updated_at = :at
         FROM unnest(CAST(:ids AS uuid[]), CAST(:firsts AS text[]), CAST(:lasts AS text[]),
                     CAST(:emails AS text[])) AS v(id, first_name, last_name, email)
-        WHERE c.id = v.id AND c.anonymized_at IS NULL
+        WHERE c.id = v.id AND c.id = ANY(CAST(:ids AS uuid[])) AND c.anonymized_at IS NULL
         """
     ).bindparams(bindparam("at", type_=TZDateTime()))
     result = conn.execute(
