@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from retention.db import TZDateTime, is_postgresql
 from retention.errors import LockBroken
-from retention.id_sets import among
+from retention.id_sets import among, text_array, uuid_array
 from retention.models import Application, Candidate, Consent, Document
 from retention.pending_files import queue_documents
 
@@ -254,7 +254,8 @@ def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: date
     """One UPDATE ... FROM unnest(arrays) per batch: a single round trip on PostgreSQL.
 
     The `= ANY` beside the join lets the planner find the batch's rows by id (or filter them
-    in one pass); with the join alone it hashed the whole table for every batch.
+    in one pass); with the join alone it hashed the whole table for every batch. The arrays
+    travel as literal text (see `retention.id_sets`).
     """
     stmt = text(
         """
@@ -276,10 +277,10 @@ def _update_candidates_pg(conn: Connection, rows: list[dict[str, Any]], at: date
         {
             "phone": PHONE_PLACEHOLDER,
             "at": at,
-            "ids": [r["b_id"] for r in rows],
-            "firsts": [r["b_first"] for r in rows],
-            "lasts": [r["b_last"] for r in rows],
-            "emails": [r["b_email"] for r in rows],
+            "ids": uuid_array([r["b_id"] for r in rows]),
+            "firsts": text_array([r["b_first"] for r in rows]),
+            "lasts": text_array([r["b_last"] for r in rows]),
+            "emails": text_array([r["b_email"] for r in rows]),
         },
     )
     return int(result.rowcount)

@@ -44,7 +44,7 @@ from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
 from retention.db import is_postgresql, transaction
 from retention.deletion import block, delete_subjects
-from retention.id_sets import among
+from retention.id_sets import among, uuid_array
 from retention.installation import Installation
 from retention.lease import DEFAULT_TTL, Lease, LeaseOwner, acquire, holder, release, renew
 from retention.logs import get_logger
@@ -335,7 +335,7 @@ class _Sweep:
                 batch_statement(self.policy_set, self.at, conn.dialect), conn
             )
         sql, names = self.decide_sql
-        value = ids if postgresql else json.dumps(ids)
+        value = uuid_array(ids) if postgresql else json.dumps(ids)
         params: Any = tuple(value for _ in names) if names else {"ids": value}
         rows = conn.exec_driver_sql(sql, params).all()
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
