@@ -357,8 +357,10 @@ class _Sweep:
         t2 = time.perf_counter()
         done = self.act(conn, due, self.clock())
         t3 = time.perf_counter()
-        rule_of = {subject: (policy, rule, country) for v in due.values()
-                   for subject, country, policy, rule in v}  # fmt: skip
+        rule_of = {}
+        for rows_of_action in due.values():
+            for subject, country, policy, rule in rows_of_action:
+                rule_of[subject] = (policy, rule, country)
         events = [
             self.template(action, subject, rule_of[subject]).about(subject)
             for action, acted in done.items()
@@ -386,7 +388,7 @@ class _Sweep:
         )
         renew(conn, self.lease, ttl=self.lease_ttl, clock=self.clock)
         timings = {
-            "fetch_s": t1 - t0,
+            "fetch_lock_s": t1 - t0,
             "decide_s": t2 - t1,
             "act_s": t3 - t2,
             "audit_s": t4 - t3,
