@@ -11,6 +11,7 @@ on generated entries.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
@@ -64,6 +65,55 @@ def has_bmp_keys(value: Any) -> bool:
 _quote = json.encoder.encode_basestring  # the C escaper json.dumps(ensure_ascii=False) uses
 
 
+@dataclass(frozen=True, slots=True)
+class EntryShape:
+    """The canonical text of an entry around its own fields (prev, seq, subject).
+
+    Entries that share actor, action, details, outcome, reason and ts (a sweep's entries of one
+    rule in one append) share it, so each is sealed by joining a few strings.
+    """
+
+    head: str  # from '{' to '"prev":'
+    middle: str  # from ',"reason":' to '"seq":'
+    tail: str  # from ',"ts":' to '}'
+
+
+def entry_shape(
+    *, ts: str, actor: str, action: str, outcome: str, reason: str, details: dict[str, Any]
+) -> EntryShape | None:
+    """The shape of entries with these fields; None when they need the reference encoder.
+
+    Only for details that are simple (see `has_bmp_keys`, which validated events promise).
+    """
+    shape = EntryShape(
+        f'{{"action":{_quote(action)},"actor":{_quote(actor)},'
+        f'"details":{_dumps(details) if details else "{}"},"outcome":{_quote(outcome)},"prev":',
+        f',"reason":{_quote(reason)},"seq":',
+        f',"ts":{_quote(ts)}}}',
+    )
+    try:
+        (shape.head + shape.middle + shape.tail).encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: let the reference encoder raise its own error
+    return shape
+
+
+def shaped_entry_json(shape: EntryShape, *, seq: int, prev: str, subject: str | None) -> bytes:
+    """Canonical bytes of the entry of `shape` with these fields (`seq_is_simple(seq)` holds).
+
+    `prev` is hex and `subject` a UUID's text: both are ASCII, so encoding cannot fail.
+    """
+    subject_text = "null" if subject is None else _quote(subject)
+    return (
+        f'{shape.head}{_quote(prev)}{shape.middle}{seq},"subject":{subject_text}{shape.tail}'
+    ).encode()
+
+
+def seq_is_simple(seq: int) -> bool:
+    """True when `seq` is an integer JSON readers hold exactly (the fast paths' condition)."""
+    return -(2**53) < seq < 2**53
+
+
 def entry_json(
     *,
     seq: int,
@@ -80,22 +130,29 @@ def entry_json(
     """Canonical bytes of an audit entry object, its keys already in JCS order.
 
     Entries have a fixed set of top-level keys, so when the details are simple the object is
-    assembled in sorted key order directly, sparing the generic encoder a dict and a sort.
+    assembled in sorted key order directly (`entry_shape`), sparing the generic encoder a dict
+    and a sort.
     """
-    if simple and -(2**53) < seq < 2**53:
-        text = (
-            f'{{"action":{_quote(action)},"actor":{_quote(actor)},'
-            f'"details":{_dumps(details) if details else "{}"},"outcome":{_quote(outcome)},'
-            f'"prev":{_quote(prev)},"reason":{_quote(reason)},"seq":{seq},'
-            f'"subject":{"null" if subject is None else _quote(subject)},"ts":{_quote(ts)}}}'
+    if simple and seq_is_simple(seq):
+        shape = entry_shape(
+            ts=ts, actor=actor, action=action, outcome=outcome, reason=reason, details=details
         )
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let the reference encoder raise its own error
+        if shape is not None and _ascii_or_valid(prev, subject):
+            return shaped_entry_json(shape, seq=seq, prev=prev, subject=subject)
     obj = {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject,
            "outcome": outcome, "reason": reason, "details": details, "prev": prev}  # fmt: skip
     return rfc8785.dumps(obj)
+
+
+def _ascii_or_valid(*values: str | None) -> bool:
+    """True when every value encodes as UTF-8 (no lone surrogate)."""
+    try:
+        for value in values:
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def canonical_json(value: Any, *, simple: bool | None = None) -> bytes:

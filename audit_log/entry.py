@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -20,7 +20,14 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from audit_log.canonical import entry_json, has_bmp_keys
+from audit_log.canonical import (
+    EntryShape,
+    entry_json,
+    entry_shape,
+    has_bmp_keys,
+    seq_is_simple,
+    shaped_entry_json,
+)
 from audit_log.errors import InvalidEventError, PersonalDataError
 from audit_log.merkle import leaf_hash
 from audit_log.personal_data import looks_personal
@@ -142,6 +149,23 @@ class Event:
         # Validated details hold only JSON-safe shapes; only keys beyond U+FFFF need JCS ordering.
         object.__setattr__(self, "simple", has_bmp_keys(safe))
 
+    def about(self, subject: UUID) -> Event:
+        """This event about `subject` instead, without validating again what already was.
+
+        A sweep records thousands of events that differ only in their subject; validating the
+        same details once per subject cost more than sealing and hashing the entries.
+        """
+        if not isinstance(subject, UUID):
+            raise InvalidEventError("subject must be a UUID or None")
+        event = object.__new__(Event)
+        for name in _SHARED_FIELDS:
+            object.__setattr__(event, name, getattr(self, name))
+        object.__setattr__(event, "subject", subject)
+        return event
+
+
+_SHARED_FIELDS = tuple(f.name for f in fields(Event) if f.name != "subject")
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -161,27 +185,38 @@ class Entry:
 
     @classmethod
     def create(
-        cls, seq: int, ts: datetime, prev: str, event: Event, ts_text: str | None = None
+        cls,
+        seq: int,
+        ts: datetime,
+        prev: str,
+        event: Event,
+        ts_text: str | None = None,
+        shape: EntryShape | None = None,
     ) -> Entry:
         """Seal `event` as entry `seq` at `ts`, chained to the leaf hash `prev` (hex).
 
-        `ts_text` is `format_ts(ts)` when the caller already has it (one instant per batch).
+        `ts_text` is `format_ts(ts)` when the caller already has it (one instant per batch);
+        `shape` is `Entry.shape(event, ts_text)` when the caller seals many alike events.
         """
-        try:
-            data = entry_json(
-                seq=seq,
-                ts=ts_text or format_ts(ts),
-                actor=event.actor,
-                action=event.action,
-                subject=None if event.subject is None else str(event.subject),
-                outcome=event.outcome.value,
-                reason=event.reason,
-                details=dict(event.details),
-                prev=prev,
-                simple=event.simple,
-            )
-        except Exception as exc:  # rfc8785 raises its own types (lone surrogates, ...)
-            raise InvalidEventError("event cannot be encoded as canonical JSON") from exc
+        subject = None if event.subject is None else str(event.subject)
+        if shape is not None and seq_is_simple(seq):
+            data = shaped_entry_json(shape, seq=seq, prev=prev, subject=subject)
+        else:
+            try:
+                data = entry_json(
+                    seq=seq,
+                    ts=ts_text or format_ts(ts),
+                    actor=event.actor,
+                    action=event.action,
+                    subject=subject,
+                    outcome=event.outcome.value,
+                    reason=event.reason,
+                    details=dict(event.details),
+                    prev=prev,
+                    simple=event.simple,
+                )
+            except Exception as exc:  # rfc8785 raises its own types (lone surrogates, ...)
+                raise InvalidEventError("event cannot be encoded as canonical JSON") from exc
         return cls(
             seq,
             ts,
@@ -194,6 +229,23 @@ class Entry:
             prev,
             data,
             leaf_hash(data),
+        )
+
+    @staticmethod
+    def shape(event: Event, ts_text: str) -> EntryShape | None:
+        """The canonical text shared by entries of events alike to `event` at `ts_text`.
+
+        None when such entries need the reference encoder; `create` takes it as `shape`.
+        """
+        if not event.simple:
+            return None
+        return entry_shape(
+            ts=ts_text,
+            actor=event.actor,
+            action=event.action,
+            outcome=event.outcome.value,
+            reason=event.reason,
+            details=dict(event.details),
         )
 
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit_log.bulk import EntryRow, NodeRow, insert_rows
+from audit_log.canonical import EntryShape
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, format_ts
 from audit_log.errors import InvalidEventError, LogStateError
@@ -150,8 +151,17 @@ class AuditLog:
         entries: list[Entry] = []
         rows: list[EntryRow] = []
         nodes: list[NodeRow] = []
+        # Events alike but for their subject (a sweep's, of one rule) share their entries'
+        # canonical text; a details mapping is shared by such events, so it keys by identity
+        # (every event, and so every key's mapping, lives until this call returns).
+        shapes: dict[tuple[object, ...], EntryShape | None] = {}
         for event in events:
-            entry = Entry.create(frontier.size, ts, prev, event, ts_text)
+            key = (event.actor, event.action, event.outcome, event.reason, id(event.details))
+            if key in shapes:
+                shape = shapes[key]
+            else:
+                shape = shapes[key] = Entry.shape(event, ts_text)
+            entry = Entry.create(frontier.size, ts, prev, event, ts_text, shape)
             prev = entry.leaf_hash.hex()
             for node in frontier.append(entry.leaf_hash):
                 if node[0] >= NODE_MIN_LEVEL:

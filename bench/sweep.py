@@ -7,7 +7,12 @@ one audit entry per subject + progress + lease, in batches), and a raw UPDATE of
 (names, contact data, free text and coarse dates in one statement, no audit), and prints the
 ratio. PostgreSQL runs when GDPR_TEST_DATABASE_URL (or --pg URL) is set.
 
-Run: PYTHONPATH=. python bench/sweep.py [--rows 1000000] [--batch 5000] [--backend sqlite|postgresql|both]
+With --runs N each backend is seeded and swept N times (a fresh database each time) and the
+medians are printed, each run's sweep rate next to the raw UPDATE rate of the same run: the
+machine may be shared, and the ratio moves less than either figure.
+
+Run: PYTHONPATH=. python bench/sweep.py [--rows 1000000] [--batch 5000] [--runs 3]
+     [--backend sqlite|postgresql|both]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 import uuid
@@ -145,10 +151,13 @@ def raw_update(engine: Engine) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def bench(name: str, factory: DatabaseFactory, n: int, batch: int, workdir: Path) -> None:
+def bench(
+    name: str, factory: DatabaseFactory, n: int, batch: int, workdir: Path
+) -> tuple[float, float, float]:
+    """One seeded run; returns (sweep subjects/s, raw UPDATE rows/s, plan seconds)."""
     url = factory.migrated()
     engine = connect(url)
-    data_dir = workdir / f"data-{name}"
+    data_dir = workdir / f"data-{name}-{uuid.uuid4().hex[:8]}"
     (data_dir / "documents").mkdir(parents=True)
     installation = Installation(load_config(data_dir, url, env={}), engine)
     t = time.perf_counter()
@@ -190,12 +199,28 @@ def bench(name: str, factory: DatabaseFactory, n: int, batch: int, workdir: Path
         f"the sweep (with audit) is {rate / 3636:.1f}x that"
     )
     engine.dispose()
+    return rate, raw_rate, plan_s
+
+
+def runs(name: str, factory: DatabaseFactory, args: argparse.Namespace, workdir: Path) -> None:
+    """`args.runs` seeded runs on one backend, then their medians."""
+    results = [bench(name, factory, args.rows, args.batch, workdir) for _ in range(args.runs)]
+    if args.runs > 1:
+        rates, raws, plans = zip(*results, strict=True)
+        ratios = [r / w for r, w, _ in results]
+        print(
+            f"[{name}] median of {args.runs} runs: sweep {statistics.median(rates):,.0f} "
+            f"subjects/s, raw {statistics.median(raws):,.0f} rows/s, sweep/raw "
+            f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:,.0f}' for r in rates)}), "
+            f"plan {statistics.median(plans):.2f} s"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=1, help="seeded runs per backend (medians)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg", default=os.environ.get("GDPR_TEST_DATABASE_URL"))
     args = parser.parse_args()
@@ -204,7 +229,7 @@ def main() -> None:
         if args.backend in ("sqlite", "both"):
             factory = DatabaseFactory(workdir)
             try:
-                bench("sqlite", factory, args.rows, args.batch, workdir)
+                runs("sqlite", factory, args, workdir)
             finally:
                 factory.close()
         if args.backend in ("postgresql", "both"):
@@ -213,7 +238,7 @@ def main() -> None:
                 return
             factory = DatabaseFactory(workdir, args.pg)
             try:
-                bench("postgresql", factory, args.rows, args.batch, workdir)
+                runs("postgresql", factory, args, workdir)
             finally:
                 factory.close()
 

@@ -13,6 +13,7 @@ __all__ = [
     "CheckFailed",
     "EngineError",
     "InstallationError",
+    "LockBroken",
     "NotFound",
 ]
 
@@ -47,5 +48,15 @@ class CheckFailed(EngineError):
 
 class AccessDenied(EngineError):
     """Authorization said no. The attempt is audited before this is raised (exit 1)."""
+
+    exit_code = 1
+
+
+class LockBroken(EngineError):
+    """A caller promised rows it had locked and checked, and a statement on them disagreed.
+
+    Raised inside the caller's transaction, before anything commits, so it rolls back whole: an
+    invariant failed (exit 1), and acting on a subset would leave audit and data apart.
+    """
 
     exit_code = 1

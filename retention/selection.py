@@ -227,6 +227,9 @@ class _BatchIds(ColumnElement[bool]):
 
     inherit_cache = False
     type = Boolean()
+    # A comparison, not a boolean value: without this, dialects lacking a boolean type (SQLite)
+    # render "... IN (...) = 1", which no index serves, and every batch scanned the whole table.
+    _is_implicitly_boolean = True
 
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column

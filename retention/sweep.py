@@ -1,19 +1,30 @@
 """The sweep: act on every subject whose retention has expired, in batches, exactly once.
 
 A run takes the database lease (one sweep at a time, whatever the number of schedulers), selects
-the due subjects once, set-based, into its work list (`sweep_item`), then works through it in
-batches of one transaction each: lock the batch's subjects, decide them again with the compiled
-SQL (a hold placed or a record changed since the selection is seen), anonymize, delete, block or
-queue them for review, append one audit entry per subject acted on, drop the batch's work items,
+the due subjects once, set-based, into its work list (`sweep_item`, numbered in the storage order
+of their rows so that a batch touches contiguous pages), then works through it in batches of one
+transaction each: lock the batch's subjects (PostgreSQL `FOR UPDATE`; on SQLite the transaction's
+BEGIN IMMEDIATE already excludes every other writer), decide them again with the compiled SQL (a
+hold placed or a record changed since the selection is seen), anonymize, delete, block or queue
+them for review, append one audit entry per subject acted on, drop the batch's work items,
 record progress in `retention_run`, renew the lease, commit; then unlink the document files the
-batch released. Because an action changes the very state that made the subject due, and the
-action, its audit entry and the progress commit together, a run killed at any instant and started
-again acts on each remaining subject once and on no subject twice: the second run marks the dead
-one interrupted and selects afresh. A stop request (SIGTERM) is honoured between batches.
+batch released. The actions trust the decision made under the lock instead of checking each row
+again, and fail the batch if a statement changes fewer rows than it promised. Because an action
+changes the very state that made the subject due, and the action, its audit entry and the
+progress commit together, a run killed at any instant and started again acts on each remaining
+subject once and on no subject twice: the second run marks the dead one interrupted and selects
+afresh. A stop request (SIGTERM) is honoured between batches.
+
+Batches are of `BATCH_SIZE` subjects: large enough that the per-batch costs (the decision
+statement's start, the lock, the commit and its WAL pages of shared index pages) are spread thin,
+small enough that a batch takes about a second, so that holds wait little for its lock, a stop
+request is honoured soon, and the lease (renewed per batch, two minutes by default) never nears
+expiry.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -26,11 +37,13 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     TextClause,
+    bindparam,
     delete,
     func,
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.types import Uuid
@@ -41,20 +54,21 @@ from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
 from retention.db import is_postgresql, transaction
 from retention.deletion import block, delete_subjects
-from retention.id_sets import among
+from retention.id_sets import among, uuid_array
 from retention.installation import Installation
 from retention.lease import DEFAULT_TTL, Lease, LeaseOwner, acquire, holder, release, renew
 from retention.logs import get_logger
 from retention.models import Candidate
 from retention.pending_files import remove_pending
 from retention.review import ReviewRequest, enqueue
-from retention.selection import actionable_only, batch_ids, batch_statement, cites, decisions
+from retention.selection import actionable_only, batch_statement, cites, decisions
+from retention.storage_order import StoragePosition
 from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 
 __all__ = ["BATCH_SIZE", "LEASE_NAME", "Progress", "SweepResult", "run_sweep"]
 
 LEASE_NAME = "sweep"
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000  # see the module docstring
 
 Progress = Callable[[int, int], None]  # (subjects handled, subjects selected)
 
@@ -69,6 +83,30 @@ _COUNTERS = {
 }
 
 log = get_logger("retention.sweep")
+
+# The next batch of work items, in storage order of their subjects (see `sweep_item`).
+_NEXT_ITEMS = text(
+    "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position LIMIT :n"
+).bindparams(bindparam("run", type_=Uuid()))
+
+
+@dataclass(frozen=True)
+class _BatchDone:
+    """A batch's outcome: items handled, subjects per counter, seconds per step."""
+
+    handled: int
+    counts: dict[str, int]
+    timings: dict[str, float]
+
+
+def _driver_sql(statement: TextClause, conn: Connection) -> tuple[str, tuple[str, ...]]:
+    """`statement` as the driver's SQL, with its positional parameter names (none if named).
+
+    Executed through the driver, the decision's rows come back as the database sends them;
+    SQLAlchemy's per-row processing of them (UUIDs above all) cost more than the query.
+    """
+    compiled = statement.compile(dialect=conn.dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
 
 
 @dataclass(frozen=True)
@@ -196,7 +234,8 @@ class _Sweep:
         self.selected = 0
         self.resumes: uuid.UUID | None = None
         self.started = False
-        self.statement: TextClause | None = None
+        self.decide_sql: tuple[str, tuple[str, ...]] | None = None
+        self.templates: dict[tuple[str, ...], Event] = {}
         self.cites = cites(policy_set)
 
     def run(self, stop: threading.Event | None, progress: Progress | None) -> SweepResult:
@@ -211,12 +250,15 @@ class _Sweep:
         while True:
             if stop is not None and stop.is_set():
                 return self.finish(RunStatus.STOPPED)
+            t = time.perf_counter()
             with transaction(self.engine) as conn:
-                n = self.batch(conn)
-            if n == 0:
+                done = self.batch(conn)
+                t_commit = time.perf_counter()
+            if done is None:
                 return self.finish(RunStatus.COMPLETED)
+            self.record(done, commit_s=time.perf_counter() - t_commit, total_s=t_commit - t)
             self.counts["files_removed"] += remove_pending(self.engine, self.documents_dir)
-            handled += n
+            handled += done.handled
             if progress:
                 progress(handled, self.selected)
 
@@ -258,10 +300,16 @@ class _Sweep:
             )
             d = decisions(self.policy_set, self.at, country=self.country, detail=False)
             due = actionable_only(d).subquery("due")
-            chosen = select(literal(self.run_id, Uuid()), due.c.id).order_by(due.c.id)
+            position = StoragePosition(_candidates)
+            chosen = select(literal(self.run_id, Uuid()), position, due.c.id).select_from(
+                due.join(_candidates, _candidates.c.id == due.c.id)
+            )
             if self.limit is not None:
-                chosen = chosen.limit(self.limit)
-            conn.execute(insert(_items).from_select(["run_id", "subject_id"], chosen), d.params)
+                chosen = chosen.order_by(position).limit(self.limit)
+            conn.execute(
+                insert(_items).from_select(["run_id", "position", "subject_id"], chosen),
+                d.params,
+            )
             self.selected = conn.execute(
                 select(func.count()).where(_items.c.run_id == self.run_id)
             ).scalar_one()
@@ -273,101 +321,125 @@ class _Sweep:
             with transaction(self.engine) as conn:
                 conn.exec_driver_sql("ANALYZE sweep_item")
 
-    def batch(self, conn: Connection) -> int:
-        """Handle the next batch of work items; returns how many (0 when none are left)."""
-        it = _items.c
-        q = (
-            select(it.subject_id)
-            .where(it.run_id == self.run_id)
-            .order_by(it.subject_id)
-            .limit(self.batch_size)
-        )
-        ids = list(conn.execute(q).scalars())
-        if not ids:
-            return 0
+    def batch(self, conn: Connection) -> _BatchDone | None:
+        """Handle the next batch of work items; None when none are left."""
         t0 = time.perf_counter()
-        # Lock first, decide after: the decision's statement then sees every hold committed
-        # before the lock was granted (placing a hold locks the subject's row too).
-        c = _candidates.c
-        conn.execute(select(c.id).where(among(conn, c.id, ids)).with_for_update()).all()
-        if self.statement is None:
-            self.statement = batch_statement(self.policy_set, self.at, conn.dialect)
-        params = {"ids": batch_ids(conn.dialect, ids)}
-        due = [row for row in conn.execute(self.statement, params) if row.actionable]
+        # Raw driver values (32 hex digits on SQLite, UUIDs from psycopg): no per-row processing.
+        items = conn.execute(_NEXT_ITEMS, {"run": self.run_id, "n": self.batch_size}).all()
+        if not items:
+            return None
+        ids = [subject for _, subject in items]
+        postgresql = is_postgresql(conn)
+        if postgresql:
+            # Lock first, decide after: the decision then sees every hold committed before the
+            # lock was granted (placing a hold locks the subject's row too). On SQLite the
+            # transaction's BEGIN IMMEDIATE already keeps every other writer out.
+            c = _candidates.c
+            conn.execute(select(literal(1)).where(among(conn, c.id, ids)).with_for_update()).all()
         t1 = time.perf_counter()
-        by_action: dict[str, list[Any]] = defaultdict(list)
-        for row in due:
-            by_action[row.action].append(row)
-        now = self.clock()
-        done = self.act(conn, by_action, now)
+        if self.decide_sql is None:
+            self.decide_sql = _driver_sql(
+                batch_statement(self.policy_set, self.at, conn.dialect), conn
+            )
+        sql, names = self.decide_sql
+        value = uuid_array(ids) if postgresql else json.dumps(ids)
+        params: Any = tuple(value for _ in names) if names else {"ids": value}
+        rows = conn.exec_driver_sql(sql, params).all()
+        to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
+        # row: (id, country, policy, rule, action, actionable, held, error, error_detail)
+        due: dict[str, list[tuple[uuid.UUID, str, str, str]]] = defaultdict(list)
+        for row in rows:
+            if row[5]:
+                due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
         t2 = time.perf_counter()
-        rule_of = {row.id: (row.policy, row.rule, row.country) for row in due}
-        # The country goes into each entry so evidence can be filtered and charted from the log
-        # alone, after the subject's row is gone.
-        details = {key: self.rule_details(*key) for key in set(rule_of.values())}
+        done = self.act(conn, due, self.clock())
+        t3 = time.perf_counter()
+        rule_of = {}
+        for rows_of_action in due.values():
+            for subject, country, policy, rule in rows_of_action:
+                rule_of[subject] = (policy, rule, country)
         events = [
-            self.event(f"candidate.{action}", subject, details[rule_of[subject]])
+            self.template(action, subject, rule_of[subject]).about(subject)
             for action, acted in done.items()
             for subject in acted
         ]
         self.audit.append(conn, events)
-        t3 = time.perf_counter()
-        acted_n = sum(len(v) for v in done.values())
-        self.counts["unchanged"] += len(ids) - acted_n
+        t4 = time.perf_counter()
+        it = _items.c
         conn.execute(
-            delete(_items).where(it.run_id == self.run_id, among(conn, it.subject_id, ids))
+            delete(_items).where(
+                it.run_id == self.run_id, it.position.between(items[0][0], items[-1][0])
+            )
         )
-        increments = {col: _runs.c[col] + len(done.get(a, ())) for a, col in _COUNTERS.items()}
+        counts = {_COUNTERS[action]: len(acted) for action, acted in done.items()}
+        increments = {col: _runs.c[col] + counts.get(col, 0) for col in _COUNTERS.values()}
         conn.execute(
             update(_runs)
             .where(_runs.c.id == self.run_id)
             .values(
-                cursor=str(ids[-1]),
+                cursor=str(to_uuid(ids[-1])),
                 batches=_runs.c.batches + 1,
                 files_removed=self.counts["files_removed"],
                 **increments,
             )
         )
         renew(conn, self.lease, ttl=self.lease_ttl, clock=self.clock)
-        for action, acted in done.items():
-            self.counts[_COUNTERS[action]] += len(acted)
+        timings = {
+            "fetch_lock_s": t1 - t0,
+            "decide_s": t2 - t1,
+            "act_s": t3 - t2,
+            "audit_s": t4 - t3,
+            "progress_s": time.perf_counter() - t4,
+        }
+        return _BatchDone(len(ids), counts, timings)
+
+    def record(self, done: _BatchDone, **timings: float) -> None:
+        """Count a committed batch and log its figures."""
+        for col, n in done.counts.items():
+            self.counts[col] += n
+        self.counts["unchanged"] += done.handled - sum(done.counts.values())
         self.counts["batches"] += 1
         log.info(
             "sweep.batch",
             run=str(self.run_id),
             batch=self.counts["batches"],
-            decide_s=round(t1 - t0, 3),
-            act_s=round(t2 - t1, 3),
-            audit_s=round(t3 - t2, 3),
-            total_s=round(time.perf_counter() - t0, 3),
-            **{_COUNTERS[a]: len(v) for a, v in done.items()},
+            subjects=done.handled,
+            **{k: round(v, 3) for k, v in {**done.timings, **timings}.items()},
+            **done.counts,
         )
-        return len(ids)
 
     def act(
         self,
         conn: Connection,
-        by_action: Mapping[str, list[Any]],
+        due: Mapping[str, list[tuple[uuid.UUID, str, str, str]]],
         now: datetime,
     ) -> dict[str, list[uuid.UUID]]:
-        """Perform each action on its subjects; returns the ids each action really changed."""
+        """Perform each action on its (subject, country, policy, rule); returns the ids changed.
+
+        The batch's rows are locked and were just decided due (present, not anonymized, not
+        blocked, no open review), so the actions skip their own check (`locked`) and fail the
+        batch if a statement changes fewer rows than that promised.
+        """
         done: dict[str, list[uuid.UUID]] = {}
-        if rows := by_action.get("anonymize"):
+        if rows := due.get("anonymize"):
             done["anonymize"] = anonymize(
                 conn,
-                [(r.id, r.country) for r in rows],
+                [(subject, country) for subject, country, _, _ in rows],
                 at=now,
                 anonymizer=self.anonymizer,
                 run_id=self.run_id,
+                locked=True,
             )
-        if rows := by_action.get("delete"):
-            done["delete"] = delete_subjects(conn, [r.id for r in rows], at=now, run_id=self.run_id)
-        if rows := by_action.get("block"):
-            done["block"] = block(conn, [r.id for r in rows], at=now)
-        if rows := by_action.get("review"):
+        if rows := due.get("delete"):
+            done["delete"] = delete_subjects(
+                conn, [r[0] for r in rows], at=now, run_id=self.run_id, locked=True
+            )
+        if rows := due.get("block"):
+            done["block"] = block(conn, [r[0] for r in rows], at=now, locked=True)
+        if rows := due.get("review"):
             requests = [
-                ReviewRequest(r.id, r.country, r.policy, r.rule, self.cites.get((r.policy, r.rule)))
-                for r in rows
+                ReviewRequest(subject, country, policy, rule, self.cites.get((policy, rule)))
+                for subject, country, policy, rule in rows
             ]
             done["review"] = enqueue(
                 conn,
@@ -455,6 +527,19 @@ class _Sweep:
             "policy_hash": self.policy_set.content_hash,
             "run": str(self.run_id),
         }
+
+    def template(self, action: str, subject: uuid.UUID, rule: tuple[str, str, str]) -> Event:
+        """The validated event of `action` under (policy, rule, country), to copy per subject.
+
+        Entries of one rule in one run differ only in their subject, so their details are
+        validated once per run instead of once per subject.
+        """
+        key = (action, *rule)
+        event = self.templates.get(key)
+        if event is None:
+            event = self.event(f"candidate.{action}", subject, self.rule_details(*rule))
+            self.templates[key] = event
+        return event
 
     def event(self, action: str, subject: uuid.UUID | None, details: Mapping[str, Any]) -> Event:
         reason = "retention period expired" if subject is not None else ""

@@ -1,9 +1,10 @@
 """The tables the sweep works with: its runs, its lease, file deletions pending, the review queue.
 
-They sit beside the subject tables of `retention.models` and are created by migration 0004_sweep.
-None of them holds personal data: subjects appear by UUID, documents by id. `subject_id` columns
-are deliberately not foreign keys, as in `legal_hold`: a review decision and a run's record outlive
-the subject they were about, for the evidence an auditor asks for.
+They sit beside the subject tables of `retention.models` and are created by migration 0004_sweep
+(`sweep_item` in the form 0005 re-created it in). None of them holds personal data: subjects
+appear by UUID, documents by id. `subject_id` columns are deliberately not foreign keys, as in
+`legal_hold`: a review decision and a run's record outlive the subject they were about, for the
+evidence an auditor asks for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String, Text, Uuid, text
+from sqlalchemy import BigInteger, Index, String, Text, Uuid, text
 from sqlmodel import Field, SQLModel
 
 from retention.db import TZDateTime
@@ -57,7 +58,7 @@ class SweepRun(SQLModel, table=True):
     policy_hash: str = Field(max_length=64)
     country: str | None = Field(default=None, max_length=2)
     subject_limit: int | None = Field(default=None)
-    # Progress: the last subject id a committed batch handled (subjects go in id order).
+    # Progress: the last subject id a committed batch handled (in work-list order).
     cursor: str | None = Field(default=None, max_length=36)
     batches: int = Field(default=0)
     anonymized: int = Field(default=0)
@@ -84,14 +85,19 @@ class SweepLease(SQLModel, table=True):
 class SweepItem(SQLModel, table=True):
     """A subject a run found due and has not handled yet: the run's durable work list.
 
-    The due set is selected once, set-based, into this table; batches then take items in id
-    order and delete them in the transaction that acts, so what remains is exactly the work left.
+    The due set is selected once, set-based, into this table; batches then take items in
+    `position` order and delete them in the transaction that acts, so what remains is exactly the
+    work left. `position` numbers the subjects in the storage order of their rows at selection
+    time, so that a batch touches contiguous table pages (ids are random UUIDs: in id order, a
+    batch touched a different page for nearly every subject). It is only a locality hint: a row
+    moved since then is still found by its id.
     """
 
     __tablename__ = "sweep_item"
 
     run_id: uuid.UUID = Field(sa_type=Uuid, primary_key=True)
-    subject_id: uuid.UUID = Field(sa_type=Uuid, primary_key=True)
+    position: int = Field(sa_type=BigInteger, primary_key=True)
+    subject_id: uuid.UUID = Field(sa_type=Uuid, nullable=False)
 
 
 class PendingDeletion(SQLModel, table=True):

@@ -6,7 +6,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_log.canonical import canonical_json, entry_json, has_bmp_keys
+from audit_log.canonical import (
+    canonical_json,
+    entry_json,
+    entry_shape,
+    has_bmp_keys,
+    shaped_entry_json,
+)
 
 SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -53,6 +59,29 @@ class TestCanonical:
             obj["subject"] = "0f8fad5b-d9cb-469f-a165-70867728950e"
         data = entry_json(**obj, simple=has_bmp_keys(details))
         assert data == rfc8785.dumps(obj)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.dictionaries(st.text(max_size=8), JSON, max_size=6),
+        TEXT,
+        TEXT,
+        st.lists(st.tuples(SAFE_INT, st.uuids() | st.none()), min_size=1, max_size=4),
+    )
+    def test_shaped_entries_match_reference(
+        self, details: dict, actor: str, reason: str, own: list
+    ) -> None:
+        """Entries sealed from one shared shape yield exactly the rfc8785 bytes of each object."""
+        base = _entry(details, actor, reason, 0)
+        shape = entry_shape(
+            ts=base["ts"], actor=actor, action=base["action"], outcome=base["outcome"],
+            reason=reason, details=details,
+        )  # fmt: skip
+        for seq, subject in own:
+            obj = base | {"seq": seq, "subject": subject and str(subject), "prev": f"{seq:064x}"}
+            if shape is None or not has_bmp_keys(details):
+                continue  # the reference path, covered above
+            data = shaped_entry_json(shape, seq=seq, prev=obj["prev"], subject=obj["subject"])
+            assert data == rfc8785.dumps(obj)
 
     @settings(max_examples=150, deadline=None)
     @given(JSON | st.floats(allow_nan=False, allow_infinity=False))

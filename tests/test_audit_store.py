@@ -202,3 +202,25 @@ class TestVerifyStored:
         assert all(leaf_hash(r[1]) == r[2] for r in rows)
         report = verify_log(rows, verifier=SIGNER.verifier, origin=ORIGIN, head_size=20)
         assert report.ok
+
+    def test_bulk_rows_read_back_as_sealed(self, any_engine: Engine) -> None:
+        """A bulk append (COPY on PostgreSQL) stores every column as sealed, awkward text too."""
+        actors = ["svc\tone", "back\\slash", "line\nbreak", "plain"]
+        events = [
+            Event(actor=actors[i % 4], action="x.y", subject=None if i % 5 else uuid4())
+            for i in range(64)
+        ]
+        with any_engine.begin() as conn:
+            sealed = AuditLog().append(conn, events)
+        e = audit_entry.c
+        with any_engine.connect() as conn:
+            rows = conn.execute(select(audit_entry).order_by(e.seq)).all()
+        assert [
+            (r.seq, r.actor, r.action, r.subject, r.outcome, bytes(r.canonical), bytes(r.leaf_hash))
+            for r in rows
+        ] == [
+            (s.seq, s.actor, s.action, s.subject, s.outcome.value, s.canonical, s.leaf_hash)
+            for s in sealed
+        ]
+        assert [r.ts.replace(tzinfo=UTC) for r in rows] == [s.ts for s in sealed]
+        assert _verify(any_engine).ok

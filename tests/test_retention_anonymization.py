@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from retention.anonymization import (
@@ -13,6 +14,7 @@ from retention.anonymization import (
     locale_for,
 )
 from retention.db import transaction
+from retention.errors import LockBroken
 from retention.installation import Installation
 from retention.models import Application, Candidate, Consent, Document
 from retention.population import generate, insert_population
@@ -86,3 +88,18 @@ class TestAnonymize:
             anonymize(conn, subjects, at=AT, anonymizer=Anonymizer(pool_size=10))
         with transaction(installation.engine) as conn:
             assert anonymize(conn, subjects, at=AT, anonymizer=Anonymizer(pool_size=10)) == []
+
+    def test_locked_promise_broken_raises(self, installation: Installation) -> None:
+        """With `locked`, a subject already anonymized makes the batch fail instead of skipping."""
+        pop = generate(3, AT)
+        with transaction(installation.engine) as conn:
+            insert_population(conn, pop)
+        subjects = [(c["id"], c["country"]) for c in pop.candidates]
+        with transaction(installation.engine) as conn:
+            anonymize(conn, subjects[:1], at=AT, anonymizer=Anonymizer(pool_size=10))
+        with pytest.raises(LockBroken), transaction(installation.engine) as conn:
+            anonymize(conn, subjects, at=AT, anonymizer=Anonymizer(pool_size=10), locked=True)
+        t = Candidate.__table__
+        with installation.engine.connect() as conn:
+            done = conn.execute(select(func.count()).where(t.c.anonymized_at.is_not(None)))
+            assert done.scalar_one() == 1, "the failed batch changed nothing"
