@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +43,7 @@ from policies.model import purposes_used
 from policies.sql_compiler import decision_select
 from policies.sql_consent import latest_consent_on, subject_key
 from retention.holds import active_hold_exists
+from retention.id_sets import uuid_array
 from retention.models import Candidate, Consent
 from retention.review import kept_until_after, review_open
 
@@ -248,11 +248,15 @@ def _batch_ids_sqlite(element: _BatchIds, compiler: SQLCompiler, **kw: Any) -> s
     return f"{column} IN (SELECT value FROM json_each(__batch_param_ids__))"  # noqa: S608
 
 
-def batch_ids(dialect: Dialect, ids: Sequence[uuid.UUID]) -> Any:
-    """The value of the batch statement's `ids` parameter for `dialect`."""
+def batch_ids(dialect: Dialect, ids: Sequence[Any]) -> str:
+    """The driver-level value of the batch statement's `ids` parameter for `dialect`.
+
+    `ids` are as the driver returns stored subject ids: 32-digit hex text on SQLite, UUIDs on
+    PostgreSQL (the statement runs through the driver; see `retention.sweep`).
+    """
     if dialect.name == "postgresql":
-        return list(ids)
-    return json.dumps([i.hex for i in ids])
+        return uuid_array(ids)
+    return json.dumps(ids)
 
 
 def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextClause:

@@ -24,7 +24,6 @@ expiry.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -54,14 +53,20 @@ from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
 from retention.db import is_postgresql, transaction
 from retention.deletion import block, delete_subjects
-from retention.id_sets import among, uuid_array
+from retention.id_sets import among
 from retention.installation import Installation
 from retention.lease import DEFAULT_TTL, Lease, LeaseOwner, acquire, holder, release, renew
 from retention.logs import get_logger
 from retention.models import Candidate
 from retention.pending_files import remove_pending
 from retention.review import ReviewRequest, enqueue
-from retention.selection import actionable_only, batch_statement, cites, decisions
+from retention.selection import (
+    actionable_only,
+    batch_ids,
+    batch_statement,
+    cites,
+    decisions,
+)
 from retention.storage_order import StoragePosition
 from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 
@@ -342,7 +347,7 @@ class _Sweep:
                 batch_statement(self.policy_set, self.at, conn.dialect), conn
             )
         sql, names = self.decide_sql
-        value = uuid_array(ids) if postgresql else json.dumps(ids)
+        value = batch_ids(conn.dialect, ids)
         params: Any = tuple(value for _ in names) if names else {"ids": value}
         rows = conn.exec_driver_sql(sql, params).all()
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
