@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
 
 from audit_log import Event, Outcome
 from retention.audit_trail import check_reason, record
@@ -417,7 +417,8 @@ def _find_clause(email: str | None, external_ref: str | None) -> Any:
     if email is not None:
         if not 3 <= len(email) <= 320 or "@" not in email:
             raise BadInput("--email must be an e-mail address of at most 320 characters")
-        return func.lower(Candidate.email) == email.lower()
+        # Anonymized subjects hold placeholders: leaving them out lets the partial index serve.
+        return and_(func.lower(Candidate.email) == email.lower(), Candidate.anonymized_at.is_(None))
     assert external_ref is not None
     if not _EXTERNAL_REF_RE.fullmatch(external_ref):
         raise BadInput("--external-ref must be 1-128 printable characters without spaces")

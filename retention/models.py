@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Uuid
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Uuid, column, func, text
 from sqlmodel import Field, SQLModel
 
 from retention.clock import utc_now
@@ -38,8 +38,8 @@ class CandidateStatus(StrEnum):
     HIRED = "hired"
 
 
-def _ts(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_type=TZDateTime, nullable=nullable, index=index)
+def _ts() -> Any:
+    return Field(default=None, sa_type=TZDateTime, nullable=True)
 
 
 def _statuses_sql() -> str:
@@ -54,6 +54,16 @@ class Candidate(SQLModel, table=True):
         CheckConstraint(f"status IN ({_statuses_sql()})", name="ck_candidate_status"),
         CheckConstraint("length(country) = 2", name="ck_candidate_country"),
         Index("ix_candidate_country_status", "country", "status"),
+        # The one index on personal data: `gdpr find --email` compares lower-cased addresses,
+        # and only of subjects not anonymized (a placeholder address finds no one). Dates are
+        # not indexed: no query seeks by them (the policy selection reads every row), and each
+        # such index cost the sweep a random page write per subject anonymized.
+        Index(
+            "ix_candidate_email_lower",
+            func.lower(column("email")),
+            sqlite_where=text("anonymized_at IS NULL"),
+            postgresql_where=text("anonymized_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_type=Uuid, primary_key=True)
@@ -63,13 +73,13 @@ class Candidate(SQLModel, table=True):
     # Personal data (PERSONAL_COLUMNS): never logged, audited or put in an error message.
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320, index=True)
+    email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
     city: str | None = Field(default=None, max_length=200)
     notes: str | None = Field(default=None)
     applied_at: datetime | None = _ts()
-    decided_at: datetime | None = _ts(index=True)
-    last_activity_at: datetime | None = _ts(index=True)
+    decided_at: datetime | None = _ts()
+    last_activity_at: datetime | None = _ts()
     anonymized_at: datetime | None = _ts()
     blocked_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utc_now, sa_type=TZDateTime, nullable=False)

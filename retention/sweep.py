@@ -24,11 +24,13 @@ expiry.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -195,12 +197,28 @@ def run_sweep(
         anonymizer=anonymizer or Anonymizer(),
     )
     try:
-        return sweep.run(stop, progress)
+        with _heap_frozen():
+            return sweep.run(stop, progress)
     except BaseException as exc:
         sweep.fail(exc)
         raise
     finally:
         release(engine, lease)
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off the objects that predate the run.
+
+    A batch allocates a few hundred thousand short-lived objects, so the collector's oldest
+    generation filled every few batches and each full pass walked the whole heap of imported
+    modules: a quarter of the sweep's time. The run's own objects are still collected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Sweep:

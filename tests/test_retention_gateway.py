@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from retention.db import transaction
+from retention.anonymization import Anonymizer, anonymize
+from retention.db import is_postgresql, transaction
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
-from retention.gateway import Gateway
+from retention.gateway import Gateway, _find_clause
 from retention.installation import Installation
 from retention.models import Candidate, Document, LegalHold
 from retention.testing import FixedClock
@@ -123,6 +124,26 @@ class TestFind:
         """A principal without candidate:read anywhere is denied before any search."""
         with pytest.raises(AccessDenied):
             gateway(world, "admin").find(external_ref="ATS-1")
+
+    def test_email_search_is_served_by_the_partial_index(self, world: World) -> None:
+        """The search's clause is the one `ix_candidate_email_lower` indexes, on each backend."""
+        query = select(Candidate.id).where(_find_clause("Someone@Example.org", None))
+        with transaction(world.engine) as conn:
+            sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+            if is_postgresql(conn):
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
+            else:
+                plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        assert "ix_candidate_email_lower" in plan
+
+    def test_anonymized_subject_is_not_found_by_its_placeholder(self, world: World) -> None:
+        """An anonymized subject's address is a placeholder: searching for it finds no one."""
+        with transaction(world.engine) as conn:
+            anonymize(conn, [(world.nl, "NL")], at=world.clock(), anonymizer=Anonymizer())
+            email = conn.execute(select(Candidate.email).where(Candidate.id == world.nl)).scalar()
+        assert email is not None and email.endswith("@invalid.example")
+        assert gateway(world, "recruiter").find(email=email) == []
 
     @pytest.mark.parametrize(
         "kwargs",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -177,6 +178,33 @@ class TestNoPersonalDataRemains:
         assert "sweep.batch" in logs
 
 
+def wait_for_batches(world: Installation, proc: subprocess.Popen[str], n: int) -> bool:
+    """Wait until the sweep `proc` runs committed `n` batches; False if it ended first.
+
+    Its run is the one running that was not there before (a killed run stays `running` until
+    the next sweep retires it). Read through the driver: the engine's BEGIN IMMEDIATE would
+    queue behind the sweep's writes on SQLite and see its progress too late.
+    """
+
+    def running() -> list[tuple[object, int]]:
+        conn = world.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT id, batches FROM retention_run WHERE status = 'running'")
+            rows = [(i, b) for i, b in cur.fetchall()]
+            conn.rollback()
+            return rows
+        finally:
+            conn.close()
+
+    before = {i for i, _ in running()}
+    while proc.poll() is None:
+        if any(b >= n for i, b in running() if i not in before):
+            return True
+        time.sleep(0.005)
+    return False
+
+
 class TestCrashes:
     def test_kill_at_random_points_then_finish_exactly_once(self, world: Installation) -> None:
         """Sweeps killed with SIGKILL mid-run, then restarted, act on every due subject once."""
@@ -185,9 +213,11 @@ class TestCrashes:
         rng = random.Random(7)
         kills = 0
         for _ in range(3):
+            # Killed after a random number of its batches committed, at a random instant of the
+            # next one: a kill timed from the start could miss a sweep that finished first.
             proc = start_sweep(world, AT, batch=40)
-            time.sleep(rng.uniform(1.0, 3.0))
-            if proc.poll() is None:
+            if wait_for_batches(world, proc, rng.randint(1, 8)):
+                time.sleep(rng.uniform(0.0, 0.05))
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
             proc.wait()
