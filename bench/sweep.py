@@ -11,7 +11,7 @@ With --runs N each backend is seeded and swept N times (a fresh database each ti
 medians are printed, each run's sweep rate next to the raw UPDATE rate of the same run: the
 machine may be shared, and the ratio moves less than either figure.
 
-Run: PYTHONPATH=. python bench/sweep.py [--rows 1000000] [--batch 5000] [--runs 3]
+Run: PYTHONPATH=. python bench/sweep.py [--rows 1000000] [--batch 10000] [--workers N] [--runs 3]
      [--backend sqlite|postgresql|both]
 """
 
@@ -37,7 +37,7 @@ from retention.db import connect, is_postgresql, transaction
 from retention.installation import Installation
 from retention.models import Candidate
 from retention.plan import make_plan
-from retention.sweep import run_sweep
+from retention.sweep import BATCH_SIZE, POSTGRESQL_WORKERS, run_sweep
 from retention.testing import DatabaseFactory
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def raw_update(engine: Engine) -> tuple[int, float]:
 
 
 def bench(
-    name: str, factory: DatabaseFactory, n: int, batch: int, workdir: Path
+    name: str, factory: DatabaseFactory, n: int, batch: int, workers: int | None, workdir: Path
 ) -> tuple[float, float, float]:
     """One seeded run; returns (sweep subjects/s, raw UPDATE rows/s, plan seconds)."""
     url = factory.migrated()
@@ -173,7 +173,9 @@ def bench(
     plan_s = time.perf_counter() - t
     print(f"[{name}] dry-run plan: {plan_s:.2f} s ({plan.due:,} due of {plan.subjects:,})")
     t = time.perf_counter()
-    result = run_sweep(installation, policy_set, actor="bench", at=AT, batch_size=batch)
+    result = run_sweep(
+        installation, policy_set, actor="bench", at=AT, batch_size=batch, workers=workers
+    )
     sweep_s = time.perf_counter() - t
     with engine.connect() as conn:
         audited = conn.execute(
@@ -183,9 +185,11 @@ def bench(
             select(func.count()).where(Candidate.__table__.c.anonymized_at.is_not(None))
         ).scalar_one()
     rate = result.anonymized / sweep_s
+    used = workers or (POSTGRESQL_WORKERS if is_postgresql(engine) else 1)
     print(
         f"[{name}] sweep: {result.anonymized:,} anonymized with {audited:,} audit entries "
-        f"in {sweep_s:.1f} s = {rate:,.0f} subjects/s (batch {batch}, {result.batches} batches)"
+        f"in {sweep_s:.1f} s = {rate:,.0f} subjects/s (batch {batch}, {result.batches} batches, "
+        f"{used} worker(s))"
     )
     assert anonymized == result.anonymized == audited == n
     raw_n, raw_s = raw_update(engine)
@@ -204,7 +208,17 @@ def bench(
 
 def runs(name: str, factory: DatabaseFactory, args: argparse.Namespace, workdir: Path) -> None:
     """`args.runs` seeded runs on one backend, then their medians."""
-    results = [bench(name, factory, args.rows, args.batch, workdir) for _ in range(args.runs)]
+    results = [
+        bench(
+            name,
+            factory,
+            args.rows,
+            args.batch,
+            args.workers if name != "sqlite" else None,
+            workdir,
+        )
+        for _ in range(args.runs)
+    ]
     if args.runs > 1:
         rates, raws, plans = zip(*results, strict=True)
         ratios = [r / w for r, w, _ in results]
@@ -219,7 +233,10 @@ def runs(name: str, factory: DatabaseFactory, args: argparse.Namespace, workdir:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE)
+    parser.add_argument(
+        "--workers", type=int, help="sweep workers (default: the engine's, 2 on PostgreSQL)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="seeded runs per backend (medians)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg", default=os.environ.get("GDPR_TEST_DATABASE_URL"))

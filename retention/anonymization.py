@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,17 +116,23 @@ class Anonymizer:
     _pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(
         default_factory=dict, repr=False
     )
+    # Sweep workers share one anonymizer: a locale's pool is built once, by one of them (Faker
+    # imports the locale's provider module, and imports in two threads at once are best avoided).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def pools(self, country: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(first names, last names) of the country's locale."""
         locale = locale_for(country)
         pool = self._pools.get(locale)
         if pool is None:
-            fake = Faker(locale, providers=_NAME_PROVIDERS)
-            fake.seed_instance(self._rng.getrandbits(64))
-            firsts = tuple({fake.first_name() for _ in range(self.pool_size)})
-            lasts = tuple({fake.last_name() for _ in range(self.pool_size)})
-            pool = self._pools[locale] = (firsts, lasts)
+            with self._lock:
+                pool = self._pools.get(locale)
+                if pool is None:
+                    fake = Faker(locale, providers=_NAME_PROVIDERS)
+                    fake.seed_instance(self._rng.getrandbits(64))
+                    firsts = tuple({fake.first_name() for _ in range(self.pool_size)})
+                    lasts = tuple({fake.last_name() for _ in range(self.pool_size)})
+                    pool = self._pools[locale] = (firsts, lasts)
         return pool
 
     def replacements(self, subjects: Sequence[tuple[uuid.UUID, str]]) -> list[dict[str, Any]]:

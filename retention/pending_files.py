@@ -64,12 +64,13 @@ def remove_pending(engine: Engine, documents_dir: Path, *, chunk: int = 5000) ->
         for document_id in ids:
             document_path(documents_dir, document_id).unlink(missing_ok=True)
         with transaction(engine) as conn:
-            conn.execute(
+            # Counted as deleted here, not as read above: sweep workers finishing batches at
+            # once may read, unlink and forget the same queued files.
+            done += conn.execute(
                 delete(_pending).where(
                     _pending.c.document_id.in_(bindparam("ids", expanding=True))
                 ),
                 {"ids": ids},
-            )
-        done += len(ids)
+            ).rowcount
         if len(ids) < chunk:
             return done

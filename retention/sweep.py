@@ -15,11 +15,17 @@ progress commit together, a run killed at any instant and started again acts on 
 subject once and on no subject twice: the second run marks the dead one interrupted and selects
 afresh. A stop request (SIGTERM) is honoured between batches.
 
+On PostgreSQL several workers (threads, each with its own connection) share a run's work list:
+a worker claims its batch's items with `FOR UPDATE SKIP LOCKED`, so no two take the same item,
+and while one waits for the server another runs. They meet only at the audit head, the run's row
+and the lease, locked in that order at the end of a batch: their commits queue, the chain of
+entries stays one line, and they cannot deadlock. SQLite has a single writer: one worker.
+
 Batches are of `BATCH_SIZE` subjects: large enough that the per-batch costs (the decision
 statement's start, the lock, the commit and its WAL pages of shared index pages) are spread thin,
-small enough that a batch takes about a second, so that holds wait little for its lock, a stop
-request is honoured soon, and the lease (renewed per batch, two minutes by default) never nears
-expiry.
+small enough that a batch takes well under a second, so that holds wait little for its lock, a
+stop request is honoured soon, and the lease (renewed per batch, two minutes by default) never
+nears expiry.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     TextClause,
     bindparam,
     delete,
@@ -47,6 +54,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import Uuid
 
 from audit_log import AuditLog, Event
@@ -55,6 +63,7 @@ from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
 from retention.db import is_postgresql, transaction
 from retention.deletion import block, delete_subjects
+from retention.errors import BadInput
 from retention.id_sets import among
 from retention.installation import Installation
 from retention.lease import DEFAULT_TTL, Lease, LeaseOwner, acquire, holder, release, renew
@@ -72,10 +81,22 @@ from retention.selection import (
 from retention.storage_order import StoragePosition
 from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 
-__all__ = ["BATCH_SIZE", "LEASE_NAME", "Progress", "SweepResult", "run_sweep"]
+__all__ = [
+    "BATCH_SIZE",
+    "LEASE_NAME",
+    "MAX_WORKERS",
+    "POSTGRESQL_WORKERS",
+    "Progress",
+    "SweepResult",
+    "run_sweep",
+]
 
 LEASE_NAME = "sweep"
-BATCH_SIZE = 5000  # see the module docstring
+BATCH_SIZE = 10_000  # see the module docstring
+# Workers of one run on PostgreSQL: while one waits for the server, another's Python runs, and
+# the server works on two batches at once. SQLite has one writer, so one worker.
+POSTGRESQL_WORKERS = 2
+MAX_WORKERS = 16
 
 Progress = Callable[[int, int], None]  # (subjects handled, subjects selected)
 
@@ -91,10 +112,26 @@ _COUNTERS = {
 
 log = get_logger("retention.sweep")
 
-# The next batch of work items, in storage order of their subjects (see `sweep_item`).
-_NEXT_ITEMS = text(
-    "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position LIMIT :n"
-).bindparams(bindparam("run", type_=Uuid()))
+# The next batch of work items, in storage order of their subjects (see `sweep_item`). On
+# PostgreSQL a worker locks the items it takes and skips those another worker holds, so the
+# workers of a run share the list without ever taking one item twice; on SQLite a batch's
+# transaction is the only writer anyway.
+_NEXT_ITEMS = "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position"
+_RUN = bindparam("run", type_=Uuid())
+_CLAIM = {
+    "sqlite": text(f"{_NEXT_ITEMS} LIMIT :n").bindparams(_RUN),
+    "postgresql": text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN),
+}
+_DONE_ITEMS = {
+    # A batch's positions are contiguous when it is the only worker; among several they are
+    # not (a claim may skip over another worker's items), so they are named one by one.
+    "sqlite": text(
+        "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
+    ).bindparams(_RUN),
+    "postgresql": text(
+        "DELETE FROM sweep_item WHERE run_id = :run AND position = ANY(CAST(:positions AS bigint[]))"
+    ).bindparams(_RUN),
+}
 
 
 @dataclass(frozen=True)
@@ -106,13 +143,13 @@ class _BatchDone:
     timings: dict[str, float]
 
 
-def _driver_sql(statement: TextClause, conn: Connection) -> tuple[str, tuple[str, ...]]:
+def _driver_sql(statement: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
     """`statement` as the driver's SQL, with its positional parameter names (none if named).
 
     Executed through the driver, the decision's rows come back as the database sends them;
     SQLAlchemy's per-row processing of them (UUIDs above all) cost more than the query.
     """
-    compiled = statement.compile(dialect=conn.dialect)
+    compiled = statement.compile(dialect=dialect)
     return compiled.string, tuple(compiled.positiontup or ())
 
 
@@ -173,10 +210,16 @@ def run_sweep(
     clock: Clock = utc_now,
     lease_ttl: timedelta = DEFAULT_TTL,
     anonymizer: Anonymizer | None = None,
+    workers: int | None = None,
 ) -> SweepResult:
-    """Run one sweep at instant `at` (default: now); see the module docstring."""
+    """Run one sweep at instant `at` (default: now); see the module docstring.
+
+    `workers` share the run's batches on PostgreSQL (default `POSTGRESQL_WORKERS`); SQLite,
+    with its single writer, takes one.
+    """
     at = at or clock()
     engine = installation.engine
+    workers = _workers(engine, workers)
     owner = LeaseOwner.this_process()
     lease = acquire(engine, LEASE_NAME, owner, ttl=lease_ttl, clock=clock)
     if lease is None:
@@ -195,6 +238,7 @@ def run_sweep(
         clock=clock,
         lease_ttl=lease_ttl,
         anonymizer=anonymizer or Anonymizer(),
+        workers=workers,
     )
     try:
         with _heap_frozen():
@@ -204,6 +248,16 @@ def run_sweep(
         raise
     finally:
         release(engine, lease)
+
+
+def _workers(engine: Engine, workers: int | None) -> int:
+    if workers is None:
+        return POSTGRESQL_WORKERS if is_postgresql(engine) else 1
+    if not 1 <= workers <= MAX_WORKERS:
+        raise BadInput(f"workers must be 1 to {MAX_WORKERS}, not {workers}")
+    if workers > 1 and not is_postgresql(engine):
+        raise BadInput("SQLite has a single writer: more than one sweep worker needs PostgreSQL")
+    return workers
 
 
 @contextmanager
@@ -238,6 +292,7 @@ class _Sweep:
         clock: Clock,
         lease_ttl: timedelta,
         anonymizer: Anonymizer,
+        workers: int,
     ) -> None:
         self.engine = installation.engine
         self.documents_dir = installation.config.documents_dir
@@ -257,33 +312,90 @@ class _Sweep:
         self.selected = 0
         self.resumes: uuid.UUID | None = None
         self.started = False
-        self.decide_sql: tuple[str, tuple[str, ...]] | None = None
+        # Compiled once, before any worker starts (compiling in two threads at once once tripped
+        # a CPython 3.11 bug in the parser that the compilation reaches).
+        dialect = self.engine.dialect
+        self.decide_sql = _driver_sql(batch_statement(policy_set, at, dialect), dialect)
         self.templates: dict[tuple[str, ...], Event] = {}
         self.cites = cites(policy_set)
+        self.workers = workers
+        self.handled = 0  # work items taken, acted on or not
+        self.lock = threading.Lock()  # guards `counts` and the progress callback
+        self.failed = threading.Event()  # a worker failed: the others stop after their batch
 
     def run(self, stop: threading.Event | None, progress: Progress | None) -> SweepResult:
         self.counts["files_removed"] += remove_pending(self.engine, self.documents_dir)
         self.start()
         log.info(
-            "sweep.started", run=str(self.run_id), selected=self.selected, resumes=self.resumes
+            "sweep.started",
+            run=str(self.run_id),
+            selected=self.selected,
+            resumes=self.resumes,
+            workers=self.workers,
         )
-        handled = 0
         if progress:
             progress(0, self.selected)
-        while True:
-            if stop is not None and stop.is_set():
-                return self.finish(RunStatus.STOPPED)
+        stop = stop or threading.Event()
+        if self.workers == 1:
+            completed = self.work(stop, progress)
+        else:
+            completed = self.work_together(stop, progress)
+        return self.finish(RunStatus.COMPLETED if completed else RunStatus.STOPPED)
+
+    def work(self, stop: threading.Event, progress: Progress | None) -> bool:
+        """Take batches until none is left (True) or a stop is asked for (False)."""
+        while not (stop.is_set() or self.failed.is_set()):
             t = time.perf_counter()
             with transaction(self.engine) as conn:
                 done = self.batch(conn)
                 t_commit = time.perf_counter()
             if done is None:
-                return self.finish(RunStatus.COMPLETED)
-            self.record(done, commit_s=time.perf_counter() - t_commit, total_s=t_commit - t)
-            self.counts["files_removed"] += remove_pending(self.engine, self.documents_dir)
-            handled += done.handled
-            if progress:
-                progress(handled, self.selected)
+                return True
+            removed = remove_pending(self.engine, self.documents_dir)
+            with self.lock:
+                self.counts["files_removed"] += removed
+                handled = self.record(
+                    done, commit_s=time.perf_counter() - t_commit, total_s=t_commit - t
+                )
+                if progress:
+                    progress(handled, self.selected)
+        return False
+
+    def work_together(self, stop: threading.Event, progress: Progress | None) -> bool:
+        """`work` in `self.workers` threads, each with its own connection and transactions.
+
+        Claims skip the items another worker holds, so no item is taken twice; every lock the
+        workers share (audit head, run row, lease) is taken in that order, late in a batch, so
+        they queue instead of deadlocking. A worker that fails makes the others stop after
+        their batch; its error is the run's.
+        """
+        finished: list[bool] = []
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                finished.append(self.work(stop, progress))
+            except BaseException as exc:
+                errors.append(exc)
+                self.failed.set()
+
+        threads = [
+            threading.Thread(target=worker, name=f"sweep-worker-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # interrupted while waiting: let the workers end their batch
+            self.failed.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if errors:
+            raise errors[0]
+        return all(finished)
 
     def start(self) -> None:
         """Retire runs that died, register this one, and select its work list, in one commit."""
@@ -348,7 +460,9 @@ class _Sweep:
         """Handle the next batch of work items; None when none are left."""
         t0 = time.perf_counter()
         # Raw driver values (32 hex digits on SQLite, UUIDs from psycopg): no per-row processing.
-        items = conn.execute(_NEXT_ITEMS, {"run": self.run_id, "n": self.batch_size}).all()
+        dialect = conn.dialect.name
+        claim = {"run": self.run_id, "n": self.batch_size}
+        items = conn.execute(_CLAIM[dialect], claim).all()
         if not items:
             return None
         ids = [subject for _, subject in items]
@@ -360,10 +474,6 @@ class _Sweep:
             c = _candidates.c
             conn.execute(select(literal(1)).where(among(conn, c.id, ids)).with_for_update()).all()
         t1 = time.perf_counter()
-        if self.decide_sql is None:
-            self.decide_sql = _driver_sql(
-                batch_statement(self.policy_set, self.at, conn.dialect), conn
-            )
         sql, names = self.decide_sql
         value = batch_ids(conn.dialect, ids)
         params: Any = tuple(value for _ in names) if names else {"ids": value}
@@ -388,12 +498,14 @@ class _Sweep:
         ]
         self.audit.append(conn, events)
         t4 = time.perf_counter()
-        it = _items.c
-        conn.execute(
-            delete(_items).where(
-                it.run_id == self.run_id, it.position.between(items[0][0], items[-1][0])
-            )
-        )
+        positions = [position for position, _ in items]
+        done_items = {"run": self.run_id, "first": positions[0], "last": positions[-1]}
+        if postgresql:
+            done_items = {
+                "run": self.run_id,
+                "positions": "{" + ",".join(map(str, positions)) + "}",
+            }
+        conn.execute(_DONE_ITEMS[dialect], done_items)
         counts = {_COUNTERS[action]: len(acted) for action, acted in done.items()}
         increments = {col: _runs.c[col] + counts.get(col, 0) for col in _COUNTERS.values()}
         conn.execute(
@@ -416,12 +528,16 @@ class _Sweep:
         }
         return _BatchDone(len(ids), counts, timings)
 
-    def record(self, done: _BatchDone, **timings: float) -> None:
-        """Count a committed batch and log its figures."""
+    def record(self, done: _BatchDone, **timings: float) -> int:
+        """Count a committed batch and log its figures; returns the items handled so far.
+
+        Call it holding `self.lock`.
+        """
         for col, n in done.counts.items():
             self.counts[col] += n
         self.counts["unchanged"] += done.handled - sum(done.counts.values())
         self.counts["batches"] += 1
+        self.handled += done.handled
         log.info(
             "sweep.batch",
             run=str(self.run_id),
@@ -430,6 +546,7 @@ class _Sweep:
             **{k: round(v, 3) for k, v in {**done.timings, **timings}.items()},
             **done.counts,
         )
+        return self.handled
 
     def act(
         self,

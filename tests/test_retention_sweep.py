@@ -7,9 +7,10 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -17,14 +18,16 @@ from sqlalchemy import String, Text, func, inspect, select
 
 from audit_log.schema import audit_entry
 from policies import load_default_policy_set
+from retention.anonymization import Anonymizer
 from retention.auditing import create_signing_key, sign_checkpoint, verify_installation
 from retention.config import load_config
-from retention.db import connect, transaction
+from retention.db import connect, is_postgresql, transaction
+from retention.errors import BadInput
 from retention.holds import list_holds, release_hold
 from retention.installation import MARKER, Installation
 from retention.logs import configure_logging
 from retention.models import Candidate, Document
-from retention.sweep import run_sweep
+from retention.sweep import POSTGRESQL_WORKERS, run_sweep
 from retention.sweep_schema import PendingDeletion, SweepRun
 from retention.testing import DatabaseFactory
 from tests.sweep_world import (
@@ -99,9 +102,81 @@ class TestDifferential:
         assert (second.selected, second.acted) == (0, 0)
 
 
+class _FailingAnonymizer(Anonymizer):
+    """Replacement values, until the `fail_at`-th batch: that one fails mid-action."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def replacements(self, subjects: Sequence[tuple[uuid.UUID, str]]) -> list[dict[str, Any]]:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("injected failure")
+        return super().replacements(subjects)
+
+
+class TestWorkers:
+    @pytest.mark.parametrize("workers", [2, 3])
+    def test_workers_share_the_list_and_act_once_each(
+        self, world: Installation, workers: int
+    ) -> None:
+        """Workers of one run take disjoint batches: each due subject is acted on once."""
+        if not is_postgresql(world.engine):
+            pytest.skip("several workers need PostgreSQL")
+        pop, held = seed(world, 1500, AT, holds=10)
+        expected = expected_actions(POLICIES, pop, held, AT)
+        result = sweep(world, batch_size=40, workers=workers)
+        assert result.status == "completed" and result.acted == len(expected)
+        assert result.batches >= workers
+        assert once_each(audited_actions(world)) == expected
+        assert_files_consistent(world)
+        assert_audit_verifies(world)
+
+    def test_a_failing_worker_fails_the_run_and_loses_nothing(self, world: Installation) -> None:
+        """One worker's error stops the others after their batch; the next run finishes."""
+        if not is_postgresql(world.engine):
+            pytest.skip("several workers need PostgreSQL")
+        pop, held = seed(world, 1500, AT)
+        expected = expected_actions(POLICIES, pop, held, AT)
+        with pytest.raises(RuntimeError, match="injected failure"):
+            sweep(world, batch_size=40, workers=2, anonymizer=_FailingAnonymizer(3))
+        with world.engine.connect() as conn:
+            runs = conn.execute(select(SweepRun.__table__.c.status)).scalars().all()
+        assert runs == ["failed"]
+        partial = once_each(audited_actions(world))
+        assert 0 < len(partial) < len(expected)
+        rest = sweep(world)
+        assert rest.status == "completed"
+        assert once_each(audited_actions(world)) == expected
+        assert_files_consistent(world)
+        assert_audit_verifies(world)
+
+    @pytest.mark.parametrize("workers", [0, 17])
+    def test_worker_count_out_of_range_is_bad_input(
+        self, installation: Installation, workers: int
+    ) -> None:
+        with pytest.raises(BadInput, match="workers must be 1 to 16"):
+            sweep(installation, workers=workers)
+
+    def test_sqlite_takes_one_worker(self, installation: Installation) -> None:
+        """SQLite has a single writer: asking for more workers is refused before any work."""
+        if is_postgresql(installation.engine):
+            pytest.skip("SQLite only")
+        seed(installation, 50, AT)
+        with pytest.raises(BadInput, match="single writer"):
+            sweep(installation, workers=2)
+        with installation.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(SweepRun)).scalar_one() == 0
+
+
 class TestStop:
     def test_stop_flag_ends_the_run_after_a_whole_batch(self, installation: Installation) -> None:
-        """A stop request is honoured between batches: committed work stays, the rest waits."""
+        """A stop request is honoured between batches: committed work stays, the rest waits.
+
+        Each worker (several share a run on PostgreSQL) ends the batch it is in.
+        """
         import threading
 
         seed(installation, 600, AT)
@@ -114,7 +189,9 @@ class TestStop:
                 stop.set()
 
         first = sweep(installation, batch_size=50, stop=stop, progress=progress)
-        assert first.status == "stopped" and first.acted <= 50 and first.batches == 1
+        workers = POSTGRESQL_WORKERS if is_postgresql(installation.engine) else 1
+        assert first.status == "stopped" and 1 <= first.batches <= workers
+        assert first.acted <= 50 * first.batches
         rest = sweep(installation)
         assert rest.status == "completed"
         assert len(once_each(audited_actions(installation))) == first.acted + rest.acted
