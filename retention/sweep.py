@@ -491,12 +491,14 @@ class _Sweep:
         for rows_of_action in due.values():
             for subject, country, policy, rule in rows_of_action:
                 rule_of[subject] = (policy, rule, country)
-        events = [
-            self.template(action, subject, rule_of[subject]).about(subject)
-            for action, acted in done.items()
-            for subject in acted
-        ]
-        self.audit.append(conn, events)
+        # Entries of one action under one rule differ only in their subject.
+        alike: dict[tuple[str, str, str, str], list[uuid.UUID]] = defaultdict(list)
+        for action, acted in done.items():
+            for subject in acted:
+                alike[(action, *rule_of[subject])].append(subject)
+        for (action, policy, rule, country), subjects in alike.items():
+            template = self.template(action, subjects[0], (policy, rule, country))
+            self.audit.append_alike(conn, template, subjects)
         t4 = time.perf_counter()
         positions = [position for position, _ in items]
         done_items = {"run": self.run_id, "first": positions[0], "last": positions[-1]}

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log import AuditLog, Event, LogStateError, Signer, verify_log
+from audit_log import AuditLog, Event, InvalidEventError, LogStateError, Signer, verify_log
 from audit_log.merkle import leaf_hash
 from audit_log.schema import audit_entry, audit_node
 from retention.db import connect
@@ -58,6 +58,45 @@ class TestAppend:
             assert [e.seq for e in AuditLog().entries(conn, since=3)] == [3, 4]
             assert [e.seq for e in AuditLog().entries(conn, subject=UUID(int=2))] == [1, 4]
         assert entries[0].ts == datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        "details",
+        [{"rule": "default", "n": 3}, {"\U0001f600 key": "beyond the fast path"}],
+        ids=["fast-path", "reference-encoder"],
+    )
+    def test_append_alike_seals_what_append_would(
+        self, any_factory: DatabaseFactory, details: dict[str, object]
+    ) -> None:
+        """One event about many subjects: the same entries, nodes and head as `append`."""
+        template = Event("svc", "candidate.anonymize", UUID(int=1), reason="r", details=details)
+        subjects = [UUID(int=i) for i in range(1, 40)]
+        clock = FixedClock(datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
+        stored = []
+        for alike in (False, True):
+            engine = connect(any_factory.migrated())
+            with engine.begin() as conn:
+                AuditLog(clock).append(conn, _events(5))
+                if alike:
+                    assert AuditLog(clock).append_alike(conn, template, subjects) == 39
+                else:
+                    AuditLog(clock).append(conn, [template.about(s) for s in subjects])
+            with engine.connect() as conn:
+                entries = conn.execute(select(audit_entry).order_by(audit_entry.c.seq)).all()
+                nodes = conn.execute(select(audit_node).order_by(*audit_node.c)).all()
+                stored.append((entries, nodes, AuditLog().head(conn)))
+            assert _verify(engine).ok
+            engine.dispose()
+        assert stored[0] == stored[1]
+        assert stored[1][2].size == 44
+
+    def test_append_alike_refuses_what_is_not_a_uuid(self, any_engine: Engine) -> None:
+        """A subject that is not a UUID is refused and nothing is appended."""
+        event = Event("svc", "candidate.anonymize", UUID(int=1))
+        with pytest.raises(InvalidEventError), any_engine.begin() as conn:
+            AuditLog().append_alike(conn, event, [UUID(int=2), "not-a-uuid"])  # type: ignore[list-item]
+        with any_engine.begin() as conn:
+            assert AuditLog().append_alike(conn, event, []) == 0
+            assert AuditLog().head(conn).size == 0
 
     def test_session_and_rollback(self, any_engine: Engine) -> None:
         """Appending through an ORM session commits with it and vanishes with its rollback."""
