@@ -169,42 +169,50 @@ class AuditLog:
         return entries
 
     def append_alike(
-        self, bind: Connection | Session, event: Event, subjects: Sequence[UUID]
+        self, bind: Connection | Session, groups: Iterable[tuple[Event, Sequence[UUID]]]
     ) -> int:
-        """Append `event` about each of `subjects`, as `append` would; returns how many.
+        """Append each (event, subjects) group's event about each of its subjects; returns how
+        many entries were appended.
 
-        The entries are those of `append([event.about(s) for s in subjects])`, sealed without
-        an Event and an Entry object per subject: a sweep records tens of thousands of such
-        entries per minute, and building those objects cost a third of sealing them.
+        The entries are those of `append([e.about(s) for e, subjects in groups for s in
+        subjects])`, sealed without an Event and an Entry object per subject: a sweep records
+        tens of thousands of such entries per minute, and building those objects cost a third
+        of sealing them.
         """
-        if not isinstance(event, Event):
-            raise InvalidEventError("append_alike takes an Event")
-        if not all(isinstance(s, UUID) for s in subjects):
-            raise InvalidEventError("subject must be a UUID or None")
-        if not subjects:
+        groups = [(event, list(subjects)) for event, subjects in groups]
+        for event, subjects in groups:
+            if not isinstance(event, Event):
+                raise InvalidEventError("append_alike takes Event values")
+            if not all(isinstance(s, UUID) for s in subjects):
+                raise InvalidEventError("subject must be a UUID or None")
+        total = sum(len(subjects) for _, subjects in groups)
+        if not total:
             return 0
         conn = _conn(bind)
         ts = self._clock()
         ts_text = format_ts(ts)
-        shape = Entry.shape(event, ts_text)
+        shapes = [Entry.shape(event, ts_text) for event, _ in groups]
         frontier, prev = self._lock_head(conn)
-        if shape is None or not seq_is_simple(frontier.size + len(subjects)):
+        if None in shapes or not seq_is_simple(frontier.size + total):
             # Details beyond the fast path, or seq numbers past 2^53: the general way.
-            return len(self.append(conn, [event.about(s) for s in subjects]))
+            events = [event.about(s) for event, subjects in groups for s in subjects]
+            return len(self.append(conn, events))
         naive = _naive(ts)
-        actor, action, outcome = event.actor, event.action, event.outcome.value
         rows: list[EntryRow] = []
         nodes: list[NodeRow] = []
         seq = frontier.size
-        for subject in subjects:
-            data = shaped_entry_json(shape, seq=seq, prev=prev, subject=str(subject))
-            leaf = leaf_hash(data)
-            for node in frontier.append(leaf):
-                if node[0] >= NODE_MIN_LEVEL:
-                    nodes.append(node)
-            rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
-            prev = leaf.hex()
-            seq += 1
+        for (event, subjects), shape in zip(groups, shapes, strict=True):
+            assert shape is not None
+            actor, action, outcome = event.actor, event.action, event.outcome.value
+            for subject in subjects:
+                data = shaped_entry_json(shape, seq=seq, prev=prev, subject=str(subject))
+                leaf = leaf_hash(data)
+                for node in frontier.append(leaf):
+                    if node[0] >= NODE_MIN_LEVEL:
+                        nodes.append(node)
+                rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
+                prev = leaf.hex()
+                seq += 1
         self._store(conn, frontier, prev, rows, nodes)
         return len(rows)
 

@@ -3,12 +3,12 @@
 A run takes the database lease (one sweep at a time, whatever the number of schedulers), selects
 the due subjects once, set-based, into its work list (`sweep_item`, numbered in the storage order
 of their rows so that a batch touches contiguous pages), then works through it in batches of one
-transaction each: lock the batch's subjects (PostgreSQL `FOR UPDATE`; on SQLite the transaction's
-BEGIN IMMEDIATE already excludes every other writer), decide them again with the compiled SQL (a
-hold placed or a record changed since the selection is seen), anonymize, delete, block or queue
-them for review, append one audit entry per subject acted on, drop the batch's work items,
-record progress in `retention_run`, renew the lease, commit; then unlink the document files the
-batch released. The actions trust the decision made under the lock instead of checking each row
+transaction each: claim the batch's work items (deleting them), lock its subjects (PostgreSQL
+`FOR UPDATE`; on SQLite the transaction's BEGIN IMMEDIATE already excludes every other writer),
+decide them again with the compiled SQL (a hold placed or a record changed since the selection is
+seen), anonymize, delete, block or queue them for review, append one audit entry per subject
+acted on, record progress in `retention_run`, renew the lease, commit; then unlink the document
+files the batch released. The actions trust the decision made under the lock instead of checking each row
 again, and fail the batch if a statement changes fewer rows than it promised. Because an action
 changes the very state that made the subject due, and the action, its audit entry and the
 progress commit together, a run killed at any instant and started again acts on each remaining
@@ -112,25 +112,24 @@ _COUNTERS = {
 
 log = get_logger("retention.sweep")
 
-# The next batch of work items, in storage order of their subjects (see `sweep_item`). On
-# PostgreSQL a worker locks the items it takes and skips those another worker holds, so the
-# workers of a run share the list without ever taking one item twice; on SQLite a batch's
-# transaction is the only writer anyway.
-_NEXT_ITEMS = "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position"
+# Claiming the next batch of work items (in storage order of their subjects, see `sweep_item`)
+# deletes them in the batch's transaction: they are gone when it commits and back if it rolls
+# back. On PostgreSQL the claim skips the items another worker's batch holds, so the workers of
+# a run share the list without ever taking one item twice; on SQLite a batch's transaction is
+# the only writer anyway. The delete names the claimed span (an index range) and, on
+# PostgreSQL, the claimed positions in it: a claim can skip over another worker's items.
 _RUN = bindparam("run", type_=Uuid())
+_NEXT_ITEMS = "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position"
+_DROP_SPAN = "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
 _CLAIM = {
-    "sqlite": text(f"{_NEXT_ITEMS} LIMIT :n").bindparams(_RUN),
-    "postgresql": text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN),
-}
-_DONE_ITEMS = {
-    # A batch's positions are contiguous when it is the only worker; among several they are
-    # not (a claim may skip over another worker's items), so they are named one by one.
-    "sqlite": text(
-        "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
-    ).bindparams(_RUN),
-    "postgresql": text(
-        "DELETE FROM sweep_item WHERE run_id = :run AND position = ANY(CAST(:positions AS bigint[]))"
-    ).bindparams(_RUN),
+    "sqlite": (
+        text(f"{_NEXT_ITEMS} LIMIT :n").bindparams(_RUN),
+        text(_DROP_SPAN).bindparams(_RUN),
+    ),
+    "postgresql": (
+        text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN),
+        text(f"{_DROP_SPAN} AND position = ANY(CAST(:positions AS bigint[]))").bindparams(_RUN),
+    ),
 }
 
 
@@ -452,7 +451,7 @@ class _Sweep:
             self.started = True
         if is_postgresql(self.engine):
             # The work list was just filled in one transaction: give the planner its real size
-            # for the batches' SELECT and DELETE on it.
+            # for the batches' claims on it.
             with transaction(self.engine) as conn:
                 conn.exec_driver_sql("ANALYZE sweep_item")
 
@@ -460,9 +459,7 @@ class _Sweep:
         """Handle the next batch of work items; None when none are left."""
         t0 = time.perf_counter()
         # Raw driver values (32 hex digits on SQLite, UUIDs from psycopg): no per-row processing.
-        dialect = conn.dialect.name
-        claim = {"run": self.run_id, "n": self.batch_size}
-        items = conn.execute(_CLAIM[dialect], claim).all()
+        items = self.claim(conn)
         if not items:
             return None
         ids = [subject for _, subject in items]
@@ -496,18 +493,14 @@ class _Sweep:
         for action, acted in done.items():
             for subject in acted:
                 alike[(action, *rule_of[subject])].append(subject)
-        for (action, policy, rule, country), subjects in alike.items():
-            template = self.template(action, subjects[0], (policy, rule, country))
-            self.audit.append_alike(conn, template, subjects)
+        self.audit.append_alike(
+            conn,
+            [
+                (self.template(action, subjects[0], (policy, rule, country)), subjects)
+                for (action, policy, rule, country), subjects in alike.items()
+            ],
+        )
         t4 = time.perf_counter()
-        positions = [position for position, _ in items]
-        done_items = {"run": self.run_id, "first": positions[0], "last": positions[-1]}
-        if postgresql:
-            done_items = {
-                "run": self.run_id,
-                "positions": "{" + ",".join(map(str, positions)) + "}",
-            }
-        conn.execute(_DONE_ITEMS[dialect], done_items)
         counts = {_COUNTERS[action]: len(acted) for action, acted in done.items()}
         increments = {col: _runs.c[col] + counts.get(col, 0) for col in _COUNTERS.values()}
         conn.execute(
@@ -529,6 +522,17 @@ class _Sweep:
             "progress_s": time.perf_counter() - t4,
         }
         return _BatchDone(len(ids), counts, timings)
+
+    def claim(self, conn: Connection) -> list[tuple[int, Any]]:
+        """Take (and delete, in this transaction) the next batch of work items, in order."""
+        take, drop = _CLAIM[conn.dialect.name]
+        items = [(p, s) for p, s in conn.execute(take, {"run": self.run_id, "n": self.batch_size})]
+        if items:
+            span = {"run": self.run_id, "first": items[0][0], "last": items[-1][0]}
+            if is_postgresql(conn):
+                span["positions"] = "{" + ",".join(str(p) for p, _ in items) + "}"
+            conn.execute(drop, span)
+        return items
 
     def record(self, done: _BatchDone, **timings: float) -> int:
         """Count a committed batch and log its figures; returns the items handled so far.

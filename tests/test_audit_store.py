@@ -67,9 +67,11 @@ class TestAppend:
     def test_append_alike_seals_what_append_would(
         self, any_factory: DatabaseFactory, details: dict[str, object]
     ) -> None:
-        """One event about many subjects: the same entries, nodes and head as `append`."""
+        """Events about many subjects each: the same entries, nodes and head as `append`."""
         template = Event("svc", "candidate.anonymize", UUID(int=1), reason="r", details=details)
-        subjects = [UUID(int=i) for i in range(1, 40)]
+        other = Event("svc", "candidate.delete", UUID(int=1), reason="r", details={"rule": "x"})
+        groups = [(template, [UUID(int=i) for i in range(1, 30)]),
+                  (other, [UUID(int=i) for i in range(30, 40)])]  # fmt: skip
         clock = FixedClock(datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
         stored = []
         for alike in (False, True):
@@ -77,9 +79,10 @@ class TestAppend:
             with engine.begin() as conn:
                 AuditLog(clock).append(conn, _events(5))
                 if alike:
-                    assert AuditLog(clock).append_alike(conn, template, subjects) == 39
+                    assert AuditLog(clock).append_alike(conn, groups) == 39
                 else:
-                    AuditLog(clock).append(conn, [template.about(s) for s in subjects])
+                    events = [e.about(s) for e, subjects in groups for s in subjects]
+                    AuditLog(clock).append(conn, events)
             with engine.connect() as conn:
                 entries = conn.execute(select(audit_entry).order_by(audit_entry.c.seq)).all()
                 nodes = conn.execute(select(audit_node).order_by(*audit_node.c)).all()
@@ -93,9 +96,9 @@ class TestAppend:
         """A subject that is not a UUID is refused and nothing is appended."""
         event = Event("svc", "candidate.anonymize", UUID(int=1))
         with pytest.raises(InvalidEventError), any_engine.begin() as conn:
-            AuditLog().append_alike(conn, event, [UUID(int=2), "not-a-uuid"])  # type: ignore[list-item]
+            AuditLog().append_alike(conn, [(event, [UUID(int=2), "not-a-uuid"])])  # type: ignore[list-item]
         with any_engine.begin() as conn:
-            assert AuditLog().append_alike(conn, event, []) == 0
+            assert AuditLog().append_alike(conn, [(event, [])]) == 0
             assert AuditLog().head(conn).size == 0
 
     def test_session_and_rollback(self, any_engine: Engine) -> None:
