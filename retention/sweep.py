@@ -311,8 +311,7 @@ class _Sweep:
         self.selected = 0
         self.resumes: uuid.UUID | None = None
         self.started = False
-        # Compiled once, before any worker starts (compiling in two threads at once once tripped
-        # a CPython 3.11 bug in the parser that the compilation reaches).
+        # Compiled once, before any worker starts: every batch of every worker runs it.
         dialect = self.engine.dialect
         self.decide_sql = _driver_sql(batch_statement(policy_set, at, dialect), dialect)
         self.templates: dict[tuple[str, ...], Event] = {}
