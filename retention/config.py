@@ -19,10 +19,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from retention.db import default_sqlite_url, parse_database_url
 from retention.errors import BadInput
 
-__all__ = ["CONFIG_FILE", "DEFAULT_DATA_DIR", "Config", "Schedule", "load_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_DATA_DIR",
+    "MAX_SWEEP_WORKERS",
+    "Config",
+    "Schedule",
+    "load_config",
+]
 
 DEFAULT_DATA_DIR = "gdpr-data"
 CONFIG_FILE = "gdpr.toml"
+MAX_SWEEP_WORKERS = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Config:
     signing_key_path: Path | None = None
     witness_path: Path | None = None
     schedule: Schedule = field(default_factory=Schedule)
+    sweep_workers: int | None = None  # None: the sweep's default for the database
 
     @property
     def is_default_sqlite(self) -> bool:
@@ -96,6 +105,7 @@ def load_config(
     if not isinstance(sched, dict) or not set(sched) <= {"sweep", "checkpoint", "expiries"}:
         raise BadInput(f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint and expiries")
     return Config(
+        sweep_workers=_sweep_workers(settings.get("sweep", {}), url),
         data_dir=root,
         database_url=url,
         timezone=timezone,
@@ -105,6 +115,23 @@ def load_config(
         witness_path=_path(settings.get("witness_file"), root),
         schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
     )
+
+
+def _sweep_workers(section: object, url: str) -> int | None:
+    if not isinstance(section, dict) or not set(section) <= {"workers"}:
+        raise BadInput(f"{CONFIG_FILE}: [sweep] takes only workers")
+    workers = section.get("workers")
+    if workers is None:
+        return None
+    if type(workers) is not int or not 1 <= workers <= MAX_SWEEP_WORKERS:
+        raise BadInput(
+            f"{CONFIG_FILE}: [sweep] workers must be a whole number from 1 to {MAX_SWEEP_WORKERS}"
+        )
+    if workers > 1 and parse_database_url(url).get_backend_name() != "postgresql":
+        raise BadInput(
+            f"{CONFIG_FILE}: [sweep] workers above 1 need PostgreSQL (SQLite has one writer)"
+        )
+    return workers
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -219,4 +219,5 @@ def sweep(
         stop=stop,
         progress=progress,
         clock=clock,
+        workers=installation.config.sweep_workers,
     )

@@ -61,6 +61,7 @@ from audit_log import AuditLog, Event
 from policies import PolicySet
 from retention.anonymization import Anonymizer, anonymize
 from retention.clock import Clock, utc_now
+from retention.config import MAX_SWEEP_WORKERS
 from retention.db import is_postgresql, transaction
 from retention.deletion import block, delete_subjects
 from retention.errors import BadInput
@@ -84,7 +85,6 @@ from retention.sweep_schema import RunStatus, SweepItem, SweepRun
 __all__ = [
     "BATCH_SIZE",
     "LEASE_NAME",
-    "MAX_WORKERS",
     "POSTGRESQL_WORKERS",
     "Progress",
     "SweepResult",
@@ -96,7 +96,6 @@ BATCH_SIZE = 10_000  # see the module docstring
 # Workers of one run on PostgreSQL: while one waits for the server, another's Python runs, and
 # the server works on two batches at once. SQLite has one writer, so one worker.
 POSTGRESQL_WORKERS = 2
-MAX_WORKERS = 16
 
 Progress = Callable[[int, int], None]  # (subjects handled, subjects selected)
 
@@ -252,8 +251,8 @@ def run_sweep(
 def _workers(engine: Engine, workers: int | None) -> int:
     if workers is None:
         return POSTGRESQL_WORKERS if is_postgresql(engine) else 1
-    if not 1 <= workers <= MAX_WORKERS:
-        raise BadInput(f"workers must be 1 to {MAX_WORKERS}, not {workers}")
+    if not 1 <= workers <= MAX_SWEEP_WORKERS:
+        raise BadInput(f"workers must be 1 to {MAX_SWEEP_WORKERS}, not {workers}")
     if workers > 1 and not is_postgresql(engine):
         raise BadInput("SQLite has a single writer: more than one sweep worker needs PostgreSQL")
     return workers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,20 @@ class TestSweepCommands:
         code, out, err = g("sweep", token=tokens["admin"])
         assert code == 1 and out == ""
         assert err.startswith("Error: access denied: sweep:run") and err.count("\n") == 1
+
+    def test_configured_workers(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """[sweep] workers in gdpr.toml reaches the sweep; SQLite refuses more than one."""
+        g, tokens = gdpr
+        (g.data / "gdpr.toml").write_text("[sweep]\nworkers = 3\n")
+        code, out, err = g("--log-json", "sweep", "--json", token=tokens["dpo"])
+        if "postgresql" not in os.environ.get("GDPR_DATABASE_URL", ""):
+            assert code == 2 and out == "" and err.count("\n") == 1
+            assert "[sweep] workers above 1 need PostgreSQL" in err
+            return
+        assert code == 0, err
+        started = [json.loads(line) for line in err.splitlines() if "sweep.started" in line]
+        assert [event["workers"] for event in started] == [3]
+        assert json.loads(out)["status"] == "completed"
 
     def test_limit_with_dry_run_is_bad_usage(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
         """--limit only makes sense for a real sweep."""
