@@ -51,13 +51,30 @@ def make_installation(factory: DatabaseFactory, root: Path) -> Installation:
     return Installation(load_config(data_dir, url, env={}), connect(url))
 
 
-@pytest.fixture
-def world(any_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Installation]:
-    """An installation on each backend, with a signing key for audit verification."""
-    installation = make_installation(any_factory, tmp_path)
+def signed_installation(factory: DatabaseFactory, root: Path) -> Iterator[Installation]:
+    """An installation with a signing key for audit verification; disposed after the test."""
+    installation = make_installation(factory, root)
     create_signing_key(installation)
     yield installation
     installation.engine.dispose()
+
+
+@pytest.fixture
+def world(any_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Installation]:
+    """An installation on each backend."""
+    yield from signed_installation(any_factory, tmp_path)
+
+
+@pytest.fixture
+def pg_world(pg_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Installation]:
+    """An installation on PostgreSQL, whatever the run's backend (several sweep workers)."""
+    yield from signed_installation(pg_factory, tmp_path)
+
+
+@pytest.fixture
+def sqlite_world(sqlite_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Installation]:
+    """An installation on SQLite, whatever the run's backend."""
+    yield from signed_installation(sqlite_factory, tmp_path)
 
 
 def sweep(installation: Installation, **kw: object) -> object:
@@ -120,38 +137,34 @@ class _FailingAnonymizer(Anonymizer):
 class TestWorkers:
     @pytest.mark.parametrize("workers", [2, 3])
     def test_workers_share_the_list_and_act_once_each(
-        self, world: Installation, workers: int
+        self, pg_world: Installation, workers: int
     ) -> None:
         """Workers of one run take disjoint batches: each due subject is acted on once."""
-        if not is_postgresql(world.engine):
-            pytest.skip("several workers need PostgreSQL")
-        pop, held = seed(world, 1500, AT, holds=10)
+        pop, held = seed(pg_world, 1500, AT, holds=10)
         expected = expected_actions(POLICIES, pop, held, AT)
-        result = sweep(world, batch_size=40, workers=workers)
+        result = sweep(pg_world, batch_size=40, workers=workers)
         assert result.status == "completed" and result.acted == len(expected)
         assert result.batches >= workers
-        assert once_each(audited_actions(world)) == expected
-        assert_files_consistent(world)
-        assert_audit_verifies(world)
+        assert once_each(audited_actions(pg_world)) == expected
+        assert_files_consistent(pg_world)
+        assert_audit_verifies(pg_world)
 
-    def test_a_failing_worker_fails_the_run_and_loses_nothing(self, world: Installation) -> None:
+    def test_a_failing_worker_fails_the_run_and_loses_nothing(self, pg_world: Installation) -> None:
         """One worker's error stops the others after their batch; the next run finishes."""
-        if not is_postgresql(world.engine):
-            pytest.skip("several workers need PostgreSQL")
-        pop, held = seed(world, 1500, AT)
+        pop, held = seed(pg_world, 1500, AT)
         expected = expected_actions(POLICIES, pop, held, AT)
         with pytest.raises(RuntimeError, match="injected failure"):
-            sweep(world, batch_size=40, workers=2, anonymizer=_FailingAnonymizer(3))
-        with world.engine.connect() as conn:
+            sweep(pg_world, batch_size=40, workers=2, anonymizer=_FailingAnonymizer(3))
+        with pg_world.engine.connect() as conn:
             runs = conn.execute(select(SweepRun.__table__.c.status)).scalars().all()
         assert runs == ["failed"]
-        partial = once_each(audited_actions(world))
+        partial = once_each(audited_actions(pg_world))
         assert 0 < len(partial) < len(expected)
-        rest = sweep(world)
+        rest = sweep(pg_world)
         assert rest.status == "completed"
-        assert once_each(audited_actions(world)) == expected
-        assert_files_consistent(world)
-        assert_audit_verifies(world)
+        assert once_each(audited_actions(pg_world)) == expected
+        assert_files_consistent(pg_world)
+        assert_audit_verifies(pg_world)
 
     @pytest.mark.parametrize("workers", [0, 17])
     def test_worker_count_out_of_range_is_bad_input(
@@ -160,14 +173,12 @@ class TestWorkers:
         with pytest.raises(BadInput, match="workers must be 1 to 16"):
             sweep(installation, workers=workers)
 
-    def test_sqlite_takes_one_worker(self, installation: Installation) -> None:
+    def test_sqlite_takes_one_worker(self, sqlite_world: Installation) -> None:
         """SQLite has a single writer: asking for more workers is refused before any work."""
-        if is_postgresql(installation.engine):
-            pytest.skip("SQLite only")
-        seed(installation, 50, AT)
+        seed(sqlite_world, 50, AT)
         with pytest.raises(BadInput, match="single writer"):
-            sweep(installation, workers=2)
-        with installation.engine.connect() as conn:
+            sweep(sqlite_world, workers=2)
+        with sqlite_world.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(SweepRun)).scalar_one() == 0
 
 
