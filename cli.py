@@ -27,42 +27,37 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import policies
 from audit_log import Event
-from retention import (
-    access_review,
-    auditing,
-    bootstrap,
-    consents,
-    grants,
-    hardening,
-    migrate,
-    operations,
-    principals,
-)
-from retention import (
-    demo as demo_module,
-)
-from retention.authorization import PrincipalView
+from retention.access import grants, principals
+from retention.access import review as access_review
+from retention.access.authorization import PrincipalView
+from retention.access.guard import check_permission
+from retention.access.permissions import Permission
+from retention.access.principals import authenticate
+from retention.audit import log as auditing
 from retention.clock import utc_now
 from retention.config import Config, load_config
-from retention.demo import DEFAULT_CANDIDATES, DemoStep, DemoSummary, run_demo
+from retention.demo import tour as demo_module
+from retention.demo.seeding import DEFAULT_DOCUMENT_FRACTION, Progress, SeedReport, seed_candidates
+from retention.demo.tour import DEFAULT_CANDIDATES, DemoStep, DemoSummary, run_demo
 from retention.errors import BadInput, CheckFailed, EngineError
-from retention.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
-from retention.guard import check_permission
-from retention.importing import ImportReport, import_candidates
-from retention.installation import (
+from retention.install import bootstrap
+from retention.install.installation import (
     Installation,
     initialize,
     open_installation,
     secret_is_private,
 )
+from retention.install.policies import load_installation_policies
+from retention.intake.importing import ImportReport, import_candidates
 from retention.logs import configure_logging
-from retention.permissions import Permission
-from retention.policy_source import load_installation_policies
-from retention.principals import authenticate
-from retention.scheduler import JOB_NAMES, default_jobs, next_runs, run_once, serve
-from retention.seeding import DEFAULT_DOCUMENT_FRACTION, Progress, SeedReport, seed_candidates
-from retention.subject_decision import explain_subject
-from retention.sweep_schema import ReviewDecision
+from retention.operations import retention as operations
+from retention.scheduler.service import JOB_NAMES, default_jobs, next_runs, run_once, serve
+from retention.store import hardening, migrate
+from retention.store.access_tables import Grant
+from retention.store.sweep_tables import ReviewDecision
+from retention.subjects import consents
+from retention.subjects.decision import explain_subject
+from retention.subjects.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,7 +88,7 @@ class AppContext:
     def authenticate(self) -> PrincipalView:
         """The principal behind --token-file or GDPR_TOKEN; every authenticated command calls this.
 
-        Failures are audited by `retention.principals.authenticate` before they are raised.
+        Failures are audited by `retention.access.principals.authenticate` before they are raised.
         """
         installation = self.installation()
         return authenticate(installation.engine, self._read_token())
@@ -282,9 +277,9 @@ def evidence_export(
     as_json: bool,
 ) -> None:
     """Export a signed, self-verifying evidence pack of a period (evidence:export; audited)."""
-    from retention import evidence_export as ex
-    from retention.guard import guarded, require
-    from retention.permissions import Permission
+    from retention.access.guard import guarded, require
+    from retention.access.permissions import Permission
+    from retention.evidence import export as ex
 
     installation = app.installation()
     principal = app.authenticate()
@@ -358,7 +353,7 @@ def evidence_policy_set(installation: Installation) -> Any:
 @json_option
 def evidence_verify(pack: Path, key_file: Path | None, as_json: bool) -> None:
     """Verify an evidence pack offline (no database needed); exit 1 naming what fails."""
-    from retention.evidence_verify import verify_path
+    from retention.evidence.verify import verify_path
 
     key = None
     if key_file is not None:
@@ -876,7 +871,7 @@ def _when(at: Any) -> str:
     return "-" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _grant_json(grant: grants.Grant, name: str | None = None) -> dict[str, Any]:
+def _grant_json(grant: Grant, name: str | None = None) -> dict[str, Any]:
     data = grant.model_dump(mode="json")
     if name is not None:
         data["principal"] = name

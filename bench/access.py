@@ -30,17 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, bindparam, select
 
 from audit_log import Event
-from retention import grants, principals
-from retention.audit_trail import record
-from retention.authorization import GrantStatus, GrantView, PrincipalView, decide
-from retention.bootstrap import bootstrap_principals
+from retention.access import grants, principals
+from retention.access.authorization import GrantStatus, GrantView, PrincipalView, decide
+from retention.access.permissions import Permission, Role
 from retention.config import load_config
-from retention.db import connect, transaction
-from retention.gateway import Gateway
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.permissions import Permission, Role
-from retention.testing import DatabaseFactory
+from retention.install.bootstrap import bootstrap_principals
+from retention.install.installation import Installation
+from retention.store.audit import record
+from retention.store.engine import connect, transaction
+from retention.store.subject_tables import Candidate
+from retention.subjects.gateway import Gateway
+from retention.testing.installations import DatabaseFactory
 
 CANDIDATES = 2000
 

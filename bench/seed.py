@@ -1,7 +1,7 @@
 """Benchmark: `gdpr demo seed` against raw bulk insert of the same rows, and import rows/s.
 
 For each run, two fresh databases at the newest schema:
-- seeding: `retention.seeding.seed_candidates` end to end (generation, CV files, bulk insert,
+- seeding: `retention.demo.seeding.seed_candidates` end to end (generation, CV files, bulk insert,
   commit), the code path of `gdpr demo seed`;
 - raw: the same rows (same seed and instant) generated beforehand, untimed, then only their
   insertion timed through the bare driver: sqlite3 `executemany` with the same connection
@@ -31,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import make_url
 
-from retention.ats_rows import COLUMNS
-from retention.bulk_load import BULK_CACHE_KIB
-from retention.db import connect
-from retention.importing import import_candidates
+from retention.demo.seeding import seed_candidates
+from retention.demo.synthetic import CANDIDATE_COLUMNS, generate_batches
+from retention.intake.importing import import_candidates
+from retention.intake.rows import COLUMNS
 from retention.logs import configure_logging
-from retention.seeding import seed_candidates
-from retention.synthetic_candidates import CANDIDATE_COLUMNS, generate_batches
-from retention.testing import DatabaseFactory
+from retention.store.bulk_load import BULK_CACHE_KIB
+from retention.store.engine import connect
+from retention.testing.installations import DatabaseFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # The documented import columns without the consent pair, which this bench leaves empty.

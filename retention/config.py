@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retention.db import default_sqlite_url, parse_database_url
+from sqlalchemy import make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
+
 from retention.errors import BadInput
 
 __all__ = [
@@ -25,7 +28,9 @@ __all__ = [
     "MAX_SWEEP_WORKERS",
     "Config",
     "Schedule",
+    "default_sqlite_url",
     "load_config",
+    "parse_database_url",
 ]
 
 DEFAULT_DATA_DIR = "gdpr-data"
@@ -151,3 +156,26 @@ def _path(value: object, root: Path) -> Path | None:
         return None
     p = Path(str(value)).expanduser()
     return p if p.is_absolute() else root / p
+
+
+def default_sqlite_url(data_dir: os.PathLike[str] | str) -> str:
+    return f"sqlite:///{os.fspath(data_dir)}/gdpr.sqlite3"
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse and check a database URL, mapping every way it can be wrong to one clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(
+            "database URL is not valid: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise BadInput(
+            f"database '{parsed.get_backend_name()}' is not supported: use SQLite or PostgreSQL"
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise BadInput(
+            "PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://USER@HOST/DB"
+        )
+    return parsed

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from retention import grants, principals
-from retention.access_review import review_access
+from retention.access import grants, principals
+from retention.access.review import review_access
 from retention.errors import AccessDenied
-from retention.gateway import Gateway
-from retention.installation import Installation
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.subjects.gateway import Gateway
+from retention.testing.installations import FixedClock
 from tests.access_support import World, build_world
 
 

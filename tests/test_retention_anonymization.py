@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from retention.anonymization import (
+from retention.demo.population import generate, insert_population
+from retention.errors import LockBroken
+from retention.install.installation import Installation
+from retention.store.engine import transaction
+from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store.sweep_tables import PendingDeletion
+from retention.sweep.anonymization import (
     PHONE_PLACEHOLDER,
     Anonymizer,
     anonymize,
     locale_for,
 )
-from retention.db import transaction
-from retention.errors import LockBroken
-from retention.installation import Installation
-from retention.models import Application, Candidate, Consent, Document
-from retention.population import generate, insert_population
-from retention.sweep_schema import PendingDeletion
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Tests of retention.auditing: an installation's log verifies, and tampering is found and located.
+"""Tests of retention.audit.log: an installation's log verifies, and tampering is found and located.
 
 Tampering is done as an owner of the database could: drop the append-only triggers, then rewrite
 rows directly in SQL.
@@ -11,9 +11,9 @@ from sqlalchemy import Connection, Engine, delete, select, text, update
 
 from audit_log import AuditLog, Event, ProblemKind, Signer
 from audit_log.schema import audit_checkpoint, audit_entry, audit_head, audit_node
-from retention import auditing
+from retention.audit import log as auditing
 from retention.errors import BadInput, InstallationError
-from retention.installation import Installation
+from retention.install.installation import Installation
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retention.authorization import GrantStatus, GrantView, PrincipalView, decide
-from retention.permissions import ROLE_PERMISSIONS, Permission, Role
+from retention.access.authorization import GrantStatus, GrantView, PrincipalView, decide
+from retention.access.permissions import ROLE_PERMISSIONS, Permission, Role
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ME = PrincipalView(uuid.uuid4(), "rita")

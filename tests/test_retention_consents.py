@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from retention.consents import list_consents, record_consent, withdraw_consent
 from retention.durations import add_months
 from retention.errors import AccessDenied, BadInput
-from retention.gateway import Gateway
-from retention.installation import Installation
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.subjects.consents import list_consents, record_consent, withdraw_consent
+from retention.subjects.gateway import Gateway
+from retention.testing.installations import FixedClock
 from tests.access_support import World, audit_rows, build_world, snapshot
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from retention.db import parse_database_url, transaction
 from retention.errors import BadInput
-from retention.models import Candidate, Consent
+from retention.store.engine import parse_database_url, transaction
+from retention.store.subject_tables import Candidate, Consent
 
 
 class TestTZDateTime:

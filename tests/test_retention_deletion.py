@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from retention.db import transaction
-from retention.deletion import block, delete_subjects
-from retention.installation import Installation
-from retention.models import Application, Candidate, Consent, Document
-from retention.population import generate, insert_population
-from retention.sweep_schema import PendingDeletion
+from retention.demo.population import generate, insert_population
+from retention.install.installation import Installation
+from retention.store.engine import transaction
+from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store.sweep_tables import PendingDeletion
+from retention.sweep.deletion import block, delete_subjects
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

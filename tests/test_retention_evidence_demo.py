@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from retention.evidence_demo import demo_evidence, demo_step
-from retention.installation import Installation
-from retention.testing import FixedClock
+from retention.demo.evidence import demo_evidence, demo_step
+from retention.install.installation import Installation
+from retention.testing.installations import FixedClock
 from tests.evidence_support import EXPORT_AT, PERIOD, POLICIES, install_key, seed
 
 

@@ -16,18 +16,18 @@ from sqlalchemy import insert, select
 from audit_log import Signer
 from audit_log.schema import audit_entry
 from retention.errors import BadInput, CheckFailed
-from retention.evidence_export import (
+from retention.evidence.export import (
     EXPORT_ACTION,
     ExportRequest,
     export_pack,
     load_signer,
 )
-from retention.evidence_pack import Manifest, PackFile
-from retention.evidence_seal import period_bounds
-from retention.evidence_verify import verify_path
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.testing import FixedClock
+from retention.evidence.pack import Manifest, PackFile
+from retention.evidence.seal import period_bounds
+from retention.evidence.verify import verify_path
+from retention.install.installation import Installation
+from retention.store.subject_tables import Candidate
+from retention.testing.installations import FixedClock
 from tests.evidence_support import EXPORT_AT, PACK_FILES, PERIOD, POLICIES, export, seed
 
 EXPECTED_FILES = set(PACK_FILES)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from audit_log import Signer
-from retention.evidence_pack import PackFile
-from retention.testing import DatabaseFactory
+from retention.evidence.pack import PackFile
+from retention.testing.installations import DatabaseFactory
 from tests.evidence_support import build_pristine, copy_pack
 
 

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
-import retention.evidence_log_check as log_check
+import retention.evidence.log_check as log_check
 from audit_log import GENESIS_PREV, Entry, Event
-from retention.evidence_log_check import LogCheck
-from retention.evidence_pack import (
+from retention.evidence.log_check import LogCheck
+from retention.evidence.pack import (
     ACTIONS_HEADER,
     RETENTION_ACTIONS,
     PackPeriod,

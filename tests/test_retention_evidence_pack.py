@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from audit_log import Entry, Event, Outcome
-from retention.evidence_pack import (
+from retention.evidence.pack import (
     ACTIONS_HEADER,
     COLUMN,
     RETENTION_ACTIONS,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from retention.evidence_pack import PackPeriod
-from retention.evidence_report import ReportData, bar_chart_svg, render_report
-from retention.evidence_sources import CoverageRow
+from retention.evidence.pack import PackPeriod
+from retention.evidence.report import ReportData, bar_chart_svg, render_report
+from retention.evidence.sources import CoverageRow
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -10,11 +10,11 @@ import pytest
 
 from audit_log import AuditLog, Event, Outcome
 from audit_log.schema import audit_entry
-from retention import evidence_stream
-from retention.evidence_pack import ACTIONS_HEADER, CsvWriter, HashingWriter, PackPeriod
-from retention.evidence_stream import copy_entries
-from retention.installation import Installation
-from retention.testing import FixedClock
+from retention.evidence import stream as evidence_stream
+from retention.evidence.pack import ACTIONS_HEADER, CsvWriter, HashingWriter, PackPeriod
+from retention.evidence.stream import copy_entries
+from retention.install.installation import Installation
+from retention.testing.installations import FixedClock
 from tests.access_support import add_candidate
 
 

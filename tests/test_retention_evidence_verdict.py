@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retention.evidence_verdict import PackProblem, PackReport
+from retention.evidence.verdict import PackProblem, PackReport
 
 
 def report(*problems: PackProblem, key_source: str = "given") -> PackReport:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retention.fake_pools import COUNTRIES, ascii_fold, build_pools
+from retention.demo.fake_pools import COUNTRIES, ascii_fold, build_pools
 
 
 class TestPools:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from retention.anonymization import Anonymizer, anonymize
-from retention.db import is_postgresql, transaction
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
-from retention.gateway import Gateway, _find_clause
-from retention.installation import Installation
-from retention.models import Candidate, Document, LegalHold
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.engine import is_postgresql, transaction
+from retention.store.subject_tables import Candidate, Document, LegalHold
+from retention.subjects.gateway import Gateway, _find_clause
+from retention.sweep.anonymization import Anonymizer, anonymize
+from retention.testing.installations import FixedClock
 from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
 
 
@@ -80,7 +80,7 @@ class TestRead:
 
     def test_disabled_principal_is_stopped_at_next_operation(self, world: World) -> None:
         """Disabling takes effect for an already authenticated gateway at its next operation."""
-        from retention import principals
+        from retention.access import principals
 
         gw = gateway(world, "recruiter")
         principals.disable_principal(

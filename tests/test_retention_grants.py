@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from retention import grants, principals
+from retention.access import grants, principals
 from retention.errors import AccessDenied, BadInput
-from retention.installation import Installation
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.access_tables import Grant
+from retention.testing.installations import FixedClock
 from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
 
 
@@ -148,7 +149,7 @@ class TestGrant:
 
 
 class TestFourEyes:
-    def _pending_dpo_grant(self, world: World) -> grants.Grant:
+    def _pending_dpo_grant(self, world: World) -> Grant:
         return grants.grant_access(
             world.engine,
             world.admin.principal_id,

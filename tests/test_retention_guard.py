@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import Connection, select
 
 from audit_log import Event, Outcome
+from retention.access.guard import Refused, check_permission, guarded
+from retention.access.permissions import Permission
 from retention.errors import AccessDenied
-from retention.guard import Refused, check_permission, guarded
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.permissions import Permission
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.subject_tables import Candidate
+from retention.testing.installations import FixedClock
 from tests.access_support import World, audit_rows, build_world
 
 

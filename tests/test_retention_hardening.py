@@ -1,4 +1,4 @@
-"""Tests of retention.hardening: the application role cannot rewrite the audit log."""
+"""Tests of retention.store.hardening: the application role cannot rewrite the audit log."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from audit_log import AuditLog, Event
-from retention.db import connect
 from retention.errors import BadInput
-from retention.hardening import harden
-from retention.testing import DatabaseFactory
+from retention.store.engine import connect
+from retention.store.hardening import harden
+from retention.testing.installations import DatabaseFactory
 
 
 class TestHarden:

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from audit_log.schema import audit_entry
-from retention.db import transaction
+from retention.demo.population import generate, insert_population
 from retention.errors import BadInput, NotFound
-from retention.holds import active_hold_exists, list_holds, place_hold, release_hold
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.population import generate, insert_population
+from retention.install.installation import Installation
+from retention.store.engine import transaction
+from retention.store.subject_tables import Candidate
+from retention.sweep.holds import active_hold_exists, list_holds, place_hold, release_hold
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

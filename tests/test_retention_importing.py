@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from structlog.testing import capture_logs
 
-from retention.db import transaction
 from retention.errors import BadInput
-from retention.importing import import_candidates
-from retention.models import Candidate, Consent
+from retention.intake.importing import import_candidates
+from retention.store.engine import transaction
+from retention.store.subject_tables import Candidate, Consent
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HEADER = (

@@ -6,9 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from retention import migrate
-from retention.db import connect, target_metadata
-from retention.testing import DatabaseFactory
+from retention.store import migrate
+from retention.store.engine import connect
+from retention.store.metadata import target_metadata
+from retention.testing.installations import DatabaseFactory
 
 
 class TestMigrations:

@@ -7,9 +7,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from audit_log import AuditLog, Event, Signer
-from retention import migrate
-from retention.db import connect
-from retention.testing import DatabaseFactory
+from retention.store import migrate
+from retention.store.engine import connect
+from retention.testing.installations import DatabaseFactory
 
 SIGNER = Signer.generate("t")
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retention.db import transaction
-from retention.installation import Installation
-from retention.pending_files import document_path, queue_documents, remove_pending
-from retention.population import generate, insert_population
+from retention.demo.population import generate, insert_population
+from retention.install.installation import Installation
+from retention.store.engine import transaction
+from retention.store.pending_files import document_path, queue_documents, remove_pending
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from retention import principals
+from retention.access import principals
+from retention.access.principals import hash_token, new_token
 from retention.errors import AccessDenied, BadInput
-from retention.installation import Installation
-from retention.principals import Token, hash_token, new_token
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.access_tables import Token
+from retention.testing.installations import FixedClock
 from tests.access_support import World, audit_rows, build_world
 
 

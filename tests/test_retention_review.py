@@ -9,15 +9,15 @@ from sqlalchemy import select
 
 from audit_log.schema import audit_entry
 from policies import load_default_policy_set
-from retention.db import transaction
+from retention.demo.population import generate, insert_population
 from retention.errors import BadInput, NotFound
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.population import generate, insert_population
-from retention.review import ReviewRequest, decide, enqueue, list_reviews
-from retention.sweep import run_sweep
-from retention.sweep_schema import ReviewDecision
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.engine import transaction
+from retention.store.subject_tables import Candidate
+from retention.store.sweep_tables import ReviewDecision
+from retention.sweep.review_queue import ReviewRequest, decide, enqueue, list_reviews
+from retention.sweep.run import run_sweep
+from retention.testing.installations import FixedClock
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import pytest
 
 from retention.config import Config, Schedule
 from retention.errors import BadInput
-from retention.installation import Installation
-from retention.scheduler import MISFIRE_GRACE, build_scheduler, next_runs, run_once
+from retention.install.installation import Installation
+from retention.scheduler.service import MISFIRE_GRACE, build_scheduler, next_runs, run_once
 
 
 def with_config(installation: Installation, **changes: Any) -> Installation:

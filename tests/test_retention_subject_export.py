@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from retention.installation import Installation
-from retention.models import Candidate
-from retention.subject_export import EXPORT_FORMAT, export_document
-from retention.testing import FixedClock
+from retention.install.installation import Installation
+from retention.store.subject_tables import Candidate
+from retention.subjects.export import EXPORT_FORMAT, export_document
+from retention.testing.installations import FixedClock
 from tests.access_support import add_candidate
 
 

@@ -1,7 +1,7 @@
 """alembic environment, shipped inside the package so a plain `pip install .` can migrate.
 
 The engine calls alembic through its API with a live connection in `config.attributes`
-(see `retention.migrate`); developers may still run `alembic` by hand with the repository's
+(see `retention.store.migrate`); developers may still run `alembic` by hand with the repository's
 alembic.ini, in which case the URL comes from GDPR_DATABASE_URL or the ini file.
 """
 
@@ -12,7 +12,8 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from retention.db import connect, is_sqlite, target_metadata
+from retention.store.engine import connect, is_sqlite
+from retention.store.metadata import target_metadata
 
 config = context.config
 

@@ -1,0 +1,139 @@
+"""Seeding: demo candidates added to an installation in one transaction, files included.
+
+`gdpr demo seed` and `gdpr demo` call `seed_candidates`: it generates rows
+(`retention.demo.synthetic`), writes the CV files to the document store and the rows through
+the bulk path (`retention.store.bulk_load`), all or nothing: on any failure, Ctrl-C included, the
+transaction rolls back and the files written so far are removed. For large counts, child
+processes generate the next chunks while this one writes (they are started with `spawn`, so
+scripts calling this need the usual `if __name__ == "__main__":` guard).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from retention.clock import as_utc, utc_now
+from retention.demo.synthetic import (
+    DEFAULT_DOCUMENT_FRACTION,
+    external_ref_prefix,
+    generate_batches,
+)
+from retention.errors import BadInput
+from retention.logs import get_logger
+from retention.store.bulk_load import bulk_insert, bulk_load_settings
+from retention.store.engine import transaction
+from retention.store.subject_tables import Candidate
+
+__all__ = [
+    "DEFAULT_DOCUMENT_FRACTION",
+    "PARALLEL_FROM",
+    "Progress",
+    "SeedReport",
+    "default_workers",
+    "seed_candidates",
+]
+
+log = get_logger(__name__)
+
+PARALLEL_FROM = 100_000  # below this, starting generator processes costs more than it saves
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    candidates: int
+    applications: int
+    consents: int
+    documents: int
+    document_bytes: int
+    seed: int
+    now: datetime
+
+
+def seed_candidates(
+    engine: Engine,
+    documents_dir: Path,
+    count: int,
+    *,
+    seed: int = 0,
+    now: datetime | None = None,
+    document_fraction: float = DEFAULT_DOCUMENT_FRACTION,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SeedReport:
+    """Add `count` demo candidates in one transaction; nothing remains if it fails midway.
+
+    Refuses a seed whose candidates are already in the database (their external references
+    would collide): use another seed. `workers` child processes generate rows while this one
+    writes (default: automatic, none for small counts where starting them costs more).
+    """
+    now = as_utc(now or utc_now())
+    if workers is None:
+        workers = default_workers(count)
+    totals = {"candidates": 0, "applications": 0, "consents": 0, "documents": 0, "bytes": 0}
+    written: list[Path] = []
+    try:
+        with transaction(engine) as conn, bulk_load_settings(conn):
+            _refuse_existing_seed(conn, seed)
+            for batch in generate_batches(
+                count, seed=seed, now=now, document_fraction=document_fraction, workers=workers
+            ):
+                written.extend(_write_files(documents_dir, batch.files))
+                for table, columns, rows in batch.rows():
+                    bulk_insert(conn, table, columns, rows)
+                totals["candidates"] += len(batch.candidates)
+                totals["applications"] += len(batch.applications)
+                totals["consents"] += len(batch.consents)
+                totals["documents"] += len(batch.documents)
+                totals["bytes"] += sum(len(content) for _, content in batch.files)
+                if progress is not None:
+                    progress(len(batch.candidates))
+    except BaseException:
+        # The rows are rolled back; their files must go too, or the store holds orphans.
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    log.info("demo.seeded", seed=seed, **totals)
+    return SeedReport(
+        candidates=totals["candidates"],
+        applications=totals["applications"],
+        consents=totals["consents"],
+        documents=totals["documents"],
+        document_bytes=totals["bytes"],
+        seed=seed,
+        now=now,
+    )
+
+
+def default_workers(count: int) -> int:
+    """Generator processes for `count` candidates: none below PARALLEL_FROM, else cores - 1."""
+    if count < PARALLEL_FROM:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
+
+
+def _refuse_existing_seed(conn: Connection, seed: int) -> None:
+    ref = Candidate.__table__.c.external_ref  # type: ignore[attr-defined]
+    first = conn.execute(select(ref).where(ref == f"{external_ref_prefix(seed)}0")).first()
+    if first is not None:
+        raise BadInput(
+            f"demo candidates of seed {seed} are already in the database: pass another --seed"
+        )
+
+
+def _write_files(directory: Path, files: Sequence[tuple[str, bytes]]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths = []
+    for name, content in files:
+        path = directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        paths.append(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+    return paths

@@ -1,0 +1,288 @@
+"""The streaming check of a pack's audit-log.jsonl and retention-actions.csv, in one pass.
+
+This is the part of verification whose cost grows with the period (a million entries is a few
+hundred megabytes), so it reads the log once, in blocks of a few megabytes, hashing every byte for
+the manifest while it splits lines: memory stays constant. Per line it does only what integrity
+needs: the RFC 9162 leaf hash, and the comparison of the line's `prev` with the previous line's
+hash. Canonical JSON sorts keys, so the top-level `prev` is the last `,"prev":"` of a line and is
+followed by `"reason"`; a block's links are found with one regex pass and compared with the
+block's hashes in one comparison, and only a block that does not fit is checked line by line (which
+names the line at fault). Only retention actions (`{"action":"candidate.delete"` and so on) are
+parsed, to be compared with retention-actions.csv in step.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from audit_log.entry import GENESIS_PREV
+from retention.evidence.pack import (
+    ACTIONS_HEADER,
+    COLUMN,
+    FileDigest,
+    PackFile,
+    PackPeriod,
+    action_prefixes,
+    action_row,
+    parse_entry_line,
+)
+
+__all__ = ["LogCheck"]
+
+_BLOCK = 4 << 20
+_PREV = b',"prev":"'
+# Canonical JSON: the top-level prev is followed by "reason" (keys sorted).
+_PREV_RE = re.compile(rb',"prev":"([0-9a-f]{64})","reason":"')
+
+Fail = Callable[[str, str | None, str], None]
+"""Records a problem: file, where (line or entry), message."""
+
+
+class LogCheck:
+    """Checks the log lines of one pack against its period and its actions CSV."""
+
+    def __init__(self, period: PackPeriod, actions: Sequence[str], fail: Fail) -> None:
+        self.period = period
+        self.fail = fail
+        self.entries = 0
+        self.action_rows = 0
+        self.first_leaf: bytes | None = None
+        self.last_leaf: bytes | None = None
+        self._prefixes = action_prefixes(actions)
+        self._rows: _ActionsCsv | None = None
+        self._lineno = 0
+        self._prev_line: bytes | None = None
+        # Hex leaf hash the next line's `prev` must hold; None while line 1 is the prior entry.
+        self._expected: str | None = GENESIS_PREV if period.prior_seq is None else None
+
+    def run(self, log_path: Path, actions_path: Path) -> FileDigest | None:
+        """Check both files; returns the log file's digest (None when it is missing)."""
+        name = PackFile.AUDIT_LOG
+        try:
+            fh = log_path.open("rb")
+        except OSError:
+            self.fail(name, None, "missing")
+            return None
+        hasher = _CountingHash()
+        try:
+            actions_fh: IO[str] | None = actions_path.open(encoding="utf-8", newline="")
+        except OSError:
+            actions_fh = None
+            self.fail(PackFile.ACTIONS, None, "missing")
+        try:
+            if actions_fh is not None:
+                self._rows = _ActionsCsv(actions_fh, self.fail)
+            chunks = _chunks(fh, hasher)
+            intact = all(self._chunk(body) for body in chunks)
+            for _rest in chunks:
+                pass  # the manifest hash covers every byte, even after a broken link
+            intact = intact and self._ends_well()
+            if self._rows is not None:
+                self.action_rows = self._rows.finish(complete=intact)
+        finally:
+            fh.close()
+            if actions_fh is not None:
+                actions_fh.close()
+        return hasher.digest(name)
+
+    def _chunk(self, body: bytes) -> bool:
+        """Check a run of whole lines; False when the chain broke (reported).
+
+        Fast path: one regex pass finds every `prev` and one comparison checks them all against
+        the hashes of the lines before. A chunk that does not fit it (a nested "prev" in some
+        details, or a broken link) is checked line by line, which finds and names the problem.
+        The fast path is sound because it only accepts when the sequence of links found equals
+        the sequence of hashes, and the last entry is tied to the signed checkpoint.
+        """
+        lines = body.split(b"\n")
+        start = 0
+        if self._expected is None:
+            if not self._line(lines[0]):
+                return False
+            start = 1
+        links = _PREV_RE.findall(body)
+        if start < len(lines) and len(links) == len(lines):
+            sha256 = hashlib.sha256
+            hashes = [sha256(b"\x00" + line).hexdigest() for line in lines[start:]]
+            assert self._expected is not None
+            want = self._expected + "".join(hashes[:-1])
+            if b"".join(links[start:]) == want.encode() and self._accept(lines[start:], hashes):
+                return True
+        return all(self._line(line) for line in lines[start:])
+
+    def _accept(self, lines: list[bytes], hashes: list[str]) -> bool:
+        if self.entries == 0:
+            if _seq_of(lines[0]) != self.period.first_seq:
+                return False  # the slow path names it
+            self.first_leaf = bytes.fromhex(hashes[0])
+        self._lineno += len(lines)
+        self.entries += len(lines)
+        self.last_leaf = bytes.fromhex(hashes[-1])
+        self._expected = hashes[-1]
+        self._prev_line = lines[-1]
+        if self._rows is not None:
+            for line in lines:
+                if line.startswith(self._prefixes):
+                    self._action(line, None)
+        return True
+
+    def _line(self, line: bytes) -> bool:
+        """Check one line; False when the chain broke (reported)."""
+        period = self.period
+        name = PackFile.AUDIT_LOG
+        self._lineno += 1
+        lineno = self._lineno
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        if self._expected is None:
+            # Line 1 is the entry just before the period: its own link is outside the pack.
+            if _seq_of(line) != period.prior_seq:
+                self.fail(name, "line 1", f"should be entry {period.prior_seq}")
+                return False
+        else:
+            at = line.rfind(_PREV)
+            if at < 0 or line[at + 9 : at + 73] != self._expected.encode():
+                self._link_failure(line, self._prev_line, lineno)
+                return False
+            if self.entries == 0:
+                if _seq_of(line) != period.first_seq:
+                    self.fail(name, f"line {lineno}", f"should be entry {period.first_seq}")
+                    return False
+                self.first_leaf = leaf
+            self.entries += 1
+            self.last_leaf = leaf
+            wanted = self._rows is not None and line.startswith(self._prefixes)
+            if wanted and not self._action(line, lineno):
+                return False
+        self._expected = leaf.hex()
+        self._prev_line = line
+        return True
+
+    def _action(self, line: bytes, lineno: int | None) -> bool:
+        assert self._rows is not None
+        try:
+            row = action_row(parse_entry_line(line), self.period.country)
+        except ValueError:
+            where = f"line {lineno}" if lineno is not None else None
+            self.fail(PackFile.AUDIT_LOG, where, "holds a line that is not a JSON audit entry")
+            return False
+        if row is not None:
+            self._rows.expect(row)
+        return True
+
+    def _ends_well(self) -> bool:
+        period = self.period
+        name = PackFile.AUDIT_LOG
+        want = period.entries + (0 if period.prior_seq is None else 1)
+        if self._lineno != want:
+            self.fail(name, None, f"holds {self._lineno} lines, the manifest's period needs {want}")
+            return False
+        if self.entries and _seq_of(self._prev_line or b"") != period.last_seq:
+            self.fail(name, f"line {self._lineno}", f"should be entry {period.last_seq}")
+            return False
+        return True
+
+    def _link_failure(self, line: bytes, prev_line: bytes | None, lineno: int) -> None:
+        seq = _seq_of(line)
+        before = _seq_of(prev_line) if prev_line is not None else None
+        if prev_line is None:
+            msg = f"entry {seq} does not start the log (its prev is not the genesis hash)"
+        elif seq is not None and before is not None and seq != before + 1:
+            msg = (
+                f"entry {seq} follows entry {before}: an entry is missing or the entries "
+                "are reordered"
+            )
+        else:
+            msg = (
+                f"entry {seq} does not link to the line before it (entry {before}): "
+                "one of them was changed"
+            )
+        self.fail(PackFile.AUDIT_LOG, f"line {lineno}", msg)
+
+
+def _seq_of(line: bytes) -> int | None:
+    try:
+        seq = parse_entry_line(line).get("seq")
+    except ValueError:
+        return None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+class _ActionsCsv:
+    """Compares retention-actions.csv with the rows the audit entries give, in step."""
+
+    def __init__(self, fh: IO[str], fail: Fail) -> None:
+        self._reader = csv.reader(fh)
+        self._fail_to = fail
+        self._failed = False
+        self.rows = 0
+        header = next(self._reader, None)
+        if header != list(ACTIONS_HEADER):
+            self._fail("line 1", f"header should be {','.join(ACTIONS_HEADER)}")
+
+    def _fail(self, where: str | None, message: str) -> None:
+        self._failed = True
+        self._fail_to(PackFile.ACTIONS, where, message)
+
+    def expect(self, row: list[str]) -> None:
+        if self._failed:
+            return
+        record = next(self._reader, None)
+        if record is None:
+            self._fail(
+                None, f"ends early: audit entry {row[0]} ({row[COLUMN['action']]}) has no line"
+            )
+            return
+        if record != row:
+            self._fail(
+                f"line {self._reader.line_num}",
+                f"does not match audit entry {row[0]}: expected {','.join(row)!r}, "
+                f"found {','.join(record)!r}",
+            )
+            return
+        self.rows += 1
+
+    def finish(self, *, complete: bool) -> int:
+        """Report lines no entry gives; only meaningful when every entry was read."""
+        if complete and not self._failed:
+            extra = next(self._reader, None)
+            if extra is not None:
+                self._fail(
+                    f"line {self._reader.line_num}", "no audit entry of the period gives this line"
+                )
+        return self.rows
+
+
+class _CountingHash:
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.size = 0
+
+    def update(self, block: bytes) -> None:
+        self._h.update(block)
+        self.size += len(block)
+
+    def digest(self, path: str) -> FileDigest:
+        return FileDigest(path, self._h.hexdigest(), self.size)
+
+
+def _chunks(fh: IO[bytes], hasher: _CountingHash) -> Iterator[bytes]:
+    """Runs of whole lines (without the final newline), read in large blocks; every byte read is
+    hashed. A final fragment without a newline is yielded too (and fails its checks), so that no
+    byte of the file escapes verification."""
+    carry = b""
+    while block := fh.read(_BLOCK):
+        hasher.update(block)
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        yield data[:cut]
+    if carry:
+        yield carry

@@ -1,0 +1,148 @@
+"""The one database module: engine creation, the UTC datetime type, and the unit of work.
+
+SQLite (a file in the data directory) is the embedded default and PostgreSQL the production store;
+everything dialect-specific about connecting lives here so the rest of the engine writes portable
+SQLAlchemy. On SQLite every transaction starts with BEGIN IMMEDIATE (the documented SQLAlchemy
+recipe), because the driver's legacy mode would begin lazily and fail with "database is locked" on
+the first write of a read-then-write transaction; BEGIN IMMEDIATE also serializes audit appends.
+Helpers never commit: `transaction()` is the unit of work and owns the commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+from retention.config import default_sqlite_url, parse_database_url
+from retention.errors import BadInput
+
+__all__ = [
+    "TZDateTime",
+    "connect",
+    "default_sqlite_url",
+    "is_postgresql",
+    "is_sqlite",
+    "parse_database_url",
+    "session",
+    "transaction",
+]
+
+SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_CACHE_KIB = 64 * 1024  # per connection
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+
+class TZDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, naive UTC in the database.
+
+    Naive storage keeps one representation on both dialects (SQLite text 'YYYY-MM-DD
+    HH:MM:SS.ffffff', PostgreSQL `timestamp without time zone`), so compiled policy SQL does
+    calendar arithmetic without a session timezone shifting it.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def is_postgresql(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def connect(url: str | URL, *, echo: bool = False) -> Engine:
+    """Create an engine for `url` with the engine's connection rules applied.
+
+    Create engines after fork (or dispose in the child): pooled connections must not cross
+    processes.
+    """
+    parsed = parse_database_url(url) if isinstance(url, str) else url
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, echo=echo)
+        return _postgresql_engine(parsed, echo=echo)
+    except NoSuchModuleError:
+        raise BadInput(f"no driver for database URL scheme '{parsed.drivername}'") from None
+
+
+def _postgresql_engine(url: URL, *, echo: bool) -> Engine:
+    # No JIT: the compiled policy expressions are large CASE trees that run once per row, and
+    # LLVM spent 9 s compiling them for a selection whose execution takes 2 s.
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Erased personal data must not linger in free pages: SQLite overwrites deleted content.
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        if url.database and url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            # Reads through a memory map skip a system call and a copy per page: the sweep's
+            # selection probes consents and holds in random order, a million times a night.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+            # Checkpoint every ~40 MB of WAL instead of every 4 MB: a sweep batch writes
+            # thousands of index pages, and at the default each commit copied them all back
+            # and synced the file (a third of a batch's time); most are written again by the
+            # next batch, and one checkpoint then copies the page once.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
+        # The default 2 MB page cache is smaller than one sweep batch's index pages, so a
+        # batch spilled dirty pages to the WAL mid-transaction and read them back. Memory is
+        # taken only as pages are used.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work on a Core connection: commit on success, roll back on any error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    """One unit of work as an ORM session: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        yield s

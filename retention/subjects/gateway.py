@@ -1,0 +1,445 @@
+"""The one audited way to personal data: read, find, export, change and erase a data subject.
+
+Every operation is one guarded unit of work (`retention.access.guard`): it authorizes with the subject's
+country and the grants as they are at that instant (so a grant that expires during a long command
+stops it at the next operation), acts, and appends its audit entry in the same transaction. Reads
+return data only after their entry is committed (fail closed). A denied attempt is audited and
+returns nothing. A blocked subject (restricted processing) is open only to a DPO who states a
+reason. Consent recording (`retention.subjects.consents`) goes through the same `Gateway.on_subject`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
+
+from audit_log import Event, Outcome
+from retention.access.authorization import Decision, GrantStatus
+from retention.access.guard import (
+    Refused,
+    access_from_rows,
+    authorize,
+    deny,
+    guarded,
+    load_access,
+    require,
+    with_access,
+)
+from retention.access.permissions import Permission, Role
+from retention.clock import Clock, utc_now
+from retention.errors import BadInput, CheckFailed, NotFound
+from retention.store.audit import check_reason, record
+from retention.store.subject_tables import Application, Candidate, Consent, Document, LegalHold
+from retention.subjects.export import ExportSection, candidate_dict, export_document
+
+__all__ = [
+    "CONTACT_FIELDS",
+    "ErasureResult",
+    "ExportResult",
+    "ExportSection",
+    "Gateway",
+    "parse_subject_id",
+]
+
+T = TypeVar("T")
+
+CONTACT_FIELDS: Mapping[str, int] = {
+    "first_name": 200,
+    "last_name": 200,
+    "email": 320,
+    "phone": 64,
+    "city": 200,
+}
+_SUBJECT_BY_ID = select(Candidate).where(Candidate.id == bindparam("subject_id"))
+
+
+@functools.cache
+def _subject_with_access() -> Any:
+    # The subject and the caller's grants in one round trip: this runs on every operation.
+    return with_access(_SUBJECT_BY_ID, Candidate.__table__)
+
+
+_EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    subject: uuid.UUID
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    subject: uuid.UUID
+    applications: int
+    consents: int
+    documents: int
+    files_removed: int
+
+
+@dataclass(frozen=True)
+class SubjectWork:
+    """What an operation on a subject returns: the result and the audit details it adds."""
+
+    result: Any
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_subject_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise BadInput("subject id must be a UUID") from None
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Personal data as one authenticated principal may see and change it, every step audited."""
+
+    engine: Engine
+    principal_id: uuid.UUID
+    documents_dir: Path
+    clock: Clock = utc_now
+    export_sections: Sequence[ExportSection] = ()
+
+    # --- the guarded path every operation on one subject takes ---------------------------------
+
+    def on_subject(
+        self,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        work: Callable[[Connection, Any, datetime], SubjectWork],
+        *,
+        reason: str | None = None,
+        open_when_blocked: bool = False,
+    ) -> Any:
+        """Authorize `permission` on the subject, run `work`, audit it; one transaction.
+
+        `open_when_blocked` lets an operation that only reduces processing (withdrawing a
+        consent, Art. 7(3)) through on a blocked subject without the DPO rule.
+        """
+        actor = self.principal_id
+
+        def unit(conn: Connection) -> Any:
+            at = self.clock()
+            rows = conn.execute(
+                _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
+            ).all()
+            row = rows[0] if rows else None
+            country = None if row is None else row.country
+            # No row: an unknown subject (or principal); the decision then loads access itself.
+            access = access_from_rows(actor, rows) if rows else None
+            decision = require(
+                conn,
+                actor,
+                permission,
+                at=at,
+                action=action,
+                country=country,
+                subject=subject_id,
+                access=access,
+            )
+            if row is None:
+                # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
+                refusal = Refused(
+                    Event(
+                        actor=str(actor),
+                        action=action,
+                        subject=subject_id,
+                        outcome=Outcome.ERROR,
+                        reason="no such subject",
+                    ),
+                    NotFound(f"no subject {subject_id}"),
+                )
+                refusal.event_at = at
+                raise refusal
+            subject: Any = row  # a Core row with the candidate's columns
+            if not open_when_blocked:
+                self._check_blocked(subject, decision, action, reason, at)
+            done = work(conn, subject, at)
+            details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
+            record(
+                conn,
+                Event(
+                    actor=str(actor),
+                    action=action,
+                    subject=subject_id,
+                    reason=reason or "",
+                    details={**details, **done.details},
+                ),
+                at=at,
+            )
+            return done.result
+
+        return guarded(self.engine, unit, savepoint=False)
+
+    def _check_blocked(
+        self,
+        subject: Any,
+        decision: Decision,
+        action: str,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        if subject.blocked_at is None:
+            return
+        if decision.role is not Role.DPO or not reason:
+            raise deny(
+                self.principal_id,
+                action,
+                "the subject is blocked (restricted processing): only a DPO stating --reason",
+                at=at,
+                subject=subject.id,
+            )
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def show(self, subject_id: uuid.UUID, *, reason: str | None = None) -> dict[str, Any]:
+        """The subject's record; returned only after the read is on the record."""
+        _optional_reason(reason)
+
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+            return SubjectWork(candidate_dict(subject))
+
+        return self.on_subject(
+            subject_id, Permission.CANDIDATE_READ, "candidate.read", work, reason=reason
+        )
+
+    def find(
+        self,
+        *,
+        email: str | None = None,
+        external_ref: str | None = None,
+        reason: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Subjects matching an e-mail address or ATS reference that this principal may read.
+
+        Matches outside the principal's access are withheld without a word (saying "denied"
+        would tell that the person is known) and audited as denied attempts.
+        """
+        _optional_reason(reason)
+        clause = _find_clause(email, external_ref)
+        actor = self.principal_id
+
+        def unit(conn: Connection) -> list[dict[str, Any]]:
+            at = self.clock()
+            # Refuse outright a principal that cannot read anyone: no search is run.
+            if not _reads_anywhere(conn, actor, at):
+                require(conn, actor, Permission.CANDIDATE_READ, at=at, action="candidate.find")
+            rows = conn.execute(select(Candidate).where(clause).limit(1000)).all()
+            found, events = [], []
+            for subject in rows:
+                decision = authorize(conn, actor, Permission.CANDIDATE_READ, subject.country, at)
+                blocked = subject.blocked_at is not None and (
+                    decision.role is not Role.DPO or not reason
+                )
+                ok = decision.allowed and not blocked
+                events.append(
+                    Event(
+                        actor=str(actor),
+                        action="candidate.find",
+                        subject=subject.id,
+                        outcome=Outcome.OK if ok else Outcome.DENIED,
+                        reason=(reason or "") if ok else _find_denial(decision, blocked),
+                        details={"allowed_by": str(decision.grant_id)} if ok else {},
+                    )
+                )
+                if ok:
+                    found.append(candidate_dict(subject))
+            if events:
+                record(conn, *events, at=at)
+            return found
+
+        return guarded(self.engine, unit, savepoint=False)
+
+    def export(
+        self, subject_id: uuid.UUID, out: Path, *, reason: str | None = None
+    ) -> ExportResult:
+        """Write everything held about the subject to `out` as JSON (GDPR Art. 15 and 20).
+
+        The file is written under a temporary name and renamed into place only after the audit
+        entry (which records its SHA-256) is committed; on any failure it is removed.
+        """
+        _optional_reason(reason)
+        out = out.expanduser().absolute()
+        if out.exists():
+            raise BadInput(f"{out} already exists: choose another --out")
+        if not out.parent.is_dir():
+            raise BadInput(f"{out.parent} is not a directory: choose another --out")
+        partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+            document = export_document(conn, subject, at, self.export_sections)
+            data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            digest = hashlib.sha256(data).hexdigest()
+            result = ExportResult(subject.id, out, digest, len(data))
+            return SubjectWork(result, {"sha256": digest, "size": len(data)})
+
+        try:
+            result: ExportResult = self.on_subject(
+                subject_id, Permission.CANDIDATE_EXPORT, "candidate.export", work, reason=reason
+            )
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, out)
+        return result
+
+    # --- changes -----------------------------------------------------------------------------
+
+    def update(
+        self, subject_id: uuid.UUID, changes: Mapping[str, str | None], *, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Change contact fields (an empty value clears one); the entry names fields, not values."""
+        _optional_reason(reason)
+        values = _contact_changes(changes)
+
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+            conn.execute(
+                update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
+            )
+            fresh = conn.execute(select(Candidate).where(Candidate.id == subject.id)).one()
+            return SubjectWork(candidate_dict(fresh), {"fields": sorted(values)})
+
+        return self.on_subject(
+            subject_id, Permission.CANDIDATE_WRITE, "candidate.update", work, reason=reason
+        )
+
+    def erase(self, subject_id: uuid.UUID, *, reason: str) -> ErasureResult:
+        """Erase the subject on request (Art. 17): its rows now, its document files after commit.
+
+        Refused while a legal hold is active (Art. 17(3)(e)); the refusal is audited.
+        """
+        check_reason(reason)
+        files: list[Path] = []
+
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+            held = conn.execute(
+                select(func.count())
+                .select_from(LegalHold)
+                .where(LegalHold.subject_id == subject.id, LegalHold.released_at.is_(None))  # type: ignore[union-attr]
+            ).scalar_one()
+            if held:
+                refusal = deny(
+                    self.principal_id,
+                    "candidate.erase",
+                    "the subject is under legal hold; erasure is suspended",
+                    at=at,
+                    subject=subject.id,
+                )
+                refusal.error = CheckFailed(refusal.message)
+                raise refusal
+            docs = (
+                conn.execute(select(Document.id).where(Document.candidate_id == subject.id))
+                .scalars()
+                .all()
+            )
+            counts = {
+                "applications": _count(conn, Application, Application.candidate_id, subject.id),
+                "consents": _count(conn, Consent, Consent.candidate_id, subject.id),
+                "documents": len(docs),
+            }
+            for model, column in (
+                (Document, Document.candidate_id),
+                (Consent, Consent.candidate_id),
+                (Application, Application.candidate_id),
+            ):
+                conn.execute(delete(model).where(column == subject.id))
+            conn.execute(delete(Candidate).where(Candidate.id == subject.id))
+            files.extend(self.documents_dir / str(d) for d in docs)
+            return SubjectWork(counts, counts)
+
+        counts = self.on_subject(
+            subject_id, Permission.CANDIDATE_ERASE, "candidate.erase", work, reason=reason
+        )
+        removed = 0
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        return ErasureResult(subject_id, files_removed=removed, **counts)
+
+
+def _count(conn: Connection, model: Any, column: Any, subject_id: uuid.UUID) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(model).where(column == subject_id)
+        ).scalar_one()
+    )
+
+
+def _optional_reason(reason: str | None) -> None:
+    if reason is not None:
+        check_reason(reason)
+
+
+def _reads_anywhere(conn: Connection, actor: uuid.UUID, at: datetime) -> bool:
+    """Whether any grant in force gives candidate:read somewhere (before running a search)."""
+    principal, views = load_access(conn, actor)
+    if principal is None or (principal.disabled_at is not None and principal.disabled_at <= at):
+        return False
+    return any(
+        Permission.CANDIDATE_READ in g.permissions
+        and (g.revoked_at is None or g.revoked_at > at)
+        and g.expires_at > at
+        and g.status is GrantStatus.ACTIVE
+        for g in views
+    )
+
+
+def _find_denial(decision: Decision, blocked: bool) -> str:
+    if blocked and decision.allowed:
+        return "the subject is blocked (restricted processing): only a DPO stating --reason"
+    return decision.reason
+
+
+def _find_clause(email: str | None, external_ref: str | None) -> Any:
+    if (email is None) == (external_ref is None):
+        raise BadInput("give exactly one of --email or --external-ref")
+    if email is not None:
+        if not 3 <= len(email) <= 320 or "@" not in email:
+            raise BadInput("--email must be an e-mail address of at most 320 characters")
+        # Anonymized subjects hold placeholders: leaving them out lets the partial index serve.
+        return and_(func.lower(Candidate.email) == email.lower(), Candidate.anonymized_at.is_(None))
+    assert external_ref is not None
+    if not _EXTERNAL_REF_RE.fullmatch(external_ref):
+        raise BadInput("--external-ref must be 1-128 printable characters without spaces")
+    return Candidate.external_ref == external_ref
+
+
+def _contact_changes(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for name, value in changes.items():
+        if name not in CONTACT_FIELDS:
+            raise BadInput(f"'{name}' is not a contact field ({', '.join(CONTACT_FIELDS)})")
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        if len(value) > CONTACT_FIELDS[name]:
+            raise BadInput(f"{option} is longer than {CONTACT_FIELDS[name]} characters")
+        if any(ord(c) < 32 for c in value):
+            raise BadInput(f"{option} holds control characters")
+        if name == "email" and value and "@" not in value:
+            raise BadInput("--email must be an e-mail address")
+        values[name] = value or None
+    if not values:
+        raise BadInput(f"nothing to change: give at least one of {', '.join(CONTACT_FIELDS)}")
+    return values

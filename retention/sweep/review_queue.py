@@ -1,0 +1,234 @@
+"""The review queue: subjects a rule hands to a person instead of acting on them itself.
+
+The sweep queues a subject whose due action is `review` (one open item per subject, enforced by a
+partial unique index); a DPO decides each item: anonymize now, delete now, or keep until a date.
+Until that date the sweep leaves the subject alone entirely; after it the rules apply again (and
+may queue it again). Decisions run in the caller's transaction with their audit entries; files of
+a deleted or anonymized subject leave after commit (`retention.store.pending_files`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, update
+
+from audit_log import AuditLog, Event
+from retention.clock import Clock, utc_now
+from retention.errors import BadInput, NotFound
+from retention.store.subject_tables import Candidate
+from retention.store.sweep_tables import ReviewDecision, ReviewItem
+from retention.sweep.anonymization import Anonymizer, anonymize
+from retention.sweep.deletion import delete_subjects
+
+__all__ = [
+    "ReviewRequest",
+    "ReviewView",
+    "decide",
+    "enqueue",
+    "kept_until_after",
+    "list_reviews",
+    "review_open",
+]
+
+_items = ReviewItem.__table__
+_candidates = Candidate.__table__
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A subject a rule sends to review, with the rule that did."""
+
+    subject_id: uuid.UUID
+    country: str
+    policy: str
+    rule: str
+    cite: str | None
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    country: str
+    policy: str
+    rule: str
+    cite: str | None
+    queued_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision: str | None
+    keep_until: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "subject": str(self.subject_id),
+            "country": self.country,
+            "policy": self.policy,
+            "rule": self.rule,
+            "cite": self.cite,
+            "queued_at": self.queued_at.isoformat(),
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "decided_by": self.decided_by,
+            "decision": self.decision,
+            "keep_until": self.keep_until.isoformat() if self.keep_until else None,
+        }
+
+
+def review_open(subject_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """SQL: the subject has an undecided review item."""
+    i = _items.c
+    return exists().where(i.subject_id == subject_id, i.decided_at.is_(None))
+
+
+def kept_until_after(subject_id: ColumnElement[uuid.UUID], at: datetime) -> ColumnElement[bool]:
+    """SQL: a DPO decided to keep the subject until after `at`."""
+    i = _items.c
+    return exists().where(
+        i.subject_id == subject_id,
+        i.decision == ReviewDecision.KEEP.value,
+        i.keep_until > at,
+    )
+
+
+def enqueue(
+    conn: Connection,
+    requests: Sequence[ReviewRequest],
+    *,
+    at: datetime,
+    policy_hash: str,
+    run_id: uuid.UUID | None,
+) -> list[uuid.UUID]:
+    """Open an item for each subject without one; returns the subjects newly queued."""
+    if not requests:
+        return []
+    i = _items.c
+    wanted = [r.subject_id for r in requests]
+    already = set(
+        conn.execute(
+            select(i.subject_id).where(i.subject_id.in_(wanted), i.decided_at.is_(None))
+        ).scalars()
+    )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "subject_id": r.subject_id,
+            "country": r.country,
+            "policy": r.policy,
+            "rule": r.rule,
+            "cite": r.cite,
+            "policy_hash": policy_hash,
+            "run_id": run_id,
+            "queued_at": at,
+        }
+        for r in requests
+        if r.subject_id not in already
+    ]
+    if rows:
+        conn.execute(insert(_items), rows)
+    return [r["subject_id"] for r in rows]
+
+
+def list_reviews(conn: Connection, *, include_decided: bool = False) -> list[ReviewView]:
+    """Review items, oldest first: open ones only unless `include_decided`."""
+    q = select(_items).order_by(_items.c.queued_at, _items.c.id)
+    if not include_decided:
+        q = q.where(_items.c.decided_at.is_(None))
+    return [_view(row) for row in conn.execute(q)]
+
+
+def decide(
+    conn: Connection,
+    subject_id: uuid.UUID,
+    decision: ReviewDecision,
+    *,
+    reason: str,
+    actor: str,
+    keep_until: datetime | None = None,
+    clock: Clock = utc_now,
+    anonymizer: Anonymizer | None = None,
+) -> ReviewView:
+    """Decide the subject's open item, act on the subject, and audit both; never commits."""
+    reason = reason.strip()
+    if not reason:
+        raise BadInput("a review decision needs a reason")
+    at = clock()
+    if decision is ReviewDecision.KEEP:
+        if keep_until is None or keep_until <= at:
+            raise BadInput("keep-until needs a date in the future")
+    elif keep_until is not None:
+        raise BadInput("a date goes only with keep-until")
+    i = _items.c
+    q = select(_items).where(i.subject_id == subject_id, i.decided_at.is_(None)).with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no open review for subject {subject_id}")
+    events = [
+        Event(
+            actor=actor,
+            action="review.decide",
+            subject=subject_id,
+            reason=reason,
+            details={
+                "review": str(row.id),
+                "decision": decision.value,
+                "keep_until": keep_until,
+                "policy": row.policy,
+                "rule": row.rule,
+            },
+        )
+    ]
+    if decision is ReviewDecision.ANONYMIZE:
+        done = anonymize(
+            conn, [(subject_id, row.country)], at=at, anonymizer=anonymizer or Anonymizer()
+        )
+    elif decision is ReviewDecision.DELETE:
+        done = delete_subjects(conn, [subject_id], at=at, run_id=None)
+    else:
+        done = []
+    if decision is not ReviewDecision.KEEP:
+        if not done:
+            raise BadInput(f"subject {subject_id} is already gone or anonymized")
+        events.append(
+            Event(
+                actor=actor,
+                action=f"candidate.{decision.value}",
+                subject=subject_id,
+                reason=reason,
+                details={"review": str(row.id), "policy": row.policy, "rule": row.rule},
+            )
+        )
+    conn.execute(
+        update(_items)
+        .where(i.id == row.id)
+        .values(
+            decided_at=at,
+            decided_by=actor,
+            decision=decision.value,
+            keep_until=keep_until,
+            reason=reason,
+        )
+    )
+    AuditLog(clock).append(conn, events)
+    return _view(conn.execute(select(_items).where(i.id == row.id)).one())
+
+
+def _view(row: Row[Any]) -> ReviewView:
+    return ReviewView(
+        row.id,
+        row.subject_id,
+        row.country,
+        row.policy,
+        row.rule,
+        row.cite,
+        row.queued_at,
+        row.decided_at,
+        row.decided_by,
+        row.decision,
+        row.keep_until,
+    )
