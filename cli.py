@@ -27,37 +27,44 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import policies
 from audit_log import Event
-from retention.access import grants, principals
+from retention.access import (
+    Permission,
+    PrincipalView,
+    authenticate,
+    check_permission,
+    grants,
+    principals,
+)
 from retention.access import review as access_review
-from retention.access.authorization import PrincipalView
-from retention.access.guard import check_permission
-from retention.access.permissions import Permission
-from retention.access.principals import authenticate
 from retention.audit import log as auditing
 from retention.clock import utc_now
 from retention.config import Config, load_config
+from retention.demo import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_DOCUMENT_FRACTION,
+    DemoStep,
+    DemoSummary,
+    Progress,
+    SeedReport,
+    run_demo,
+    seed_candidates,
+)
 from retention.demo import tour as demo_module
-from retention.demo.seeding import DEFAULT_DOCUMENT_FRACTION, Progress, SeedReport, seed_candidates
-from retention.demo.tour import DEFAULT_CANDIDATES, DemoStep, DemoSummary, run_demo
 from retention.errors import BadInput, CheckFailed, EngineError
-from retention.install import bootstrap
-from retention.install.installation import (
+from retention.install import (
     Installation,
+    bootstrap,
     initialize,
+    load_installation_policies,
     open_installation,
     secret_is_private,
 )
-from retention.install.policies import load_installation_policies
-from retention.intake.importing import ImportReport, import_candidates
+from retention.intake import ImportReport, import_candidates
 from retention.logs import configure_logging
 from retention.operations import retention as operations
-from retention.scheduler.service import JOB_NAMES, default_jobs, next_runs, run_once, serve
-from retention.store import hardening, migrate
-from retention.store.access_tables import Grant
-from retention.store.sweep_tables import ReviewDecision
-from retention.subjects import consents
-from retention.subjects.decision import explain_subject
-from retention.subjects.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
+from retention.scheduler import JOB_NAMES, default_jobs, next_runs, run_once, serve
+from retention.store import Grant, ReviewDecision, hardening, migrate
+from retention.subjects import CONTACT_FIELDS, Gateway, consents, explain_subject, parse_subject_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -277,8 +284,7 @@ def evidence_export(
     as_json: bool,
 ) -> None:
     """Export a signed, self-verifying evidence pack of a period (evidence:export; audited)."""
-    from retention.access.guard import guarded, require
-    from retention.access.permissions import Permission
+    from retention.access import Permission, guarded, require
     from retention.evidence import export as ex
 
     installation = app.installation()
@@ -353,7 +359,7 @@ def evidence_policy_set(installation: Installation) -> Any:
 @json_option
 def evidence_verify(pack: Path, key_file: Path | None, as_json: bool) -> None:
     """Verify an evidence pack offline (no database needed); exit 1 naming what fails."""
-    from retention.evidence.verify import verify_path
+    from retention.evidence import verify_path
 
     key = None
     if key_file is not None:

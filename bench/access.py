@@ -30,17 +30,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, bindparam, select
 
 from audit_log import Event
-from retention.access import grants, principals
-from retention.access.authorization import GrantStatus, GrantView, PrincipalView, decide
-from retention.access.permissions import Permission, Role
+from retention.access import (
+    GrantStatus,
+    GrantView,
+    Permission,
+    PrincipalView,
+    Role,
+    decide,
+    grants,
+    principals,
+)
 from retention.config import load_config
-from retention.install.bootstrap import bootstrap_principals
-from retention.install.installation import Installation
-from retention.store.audit import record
-from retention.store.engine import connect, transaction
-from retention.store.subject_tables import Candidate
-from retention.subjects.gateway import Gateway
-from retention.testing.installations import DatabaseFactory
+from retention.install import Installation, bootstrap_principals
+from retention.store import Candidate, connect, record, transaction
+from retention.subjects import Gateway
+from retention.testing import DatabaseFactory
 
 CANDIDATES = 2000
 

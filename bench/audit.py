@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine
 
 from audit_log import AuditLog, Event, Signer
-from retention.store.engine import connect
-from retention.testing.installations import DatabaseFactory
+from retention.store import connect
+from retention.testing import DatabaseFactory
 
 BATCH = 1000
 SIGNER = Signer.generate("bench/audit")

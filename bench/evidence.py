@@ -29,10 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from audit_log import AuditLog, Event, Outcome
 from retention.audit import log as auditing
 from retention.config import load_config
-from retention.evidence.export import ExportRequest, export_pack, load_signer
-from retention.evidence.verify import verify_pack
-from retention.install.installation import initialize
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.evidence import ExportRequest, export_pack, load_signer, verify_pack
+from retention.install import initialize
+from retention.testing import DatabaseFactory, FixedClock
 
 MONTH = (date(2026, 9, 1), date(2026, 9, 30))
 

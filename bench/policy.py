@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from policies import Consent, Record, evaluator_for, load_default_policy_set
-from retention.store.engine import connect
+from retention.store import connect
 from tests.policy_db import candidate, consent, decision_query, metadata, postgres_engine
 
 COUNTRIES = ["NL", "DE", "FR", "ES", "IT", "PL", "AT", "BE", "GB", "AE", "SE", "IE"]

@@ -31,14 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import make_url
 
-from retention.demo.seeding import seed_candidates
-from retention.demo.synthetic import CANDIDATE_COLUMNS, generate_batches
-from retention.intake.importing import import_candidates
-from retention.intake.rows import COLUMNS
+from retention.demo import CANDIDATE_COLUMNS, generate_batches, seed_candidates
+from retention.intake import COLUMNS, import_candidates
 from retention.logs import configure_logging
-from retention.store.bulk_load import BULK_CACHE_KIB
-from retention.store.engine import connect
-from retention.testing.installations import DatabaseFactory
+from retention.store import BULK_CACHE_KIB, connect
+from retention.testing import DatabaseFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # The documented import columns without the consent pair, which this bench leaves empty.

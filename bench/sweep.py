@@ -32,13 +32,17 @@ from sqlalchemy import Engine, func, select, text, update
 
 from policies import load_default_policy_set
 from retention.config import load_config
-from retention.install.installation import Installation
-from retention.store.engine import connect, is_postgresql, transaction
-from retention.store.subject_tables import Candidate
-from retention.sweep.anonymization import PHONE_PLACEHOLDER, MonthStart
-from retention.sweep.plan import make_plan
-from retention.sweep.run import BATCH_SIZE, POSTGRESQL_WORKERS, run_sweep
-from retention.testing.installations import DatabaseFactory
+from retention.install import Installation
+from retention.store import Candidate, connect, is_postgresql, transaction
+from retention.sweep import (
+    BATCH_SIZE,
+    PHONE_PLACEHOLDER,
+    POSTGRESQL_WORKERS,
+    MonthStart,
+    make_plan,
+    run_sweep,
+)
+from retention.testing import DatabaseFactory
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 COUNTRIES = ("AT", "BE", "SE", "FI", "DK", "PT", "HU", "SK", "SI", "NO")

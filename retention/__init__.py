@@ -1,7 +1,9 @@
-"""The engine: configuration, database, candidates, access control, holds, sweeps, evidence.
+"""The engine, one subpackage per capability (see the README's "Architecture" section).
 
-It builds on the two independent packages `policies` (the retention policy language) and
-`audit_log` (the tamper-evident log) and is driven by `cli.py`. Import the modules you need
-(`retention.store.engine`, `retention.store.subject_tables`, ...): this package deliberately re-exports nothing, so that
-importing one capability does not load them all.
+Front ends (`cli.py` and `retention.commands`, `retention.scheduler`) call `retention.operations`;
+operations use the capability packages (`access`, `subjects`, `sweep`, `evidence`, `intake`,
+`install`, `audit`, `demo`); all of them reach the database through `retention.store`, which sits on
+`policies` and `audit_log`. The foundation modules at this root (`config`, `clock`, `errors`,
+`logs`, `countries`, `durations`) import no other part of the engine. This package re-exports
+nothing, so that importing one capability does not load them all.
 """

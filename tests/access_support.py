@@ -15,13 +15,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from audit_log.schema import audit_entry
-from retention.access import grants, principals
-from retention.access.permissions import Role
-from retention.install.bootstrap import bootstrap_principals
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Application, Candidate, Consent, Document
-from retention.testing.installations import FixedClock
+from retention.access import Role, grants, principals
+from retention.install import Installation, bootstrap_principals
+from retention.store import Application, Candidate, Consent, Document, transaction
+from retention.testing import FixedClock
 
 
 @dataclass
@@ -129,7 +126,7 @@ def audit_count(engine: Engine) -> int:
 
 def snapshot(engine: Engine) -> dict[str, list[Any]]:
     """Every row of the data tables (not the audit log), to assert that nothing changed."""
-    from retention.store.access_tables import Grant, Principal, Token
+    from retention.store import Grant, Principal, Token
 
     out: dict[str, list[Any]] = {}
     with engine.connect() as conn:

@@ -19,9 +19,9 @@ import structlog
 from sqlalchemy import Engine
 
 from retention.config import Config, load_config
-from retention.install.installation import MARKER, Installation
-from retention.store.engine import connect
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.install import MARKER, Installation
+from retention.store import connect
+from retention.testing import DatabaseFactory, FixedClock
 
 PG_URL = os.environ.get("GDPR_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -15,11 +15,10 @@ from sqlalchemy import insert
 
 from audit_log import AuditLog, Event, Outcome, Signer, append_witness
 from retention.config import load_config
-from retention.evidence.export import ExportRequest, PolicyTexts, export_pack, load_signer
-from retention.install.installation import MARKER, Installation
-from retention.store.engine import connect
-from retention.store.subject_tables import Candidate, Consent, LegalHold
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.evidence import ExportRequest, PolicyTexts, export_pack, load_signer
+from retention.install import MARKER, Installation
+from retention.store import Candidate, Consent, LegalHold, connect
+from retention.testing import DatabaseFactory, FixedClock
 
 PERIOD = (date(2026, 9, 1), date(2026, 10, 31))
 EXPORT_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from policies import ColumnMap, PolicySet, consent_needed, join_latest_consents,
 from policies.records import Record
 from policies.sql_compiler import decision_select
 from policies.sql_time import NaiveUTC
-from retention.store.engine import connect
+from retention.store import connect
 
 metadata = sa.MetaData()
 candidate = sa.Table(

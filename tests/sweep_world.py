@@ -16,9 +16,9 @@ from sqlalchemy import select
 from audit_log.schema import audit_entry
 from policies import Consent, Hold, PolicySet, Record, evaluate
 from retention.demo.population import Population, generate, insert_population
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.sweep.holds import place_hold
+from retention.install import Installation
+from retention.store import transaction
+from retention.sweep import place_hold
 from retention.sweep.selection import ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,10 +96,10 @@ import sys
 from datetime import datetime
 from policies import load_default_policy_set
 from retention.config import load_config
-from retention.store.engine import connect
-from retention.install.installation import Installation
+from retention.store import connect
+from retention.install import Installation
 from retention.logs import configure_logging
-from retention.sweep.run import run_sweep
+from retention.sweep import run_sweep
 configure_logging(json=True)
 data_dir, url, at, batch = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3]), int(sys.argv[4])
 config = load_config(data_dir, url, env={})

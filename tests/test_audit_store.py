@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 from audit_log import AuditLog, Event, InvalidEventError, LogStateError, Signer, verify_log
 from audit_log.merkle import leaf_hash
 from audit_log.schema import audit_entry, audit_node
-from retention.store.engine import connect
-from retention.store.subject_tables import Candidate
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.store import Candidate, connect
+from retention.testing import DatabaseFactory, FixedClock
 from tests.merkle_reference import mth, path, subproof
 
 SIGNER = Signer.generate("test.example/audit")

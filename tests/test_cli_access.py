@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from retention.install.installation import Installation
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.install import Installation
+from retention.testing import DatabaseFactory, FixedClock
 from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
 
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from audit_log import AuditLog, ConsistencyProof, Event, InclusionProof, Verifier, open_note
-from retention.store.engine import connect
-from retention.testing.installations import DatabaseFactory
+from retention.store import connect
+from retention.testing import DatabaseFactory
 
 SUBJECT = UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
 # `gdpr init` records its bootstrap (principal.create and access.grant for admin and dpo).

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 
 
 def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli, main
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

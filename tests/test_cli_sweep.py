@@ -14,9 +14,9 @@ import structlog
 from cli import main
 from retention.config import load_config
 from retention.demo.population import generate, insert_population
-from retention.install.installation import open_installation
-from retention.store.engine import transaction
-from retention.testing.installations import DatabaseFactory
+from retention.install import open_installation
+from retention.store import transaction
+from retention.testing import DatabaseFactory
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +117,7 @@ class TestHoldAndReviewCommands:
         _, out, _ = g("sweep", "--dry-run", "--json", token=tokens["dpo"])
         installation = open_installation(load_config(g.data))
         from policies import load_default_policy_set
-        from retention.sweep.selection import actionable_only, decisions
+        from retention.sweep import actionable_only, decisions
 
         d = decisions(load_default_policy_set(), datetime.now(UTC))
         with installation.engine.connect() as conn:

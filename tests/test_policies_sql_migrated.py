@@ -24,9 +24,8 @@ from policies import (
     purposes_used,
 )
 from policies.sql_compiler import decision_select
-from retention.store.engine import connect
-from retention.store.subject_tables import Candidate, LegalHold
-from retention.store.subject_tables import Consent as ConsentRow
+from retention.store import Candidate, LegalHold, connect
+from retention.store import Consent as ConsentRow
 from tests.test_policies_sql_compiler import _boundaries, _consents, _instants, _maybe
 
 CANDIDATE = Candidate.__table__

@@ -9,9 +9,9 @@ import pytest
 from retention.access import grants, principals
 from retention.access.review import review_access
 from retention.errors import AccessDenied
-from retention.install.installation import Installation
-from retention.subjects.gateway import Gateway
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.subjects import Gateway
+from retention.testing import FixedClock
 from tests.access_support import World, build_world
 
 

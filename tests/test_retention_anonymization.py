@@ -9,16 +9,11 @@ from sqlalchemy import func, select
 
 from retention.demo.population import generate, insert_population
 from retention.errors import LockBroken
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.install import Installation
+from retention.store import Application, Candidate, Consent, Document, transaction
 from retention.store.sweep_tables import PendingDeletion
-from retention.sweep.anonymization import (
-    PHONE_PLACEHOLDER,
-    Anonymizer,
-    anonymize,
-    locale_for,
-)
+from retention.sweep import PHONE_PLACEHOLDER
+from retention.sweep.anonymization import Anonymizer, anonymize, locale_for
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

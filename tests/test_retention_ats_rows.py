@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from retention.intake.rows import RowRejected, normalize_column, parse_row
-from retention.store.subject_tables import CandidateStatus
+from retention.store import CandidateStatus
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BASE = {"external_ref": "X1", "country": "DE", "status": "in_process"}

@@ -13,7 +13,7 @@ from audit_log import AuditLog, Event, ProblemKind, Signer
 from audit_log.schema import audit_checkpoint, audit_entry, audit_head, audit_node
 from retention.audit import log as auditing
 from retention.errors import BadInput, InstallationError
-from retention.install.installation import Installation
+from retention.install import Installation
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retention.access.authorization import GrantStatus, GrantView, PrincipalView, decide
-from retention.access.permissions import ROLE_PERMISSIONS, Permission, Role
+from retention.access import GrantStatus, GrantView, Permission, PrincipalView, Role, decide
+from retention.access.permissions import ROLE_PERMISSIONS
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ME = PrincipalView(uuid.uuid4(), "rita")

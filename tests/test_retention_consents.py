@@ -8,10 +8,10 @@ import pytest
 
 from retention.durations import add_months
 from retention.errors import AccessDenied, BadInput
-from retention.install.installation import Installation
+from retention.install import Installation
+from retention.subjects import Gateway
 from retention.subjects.consents import list_consents, record_consent, withdraw_consent
-from retention.subjects.gateway import Gateway
-from retention.testing.installations import FixedClock
+from retention.testing import FixedClock
 from tests.access_support import World, audit_rows, build_world, snapshot
 
 

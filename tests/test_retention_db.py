@@ -10,8 +10,8 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from retention.errors import BadInput
-from retention.store.engine import parse_database_url, transaction
-from retention.store.subject_tables import Candidate, Consent
+from retention.store import Candidate, Consent, transaction
+from retention.store.engine import parse_database_url
 
 
 class TestTZDateTime:

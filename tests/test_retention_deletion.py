@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from retention.demo.population import generate, insert_population
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.install import Installation
+from retention.store import Application, Candidate, Consent, Document, transaction
 from retention.store.sweep_tables import PendingDeletion
 from retention.sweep.deletion import block, delete_subjects
 

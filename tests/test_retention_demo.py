@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from retention.config import Config, load_config
-from retention.demo.tour import DEMO_MARKER, inventory, run_demo
+from retention.demo import run_demo
+from retention.demo.tour import DEMO_MARKER, inventory
 from retention.errors import InstallationError
-from retention.install.installation import Installation, initialize
-from retention.testing.installations import DatabaseFactory
+from retention.install import Installation, initialize
+from retention.testing import DatabaseFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

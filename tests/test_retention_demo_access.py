@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from retention.access.permissions import Role
+from retention.access import Role
 from retention.demo.access import run_access_demo
 from retention.errors import BadInput
-from retention.install.bootstrap import bootstrap_principals
-from retention.install.installation import Installation
-from retention.testing.installations import FixedClock
+from retention.install import Installation, bootstrap_principals
+from retention.testing import FixedClock
 from tests.access_support import add_candidate, audit_rows
 
 

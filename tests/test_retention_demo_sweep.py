@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from policies import load_default_policy_set
 from retention.demo.sweep import demo_sweep
-from retention.install.installation import Installation
+from retention.install import Installation
 from tests.sweep_world import seed
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from retention.demo.evidence import demo_evidence, demo_step
-from retention.install.installation import Installation
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.testing import FixedClock
 from tests.evidence_support import EXPORT_AT, PERIOD, POLICIES, install_key, seed
 
 

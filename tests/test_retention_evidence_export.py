@@ -16,18 +16,13 @@ from sqlalchemy import insert, select
 from audit_log import Signer
 from audit_log.schema import audit_entry
 from retention.errors import BadInput, CheckFailed
-from retention.evidence.export import (
-    EXPORT_ACTION,
-    ExportRequest,
-    export_pack,
-    load_signer,
-)
+from retention.evidence import ExportRequest, export_pack, load_signer, verify_path
+from retention.evidence.export import EXPORT_ACTION
 from retention.evidence.pack import Manifest, PackFile
 from retention.evidence.seal import period_bounds
-from retention.evidence.verify import verify_path
-from retention.install.installation import Installation
-from retention.store.subject_tables import Candidate
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.store import Candidate
+from retention.testing import FixedClock
 from tests.evidence_support import EXPORT_AT, PACK_FILES, PERIOD, POLICIES, export, seed
 
 EXPECTED_FILES = set(PACK_FILES)

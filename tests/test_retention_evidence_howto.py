@@ -12,7 +12,7 @@ import pytest
 
 from audit_log import Signer
 from retention.evidence.pack import PackFile
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 from tests.evidence_support import build_pristine, copy_pack
 
 

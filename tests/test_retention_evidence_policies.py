@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from policies import default_policy_dir, load_default_policy_set
-from retention.evidence.policies import PolicyTexts, policy_texts, write_policies
+from retention.evidence import PolicyTexts, policy_texts
+from retention.evidence.policies import write_policies
 
 
 class TestPolicyTexts:

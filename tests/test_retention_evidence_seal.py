@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from audit_log import AuditLog, Checkpoint, Event, Signer, open_note
 from audit_log.proof import ConsistencyProof, InclusionProof
 from retention.evidence.seal import EXPORT_ACTION, SealRequest, period_bounds, seal_period
-from retention.install.installation import Installation
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.testing import FixedClock
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 END = datetime(2026, 10, 1, tzinfo=UTC)

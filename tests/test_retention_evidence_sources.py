@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from retention.evidence.sources import GRANTS_HEADER, HOLDS_HEADER, Bounds, Sources
-from retention.install.installation import Installation
-from retention.store.subject_tables import Consent, LegalHold
-from retention.store.sweep_tables import ReviewItem
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.store import Consent, LegalHold, ReviewItem
+from retention.testing import FixedClock
 from tests.access_support import add_candidate, build_world
 
 START = datetime(2026, 9, 1, tzinfo=UTC)

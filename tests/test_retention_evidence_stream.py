@@ -13,8 +13,8 @@ from audit_log.schema import audit_entry
 from retention.evidence import stream as evidence_stream
 from retention.evidence.pack import ACTIONS_HEADER, CsvWriter, HashingWriter, PackPeriod
 from retention.evidence.stream import copy_entries
-from retention.install.installation import Installation
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.testing import FixedClock
 from tests.access_support import add_candidate
 
 

@@ -12,9 +12,9 @@ import pytest
 from audit_log import Signer, sign_note
 from audit_log.note import parse_note
 from retention.errors import BadInput
+from retention.evidence import verify_pack, verify_path
 from retention.evidence.pack import FileDigest, Manifest, PackFile, fingerprint
-from retention.evidence.verify import verify_pack, verify_path
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 from tests.evidence_support import PACK_FILES, build_pristine, copy_pack
 
 

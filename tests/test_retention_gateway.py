@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
-from retention.install.installation import Installation
-from retention.store.engine import is_postgresql, transaction
-from retention.store.subject_tables import Candidate, Document, LegalHold
-from retention.subjects.gateway import Gateway, _find_clause
+from retention.install import Installation
+from retention.store import Candidate, Document, LegalHold, is_postgresql, transaction
+from retention.subjects import Gateway
+from retention.subjects.gateway import _find_clause
 from retention.sweep.anonymization import Anonymizer, anonymize
-from retention.testing.installations import FixedClock
+from retention.testing import FixedClock
 from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
 
 

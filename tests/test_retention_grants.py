@@ -8,9 +8,9 @@ import pytest
 
 from retention.access import grants, principals
 from retention.errors import AccessDenied, BadInput
-from retention.install.installation import Installation
-from retention.store.access_tables import Grant
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.store import Grant
+from retention.testing import FixedClock
 from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
 
 

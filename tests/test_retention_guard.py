@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import Connection, select
 
 from audit_log import Event, Outcome
-from retention.access.guard import Refused, check_permission, guarded
-from retention.access.permissions import Permission
+from retention.access import Permission, Refused, check_permission, guarded
 from retention.errors import AccessDenied
-from retention.install.installation import Installation
-from retention.store.subject_tables import Candidate
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.store import Candidate
+from retention.testing import FixedClock
 from tests.access_support import World, audit_rows, build_world
 
 

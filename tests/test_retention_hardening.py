@@ -10,9 +10,9 @@ from sqlalchemy.exc import DBAPIError
 
 from audit_log import AuditLog, Event
 from retention.errors import BadInput
-from retention.store.engine import connect
+from retention.store import connect
 from retention.store.hardening import harden
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 
 
 class TestHarden:

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from audit_log.schema import audit_entry
 from retention.demo.population import generate, insert_population
 from retention.errors import BadInput, NotFound
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate
-from retention.sweep.holds import active_hold_exists, list_holds, place_hold, release_hold
+from retention.install import Installation
+from retention.store import Candidate, transaction
+from retention.sweep import place_hold
+from retention.sweep.holds import active_hold_exists, list_holds, release_hold
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -13,9 +13,8 @@ from sqlalchemy import Engine, func, select, update
 from structlog.testing import capture_logs
 
 from retention.errors import BadInput
-from retention.intake.importing import import_candidates
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate, Consent
+from retention.intake import import_candidates
+from retention.store import Candidate, Consent, transaction
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HEADER = (

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from retention.store.engine import connect, transaction
+from retention.store import connect, transaction
 from retention.sweep.lease import LeaseLost, LeaseOwner, acquire, holder, release, renew
-from retention.testing.installations import DatabaseFactory, FixedClock
+from retention.testing import DatabaseFactory, FixedClock
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from retention.store import migrate
-from retention.store.engine import connect
+from retention.store import connect, migrate
 from retention.store.metadata import target_metadata
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 
 
 class TestMigrations:

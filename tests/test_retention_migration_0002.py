@@ -7,9 +7,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from audit_log import AuditLog, Event, Signer
-from retention.store import migrate
-from retention.store.engine import connect
-from retention.testing.installations import DatabaseFactory
+from retention.store import connect, migrate
+from retention.testing import DatabaseFactory
 
 SIGNER = Signer.generate("t")
 

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from retention.demo.population import generate, insert_population
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.install import Installation
+from retention.store import document_path, queue_documents, remove_pending, transaction
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -9,10 +9,9 @@ from sqlalchemy import select
 
 from audit_log.schema import audit_entry
 from policies import RecordError, evaluate, load_default_policy_set
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate
-from retention.sweep.plan import make_plan
+from retention.install import Installation
+from retention.store import Candidate, transaction
+from retention.sweep import make_plan
 from tests.sweep_world import expected_actions, records, seed
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from retention.access import principals
 from retention.access.principals import hash_token, new_token
 from retention.errors import AccessDenied, BadInput
-from retention.install.installation import Installation
-from retention.store.access_tables import Token
-from retention.testing.installations import FixedClock
+from retention.install import Installation
+from retention.store import Token
+from retention.testing import FixedClock
 from tests.access_support import World, audit_rows, build_world
 
 

@@ -11,13 +11,11 @@ from audit_log.schema import audit_entry
 from policies import load_default_policy_set
 from retention.demo.population import generate, insert_population
 from retention.errors import BadInput, NotFound
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate
-from retention.store.sweep_tables import ReviewDecision
+from retention.install import Installation
+from retention.store import Candidate, ReviewDecision, transaction
+from retention.sweep import run_sweep
 from retention.sweep.review_queue import ReviewRequest, decide, enqueue, list_reviews
-from retention.sweep.run import run_sweep
-from retention.testing.installations import FixedClock
+from retention.testing import FixedClock
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

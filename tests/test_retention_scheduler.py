@@ -11,8 +11,9 @@ import pytest
 
 from retention.config import Config, Schedule
 from retention.errors import BadInput
-from retention.install.installation import Installation
-from retention.scheduler.service import MISFIRE_GRACE, build_scheduler, next_runs, run_once
+from retention.install import Installation
+from retention.scheduler import next_runs, run_once
+from retention.scheduler.service import MISFIRE_GRACE, build_scheduler
 
 
 def with_config(installation: Installation, **changes: Any) -> Installation:

@@ -11,16 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from retention.demo.seeding import seed_candidates
-from retention.demo.synthetic import (
-    CANDIDATE_COLUMNS,
-    CHUNK,
-    CONSENT_COLUMNS,
-    SeedBatch,
-    generate_batches,
-)
+from retention.demo import CANDIDATE_COLUMNS, generate_batches, seed_candidates
+from retention.demo.synthetic import CHUNK, CONSENT_COLUMNS, SeedBatch
 from retention.errors import BadInput
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store import Application, Candidate, Consent, Document
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 STORED = "%Y-%m-%d %H:%M:%S.%f"

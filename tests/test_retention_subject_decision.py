@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from retention.store.engine import connect
-from retention.store.subject_tables import Candidate
+from retention.store import Candidate, connect
 from tests.cli_support import gdpr, init_as_dpo
 
 AT = "2026-11-22T00:00:00Z"

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from retention.install.installation import Installation
-from retention.store.subject_tables import Candidate
+from retention.install import Installation
+from retention.store import Candidate
 from retention.subjects.export import EXPORT_FORMAT, export_document
-from retention.testing.installations import FixedClock
+from retention.testing import FixedClock
 from tests.access_support import add_candidate
 
 

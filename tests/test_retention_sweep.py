@@ -18,18 +18,18 @@ from sqlalchemy import String, Text, func, inspect, select
 
 from audit_log.schema import audit_entry
 from policies import load_default_policy_set
-from retention.audit.log import create_signing_key, sign_checkpoint, verify_installation
+from retention.audit import sign_checkpoint
+from retention.audit.log import create_signing_key, verify_installation
 from retention.config import load_config
 from retention.errors import BadInput
-from retention.install.installation import MARKER, Installation
+from retention.install import MARKER, Installation
 from retention.logs import configure_logging
-from retention.store.engine import connect, is_postgresql, transaction
-from retention.store.subject_tables import Candidate, Document
-from retention.store.sweep_tables import PendingDeletion, SweepRun
+from retention.store import Candidate, Document, SweepRun, connect, is_postgresql, transaction
+from retention.store.sweep_tables import PendingDeletion
+from retention.sweep import POSTGRESQL_WORKERS, run_sweep
 from retention.sweep.anonymization import Anonymizer
 from retention.sweep.holds import list_holds, release_hold
-from retention.sweep.run import POSTGRESQL_WORKERS, run_sweep
-from retention.testing.installations import DatabaseFactory
+from retention.testing import DatabaseFactory
 from tests.sweep_world import (
     audited_actions,
     expected_actions,

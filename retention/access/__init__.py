@@ -1,1 +1,53 @@
-"""access"""
+"""Who may do what, where, and until when: permissions and roles, principals and tokens, grants
+with four-eyes approval, the guard every operation passes, the access review, grant expiry.
+"""
+
+from __future__ import annotations
+
+from retention.access.authorization import Decision, GrantStatus, GrantView, PrincipalView, decide
+from retention.access.expiries import check_expiries
+from retention.access.grants import MAX_GRANT_DAYS, insert_grant
+from retention.access.guard import (
+    Refused,
+    access_from_rows,
+    authorize,
+    check_permission,
+    deny,
+    guarded,
+    load_access,
+    require,
+    with_access,
+)
+from retention.access.permissions import Permission, Role
+from retention.access.principals import (
+    IssuedToken,
+    authenticate,
+    find_principal_by_name,
+    insert_principal,
+)
+
+__all__ = [
+    "MAX_GRANT_DAYS",
+    "Decision",
+    "GrantStatus",
+    "GrantView",
+    "IssuedToken",
+    "Permission",
+    "PrincipalView",
+    "Refused",
+    "Role",
+    "access_from_rows",
+    "authenticate",
+    "authorize",
+    "check_expiries",
+    "check_permission",
+    "decide",
+    "deny",
+    "find_principal_by_name",
+    "guarded",
+    "insert_grant",
+    "insert_principal",
+    "load_access",
+    "require",
+    "with_access",
+]

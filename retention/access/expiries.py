@@ -17,9 +17,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from audit_log import Event
 from retention.clock import Clock, utc_now
-from retention.store.access_tables import Grant
-from retention.store.audit import record
-from retention.store.subject_tables import Consent
+from retention.store import Consent, Grant, record
 
 __all__ = ["ExpiryCounts", "check_expiries"]
 

@@ -30,8 +30,7 @@ from retention.access.principals import find_principal
 from retention.clock import Clock, utc_now
 from retention.durations import resolve_expiry
 from retention.errors import BadInput, NotFound
-from retention.store.access_tables import Grant, Principal
-from retention.store.audit import check_reason, record
+from retention.store import Grant, Principal, check_reason, record
 
 __all__ = [
     "MAX_GRANT_DAYS",

@@ -28,9 +28,7 @@ from retention.access.authorization import (
 )
 from retention.access.permissions import Permission, Role
 from retention.errors import AccessDenied, EngineError
-from retention.store.access_tables import Grant, Principal
-from retention.store.audit import record
-from retention.store.engine import transaction
+from retention.store import Grant, Principal, record, transaction
 
 __all__ = [
     "Refused",

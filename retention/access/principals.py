@@ -24,9 +24,15 @@ from retention.access.guard import Refused, guarded, require
 from retention.access.permissions import Permission
 from retention.clock import Clock, utc_now
 from retention.errors import AccessDenied, BadInput, NotFound
-from retention.store.access_tables import Principal, PrincipalKind, Token
-from retention.store.audit import ANONYMOUS, check_reason, record
-from retention.store.engine import transaction
+from retention.store import (
+    ANONYMOUS,
+    Principal,
+    PrincipalKind,
+    Token,
+    check_reason,
+    record,
+    transaction,
+)
 
 __all__ = [
     "TOKEN_PREFIX",

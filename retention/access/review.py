@@ -20,8 +20,7 @@ from retention.access.grants import require_access_reader
 from retention.access.guard import guarded
 from retention.access.permissions import PRIVILEGED_ROLES, Role
 from retention.clock import Clock, utc_now
-from retention.store.access_tables import Grant, Principal
-from retention.store.audit import last_grant_uses
+from retention.store import Grant, Principal, last_grant_uses
 
 __all__ = ["EXPIRY_WINDOW", "UNUSED_AFTER", "AccessReview", "ReviewedGrant", "review_access"]
 

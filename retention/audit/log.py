@@ -36,8 +36,8 @@ from audit_log import (
 from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.errors import BadInput, CheckFailed, InstallationError
-from retention.install.installation import Installation, secret_is_private, write_secret
-from retention.store.engine import is_sqlite
+from retention.install import Installation, secret_is_private, write_secret
+from retention.store import is_sqlite
 
 __all__ = [
     "consistency",

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from retention.access import grants, principals
 from retention.clock import Clock, utc_now
 from retention.errors import AccessDenied, BadInput
-from retention.install.installation import Installation
-from retention.store.subject_tables import Candidate
-from retention.subjects.gateway import Gateway
+from retention.install import Installation
+from retention.store import Candidate
+from retention.subjects import Gateway
 
 __all__ = ["AccessDemo", "run_access_demo"]
 

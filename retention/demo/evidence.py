@@ -12,9 +12,15 @@ from pathlib import Path
 
 from policies import PolicySet
 from retention.clock import Clock, utc_now
-from retention.evidence.export import ExportRequest, ExportResult, export_pack, load_signer
-from retention.evidence.policies import PolicyTexts, policy_texts
-from retention.install.installation import Installation
+from retention.evidence import (
+    ExportRequest,
+    ExportResult,
+    PolicyTexts,
+    export_pack,
+    load_signer,
+    policy_texts,
+)
+from retention.install import Installation
 
 __all__ = ["DEMO_ACTOR", "demo_evidence", "demo_step"]
 

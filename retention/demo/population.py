@@ -20,8 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from retention.store.pending_files import document_path
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store import Application, Candidate, Consent, Document, document_path
 
 __all__ = ["COUNTRIES", "Population", "generate", "insert_population"]
 

@@ -26,9 +26,7 @@ from retention.demo.synthetic import (
 )
 from retention.errors import BadInput
 from retention.logs import get_logger
-from retention.store.bulk_load import bulk_insert, bulk_load_settings
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate
+from retention.store import Candidate, bulk_insert, bulk_load_settings, transaction
 
 __all__ = [
     "DEFAULT_DOCUMENT_FRACTION",

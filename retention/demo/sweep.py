@@ -17,14 +17,17 @@ from sqlalchemy import Connection, func, select
 
 from policies import PolicySet
 from retention.clock import Clock, utc_now
-from retention.install.installation import Installation
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate
-from retention.store.sweep_tables import ReviewItem
-from retention.sweep.holds import place_hold
-from retention.sweep.plan import Plan, make_plan
-from retention.sweep.run import SweepResult, run_sweep
-from retention.sweep.selection import actionable_only, decisions
+from retention.install import Installation
+from retention.store import Candidate, ReviewItem, transaction
+from retention.sweep import (
+    Plan,
+    SweepResult,
+    actionable_only,
+    decisions,
+    make_plan,
+    place_hold,
+    run_sweep,
+)
 
 __all__ = ["Counts", "DemoSweep", "demo_sweep", "sweep_step"]
 
@@ -144,9 +147,8 @@ def demo_sweep(
 
 def sweep_step(installation: Installation, now: datetime) -> list[str]:
     """`gdpr demo` step: the sweep story above, acting as the bootstrap DPO principal."""
-    from retention.access.permissions import Role
-    from retention.access.principals import find_principal_by_name
-    from retention.install.policies import load_installation_policies
+    from retention.access import Role, find_principal_by_name
+    from retention.install import load_installation_policies
 
     dpo = find_principal_by_name(installation.engine, Role.DPO.value)
     policy_set = load_installation_policies(installation.config)

@@ -33,7 +33,7 @@ from typing import Any
 from retention.clock import as_utc, utc_now
 from retention.demo.fake_pools import COUNTRIES, LocalePool, build_pools
 from retention.errors import BadInput
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store import Application, Candidate, Consent, Document
 
 __all__ = [
     "APPLICATION_COLUMNS",

@@ -20,10 +20,8 @@ from retention.clock import as_utc, utc_now
 from retention.config import Config
 from retention.demo.seeding import Progress, SeedReport, seed_candidates
 from retention.errors import CheckFailed, InstallationError
-from retention.install.installation import MARKER, InitStep, Installation, initialize
-from retention.store import migrate
-from retention.store.engine import connect
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.install import MARKER, InitStep, Installation, initialize
+from retention.store import Application, Candidate, Consent, Document, connect, migrate
 
 __all__ = [
     "DEMO_MARKER",
@@ -161,8 +159,7 @@ def inventory(engine: Engine, now: datetime) -> InventorySummary:
 
 def access_step(installation: Installation, now: datetime) -> list[str]:
     """A recruiter scoped to one country reads a candidate there (allowed) and elsewhere (denied)."""
-    from retention.access.permissions import Role
-    from retention.access.principals import find_principal_by_name
+    from retention.access import Role, find_principal_by_name
     from retention.demo.access import run_access_demo
 
     # `gdpr init` names the bootstrap principals after their roles.

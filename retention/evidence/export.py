@@ -62,7 +62,7 @@ from retention.evidence.sources import (
 )
 from retention.evidence.stream import StreamStats, copy_entries
 from retention.evidence.verify import PackReport, verify_pack
-from retention.install.installation import Installation
+from retention.install import Installation
 
 __all__ = [
     "EXPORT_ACTION",

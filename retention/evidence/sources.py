@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from audit_log.entry import format_ts
 from policies import PolicySet
-from retention.sweep.selection import decisions
+from retention.sweep import decisions
 
 __all__ = [
     "CONSENTS_HEADER",

@@ -36,7 +36,7 @@ from retention.evidence.pack import (
     action_row,
     parse_entry_line,
 )
-from retention.store.subject_tables import Candidate
+from retention.store import Candidate
 
 __all__ = ["StreamStats", "copy_entries"]
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from audit_log import Event
-from retention.access.authorization import GrantStatus
-from retention.access.grants import MAX_GRANT_DAYS, insert_grant
-from retention.access.permissions import Role
-from retention.access.principals import IssuedToken, insert_principal
+from retention.access import (
+    MAX_GRANT_DAYS,
+    GrantStatus,
+    IssuedToken,
+    Role,
+    insert_grant,
+    insert_principal,
+)
 from retention.clock import Clock, utc_now
 from retention.install.installation import Installation
-from retention.store.access_tables import PrincipalKind
-from retention.store.audit import record
-from retention.store.engine import transaction
+from retention.store import PrincipalKind, record, transaction
 
 __all__ = ["BOOTSTRAP_ACTOR", "bootstrap_principals", "init_step"]
 

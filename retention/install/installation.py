@@ -21,8 +21,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from retention.config import Config
 from retention.errors import InstallationError
-from retention.store import migrate
-from retention.store.engine import connect
+from retention.store import connect, migrate
 
 __all__ = [
     "Installation",

@@ -45,10 +45,8 @@ from retention.intake.rows import (
     parse_row,
 )
 from retention.logs import get_logger
-from retention.store.audit import record as audit_record
-from retention.store.bulk_load import bulk_load_settings
-from retention.store.engine import transaction
-from retention.store.subject_tables import Candidate, Consent
+from retention.store import Candidate, Consent, bulk_load_settings, transaction
+from retention.store import record as audit_record
 
 __all__ = ["ImportReport", "import_candidates"]
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from retention.countries import parse_country
 from retention.errors import BadInput
-from retention.store.subject_tables import CandidateStatus
+from retention.store import CandidateStatus
 
 __all__ = [
     "COLUMNS",

@@ -15,18 +15,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from retention.access.guard import guarded, require
-from retention.access.permissions import Permission
+from retention.access import Permission, guarded, require
 from retention.clock import Clock, utc_now
-from retention.install.installation import Installation
-from retention.install.policies import load_installation_policies
-from retention.store.pending_files import remove_pending
-from retention.store.subject_tables import Candidate
-from retention.store.sweep_tables import ReviewDecision
-from retention.sweep import holds
+from retention.install import Installation, load_installation_policies
+from retention.store import Candidate, ReviewDecision, remove_pending
+from retention.sweep import Plan, Progress, SweepResult, holds, make_plan, run_sweep
 from retention.sweep import review_queue as review
-from retention.sweep.plan import Plan, make_plan
-from retention.sweep.run import Progress, SweepResult, run_sweep
 
 __all__ = [
     "decide_review",

@@ -27,14 +27,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from retention.access.expiries import check_expiries
-from retention.audit.log import sign_checkpoint
+from retention.access import check_expiries
+from retention.audit import sign_checkpoint
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput
-from retention.install.installation import Installation
+from retention.install import Installation
 from retention.logs import get_logger
 from retention.operations import retention as operations
-from retention.store.engine import transaction
+from retention.store import transaction
 
 __all__ = [
     "JOB_NAMES",

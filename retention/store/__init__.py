@@ -1,1 +1,71 @@
-"""store"""
+"""The data layer: engine and unit of work, every table, migrations, bulk loading, id arrays,
+the pending-file queue, and the one seam through which the engine appends to the audit log.
+
+Everything above reaches the database through this package. It knows nothing of access or
+retention rules; `policies` and `audit_log` below it know nothing of it.
+"""
+
+from __future__ import annotations
+
+from retention.store.access_tables import Grant, Principal, PrincipalKind, Token
+from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
+from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
+from retention.store.engine import TZDateTime, connect, is_postgresql, is_sqlite, transaction
+from retention.store.id_sets import among, text_array, uuid_array
+from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.store.storage_order import StoragePosition
+from retention.store.subject_tables import (
+    Application,
+    Candidate,
+    CandidateStatus,
+    Consent,
+    Document,
+    LegalHold,
+)
+from retention.store.sweep_tables import (
+    ReviewDecision,
+    ReviewItem,
+    RunStatus,
+    SweepItem,
+    SweepLease,
+    SweepRun,
+)
+
+__all__ = [
+    "ANONYMOUS",
+    "BULK_CACHE_KIB",
+    "Application",
+    "Candidate",
+    "CandidateStatus",
+    "Consent",
+    "Document",
+    "Grant",
+    "LegalHold",
+    "Principal",
+    "PrincipalKind",
+    "ReviewDecision",
+    "ReviewItem",
+    "RunStatus",
+    "StoragePosition",
+    "SweepItem",
+    "SweepLease",
+    "SweepRun",
+    "TZDateTime",
+    "Token",
+    "among",
+    "bulk_insert",
+    "bulk_load_settings",
+    "check_reason",
+    "connect",
+    "document_path",
+    "is_postgresql",
+    "is_sqlite",
+    "last_grant_uses",
+    "queue_documents",
+    "record",
+    "refuse_personal",
+    "remove_pending",
+    "text_array",
+    "transaction",
+    "uuid_array",
+]

@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from retention.access.permissions import Permission
+from retention.access import Permission
 from retention.durations import parse_duration
 from retention.errors import BadInput
-from retention.store.audit import refuse_personal
-from retention.store.subject_tables import Consent
+from retention.store import Consent, refuse_personal
 from retention.subjects.gateway import Gateway, SubjectWork
 
 __all__ = ["list_consents", "record_consent", "withdraw_consent"]

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, select
 
 from policies import Consent as ConsentFact
 from policies import Explanation, Hold, PolicySet, Record, explain
-from retention.access.permissions import Permission
-from retention.store.subject_tables import Consent, LegalHold
+from retention.access import Permission
+from retention.store import Consent, LegalHold
 from retention.subjects.gateway import Gateway, SubjectWork
 
 __all__ = ["explain_subject", "subject_record"]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store import Application, Candidate, Consent, Document
 
 __all__ = ["EXPORT_FORMAT", "ExportSection", "candidate_dict", "export_document"]
 

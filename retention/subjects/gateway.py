@@ -26,9 +26,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
 
 from audit_log import Event, Outcome
-from retention.access.authorization import Decision, GrantStatus
-from retention.access.guard import (
+from retention.access import (
+    Decision,
+    GrantStatus,
+    Permission,
     Refused,
+    Role,
     access_from_rows,
     authorize,
     deny,
@@ -37,11 +40,17 @@ from retention.access.guard import (
     require,
     with_access,
 )
-from retention.access.permissions import Permission, Role
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
-from retention.store.audit import check_reason, record
-from retention.store.subject_tables import Application, Candidate, Consent, Document, LegalHold
+from retention.store import (
+    Application,
+    Candidate,
+    Consent,
+    Document,
+    LegalHold,
+    check_reason,
+    record,
+)
 from retention.subjects.export import ExportSection, candidate_dict, export_document
 
 __all__ = [

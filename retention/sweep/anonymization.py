@@ -31,10 +31,18 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
 from retention.errors import LockBroken
-from retention.store.engine import TZDateTime, is_postgresql
-from retention.store.id_sets import among, text_array, uuid_array
-from retention.store.pending_files import queue_documents
-from retention.store.subject_tables import Application, Candidate, Consent, Document
+from retention.store import (
+    Application,
+    Candidate,
+    Consent,
+    Document,
+    TZDateTime,
+    among,
+    is_postgresql,
+    queue_documents,
+    text_array,
+    uuid_array,
+)
 
 __all__ = [
     "PHONE_PLACEHOLDER",

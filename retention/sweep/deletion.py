@@ -21,9 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from retention.errors import LockBroken
-from retention.store.id_sets import among
-from retention.store.pending_files import queue_documents
-from retention.store.subject_tables import Candidate
+from retention.store import Candidate, among, queue_documents
 
 __all__ = ["block", "delete_subjects"]
 

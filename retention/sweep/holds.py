@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
-from retention.store.subject_tables import Candidate, LegalHold
+from retention.store import Candidate, LegalHold
 
 __all__ = [
     "Hold",

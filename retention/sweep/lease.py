@@ -23,8 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from retention.clock import Clock, utc_now
 from retention.errors import EngineError
-from retention.store.engine import transaction
-from retention.store.sweep_tables import SweepLease
+from retention.store import SweepLease, transaction
 
 __all__ = [
     "DEFAULT_TTL",

@@ -20,8 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
-from retention.store.subject_tables import Candidate
-from retention.store.sweep_tables import ReviewDecision, ReviewItem
+from retention.store import Candidate, ReviewDecision, ReviewItem
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import delete_subjects
 

@@ -62,14 +62,19 @@ from policies import PolicySet
 from retention.clock import Clock, utc_now
 from retention.config import MAX_SWEEP_WORKERS
 from retention.errors import BadInput
-from retention.install.installation import Installation
+from retention.install import Installation
 from retention.logs import get_logger
-from retention.store.engine import is_postgresql, transaction
-from retention.store.id_sets import among
-from retention.store.pending_files import remove_pending
-from retention.store.storage_order import StoragePosition
-from retention.store.subject_tables import Candidate
-from retention.store.sweep_tables import RunStatus, SweepItem, SweepRun
+from retention.store import (
+    Candidate,
+    RunStatus,
+    StoragePosition,
+    SweepItem,
+    SweepRun,
+    among,
+    is_postgresql,
+    remove_pending,
+    transaction,
+)
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import block, delete_subjects
 from retention.sweep.lease import DEFAULT_TTL, Lease, LeaseOwner, acquire, holder, release, renew

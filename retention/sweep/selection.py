@@ -42,8 +42,7 @@ from policies import ColumnMap, NaiveUTC, PolicySet, consent_needed, latest_cons
 from policies.model import purposes_used
 from policies.sql_compiler import decision_select
 from policies.sql_consent import latest_consent_on, subject_key
-from retention.store.id_sets import uuid_array
-from retention.store.subject_tables import Candidate, Consent
+from retention.store import Candidate, Consent, uuid_array
 from retention.sweep.holds import active_hold_exists
 from retention.sweep.review_queue import kept_until_after, review_open
 

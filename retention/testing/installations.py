@@ -20,8 +20,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
 from retention.clock import as_utc
-from retention.store import migrate
-from retention.store.engine import connect
+from retention.store import connect, migrate
 
 __all__ = ["DatabaseFactory", "FixedClock"]
 
