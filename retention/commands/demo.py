@@ -1,0 +1,162 @@
+"""`gdpr demo`: the whole product end to end on synthetic data, and `demo seed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from retention.access import (
+    Permission,
+)
+from retention.commands.context import AppContext, pass_app
+from retention.commands.options import json_option
+from retention.commands.output import emit, progress_bar
+from retention.demo import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_DOCUMENT_FRACTION,
+    DemoStep,
+    DemoSummary,
+    SeedReport,
+    run_demo,
+    seed_candidates,
+)
+from retention.demo import tour as demo_module
+from retention.operations.install import init_steps
+
+
+def _size(n: int) -> str:
+    return f"{n / 1000:,.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:,.1f} MB"
+
+
+def _seed_text(report: SeedReport) -> str:
+    return (
+        f"Seeded {report.candidates:,} candidates (seed {report.seed}): "
+        f"{report.applications:,} applications, {report.consents:,} consents, "
+        f"{report.documents:,} documents ({_size(report.document_bytes)})."
+    )
+
+
+def _seed_json(report: SeedReport) -> dict[str, Any]:
+    return {
+        "candidates": report.candidates,
+        "applications": report.applications,
+        "consents": report.consents,
+        "documents": report.documents,
+        "document_bytes": report.document_bytes,
+        "seed": report.seed,
+        "now": report.now.isoformat(),
+    }
+
+
+@click.group(invoke_without_command=True)
+@click.option("--fresh", is_flag=True, help="Wipe a directory made by an earlier gdpr demo first.")
+@click.option(
+    "--candidates",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CANDIDATES,
+    show_default=True,
+    help="How many candidates to seed.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the demo data.")
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: bool) -> None:
+    """Show the whole product on a fresh demo installation in --data-dir.
+
+    Without a subcommand: create the installation, seed candidates and summarize. A directory
+    made by an earlier demo is only recreated with --fresh; a real installation is never touched.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    with progress_bar(candidates, as_json, "Seeding candidates") as progress:
+        summary = run_demo(
+            app.config,
+            candidates=candidates,
+            seed=seed,
+            fresh=fresh,
+            init_steps=init_steps(),
+            steps=demo_steps(),
+            progress=progress,
+        )
+    emit(as_json, _demo_json(summary), lambda: _demo_text(summary))
+
+
+def demo_steps() -> list[DemoStep]:
+    """What `gdpr demo` does after seeding: the whole product, in the order a DPO would."""
+    return demo_module.product_steps()
+
+
+def _demo_json(summary: DemoSummary) -> dict[str, Any]:
+    inv = summary.inventory
+    return {
+        "data_dir": summary.data_dir,
+        "seed": _seed_json(summary.seed),
+        "candidates": inv.candidates,
+        "by_country": inv.by_country,
+        "by_status": inv.by_status,
+        "applications": inv.applications,
+        "consents": {
+            "active": inv.consents_active,
+            "expired": inv.consents_expired,
+            "withdrawn": inv.consents_withdrawn,
+        },
+        "documents": inv.documents,
+        "document_bytes": inv.document_bytes,
+        "notes": summary.notes,
+    }
+
+
+def _demo_text(summary: DemoSummary) -> str:
+    inv = summary.inventory
+    countries = ", ".join(f"{c} {n:,}" for c, n in inv.by_country.items())
+    statuses = ", ".join(f"{s} {n:,}" for s, n in inv.by_status.items())
+    return "\n".join(
+        [
+            f"Demo installation in {summary.data_dir}",
+            _seed_text(summary.seed),
+            f"Candidates: {inv.candidates:,}",
+            f"  by country: {countries}",
+            f"  by status:  {statuses}",
+            f"Applications: {inv.applications:,}",
+            f"Talent-pool consents: {inv.consents_active:,} active, "
+            f"{inv.consents_expired:,} expired, {inv.consents_withdrawn:,} withdrawn",
+            f"Documents: {inv.documents:,} ({_size(inv.document_bytes)})",
+            *summary.notes,
+        ]
+    )
+
+
+@demo.command("seed")
+@click.option(
+    "--candidates", "count", type=click.IntRange(min=1), required=True, help="How many to add."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same rows.")
+@click.option(
+    "--documents",
+    "document_fraction",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_DOCUMENT_FRACTION,
+    show_default=True,
+    help="Share of candidates that get a CV file in the document store.",
+)
+@json_option
+@pass_app
+def demo_seed(
+    app: AppContext, count: int, seed: int, document_fraction: float, as_json: bool
+) -> None:
+    """Add realistic demo candidates to an existing installation (deterministic per seed)."""
+    installation = app.installation()
+    app.authorize(Permission.CANDIDATE_WRITE, "candidate.seed")
+    with progress_bar(count, as_json, "Seeding candidates") as progress:
+        report = seed_candidates(
+            installation.engine,
+            installation.config.documents_dir,
+            count,
+            seed=seed,
+            document_fraction=document_fraction,
+            progress=progress,
+        )
+    emit(as_json, _seed_json(report), lambda: _seed_text(report))
