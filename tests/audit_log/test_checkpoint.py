@@ -11,7 +11,9 @@ import pytest
 from audit_log.checkpoint import Checkpoint
 from audit_log.errors import NoteError
 
-NOTES = json.loads((Path(__file__).parent / "data" / "signed-notes.json").read_text())["notes"]
+NOTES = json.loads((Path(__file__).parent.parent / "data" / "signed-notes.json").read_text())[
+    "notes"
+]
 
 
 class TestCheckpoint:

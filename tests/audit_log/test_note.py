@@ -19,7 +19,9 @@ from audit_log.note import (
     sign_note,
 )
 
-NOTES = json.loads((Path(__file__).parent / "data" / "signed-notes.json").read_text())["notes"]
+NOTES = json.loads((Path(__file__).parent.parent / "data" / "signed-notes.json").read_text())[
+    "notes"
+]
 
 
 def _note(vec: dict) -> str:

@@ -24,7 +24,7 @@ from audit_log.merkle import (
 )
 from tests.merkle_reference import ListSource, mth, path, subproof
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "merkle-rfc9162.json").read_text())
+VECTORS = json.loads((Path(__file__).parent.parent / "data" / "merkle-rfc9162.json").read_text())
 LEAVES = [leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves_hex"]]
 ROOTS = {int(k): bytes.fromhex(v) for k, v in VECTORS["roots_hex_by_size"].items()}
 SOURCE = ListSource(LEAVES)

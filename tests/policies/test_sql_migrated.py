@@ -26,7 +26,7 @@ from policies import (
 from policies.sql_compiler import decision_select
 from retention.store import Candidate, LegalHold, connect
 from retention.store import Consent as ConsentRow
-from tests.test_policies_sql_compiler import _boundaries, _consents, _instants, _maybe
+from tests.policies.test_sql_compiler import _boundaries, _consents, _instants, _maybe
 
 CANDIDATE = Candidate.__table__
 CONSENT = ConsentRow.__table__
