@@ -12,7 +12,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["SUPPORTED_COUNTRIES", "parse_country"]
+from retention.errors import BadInput
+
+__all__ = ["CODE_ALIASES", "SUPPORTED_COUNTRIES", "country_code", "parse_country"]
 
 _NAMES: dict[str, tuple[str, ...]] = {
     "RO": ("ROU", "Romania", "România", "Rumänien", "Roumanie"),
@@ -54,7 +56,33 @@ _NAMES: dict[str, tuple[str, ...]] = {
     ),
     "CZ": ("CZE", "Czechia", "Czech Republic", "Česko", "Česká republika", "Tschechien"),
     "QA": ("QAT", "Qatar", "State of Qatar", "قطر", "Katar"),
+    # The EEA countries without a pack of their own, which the EU baseline policy covers.
+    "AT": ("AUT", "Austria", "Österreich"),
+    "BE": ("BEL", "Belgium", "België", "Belgique", "Belgien"),
+    "BG": ("BGR", "Bulgaria", "България"),
+    "CY": ("CYP", "Cyprus", "Κύπρος"),
+    "DK": ("DNK", "Denmark", "Danmark"),
+    "EE": ("EST", "Estonia", "Eesti"),
+    "FI": ("FIN", "Finland", "Suomi"),
+    "GR": ("GRC", "EL", "Greece", "Ελλάδα", "Hellas"),
+    "HR": ("HRV", "Croatia", "Hrvatska"),
+    "HU": ("HUN", "Hungary", "Magyarország"),
+    "LT": ("LTU", "Lithuania", "Lietuva"),
+    "LU": ("LUX", "Luxembourg", "Lëtzebuerg", "Luxemburg"),
+    "LV": ("LVA", "Latvia", "Latvija"),
+    "MT": ("MLT", "Malta"),
+    "PT": ("PRT", "Portugal"),
+    "SE": ("SWE", "Sweden", "Sverige"),
+    "SI": ("SVN", "Slovenia", "Slovenija"),
+    "SK": ("SVK", "Slovakia", "Slovensko"),
+    "IS": ("ISL", "Iceland", "Ísland"),
+    "LI": ("LIE", "Liechtenstein"),
+    "NO": ("NOR", "Norway", "Norge", "Noreg"),
 }
+
+# Two-letter spellings that are not the ISO code but that people write for it: the UK's own
+# abbreviation, and the code the EU institutions use for Greece.
+CODE_ALIASES: dict[str, str] = {"UK": "GB", "EL": "GR"}
 
 SUPPORTED_COUNTRIES: frozenset[str] = frozenset(_NAMES)
 
@@ -75,3 +103,22 @@ _LOOKUP: dict[str, str] = {
 def parse_country(text: str) -> str | None:
     """The ISO alpha-2 code for a spelling of a supported country, or None if not recognised."""
     return _LOOKUP.get(_key(text)) if text.strip() else None
+
+
+def country_code(text: str, what: str = "--country") -> str:
+    """An ISO 3166-1 alpha-2 code the engine covers (or an alias of one), else `BadInput`.
+
+    Stricter than `parse_country`, which reads the names that ATS exports write: an option or a
+    request field takes a code, so that a typo is an error instead of an empty result.
+    """
+    code = text.strip().upper()
+    code = CODE_ALIASES.get(code, code)
+    if code not in SUPPORTED_COUNTRIES:
+        raise BadInput(
+            f"{what}: '{text[:20]}' is not a country code the engine covers: use an ISO 3166-1 "
+            f"alpha-2 code such as {', '.join(_EXAMPLES)} ('gdpr policy check' lists the packs)"
+        )
+    return code
+
+
+_EXAMPLES = ("DE", "NL", "RO", "GB")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from retention.countries import SUPPORTED_COUNTRIES, parse_country
+from policies import load_default_policy_set
+from retention.countries import SUPPORTED_COUNTRIES, country_code, parse_country
+from retention.errors import BadInput
 
 
 class TestParseCountry:
@@ -54,3 +56,23 @@ class TestParseCountry:
             "AE",
             "SA",
         } <= SUPPORTED_COUNTRIES
+
+
+class TestCountryCode:
+    @pytest.mark.parametrize(
+        ("text", "code"), [("de", "DE"), (" NL ", "NL"), ("UK", "GB"), ("EL", "GR"), ("AT", "AT")]
+    )
+    def test_codes_and_aliases(self, text: str, code: str) -> None:
+        """Codes the packs cover, in any case, and the common aliases, give the ISO code."""
+        assert country_code(text) == code
+
+    @pytest.mark.parametrize("text", ["XX", "US", "Germany", "", "D E"])
+    def test_anything_else_refused(self, text: str) -> None:
+        """A name, an uncovered code or a typo is bad input, not an empty result."""
+        with pytest.raises(BadInput, match="not a country code the engine covers"):
+            country_code(text)
+
+    def test_every_policy_country_is_covered(self) -> None:
+        """Every country a shipped pack names is a code the engine accepts."""
+        named = set(load_default_policy_set().by_country)
+        assert named <= SUPPORTED_COUNTRIES

@@ -12,7 +12,7 @@ from retention.access import (
     Permission,
 )
 from retention.commands.context import AppContext, pass_app
-from retention.commands.options import json_option
+from retention.commands.options import country_option, json_option
 from retention.commands.output import emit
 from retention.errors import BadInput, CheckFailed
 from retention.install import (
@@ -40,7 +40,7 @@ def evidence() -> None:
     required=True,
     help="Last day of the period, inclusive.",
 )
-@click.option("--country", help="Only this country's actions, holds, reviews, grants, consents.")
+@country_option("Only this country's actions, holds, reviews, grants, consents (ISO code).")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -66,13 +66,12 @@ def evidence_export(
     installation = app.installation()
     principal = app.authenticate()
     policy_set = evidence_policy_set(installation)
-    cc = country.upper() if country else None
     request = ex.ExportRequest(
         start=start.date(),
         end=end.date(),
         out=out,
         actor=str(principal.id),
-        country=cc,
+        country=country,
         zip=as_zip,
     )
 
@@ -83,7 +82,7 @@ def evidence_export(
             Permission.EVIDENCE_EXPORT,
             at=datetime.now(UTC),
             action=ex.EXPORT_ACTION,
-            country=cc,
+            country=country,
         )
 
     result = ex.export_pack(

@@ -10,15 +10,15 @@ from typing import Any
 
 import click
 
-from retention.demo import (
-    Progress,
-)
+from retention.demo import Progress
+from retention.results import json_data
 
 
 def emit(as_json: bool, data: Any, text: Callable[[], str] | str) -> None:
-    """Print `data` as JSON, or the human text (a string or a function producing one)."""
+    """Print `data` as JSON (see `retention.results`), or the human text (a string or a function
+    producing one)."""
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+        click.echo(json.dumps(json_data(data), indent=2, sort_keys=True, ensure_ascii=False))
     else:
         click.echo(text() if callable(text) else text)
 

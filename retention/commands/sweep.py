@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from retention.commands.context import AppContext, pass_app
-from retention.commands.options import F, json_option
+from retention.commands.options import country_option, json_option
 from retention.commands.output import emit, when_text
 from retention.errors import BadInput
 from retention.operations import retention as operations
@@ -23,14 +23,6 @@ def _uuid(text: str, what: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         raise BadInput(f"{what} must be a UUID, got '{text[:40]}'") from None
-
-
-def _country_option(f: F) -> F:
-    return click.option(
-        "--country",
-        callback=lambda _c, _p, v: v.upper() if v else None,
-        help="One ISO country code.",
-    )(f)
 
 
 @click.group()
@@ -163,7 +155,7 @@ def review_decide(
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only count what would be done (audited as a plan).")
-@_country_option
+@country_option("Only this country's subjects (ISO code).")
 @click.option("--limit", type=click.IntRange(min=1), help="Act on at most N subjects.")
 @json_option
 @pass_app

@@ -109,6 +109,23 @@ class TestSweepCommands:
         code, _, err = g("sweep", "--dry-run", "--limit", "5", token=tokens["dpo"])
         assert code == 2 and "--limit" in err
 
+    @pytest.mark.parametrize("country", ["Germany", "XX", "D"])
+    def test_unknown_country_is_bad_input(
+        self, gdpr: tuple[Gdpr, dict[str, str]], country: str
+    ) -> None:
+        """A country that is not a covered ISO code is refused, not answered with an empty plan."""
+        g, tokens = gdpr
+        code, out, err = g("sweep", "--dry-run", "--country", country, token=tokens["dpo"])
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and "not a country code the engine covers" in err
+
+    def test_country_alias_and_case(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """`uk` is Great Britain's plan."""
+        g, tokens = gdpr
+        code, out, err = g("sweep", "--dry-run", "--country", "uk", "--json", token=tokens["dpo"])
+        assert code == 0, err
+        assert {row["country"] for row in json.loads(out)["rows"]} <= {"GB"}
+
 
 class TestHoldAndReviewCommands:
     def test_hold_place_list_release(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
