@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from itertools import product
 
 from .errors import Diagnostic, diagnostic_at
+from .inheritance import resolve_rules
 from .nodes import (
     AnchorTerm,
     And,
@@ -195,8 +196,6 @@ class _Linter:
             self.report(f, pos, f"unknown consent purpose {purpose} (known: {known})")
 
     def check_chain(self, p: PolicyNode, f: PolicyFile) -> None:
-        from .model import resolve_rules
-
         if self.in_cycle(p):
             return
         by_name = {n: node for n, (node, _) in self.nodes.items()}

@@ -15,7 +15,8 @@ from types import MappingProxyType
 
 from .errors import Diagnostic, PolicyLintError, PolicySyntaxError
 from .formatter import format_file
-from .linter import lint
+from .inheritance import resolve_rules
+from .linter import lint, rule_purposes
 from .nodes import PolicyFile, PolicyNode, Rule
 from .parser import parse
 
@@ -30,17 +31,6 @@ class Policy:
     rules: tuple[Rule, ...]
     chain: tuple[str, ...]  # this policy, then the ones it extends
     file: str
-
-
-def resolve_rules(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[Rule, ...]:
-    """Own rules first; an own rule named like an inherited one replaces it in place."""
-    if node.extends is None or node.extends not in by_name:
-        return node.rules
-    inherited = resolve_rules(by_name[node.extends], by_name)
-    own = {r.name: r for r in node.rules}
-    inherited_names = {r.name for r in inherited}
-    fresh = tuple(r for r in node.rules if r.name not in inherited_names)
-    return fresh + tuple(own.get(r.name, r) for r in inherited)
 
 
 def _chain(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[str, ...]:
@@ -132,8 +122,6 @@ def load_default_policy_set() -> PolicySet:
 
 def purposes_used(policy_set: PolicySet) -> frozenset[str]:
     """Consent purposes any rule reads: the caller joins the latest consent of each."""
-    from .linter import rule_purposes
-
     return frozenset(
         p for policy in policy_set.policies.values() for p in rule_purposes(policy.rules)
     )
