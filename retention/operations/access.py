@@ -16,6 +16,7 @@ from typing import Any
 from retention.access import AccessReview, PrincipalView, ReviewedGrant, grants, principals
 from retention.access import review as access_review
 from retention.clock import Clock, utc_now
+from retention.countries import country_code
 from retention.install import Installation
 from retention.results import JSONData
 from retention.store import Grant, Principal
@@ -350,18 +351,19 @@ def check_access(
 
     A denial is an answer here, not an error: the caller decides what a DENIED means to it.
     """
+    country = None if request.country is None else country_code(request.country, "--country")
     target, decision = grants.check_access(
         installation.engine,
         principal.id,
         request.principal,
         request.permission,
-        request.country,
+        country,
         clock=clock,
     )
     return AccessCheck(
         principal=target.name,
         permission=request.permission,
-        country=request.country,
+        country=country,
         allowed=decision.allowed,
         grant=decision.grant_id,
         reason=decision.reason,
