@@ -25,9 +25,11 @@ from retention.access.principals import (
     find_principal_by_name,
     insert_principal,
 )
+from retention.access.review import AccessReview, ReviewedGrant
 
 __all__ = [
     "MAX_GRANT_DAYS",
+    "AccessReview",
     "Decision",
     "GrantStatus",
     "GrantView",
@@ -35,6 +37,7 @@ __all__ = [
     "Permission",
     "PrincipalView",
     "Refused",
+    "ReviewedGrant",
     "Role",
     "access_from_rows",
     "authenticate",

@@ -8,7 +8,6 @@ approves them (four eyes). Grant, approve and revoke are audited in the transact
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from retention.access.permissions import (
 )
 from retention.access.principals import find_principal
 from retention.clock import Clock, utc_now
+from retention.countries import country_code
 from retention.durations import resolve_expiry
 from retention.errors import BadInput, NotFound
 from retention.store import Grant, Principal, check_reason, record
@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 MAX_GRANT_DAYS = 365
-_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+_MAX_COUNTRIES = 100
+_COUNTRIES_HINT = "--country must be '*' or ISO 3166-1 alpha-2 codes the engine covers, like RO,NL"
 
 
 def grant_view(row: Any) -> GrantView:
@@ -63,13 +64,23 @@ def grant_view(row: Any) -> GrantView:
 
 
 def parse_countries(text: str) -> frozenset[str] | None:
-    """`*` (None: every country) or a comma-separated list of ISO 3166-1 alpha-2 codes."""
+    """`*` (None: every country) or a comma-separated list of covered country codes.
+
+    Each code goes through `country_code`, the one country check (aliases such as UK become
+    GB), so a grant never names a country that no subject can have.
+    """
     text = text.strip()
     if text == ALL_COUNTRIES:
         return None
-    codes = [c.strip().upper() for c in text.split(",")]
-    if not codes or len(codes) > 100 or not all(_COUNTRY_RE.fullmatch(c) for c in codes):
-        raise BadInput("--country must be '*' or ISO 3166-1 alpha-2 codes like RO,NL")
+    parts = text.split(",")
+    if len(parts) > _MAX_COUNTRIES:
+        raise BadInput(_COUNTRIES_HINT)
+    codes = set()
+    for part in parts:
+        try:
+            codes.add(country_code(part, "--country"))
+        except BadInput:
+            raise BadInput(f"{_COUNTRIES_HINT}: '{part.strip()[:20]}' is not one") from None
     return frozenset(codes)
 
 
@@ -323,12 +334,7 @@ def check_access(
 ) -> tuple[Principal, Decision]:
     """Explain whether `principal` may use `permission` (in `country`) now, and why."""
     the_permission = parse_permission(permission)
-    where: str | None = None
-    if country is not None:
-        parsed = parse_countries(country)
-        if parsed is None or len(parsed) != 1:
-            raise BadInput("--country takes one ISO 3166-1 alpha-2 code, like NL")
-        (where,) = parsed
+    where = None if country is None else country_code(country, "--country")
 
     def work(conn: Connection) -> tuple[Principal, Decision]:
         at = clock()

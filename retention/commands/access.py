@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
-from retention.access import (
-    grants,
-    principals,
-)
-from retention.access import review as access_review
 from retention.commands.context import AppContext, pass_app
-from retention.commands.options import json_option
+from retention.commands.options import COUNTRY, json_option
 from retention.commands.output import emit, when_text
-from retention.store import Grant
-
-
-def _grant_json(grant: Grant, name: str | None = None) -> dict[str, Any]:
-    data = grant.model_dump(mode="json")
-    if name is not None:
-        data["principal"] = name
-    return data
+from retention.errors import CheckFailed
+from retention.operations import access as ops
 
 
 @click.group()
@@ -38,11 +24,11 @@ def principal() -> None:
 def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:
     """Create a principal and print its token (shown only now)."""
     actor = app.authenticate()
-    issued = principals.create_principal(app.installation().engine, actor.id, name, kind)
+    issued = ops.create_principal(app.installation(), actor, ops.CreatePrincipal(name, kind))
     emit(
         as_json,
-        {"id": str(issued.principal_id), "name": issued.name, "kind": kind, "token": issued.token},
-        f"Created {kind} principal {issued.name} ({issued.principal_id}).\n"
+        issued,
+        f"Created {kind} principal {issued.name} ({issued.id}).\n"
         f"Token (shown only now; store it in a secret manager): {issued.token}",
     )
 
@@ -53,10 +39,10 @@ def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> No
 def principal_list(app: AppContext, as_json: bool) -> None:
     """List principals."""
     actor = app.authenticate()
-    rows = principals.list_principals(app.installation().engine, actor.id)
+    rows = ops.list_principals(app.installation(), actor, ops.ListPrincipals())
     emit(
         as_json,
-        [p.model_dump(mode="json") for p in rows],
+        rows,
         lambda: (
             "\n".join(
                 f"{p.name:<24} {p.kind:<8} {p.id}  {'disabled ' + when_text(p.disabled_at) if p.disabled_at else 'enabled'}"
@@ -75,8 +61,8 @@ def principal_list(app: AppContext, as_json: bool) -> None:
 def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) -> None:
     """Disable a principal: its tokens and grants stop working at once."""
     actor = app.authenticate()
-    done = principals.disable_principal(app.installation().engine, actor.id, name, reason)
-    emit(as_json, done.model_dump(mode="json"), f"Disabled principal {done.name} ({done.id}).")
+    done = ops.disable_principal(app.installation(), actor, ops.DisablePrincipal(name, reason))
+    emit(as_json, done, f"Disabled principal {done.name} ({done.id}).")
 
 
 @principal.command("rotate-token")
@@ -86,10 +72,10 @@ def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) ->
 def principal_rotate_token(app: AppContext, name: str, as_json: bool) -> None:
     """Revoke a principal's tokens and print a new one (shown only now)."""
     actor = app.authenticate()
-    issued = principals.rotate_token(app.installation().engine, actor.id, name)
+    issued = ops.rotate_token(app.installation(), actor, ops.RotateToken(name))
     emit(
         as_json,
-        {"id": str(issued.principal_id), "name": issued.name, "token": issued.token},
+        issued,
         f"Revoked the old tokens of {issued.name}.\n"
         f"New token (shown only now; store it in a secret manager): {issued.token}",
     )
@@ -105,7 +91,9 @@ def access() -> None:
 @click.option(
     "--role", required=True, help="recruiter, dpo, auditor, admin, scheduler, integration"
 )
-@click.option("--country", required=True, help="ISO codes like RO,NL, or '*' for every country.")
+@click.option(
+    "--country", required=True, help="Country codes like RO,NL (UK for GB), or '*' for every one."
+)
 @click.option("--expires", required=True, help="Duration (30d, 4w, 6m; at most 365 days) or date.")
 @click.option("--reason", required=True, help="Why this access is needed (audited).")
 @json_option
@@ -121,16 +109,18 @@ def access_grant(
 ) -> None:
     """Grant a role to a principal (admin and dpo grants wait for a second approver)."""
     actor = app.authenticate()
-    grant = grants.grant_access(
-        app.installation().engine, actor.id, principal_name, role, country, expires, reason
-    )
-    pending = grant.status == "pending"
+    request = ops.GrantAccess(principal_name, role, country, expires, reason)
+    grant = ops.grant_access(app.installation(), actor, request)
     emit(
         as_json,
-        _grant_json(grant),
+        grant,
         f"Granted {grant.role} in {grant.countries} to {principal_name} until "
         f"{when_text(grant.expires_at)}: grant {grant.id}"
-        + (" (pending: a second person with access:approve must approve it)" if pending else "."),
+        + (
+            " (pending: a second person with access:approve must approve it)"
+            if grant.pending
+            else "."
+        ),
     )
 
 
@@ -141,8 +131,8 @@ def access_grant(
 def access_approve(app: AppContext, grant_id: str, as_json: bool) -> None:
     """Approve a pending grant (four eyes: not the grantor, not the grantee)."""
     actor = app.authenticate()
-    grant = grants.approve_grant(app.installation().engine, actor.id, grant_id)
-    emit(as_json, _grant_json(grant), f"Approved grant {grant.id}: {grant.role} is now active.")
+    grant = ops.approve_grant(app.installation(), actor, ops.ApproveGrant(grant_id))
+    emit(as_json, grant, f"Approved grant {grant.id}: {grant.role} is now active.")
 
 
 @access.command("revoke")
@@ -153,8 +143,8 @@ def access_approve(app: AppContext, grant_id: str, as_json: bool) -> None:
 def access_revoke(app: AppContext, grant_id: str, reason: str, as_json: bool) -> None:
     """Revoke a grant at once."""
     actor = app.authenticate()
-    grant = grants.revoke_grant(app.installation().engine, actor.id, grant_id, reason)
-    emit(as_json, _grant_json(grant), f"Revoked grant {grant.id}.")
+    grant = ops.revoke_grant(app.installation(), actor, ops.RevokeGrant(grant_id, reason))
+    emit(as_json, grant, f"Revoked grant {grant.id}.")
 
 
 @access.command("list")
@@ -164,23 +154,25 @@ def access_revoke(app: AppContext, grant_id: str, reason: str, as_json: bool) ->
 def access_list(app: AppContext, principal_name: str | None, as_json: bool) -> None:
     """List grants, newest first."""
     actor = app.authenticate()
-    rows = grants.list_grants(app.installation().engine, actor.id, principal_name)
+    rows = ops.list_grants(app.installation(), actor, ops.ListGrants(principal_name))
 
     def text() -> str:
         lines = [
-            f"{g.id}  {name:<20} {g.role:<11} {g.countries:<10} {g.status:<8} "
+            f"{g.id}  {g.principal:<20} {g.role:<11} {g.countries:<10} {g.status:<8} "
             f"expires {when_text(g.expires_at)}{'  revoked ' + when_text(g.revoked_at) if g.revoked_at else ''}"
-            for g, name in rows
+            for g in rows
         ]
         return "\n".join(lines) or "No grants."
 
-    emit(as_json, [_grant_json(g, name) for g, name in rows], text)
+    emit(as_json, rows, text)
 
 
 @access.command("check")
 @click.argument("principal_name", metavar="PRINCIPAL")
 @click.argument("permission")
-@click.option("--country", help="The subject's country (ISO code); omit for every country.")
+@click.option(
+    "--country", type=COUNTRY, help="The subject's country (ISO code); omit for every country."
+)
 @json_option
 @pass_app
 def access_check(
@@ -188,23 +180,12 @@ def access_check(
 ) -> None:
     """Explain whether PRINCIPAL may use PERMISSION now (exit 0 allowed, 1 denied)."""
     actor = app.authenticate()
-    target, decision = grants.check_access(
-        app.installation().engine, actor.id, principal_name, permission, country
-    )
-    emit(
-        as_json,
-        {
-            "principal": target.name,
-            "permission": permission,
-            "country": country,
-            "allowed": decision.allowed,
-            "grant": None if decision.grant_id is None else str(decision.grant_id),
-            "reason": decision.reason,
-        },
-        f"{'ALLOWED' if decision.allowed else 'DENIED'}: {decision.reason}",
-    )
-    if not decision.allowed:
-        sys.exit(1)
+    request = ops.CheckAccess(principal_name, permission, country)
+    check = ops.check_access(app.installation(), actor, request)
+    emit(as_json, check, f"{'ALLOWED' if check.allowed else 'DENIED'}: {check.reason}")
+    if not check.allowed:
+        where = "in every country" if check.country is None else f"in {check.country}"
+        raise CheckFailed(f"{check.principal} may not use {check.permission} {where}")
 
 
 @access.command("review")
@@ -213,10 +194,10 @@ def access_check(
 def access_review_cmd(app: AppContext, as_json: bool) -> None:
     """What a periodic access review needs to look at."""
     actor = app.authenticate()
-    review = access_review.review_access(app.installation().engine, actor.id)
+    review = ops.review_access(app.installation(), actor, ops.ReviewAccess())
 
     def text() -> str:
-        def section(title: str, items: list[access_review.ReviewedGrant]) -> list[str]:
+        def section(title: str, items: list[ops.ReviewedGrant]) -> list[str]:
             lines = [f"{title}: {len(items)}"]
             for g in items:
                 if g.approved_by:
@@ -243,4 +224,4 @@ def access_review_cmd(app: AppContext, as_json: bool) -> None:
             ]
         )
 
-    emit(as_json, review.as_json(), text)
+    emit(as_json, review, text)

@@ -22,7 +22,6 @@ from retention.install import (
     open_installation,
     secret_is_private,
 )
-from retention.subjects import Gateway
 
 
 @dataclass
@@ -63,12 +62,6 @@ class AppContext:
             self.installation().engine, principal.id, permission, action=action, at=utc_now()
         )
         return principal
-
-    def gateway(self) -> Gateway:
-        """The audited path to personal data, as the authenticated principal."""
-        installation = self.installation()
-        principal = self.authenticate()
-        return Gateway(installation.engine, principal.id, installation.config.documents_dir)
 
     def _read_token(self) -> str | None:
         if self.token_file is None:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from audit_log import Event
-from retention.access import (
-    Permission,
-    check_permission,
-)
-from retention.clock import utc_now
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit
 from retention.errors import CheckFailed
-from retention.intake import ImportReport, import_candidates
+from retention.operations import intake as ops
 
 
 @click.group("import")
@@ -54,22 +47,9 @@ def import_candidates_command(
     Valid rows are imported in one transaction; rejected rows go to the rejects file with their
     line number and a reason, and the command then exits 1.
     """
-    installation = app.installation()
-    principal = app.authenticate()
-    decision = check_permission(
-        installation.engine,
-        principal.id,
-        Permission.CANDIDATE_WRITE,
-        action="candidate.import",
-        at=utc_now(),
-    )
-    audit_as = Event(
-        actor=str(principal.id),
-        action="candidate.import",
-        details={"allowed_by": str(decision.grant_id)},
-    )
-    report = import_candidates(installation.engine, file, rejects_path=rejects, audit_as=audit_as)
-    emit(as_json, _import_json(report), lambda: _import_text(report))
+    request = ops.ImportCandidates(file, rejects)
+    report = ops.import_candidates(app.installation(), app.authenticate(), request)
+    emit(as_json, report, lambda: _import_text(report))
     if report.rejected:
         rows = "row" if report.rejected == 1 else "rows"
         raise CheckFailed(
@@ -78,25 +58,7 @@ def import_candidates_command(
         )
 
 
-def _import_json(report: ImportReport) -> dict[str, Any]:
-    return {
-        "file": report.file,
-        "format": report.format,
-        "rows": report.rows,
-        "inserted": report.inserted,
-        "updated": report.updated,
-        "duplicates": report.duplicates,
-        "rejected": report.rejected,
-        "consents_added": report.consents_added,
-        "consents_updated": report.consents_updated,
-        "rejects_file": report.rejects_file,
-        "ignored_columns": list(report.ignored_columns),
-        "seconds": round(report.seconds, 3),
-        "rows_per_second": round(report.rows_per_second),
-    }
-
-
-def _import_text(report: ImportReport) -> str:
+def _import_text(report: ops.ImportReport) -> str:
     lines = [
         f"Imported {report.file} ({report.format}): {report.rows:,} rows, "
         f"{report.inserted:,} new, {report.updated:,} updated, "

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 import click
 
 import policies
-from retention.clock import utc_now
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit
-from retention.install import (
-    load_installation_policies,
-)
-from retention.subjects import explain_subject, parse_subject_id
+from retention.errors import CheckFailed
+from retention.operations import policies as ops
+from retention.subjects import parse_subject_id
 
 
 @click.group()
@@ -25,8 +21,8 @@ def policy() -> None:
     """The policy language: check, format, evaluate and test country policies."""
 
 
-def _policy_paths(paths: tuple[Path, ...]) -> list[Path]:
-    return list(paths) or [policies.default_policy_dir()]
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 @policy.command("check")
@@ -34,13 +30,10 @@ def _policy_paths(paths: tuple[Path, ...]) -> list[Path]:
 @json_option
 def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
     """Parse and lint policy files (default: the shipped packs); exit 1 on any finding."""
-    found = policies.check_paths(_policy_paths(paths))
-    data = [
-        {"file": d.file, "line": d.line, "column": d.column, "message": d.message} for d in found
-    ]
-    emit(as_json, data, lambda: "\n".join(d.render() for d in found) or "Policies OK.")
-    if found:
-        sys.exit(1)
+    result = ops.check_policies(ops.CheckPolicies(paths))
+    emit(as_json, result, lambda: "\n".join(d.render() for d in result.findings) or "Policies OK.")
+    if not result.ok:
+        raise CheckFailed(f"{_count(len(result.findings), 'finding')} in the policy files")
 
 
 @policy.command("fmt")
@@ -48,18 +41,11 @@ def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
     """Rewrite policy files in the canonical layout (comments kept)."""
-    changed = []
-    for path in policies.policy_files(paths):
-        text = path.read_text(encoding="utf-8")
-        formatted = policies.format_text(text, str(path))
-        if formatted != text:
-            changed.append(path)
-            if not check:
-                path.write_text(formatted, encoding="utf-8")
-    for path in changed:
+    result = ops.format_policies(ops.FormatPolicies(paths, check=check))
+    for path in result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
-    if check and changed:
-        sys.exit(1)
+    if check and result.changed:
+        raise CheckFailed(f"{_count(len(result.changed), 'file')} not in the canonical layout")
 
 
 @policy.command("evaluate")
@@ -70,34 +56,34 @@ def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
 )
 @json_option
 def policy_evaluate(
-    records_file: Any, at_text: str, policy_paths: tuple[Path, ...], as_json: bool
+    records_file: TextIO, at_text: str, policy_paths: tuple[Path, ...], as_json: bool
 ) -> None:
-    """Decide each record of a JSON Lines file; exit 1 if any record cannot be decided."""
+    """Decide each record of a JSON Lines file; exit 1 if any record cannot be decided.
+
+    With --json, prints one JSON array: an object per record, in file order.
+    """
     at = policies.parse_instant(at_text, "--at")
-    assert at is not None
-    evaluator = policies.evaluator_for(policies.load_policy_set(_policy_paths(policy_paths)))
-    failed = False
-    for number, line in enumerate(records_file, 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except ValueError:
-            raise policies.RecordFormatError(f"line {number}: not JSON") from None
-        outcome = evaluator.evaluate(policies.record_from_json(raw), at).to_json()
-        failed = failed or "error" in outcome
-        if as_json:
-            click.echo(json.dumps(outcome, ensure_ascii=False))
-        elif "error" in outcome:
-            click.echo(f"{outcome['id']}: error: {outcome['error']}")
-        else:
-            due = "due" if outcome["due"] else "not due"
-            click.echo(
-                f"{outcome['id']}: {outcome['policy']}/{outcome['rule']} {outcome['action']}"
-                f" at {outcome['due_at'] or 'never'} ({due})"
-            )
-    if failed:
-        sys.exit(1)
+    assert at is not None  # a required option: parse_instant returns None only for None
+    result = ops.evaluate_records(ops.EvaluateRecords(records_file, at, policy_paths))
+
+    def text() -> str:
+        lines = []
+        for outcome in result.outcomes:
+            data = outcome.to_json()
+            if "error" in data:
+                lines.append(f"{data['id']}: error: {data['error']}")
+            else:
+                due = "due" if data["due"] else "not due"
+                lines.append(
+                    f"{data['id']}: {data['policy']}/{data['rule']} {data['action']}"
+                    f" at {data['due_at'] or 'never'} ({due})"
+                )
+        return "\n".join(lines)
+
+    if result.outcomes or as_json:
+        emit(as_json, result, text)
+    if result.undecided:
+        raise CheckFailed(f"{_count(result.undecided, 'record')} could not be decided")
 
 
 @policy.command("test")
@@ -105,24 +91,18 @@ def policy_evaluate(
 @json_option
 def policy_test(path: Path | None, as_json: bool) -> None:
     """Run the policy test files (default: the shipped packs' tests); exit 1 on a failure."""
-    results = policies.run_policy_tests(path or policies.default_policy_dir())
-    failures = [r for r in results if not r.ok]
-    data = {
-        "passed": len(results) - len(failures),
-        "failed": [
-            {"file": r.file, "line": r.line, "desc": r.desc, "mismatches": list(r.mismatches)}
-            for r in failures
-        ],
-    }
+    report = ops.run_policy_tests(ops.RunPolicyTests(path))
 
     def text() -> str:
-        lines = [f"{r.file}:{r.line}: FAIL {r.desc}: {'; '.join(r.mismatches)}" for r in failures]
-        lines.append(f"{len(results) - len(failures)} passed, {len(failures)} failed")
+        lines = [
+            f"{r.file}:{r.line}: FAIL {r.desc}: {'; '.join(r.mismatches)}" for r in report.failures
+        ]
+        lines.append(f"{report.passed} passed, {len(report.failures)} failed")
         return "\n".join(lines)
 
-    emit(as_json, data, text)
-    if failures:
-        sys.exit(1)
+    emit(as_json, report, text)
+    if report.failures:
+        raise CheckFailed(f"{_count(len(report.failures), 'policy test')} failed")
 
 
 @policy.command("explain")
@@ -135,10 +115,7 @@ def policy_explain(
     app: AppContext, subject_id: str, at_text: str | None, reason: str | None, as_json: bool
 ) -> None:
     """Trace the retention decision on one stored subject: each rule tried, dates, holds."""
-    at = policies.parse_instant(at_text, "--at") if at_text else utc_now()
-    policy_set = load_installation_policies(app.config)
-    trace = explain_subject(
-        app.gateway(), policy_set, parse_subject_id(subject_id), at, reason=reason
-    )
-    data = {"outcome": trace.outcome.to_json(), "trace": list(trace.lines)}
-    emit(as_json, data, trace.text)
+    at = policies.parse_instant(at_text, "--at") if at_text else None
+    request = ops.ExplainSubject(parse_subject_id(subject_id), at, reason)
+    trace = ops.explain_subject(app.installation(), app.authenticate(), request)
+    emit(as_json, trace, trace.text)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import contact_options, json_option, reason_option
 from retention.commands.output import emit, when_text
-from retention.subjects import consents, parse_subject_id
+from retention.operations import subjects as ops
+from retention.subjects import parse_subject_id
 
 
-def _show_candidate(data: dict[str, Any]) -> str:
-    return "\n".join(f"{k:<17} {'' if v is None else v}" for k, v in data.items())
+def _show_candidate(record: ops.CandidateView) -> str:
+    return "\n".join(f"{k:<17} {'' if v is None else v}" for k, v in record.fields.items())
 
 
 @click.group()
@@ -29,9 +29,9 @@ def candidate() -> None:
 @pass_app
 def candidate_show(app: AppContext, subject_id: str, reason: str | None, as_json: bool) -> None:
     """Show one candidate."""
-    key = parse_subject_id(subject_id)
-    data = app.gateway().show(key, reason=reason)
-    emit(as_json, data, lambda: _show_candidate(data))
+    request = ops.ShowCandidate(parse_subject_id(subject_id), reason)
+    record = ops.show_candidate(app.installation(), app.authenticate(), request)
+    emit(as_json, record, lambda: _show_candidate(record))
 
 
 @candidate.command("find")
@@ -50,7 +50,8 @@ def candidate_find(
     """Find candidates you may read by e-mail address or ATS reference."""
     if (email is None) == (external_ref is None):
         raise click.UsageError("give exactly one of --email or --external-ref")
-    found = app.gateway().find(email=email, external_ref=external_ref, reason=reason)
+    request = ops.FindCandidates(email=email, external_ref=external_ref, reason=reason)
+    found = ops.find_candidates(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         found,
@@ -68,11 +69,11 @@ def candidate_export(
     app: AppContext, subject_id: str, out: Path, reason: str | None, as_json: bool
 ) -> None:
     """Export everything held about a candidate as JSON (GDPR Art. 15 and 20)."""
-    key = parse_subject_id(subject_id)
-    result = app.gateway().export(key, out, reason=reason)
+    request = ops.ExportCandidate(parse_subject_id(subject_id), out, reason)
+    result = ops.export_candidate(app.installation(), app.authenticate(), request)
     emit(
         as_json,
-        {"subject": str(result.subject), "path": str(result.path), "sha256": result.sha256},
+        result,
         f"Exported {result.subject} to {result.path} (sha256 {result.sha256}).",
     )
 
@@ -89,8 +90,9 @@ def candidate_update(
     """Change a candidate's contact fields."""
     key = parse_subject_id(subject_id)
     changes = {k: v for k, v in fields.items() if v is not None}
-    data = app.gateway().update(key, changes, reason=reason)
-    emit(as_json, data, f"Updated {', '.join(sorted(changes))} of {key}.")
+    request = ops.UpdateCandidate(key, changes, reason)
+    record = ops.update_candidate(app.installation(), app.authenticate(), request)
+    emit(as_json, record, f"Updated {', '.join(sorted(changes))} of {key}.")
 
 
 @candidate.command("erase")
@@ -100,17 +102,11 @@ def candidate_update(
 @pass_app
 def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool) -> None:
     """Erase a candidate on request (GDPR Art. 17): records now, document files after commit."""
-    key = parse_subject_id(subject_id)
-    done = app.gateway().erase(key, reason=reason)
+    request = ops.EraseCandidate(parse_subject_id(subject_id), reason)
+    done = ops.erase_candidate(app.installation(), app.authenticate(), request)
     emit(
         as_json,
-        {
-            "subject": str(done.subject),
-            "applications": done.applications,
-            "consents": done.consents,
-            "documents": done.documents,
-            "files_removed": done.files_removed,
-        },
+        done,
         f"Erased {done.subject}: {done.applications} applications, {done.consents} consents, "
         f"{done.documents} documents ({done.files_removed} files removed).",
     )
@@ -140,14 +136,13 @@ def consent_record(
 ) -> None:
     """Record a consent given now."""
     key = parse_subject_id(subject_id)
-    row = consents.record_consent(
-        app.gateway(), key, purpose=purpose, notice=notice, channel=channel, expires=expires
-    )
+    request = ops.RecordConsent(key, purpose, notice, channel, expires)
+    row = ops.record_consent(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         row,
-        f"Recorded consent {row['id']} of {key} for {purpose} (notice {notice})"
-        + (f", valid until {when_text(row['expires_at'])}." if row["expires_at"] else "."),
+        f"Recorded consent {row.id} of {key} for {purpose} (notice {notice})"
+        + (f", valid until {when_text(row.expires_at)}." if row.expires_at else "."),
     )
 
 
@@ -159,12 +154,9 @@ def consent_record(
 def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bool) -> None:
     """Withdraw a subject's consent for a purpose."""
     key = parse_subject_id(subject_id)
-    count = consents.withdraw_consent(app.gateway(), key, purpose=purpose)
-    emit(
-        as_json,
-        {"subject": str(key), "purpose": purpose, "withdrawn": count},
-        f"Withdrew {count} consent(s) of {key} for {purpose}.",
-    )
+    request = ops.WithdrawConsent(key, purpose)
+    done = ops.withdraw_consent(app.installation(), app.authenticate(), request)
+    emit(as_json, done, f"Withdrew {done.withdrawn} consent(s) of {key} for {purpose}.")
 
 
 @consent.command("list")
@@ -173,16 +165,16 @@ def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bo
 @pass_app
 def consent_list(app: AppContext, subject_id: str, as_json: bool) -> None:
     """A subject's consent history."""
-    key = parse_subject_id(subject_id)
-    rows = consents.list_consents(app.gateway(), key)
+    request = ops.ListConsents(parse_subject_id(subject_id))
+    rows = ops.list_consents(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         rows,
         lambda: (
             "\n".join(
-                f"{r['id']:>6} {r['purpose']:<14} notice {r['notice_version']:<10} "
-                f"given {when_text(r['given_at'])}  expires {when_text(r['expires_at'])}  "
-                f"withdrawn {when_text(r['withdrawn_at'])}"
+                f"{r.id:>6} {r.purpose:<14} notice {r.notice_version:<10} "
+                f"given {when_text(r.given_at)}  expires {when_text(r.expires_at)}  "
+                f"withdrawn {when_text(r.withdrawn_at)}"
                 for r in rows
             )
             or "No consents."

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from audit_log import Event
+from retention.access import guarded
 from retention.clock import as_utc, utc_now
 from retention.errors import BadInput
 from retention.intake.export_files import RawRow, detect_format, open_text, read_rows
@@ -45,7 +46,7 @@ from retention.intake.rows import (
     parse_row,
 )
 from retention.logs import get_logger
-from retention.store import Candidate, Consent, bulk_load_settings, transaction
+from retention.store import Candidate, Consent, bulk_load_settings
 from retention.store import record as audit_record
 
 __all__ = ["ImportReport", "import_candidates"]
@@ -80,6 +81,24 @@ class ImportReport:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "consents_added": self.consents_added,
+            "consents_updated": self.consents_updated,
+            "rejects_file": self.rejects_file,
+            "ignored_columns": list(self.ignored_columns),
+            # Timings are for people watching throughput; more digits would be noise.
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+        }
+
 
 @dataclass
 class _Counts:
@@ -92,6 +111,11 @@ class _Counts:
     consents_updated: int = 0
 
 
+Authorizer = Callable[[Connection, datetime], Event]
+"""Authorizes an import inside its transaction (raising `Refused` on a denial) and returns the
+caller's `candidate.import` event, to which the import adds its counts."""
+
+
 def import_candidates(
     engine: Engine,
     path: Path,
@@ -99,22 +123,25 @@ def import_candidates(
     rejects_path: Path | None = None,
     now: datetime | None = None,
     on_batch: Callable[[int], None] | None = None,
-    audit_as: Event | None = None,
+    authorize: Authorizer | None = None,
 ) -> ImportReport:
     """Import a CSV or JSONL candidate export in one transaction; see the module docstring.
 
-    With `audit_as` (the authorized caller's `candidate.import` event), the import's counts are
-    appended to the audit log in the same transaction: the rows and their record commit together.
+    With `authorize`, the import is authorized first in its own transaction, and its counts are
+    appended to the audit log in it: the decision, the rows and their record commit together,
+    and a denial is committed (by `guarded`) with nothing else.
     """
     started = time.perf_counter()
     now = as_utc(now or utc_now())
-    fmt = detect_format(path)
     rejects_path = rejects_path or path.with_name(path.name + ".rejects.csv")
     rejects = _Rejects(rejects_path)
     counts = _Counts()
     seen: dict[str, tuple[int, CandidateRecord]] = {}
-    try:
-        with open_text(path) as text, transaction(engine) as conn, bulk_load_settings(conn):
+
+    def unit(conn: Connection) -> tuple[str, list[str]]:
+        audit_as = authorize(conn, now) if authorize is not None else None
+        fmt = detect_format(path)
+        with open_text(path) as text, bulk_load_settings(conn):
             rows, ignored = read_rows(text, fmt, path)
             pending: list[tuple[int, RawRow, CandidateRecord]] = []
             for line, raw in rows:
@@ -148,6 +175,11 @@ def import_candidates(
             if audit_as is not None:
                 details = {**audit_as.details, **vars(counts), "format": fmt}
                 audit_record(conn, dataclasses.replace(audit_as, details=details), at=now)
+        return fmt, ignored
+
+    try:
+        # No savepoint: a denial comes before the first write, so there is nothing to undo.
+        fmt, ignored = guarded(engine, unit, savepoint=False)
         rejects.commit()
     except BaseException:
         rejects.discard()

@@ -4,3 +4,14 @@ Each is `operation(installation, principal, request) -> result`: it authenticate
 front end did), authorizes, acts and audits in one transaction, and raises the typed errors of
 `retention.errors`.
 """
+
+from __future__ import annotations
+
+from retention.operations import access, intake, policies, subjects
+
+__all__ = [
+    "access",
+    "intake",
+    "policies",
+    "subjects",
+]

@@ -4,7 +4,22 @@ export, update, erase, consents, and the explanation of the policy decision for 
 
 from __future__ import annotations
 
+from retention.subjects import consents
 from retention.subjects.decision import explain_subject
-from retention.subjects.gateway import CONTACT_FIELDS, Gateway, parse_subject_id
+from retention.subjects.gateway import (
+    CONTACT_FIELDS,
+    ErasureResult,
+    ExportResult,
+    Gateway,
+    parse_subject_id,
+)
 
-__all__ = ["CONTACT_FIELDS", "Gateway", "explain_subject", "parse_subject_id"]
+__all__ = [
+    "CONTACT_FIELDS",
+    "ErasureResult",
+    "ExportResult",
+    "Gateway",
+    "consents",
+    "explain_subject",
+    "parse_subject_id",
+]

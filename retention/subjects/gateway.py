@@ -90,6 +90,10 @@ class ExportResult:
     sha256: str
     size: int
 
+    def to_json(self) -> dict[str, Any]:
+        # What `candidate export --json` has always printed: where, and the digest to check.
+        return {"subject": str(self.subject), "path": str(self.path), "sha256": self.sha256}
+
 
 @dataclass(frozen=True)
 class ErasureResult:

@@ -523,3 +523,96 @@ class TestInit:
             ("admin", "admin", "*", "bootstrap"),
             ("dpo", "dpo", "*", "bootstrap"),
         ]
+
+
+def grant_args(country: str) -> list[str]:
+    return [
+        "access",
+        "grant",
+        "rita",
+        "--role",
+        "auditor",
+        "--country",
+        country,
+        "--expires",
+        "7d",
+        "--reason",
+        "audit prep",
+    ]
+
+
+class TestCountryOption:
+    @pytest.mark.parametrize("country", ["XX", "NL,XX", "Germany"])
+    def test_grant_refuses_uncovered_country(self, world: World, country: str) -> None:
+        """`access grant --country XX`: exit 2, one line, nothing granted or audited."""
+        before = audit_count(world.engine), snapshot(world.engine)
+        run = gdpr(world, *grant_args(country), token=world.admin.token)
+        assert run.code == 2 and run.out == "" and run.err.count("\n") == 1
+        assert run.err.startswith("Error: --country must be '*' or ISO 3166-1 alpha-2 codes")
+        # Authentication is audited only when it fails: the refusal leaves the log as it was.
+        assert (audit_count(world.engine), snapshot(world.engine)) == before
+
+    def test_grant_takes_aliases(self, world: World) -> None:
+        """`--country UK,EL` grants GB and GR."""
+        run = gdpr(world, *grant_args("UK,EL"), "--json", token=world.admin.token)
+        assert run.code == 0, run.err
+        assert json.loads(run.out)["countries"] == "GB,GR"
+
+    def test_check_refuses_uncovered_country(self, world: World) -> None:
+        """`access check --country XX`: exit 2 with the one country message, before any read."""
+        before = audit_count(world.engine)
+        run = gdpr(
+            world,
+            "access",
+            "check",
+            "rita",
+            "candidate:read",
+            "--country",
+            "XX",
+            token=world.admin.token,
+        )
+        assert_one_line(
+            run,
+            2,
+            "--country: 'XX' is not a country code the engine covers: use an ISO 3166-1 "
+            "alpha-2 code such as DE, NL, RO, GB ('gdpr policy check' lists the packs)",
+        )
+        assert audit_count(world.engine) == before
+
+    def test_check_denied_prints_report_then_fails_through_main(self, world: World) -> None:
+        """DENIED on stdout (JSON with the normalized code), one error line on stderr, exit 1."""
+        run = gdpr(
+            world,
+            "access",
+            "check",
+            "rita",
+            "candidate:read",
+            "--country",
+            "uk",
+            "--json",
+            token=world.admin.token,
+        )
+        assert run.code == 1
+        data = json.loads(run.out)
+        assert (data["country"], data["allowed"], data["grant"]) == ("GB", False, None)
+        assert run.err == "Error: rita may not use candidate:read in GB\n"
+
+
+class TestJsonConvention:
+    def test_lists_are_arrays_with_rfc3339_instants(self, world: World) -> None:
+        """`access list` and `principal list` print one array each; instants end in Z."""
+        admin = world.admin.token
+        grants = json.loads(gdpr(world, "access", "list", "--json", token=admin).out)
+        assert isinstance(grants, list) and all(g["expires_at"].endswith("Z") for g in grants)
+        people = json.loads(gdpr(world, "principal", "list", "--json", token=admin).out)
+        assert isinstance(people, list)
+        assert all(
+            p["created_at"].endswith("Z") and "+00:00" not in p["created_at"] for p in people
+        )
+
+    def test_consent_json_instants(self, world: World) -> None:
+        """A consent's given_at and a grant's created_at use the one instant format."""
+        run = gdpr(world, "consent", "list", str(world.nl), "--json", token=world.recruiter.token)
+        assert run.code == 0, run.err
+        (row,) = json.loads(run.out)
+        assert row["given_at"].endswith("Z") and row["withdrawn_at"] is None

@@ -47,8 +47,9 @@ class TestPolicyCommands:
         assert run("fmt", "--check", str(path)).returncode == 0
         assert path.read_text().startswith("policy NL\n  countries NL\n\n  default\n")
 
-    def test_evaluate_json_lines(self, tmp_path: Path):
-        """evaluate prints one JSON line per record; an undecidable record makes it exit 1."""
+    def test_evaluate_json_array(self, tmp_path: Path):
+        """evaluate --json prints one JSON array, an object per record in file order; an
+        undecidable record makes it exit 1 with one line on stderr."""
         records = tmp_path / "r.jsonl"
         records.write_text(
             json.dumps(
@@ -66,8 +67,8 @@ class TestPolicyCommands:
         result = run(
             "evaluate", "--records", str(records), "--at", "2025-09-28T10:00:00Z", "--json"
         )
-        assert result.returncode == 1
-        assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        assert (result.returncode, result.stderr) == (1, "Error: 1 record could not be decided\n")
+        assert json.loads(result.stdout) == [
             {
                 "id": "a",
                 "policy": "NL",
@@ -93,3 +94,31 @@ class TestPolicyCommands:
         result = run("test")
         assert result.returncode == 0
         assert result.stdout.endswith(" passed, 0 failed\n")
+
+    def test_evaluate_json_without_records_is_an_empty_array(self, tmp_path: Path):
+        """A records file with only blank lines gives `[]` and exit 0."""
+        records = tmp_path / "r.jsonl"
+        records.write_text("\n\n")
+        result = run(
+            "evaluate", "--records", str(records), "--at", "2025-01-01T00:00:00Z", "--json"
+        )
+        assert (result.returncode, json.loads(result.stdout)) == (0, [])
+
+    def test_check_finding_exits_through_main(self, tmp_path: Path):
+        """A lint finding: the report on stdout, then one error line on stderr, exit 1."""
+        path = tmp_path / "nl.policy"
+        path.write_text(BAD)
+        result = run("check", str(path), "--json")
+        assert result.returncode == 1
+        assert json.loads(result.stdout)[0]["line"] == 2
+        assert result.stderr == "Error: 1 finding in the policy files\n"
+
+    def test_fmt_check_names_the_files(self, tmp_path: Path):
+        """fmt --check names each file to reformat, changes nothing, and exits 1 via main."""
+        path = tmp_path / "x.policy"
+        text = 'policy NL countries NL default keep cite "x"\n'
+        path.write_text(text)
+        result = run("fmt", "--check", str(path))
+        assert (result.returncode, result.stdout) == (1, f"would reformat {path}\n")
+        assert result.stderr == "Error: 1 file not in the canonical layout\n"
+        assert path.read_text() == text
