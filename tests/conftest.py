@@ -22,6 +22,7 @@ from retention.config import Config, load_config
 from retention.install import MARKER, Installation
 from retention.store import connect
 from retention.testing import DatabaseFactory, FixedClock
+from tests.access_support import World, build_world
 
 PG_URL = os.environ.get("GDPR_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -96,6 +97,13 @@ def installation(config: Config, engine: Engine) -> Installation:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def world(installation: Installation, clock: FixedClock) -> World:
+    """The bootstrap admin and DPO, a NL recruiter (rita) and three candidates (NL, DE, a blocked
+    NL) on `installation`, made at `clock`'s time (a module may override `clock`)."""
+    return build_world(installation, clock)
 
 
 @pytest.fixture
