@@ -1,4 +1,10 @@
-"""Fixtures that build real databases: a SQLite file, or PostgreSQL when configured.
+"""The suite's shared fixtures: real databases, an installation on them, a fixed clock, a world.
+
+Layout: `tests/<package>/test_<module>.py` tests one module of `retention/<package>/` (or of
+`policies/`, `audit_log/`); `tests/test_<module>.py` the foundation modules; `tests/cli/` the `gdpr`
+commands, always through `tests/cli_support.py` (the one runner). Set-up shared by several packages
+lives in `tests/*_support.py` (access world, evidence packs, sweep world), `tests/policy_db.py` and
+`tests/merkle_reference.py`; fixtures of one package in its own conftest.py.
 
 The whole suite runs against one backend per run: SQLite by default, PostgreSQL when
 GDPR_TEST_DATABASE_URL points at a server (each test gets its own database, created from a migrated
