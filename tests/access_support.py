@@ -2,7 +2,7 @@
 
 Not a test module: the access, gateway, consent and CLI tests build the same small world (an admin
 and a DPO from the bootstrap, a recruiter scoped to NL, candidates in NL, DE and a blocked one in
-ES) through the engine's own functions, so no test depends on hand-written rows for access.
+NL) through the engine's own functions, so no test depends on hand-written rows for access.
 """
 
 from __future__ import annotations

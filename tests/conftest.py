@@ -1,4 +1,10 @@
-"""Fixtures that build real databases: a SQLite file, or PostgreSQL when configured.
+"""The suite's shared fixtures: real databases, an installation on them, a fixed clock, a world.
+
+Layout: `tests/<package>/test_<module>.py` tests one module of `retention/<package>/` (or of
+`policies/`, `audit_log/`); `tests/test_<module>.py` the foundation modules; `tests/cli/` the `gdpr`
+commands, always through `tests/cli_support.py` (the one runner). Set-up shared by several packages
+lives in `tests/*_support.py` (access world, evidence packs, sweep world), `tests/policy_db.py` and
+`tests/merkle_reference.py`; fixtures of one package in its own conftest.py.
 
 The whole suite runs against one backend per run: SQLite by default, PostgreSQL when
 GDPR_TEST_DATABASE_URL points at a server (each test gets its own database, created from a migrated
@@ -22,6 +28,7 @@ from retention.config import Config, load_config
 from retention.install import MARKER, Installation
 from retention.store import connect
 from retention.testing import DatabaseFactory, FixedClock
+from tests.access_support import World, build_world
 
 PG_URL = os.environ.get("GDPR_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -96,6 +103,13 @@ def installation(config: Config, engine: Engine) -> Installation:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def world(installation: Installation, clock: FixedClock) -> World:
+    """The bootstrap admin and DPO, a NL recruiter (rita) and three candidates (NL, DE, a blocked
+    NL) on `installation`, made at `clock`'s time (a module may override `clock`)."""
+    return build_world(installation, clock)
 
 
 @pytest.fixture

@@ -183,6 +183,15 @@ def build_pristine(db_factory: DatabaseFactory, root: Path) -> tuple[Path, Signe
         engine.dispose()
 
 
+def flip_byte(path: Path, at: int | None = None) -> None:
+    """Change one byte of `path` (the middle one unless `at`), as a careless or hostile edit would."""
+    data = bytearray(path.read_bytes())
+    i = len(data) // 2 if at is None else at
+    # Keep it printable ASCII so parsers see a plausible file, not a decoding error.
+    data[i] = ord("A") if data[i] != ord("A") else ord("B")
+    path.write_bytes(bytes(data))
+
+
 def copy_pack(pristine: Path, into: Path) -> Path:
     """A private copy of a pack that a test may edit."""
     target = into / pristine.name

@@ -8,15 +8,8 @@ import pytest
 
 from retention.access import grants, principals
 from retention.errors import AccessDenied, BadInput
-from retention.install import Installation
 from retention.store import Grant
-from retention.testing import FixedClock
-from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World, audit_count, audit_rows, snapshot
 
 
 class TestGrant:

@@ -10,15 +10,8 @@ from sqlalchemy import Connection, select
 from audit_log import Event, Outcome
 from retention.access import Permission, Refused, check_permission, guarded
 from retention.errors import AccessDenied
-from retention.install import Installation
 from retention.store import Candidate
-from retention.testing import FixedClock
-from tests.access_support import World, audit_rows, build_world
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World, audit_rows
 
 
 class TestGuarded:

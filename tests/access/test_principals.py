@@ -10,15 +10,8 @@ from sqlalchemy import select
 from retention.access import principals
 from retention.access.principals import hash_token, new_token
 from retention.errors import AccessDenied, BadInput
-from retention.install import Installation
 from retention.store import Token
-from retention.testing import FixedClock
-from tests.access_support import World, audit_rows, build_world
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World, audit_rows
 
 
 class TestTokens:

@@ -9,15 +9,8 @@ import pytest
 from retention.access import grants, principals
 from retention.access.review import review_access
 from retention.errors import AccessDenied
-from retention.install import Installation
 from retention.subjects import Gateway
-from retention.testing import FixedClock
-from tests.access_support import World, build_world
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World
 
 
 class TestReview:

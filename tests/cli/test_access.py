@@ -3,50 +3,25 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from retention.install import Installation
 from retention.testing import DatabaseFactory, FixedClock
-from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
+from tests.access_support import World, audit_count, audit_rows, snapshot
+from tests.cli_support import Gdpr, Run
 
 
 @pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    # The CLI runs on the real clock: build the world "now" so its grants are in force.
-    from datetime import UTC, datetime
-
-    clock.now = datetime.now(UTC)
-    return build_world(installation, clock)
-
-
-def run_main(argv: list[str], env: dict[str, str | None]) -> Run:
-    """Run `cli.main` in process, as the console script would, capturing output and exit code."""
-    with CliRunner().isolation(env={"GDPR_TOKEN": None, **env}) as (out, err, _):
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return Run(code, out.getvalue().decode(), err.getvalue().decode())
+def clock() -> FixedClock:
+    """The CLI runs on the real clock: the world is built "now" so its grants are in force."""
+    return FixedClock(datetime.now(UTC))
 
 
 def gdpr(world: World, *args: str, token: str | None = None) -> Run:
     """Run `gdpr --data-dir DIR ARGS` against the world's installation."""
-    cfg = world.installation.config
-    env = {"GDPR_DATABASE_URL": cfg.database_url, "GDPR_TOKEN": token}
-    return run_main(["--data-dir", str(cfg.data_dir), *args], env)
+    return Gdpr.of(world.installation)(*args, token=token)
 
 
 def assert_one_line(run: Run, code: int, message: str) -> None:
@@ -510,13 +485,13 @@ class TestInit:
         """`gdpr init` bootstraps admin and dpo; both tokens authenticate."""
         url = db_factory.empty()
         data = tmp_path / "fresh"
-        init = run_main(["--data-dir", str(data), "init", "--json"], {"GDPR_DATABASE_URL": url})
+        init = Gdpr(data, {"GDPR_DATABASE_URL": url})("init", "--json")
         assert init.code == 0, init.err
         notes = json.loads(init.out)["notes"]
         tokens = dict(line.strip().split(": ") for line in notes if "gdpr_" in line)
         assert set(tokens) == {"admin", "dpo"}
         env = {"GDPR_DATABASE_URL": url, "GDPR_TOKEN": tokens["dpo"]}
-        listed = run_main(["--data-dir", str(data), "access", "list", "--json"], env)
+        listed = Gdpr(data, env)("access", "list", "--json")
         assert listed.code == 0, listed.err
         grants = json.loads(listed.out)
         assert sorted((g["principal"], g["role"], g["countries"], g["reason"]) for g in grants) == [

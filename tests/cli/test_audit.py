@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -16,6 +12,7 @@ from sqlalchemy import text
 from audit_log import AuditLog, ConsistencyProof, Event, InclusionProof, Verifier, open_note
 from retention.store import connect
 from retention.testing import DatabaseFactory
+from tests.cli_support import Gdpr, Run, init_tokens
 
 SUBJECT = UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
 # `gdpr init` records its bootstrap (principal.create and access.grant for admin and dpo).
@@ -23,22 +20,16 @@ INIT = 4
 SIZE = INIT + 40
 
 
-def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
-    full_env = {k: v for k, v in os.environ.items() if k != "GDPR_TOKEN"} | env
-    return subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
-        capture_output=True, text=True, env=full_env, check=False,
-    )  # fmt: skip
+def gdpr(data: Path, env: dict[str, str], *args: str) -> Run:
+    """`gdpr --data-dir DATA ARGS` in exactly the environment `env` (token included)."""
+    return Gdpr(data, env)(*args)
 
 
 def _site(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Path, dict[str, str]]:
     env = {"GDPR_DATABASE_URL": db_factory.empty()}
     data = tmp_path / "data"
-    init = gdpr(data, env, "init")
-    assert init.returncode == 0
     # The audit commands need a token: the bootstrap DPO's holds audit:read and audit:verify.
-    env["GDPR_TOKEN"] = re.search(r"^  dpo: (\S+)$", init.stdout, re.M).group(1)
+    env["GDPR_TOKEN"] = init_tokens(env, data)["dpo"]
     engine = connect(env["GDPR_DATABASE_URL"])
     with engine.begin() as conn:
         assert AuditLog().head(conn).size == INIT
@@ -63,20 +54,20 @@ class TestAuditCommands:
     def test_checkpoint_pubkey_verify(self, site: tuple[Path, dict[str, str]]) -> None:
         """A printed checkpoint opens with the printed key; verify then passes with exit 0."""
         data, env = site
-        note = json.loads(gdpr(data, env, "audit", "checkpoint", "--json").stdout)["note"]
-        key = gdpr(data, env, "audit", "pubkey").stdout.strip()
+        note = json.loads(gdpr(data, env, "audit", "checkpoint", "--json").out)["note"]
+        key = gdpr(data, env, "audit", "pubkey").out.strip()
         assert open_note(note, Verifier.from_string(key)).splitlines()[1] == str(SIZE)
         done = gdpr(data, env, "audit", "verify")
-        assert done.returncode == 0, done.stderr
-        assert done.stdout == f"OK: {SIZE} entries, 1 signed and 1 witnessed checkpoints verified\n"
+        assert done.code == 0, done.err
+        assert done.out == f"OK: {SIZE} entries, 1 signed and 1 witnessed checkpoints verified\n"
 
     def test_proofs_json(self, site: tuple[Path, dict[str, str]]) -> None:
         """Proof commands print the documented JSON, which verifies offline."""
         data, env = site
-        inc = json.loads(gdpr(data, env, "audit", "proof", "7", "--size", "30", "--json").stdout)
+        inc = json.loads(gdpr(data, env, "audit", "proof", "7", "--size", "30", "--json").out)
         assert set(inc) == {"leaf_index", "tree_size", "leaf_hash", "hashes", "root"}
         InclusionProof.from_json(inc).verify()
-        con = json.loads(gdpr(data, env, "audit", "consistency", "--from", "13", "--json").stdout)
+        con = json.loads(gdpr(data, env, "audit", "consistency", "--from", "13", "--json").out)
         assert (con["size1"], con["size2"]) == (13, SIZE)
         ConsistencyProof.from_json(con).verify()
 
@@ -84,17 +75,17 @@ class TestAuditCommands:
         """`show --subject` lists only that subject's entries, as a JSON array."""
         data, env = site
         out = gdpr(data, env, "audit", "show", "--subject", str(SUBJECT), "--json")
-        assert [e["seq"] for e in json.loads(out.stdout)] == [INIT + 3, INIT + 30]
+        assert [e["seq"] for e in json.loads(out.out)] == [INIT + 3, INIT + 30]
         since = str(SIZE - 2)
-        text_out = gdpr(data, env, "audit", "show", "--since", since).stdout.splitlines()
+        text_out = gdpr(data, env, "audit", "show", "--since", since).out.splitlines()
         assert len(text_out) == 2 and text_out[0].split()[0] == since
 
     def test_bad_proof_request(self, site: tuple[Path, dict[str, str]]) -> None:
         """A proof beyond the log is one line on stderr and exit 2."""
         data, env = site
         done = gdpr(data, env, "audit", "proof", "99", "--json")
-        assert done.returncode == 2
-        assert done.stderr == f"Error: entry 99 is not within a tree of {SIZE} entries\n"
+        assert done.code == 2
+        assert done.err == f"Error: entry 99 is not within a tree of {SIZE} entries\n"
 
     def test_verify_failure_exit_1(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
         """Verification of a damaged log prints the JSON report and exits 1 naming the seq."""
@@ -109,9 +100,9 @@ class TestAuditCommands:
             conn.execute(text("DELETE FROM audit_entry WHERE seq = 17"))
         engine.dispose()
         done = gdpr(data, env, "audit", "verify", "--json")
-        assert done.returncode == 1
-        assert json.loads(done.stdout)["problem"]["seq"] == 17
-        assert done.stderr.startswith("Error: audit log verification failed: missing at seq 17")
+        assert done.code == 1
+        assert json.loads(done.out)["problem"]["seq"] == 17
+        assert done.err.startswith("Error: audit log verification failed: missing at seq 17")
 
 
 class TestAuditNeedsToken:
@@ -120,14 +111,14 @@ class TestAuditNeedsToken:
         data, env = site
         anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
         done = gdpr(data, anonymous, "audit", "show")
-        assert done.returncode == 2
-        assert done.stdout == ""
-        assert "GDPR_TOKEN" in done.stderr
+        assert done.code == 2
+        assert done.out == ""
+        assert "GDPR_TOKEN" in done.err
 
     def test_pubkey_needs_no_token(self, site: tuple[Path, dict[str, str]]) -> None:
         """The verifier key is public: it is printed without a token."""
         data, env = site
         anonymous = {k: v for k, v in env.items() if k != "GDPR_TOKEN"}
         done = gdpr(data, anonymous, "audit", "pubkey")
-        assert done.returncode == 0
-        assert done.stdout.startswith("gdpr-compliance-engine/audit+")
+        assert done.code == 0
+        assert done.out.startswith("gdpr-compliance-engine/audit+")

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from retention.testing import DatabaseFactory
+from tests.cli_support import Gdpr, Run, init_tokens
 
 
-def gdpr(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `gdpr` as a user would (a real process: real exit codes and stderr)."""
-    full_env = {**os.environ, **env}
-    return subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data), *args],
-        capture_output=True, text=True, env=full_env, check=False,
-    )  # fmt: skip
+def gdpr(data: Path, env: dict[str, str], *args: str) -> Run:
+    """`gdpr --data-dir DATA ARGS` in exactly the environment `env` (token included)."""
+    return Gdpr(data, env)(*args)
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +25,7 @@ def site(
     root = tmp_path_factory.mktemp("cli-evidence")
     env = {"GDPR_DATABASE_URL": db_factory.empty(), "GDPR_TOKEN": ""}
     data = root / "data"
-    done = gdpr(data, env, "init", "--json")
-    assert done.returncode == 0, done.stderr
-    tokens = {}
-    for line in json.loads(done.stdout)["notes"]:
-        name, sep, token = line.strip().partition(": ")
-        if sep and " " not in name:
-            tokens[name] = token
+    tokens = init_tokens(env, data)
     return data, env, tokens
 
 
@@ -48,8 +36,8 @@ def pack(site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path) -> P
         data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
         "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path / "out"), "--json",
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return Path(json.loads(out.stdout)["path"])
+    assert out.code == 0, out.err
+    return Path(json.loads(out.out)["path"])
 
 
 class TestExport:
@@ -62,10 +50,10 @@ class TestExport:
             data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
             "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path),
         )  # fmt: skip
-        assert out.returncode == 0, out.stderr
-        assert out.stdout.startswith(f"Wrote {tmp_path}/EVIDENCE_2020-01-01_2099-12-31_")
-        assert "  verified: OK" in out.stdout
-        assert "Fingerprint:  " in out.stdout
+        assert out.code == 0, out.err
+        assert out.out.startswith(f"Wrote {tmp_path}/EVIDENCE_2020-01-01_2099-12-31_")
+        assert "  verified: OK" in out.out
+        assert "Fingerprint:  " in out.out
 
     def test_json_output(self, pack: Path) -> None:
         """--json gives the path, the key, its fingerprint and the verification verdict."""
@@ -84,8 +72,8 @@ class TestExport:
             data, admin, "evidence", "export",
             "--from", "2020-01-01", "--to", "2020-01-31", "--out", str(tmp_path / "x"),
         )  # fmt: skip
-        assert out.returncode == 1
-        assert out.stderr.startswith("Error: access denied: evidence:export")
+        assert out.code == 1
+        assert out.err.startswith("Error: access denied: evidence:export")
         assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
 
     def test_no_token(
@@ -97,8 +85,8 @@ class TestExport:
             data, env, "evidence", "export",
             "--from", "2020-01-01", "--to", "2020-01-31", "--out", str(tmp_path),
         )  # fmt: skip
-        assert out.returncode != 0
-        assert out.stderr.startswith("Error: ")
+        assert out.code != 0
+        assert out.err.startswith("Error: ")
 
     def test_bad_dates(
         self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
@@ -109,7 +97,7 @@ class TestExport:
             data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
             "--from", "01/02/2026", "--to", "2026-02-28", "--out", str(tmp_path),
         )  # fmt: skip
-        assert out.returncode == 2
+        assert out.code == 2
 
 
 class TestVerify:
@@ -120,9 +108,9 @@ class TestVerify:
         key = pack / "verifier-key.txt"
         out = gdpr(Path("/nonexistent"), {"GDPR_DATABASE_URL": ""}, "evidence", "verify",
                    str(pack), "--key", str(key))  # fmt: skip
-        assert out.returncode == 0, out.stderr
-        assert out.stdout.startswith(f"OK: evidence pack {pack} verifies.")
-        assert "signatures checked with the key given with --key" in out.stdout
+        assert out.code == 0, out.err
+        assert out.out.startswith(f"OK: evidence pack {pack} verifies.")
+        assert "signatures checked with the key given with --key" in out.out
 
     def test_failure_names_file_and_line(
         self, site: tuple[Path, dict[str, str], dict[str, str]], pack: Path, tmp_path: Path
@@ -135,14 +123,14 @@ class TestVerify:
         del lines[2]
         log.write_bytes(b"".join(lines))
         out = gdpr(Path("/nonexistent"), {}, "evidence", "verify", str(bad), "--json")
-        assert out.returncode == 1
-        report = json.loads(out.stdout)
+        assert out.code == 1
+        report = json.loads(out.out)
         assert report["ok"] is False
         first = report["problems"][0]
         assert (first["file"], first["where"]) == ("audit-log.jsonl", "line 3")
-        assert out.stderr.startswith("Error: evidence pack does not verify: audit-log.jsonl")
+        assert out.err.startswith("Error: evidence pack does not verify: audit-log.jsonl")
 
     def test_missing_folder_is_usage_error(self, tmp_path: Path) -> None:
         """A path that does not exist is a usage error (exit 2)."""
         out = gdpr(tmp_path, {}, "evidence", "verify", str(tmp_path / "nope"))
-        assert out.returncode == 2
+        assert out.code == 2

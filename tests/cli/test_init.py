@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-from cli import cli, main
 from retention.testing import DatabaseFactory
-
-
-def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `gdpr` as a user would (a real process, so exit codes and stderr are the real ones)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("GDPR_TOKEN", None)
-    return subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        check=False,
-    )
+from tests.cli_support import gdpr
 
 
 class TestInit:
@@ -35,20 +16,20 @@ class TestInit:
         """A new data dir gets the schema at head; `db current` then reports it up to date."""
         env = {"GDPR_DATABASE_URL": db_factory.empty()}
         data = tmp_path / "data"
-        first = run(["--data-dir", str(data), "init", "--json"], env)
-        assert first.returncode == 0, first.stderr
-        current = run(["--data-dir", str(data), "db", "current", "--json"], env)
-        assert json.loads(current.stdout)["up_to_date"] is True
+        first = gdpr(env, "--data-dir", str(data), "init", "--json")
+        assert first.code == 0, first.err
+        current = gdpr(env, "--data-dir", str(data), "db", "current", "--json")
+        assert json.loads(current.out)["up_to_date"] is True
         assert oct(data.stat().st_mode & 0o777) == "0o700"
 
     def test_second_init_is_refused(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
         """Running init twice on one data dir refuses with one line and exit 2."""
         env = {"GDPR_DATABASE_URL": db_factory.empty()}
         data = tmp_path / "data"
-        assert run(["--data-dir", str(data), "init"], env).returncode == 0
-        again = run(["--data-dir", str(data), "init"], env)
-        assert again.returncode == 2
-        assert again.stderr == (
+        assert gdpr(env, "--data-dir", str(data), "init").code == 0
+        again = gdpr(env, "--data-dir", str(data), "init")
+        assert again.code == 2
+        assert again.err == (
             f"Error: {data} already holds an installation: use 'gdpr db upgrade', "
             "or choose another --data-dir\n"
         )
@@ -59,17 +40,17 @@ class TestInit:
         """A database that already has tables is refused, and the new data dir is removed again."""
         env = {"GDPR_DATABASE_URL": db_factory.migrated()}
         data = tmp_path / "data"
-        result = run(["--data-dir", str(data), "init"], env)
-        assert result.returncode == 2
-        assert "the database already has tables" in result.stderr
-        assert "Traceback" not in result.stderr
+        result = gdpr(env, "--data-dir", str(data), "init")
+        assert result.code == 2
+        assert "the database already has tables" in result.err
+        assert "Traceback" not in result.err
         assert not data.exists()
 
     def test_unwritable_parent_is_refused(self) -> None:
         """A data dir that cannot be created gets one line naming the directory (even as root)."""
-        result = run(["--data-dir", "/sys/gdpr-test-data", "init"])
-        assert result.returncode == 2
-        assert result.stderr == (
+        result = gdpr({}, "--data-dir", "/sys/gdpr-test-data", "init")
+        assert result.code == 2
+        assert result.err == (
             "Error: cannot write to data directory /sys/gdpr-test-data (Operation not permitted): "
             "fix permissions or pass --data-dir\n"
         )
@@ -78,19 +59,19 @@ class TestInit:
         """A data dir path naming a file is refused before anything is created."""
         path = tmp_path / "file"
         path.write_text("x")
-        result = run(["--data-dir", str(path), "init"])
-        assert result.returncode == 2
-        assert "Invalid value for '--data-dir'" in result.stderr
-        assert "is a file" in result.stderr
-        assert "Traceback" not in result.stderr
+        result = gdpr({}, "--data-dir", str(path), "init")
+        assert result.code == 2
+        assert "Invalid value for '--data-dir'" in result.err
+        assert "is a file" in result.err
+        assert "Traceback" not in result.err
 
     def test_unreachable_database_is_one_line(self, tmp_path: Path) -> None:
         """A PostgreSQL URL nobody answers gives one clear line and leaves no data dir."""
         env = {"GDPR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
         data = tmp_path / "data"
-        result = run(["--data-dir", str(data), "init"], env)
-        assert result.returncode == 2
-        assert result.stderr == (
+        result = gdpr(env, "--data-dir", str(data), "init")
+        assert result.code == 2
+        assert result.err == (
             "Error: cannot connect to the database: check GDPR_DATABASE_URL and that the "
             "server is running\n"
         )
@@ -99,9 +80,9 @@ class TestInit:
     def test_bad_url_is_one_line(self, tmp_path: Path) -> None:
         """An unsupported URL scheme is named, with what to use instead."""
         env = {"GDPR_DATABASE_URL": "mysql://root@localhost/x"}
-        result = run(["--data-dir", str(tmp_path / "d"), "init"], env)
-        assert result.returncode == 2
-        assert result.stderr == (
+        result = gdpr(env, "--data-dir", str(tmp_path / "d"), "init")
+        assert result.code == 2
+        assert result.err == (
             "Error: database 'mysql' is not supported: use SQLite or PostgreSQL\n"
         )
 
@@ -109,9 +90,9 @@ class TestInit:
 class TestCommandsNeedInstallation:
     def test_db_current_without_installation(self, tmp_path: Path) -> None:
         """A command on a directory without an installation says to run init."""
-        result = run(["--data-dir", str(tmp_path / "none"), "db", "current"])
-        assert result.returncode == 2
-        assert result.stderr == (
+        result = gdpr({}, "--data-dir", str(tmp_path / "none"), "db", "current")
+        assert result.code == 2
+        assert result.err == (
             f"Error: no installation in {tmp_path / 'none'}: run 'gdpr init' first (or pass --data-dir)\n"
         )
 
@@ -119,13 +100,12 @@ class TestCommandsNeedInstallation:
 class TestUsage:
     def test_unknown_command_exits_2(self) -> None:
         """Bad usage is exit 2 with click's usage message, never a traceback."""
-        result = CliRunner().invoke(cli, ["frobnicate"])
-        assert result.exit_code == 2
-        assert "No such command 'frobnicate'" in result.output
+        result = gdpr({}, "frobnicate")
+        assert result.code == 2
+        assert "No such command 'frobnicate'" in result.err
 
-    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_version(self) -> None:
         """--version prints the distribution's version and exits 0."""
-        with pytest.raises(SystemExit) as exc:
-            main(["--version"])
-        assert exc.value.code == 0
-        assert capsys.readouterr().out.startswith("gdpr, version ")
+        result = gdpr({}, "--version")
+        assert result.code == 0
+        assert result.out.startswith("gdpr, version ")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_support import Run, gdpr
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "policy", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+def run(*args: str) -> Run:
+    """`gdpr policy ARGS`: no installation, no token."""
+    return gdpr({}, "policy", *args)
 
 
 BAD = 'policy NL\n  countries NL, QQ\n  default keep cite "x"\n'
@@ -24,15 +20,15 @@ class TestPolicyCommands:
     def test_check_shipped_packs(self):
         """The shipped packs check clean with exit 0."""
         result = run("check")
-        assert (result.returncode, result.stdout) == (0, "Policies OK.\n")
+        assert (result.code, result.out) == (0, "Policies OK.\n")
 
     def test_check_reports_located_errors(self, tmp_path: Path):
         """A finding prints file:line:col, the source line and a caret, and exits 1."""
         path = tmp_path / "nl.policy"
         path.write_text(BAD)
         result = run("check", str(path))
-        assert result.returncode == 1
-        assert result.stdout == (
+        assert result.code == 1
+        assert result.out == (
             f"{path}:2:17: unknown country code QQ (not ISO 3166-1 alpha-2)\n"
             "  countries NL, QQ\n"
             "                ^\n"
@@ -42,9 +38,9 @@ class TestPolicyCommands:
         """fmt --check exits 1 on a non-canonical file; fmt rewrites it, then --check passes."""
         path = tmp_path / "x.policy"
         path.write_text('policy NL countries NL default keep cite "x"\n')
-        assert run("fmt", "--check", str(path)).returncode == 1
-        assert run("fmt", str(path)).returncode == 0
-        assert run("fmt", "--check", str(path)).returncode == 0
+        assert run("fmt", "--check", str(path)).code == 1
+        assert run("fmt", str(path)).code == 0
+        assert run("fmt", "--check", str(path)).code == 0
         assert path.read_text().startswith("policy NL\n  countries NL\n\n  default\n")
 
     def test_evaluate_json_array(self, tmp_path: Path):
@@ -67,8 +63,8 @@ class TestPolicyCommands:
         result = run(
             "evaluate", "--records", str(records), "--at", "2025-09-28T10:00:00Z", "--json"
         )
-        assert (result.returncode, result.stderr) == (1, "Error: 1 record could not be decided\n")
-        assert json.loads(result.stdout) == [
+        assert (result.code, result.err) == (1, "Error: 1 record could not be decided\n")
+        assert json.loads(result.out) == [
             {
                 "id": "a",
                 "policy": "NL",
@@ -87,13 +83,13 @@ class TestPolicyCommands:
         records = tmp_path / "r.jsonl"
         records.write_text("{nope\n")
         result = run("evaluate", "--records", str(records), "--at", "2025-01-01T00:00:00Z")
-        assert (result.returncode, result.stderr) == (2, "Error: line 1: not JSON\n")
+        assert (result.code, result.err) == (2, "Error: line 1: not JSON\n")
 
     def test_test_command(self):
         """policy test runs every shipped pack's cases and exits 0 when all pass."""
         result = run("test")
-        assert result.returncode == 0
-        assert result.stdout.endswith(" passed, 0 failed\n")
+        assert result.code == 0
+        assert result.out.endswith(" passed, 0 failed\n")
 
     def test_evaluate_json_without_records_is_an_empty_array(self, tmp_path: Path):
         """A records file with only blank lines gives `[]` and exit 0."""
@@ -102,16 +98,16 @@ class TestPolicyCommands:
         result = run(
             "evaluate", "--records", str(records), "--at", "2025-01-01T00:00:00Z", "--json"
         )
-        assert (result.returncode, json.loads(result.stdout)) == (0, [])
+        assert (result.code, json.loads(result.out)) == (0, [])
 
     def test_check_finding_exits_through_main(self, tmp_path: Path):
         """A lint finding: the report on stdout, then one error line on stderr, exit 1."""
         path = tmp_path / "nl.policy"
         path.write_text(BAD)
         result = run("check", str(path), "--json")
-        assert result.returncode == 1
-        assert json.loads(result.stdout)[0]["line"] == 2
-        assert result.stderr == "Error: 1 finding in the policy files\n"
+        assert result.code == 1
+        assert json.loads(result.out)[0]["line"] == 2
+        assert result.err == "Error: 1 finding in the policy files\n"
 
     def test_fmt_check_names_the_files(self, tmp_path: Path):
         """fmt --check names each file to reformat, changes nothing, and exits 1 via main."""
@@ -119,6 +115,6 @@ class TestPolicyCommands:
         text = 'policy NL countries NL default keep cite "x"\n'
         path.write_text(text)
         result = run("fmt", "--check", str(path))
-        assert (result.returncode, result.stdout) == (1, f"would reformat {path}\n")
-        assert result.stderr == "Error: 1 file not in the canonical layout\n"
+        assert (result.code, result.out) == (1, f"would reformat {path}\n")
+        assert result.err == "Error: 1 file not in the canonical layout\n"
         assert path.read_text() == text

@@ -3,67 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import structlog
 
-from cli import main
-from retention.config import load_config
 from retention.demo.population import generate, insert_population
 from retention.install import open_installation
 from retention.store import transaction
 from retention.testing import DatabaseFactory
-
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    """`main` binds logging to the captured stderr; later tests must not write to it closed."""
-    yield
-    structlog.reset_defaults()
-
-
-class Gdpr:
-    """The CLI as a user calls it: exit code, stdout, stderr."""
-
-    def __init__(
-        self, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        self.data, self.capsys, self.monkeypatch = data, capsys, monkeypatch
-
-    def __call__(self, *args: str, token: str | None = None) -> tuple[int, str, str]:
-        if token is None:
-            self.monkeypatch.delenv("GDPR_TOKEN", raising=False)
-        else:
-            self.monkeypatch.setenv("GDPR_TOKEN", token)
-        with pytest.raises(SystemExit) as exit_:
-            main(["--data-dir", str(self.data), *args])
-        out = self.capsys.readouterr()
-        return int(exit_.value.code or 0), out.out, out.err
+from tests.cli_support import Gdpr, init_tokens
 
 
 @pytest.fixture
-def gdpr(
-    tmp_path: Path,
-    db_factory: DatabaseFactory,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[Gdpr, dict[str, str]]:
+def gdpr(tmp_path: Path, db_factory: DatabaseFactory) -> tuple[Gdpr, dict[str, str]]:
     """An initialized installation with 400 seeded subjects, and the bootstrap tokens."""
-    monkeypatch.setenv("GDPR_DATABASE_URL", db_factory.empty())
-    g = Gdpr(tmp_path / "data", capsys, monkeypatch)
-    code, out, err = g("init", "--json")
-    assert code == 0, err
-    notes = json.loads(out)["notes"]
-    tokens = {
-        line.split(":")[0].strip(): line.split(":")[1].strip()
-        for line in notes
-        if line.startswith("  ")
-    }
-    installation = open_installation(load_config(g.data))
+    g = Gdpr(tmp_path / "data", {"GDPR_DATABASE_URL": db_factory.empty()})
+    tokens = init_tokens(g.env, g.data_dir)
+    installation = open_installation(g.config())
     with transaction(installation.engine) as conn:
         insert_population(conn, generate(400, datetime.now(UTC), seed=5))
     installation.engine.dispose()
@@ -92,9 +49,9 @@ class TestSweepCommands:
     def test_configured_workers(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
         """[sweep] workers in gdpr.toml reaches the sweep; SQLite refuses more than one."""
         g, tokens = gdpr
-        (g.data / "gdpr.toml").write_text("[sweep]\nworkers = 3\n")
+        (g.data_dir / "gdpr.toml").write_text("[sweep]\nworkers = 3\n")
         code, out, err = g("--log-json", "sweep", "--json", token=tokens["dpo"])
-        if "postgresql" not in os.environ.get("GDPR_DATABASE_URL", ""):
+        if "postgresql" not in g.env["GDPR_DATABASE_URL"]:
             assert code == 2 and out == "" and err.count("\n") == 1
             assert "[sweep] workers above 1 need PostgreSQL" in err
             return
@@ -132,7 +89,7 @@ class TestHoldAndReviewCommands:
         """A hold placed from the CLI is listed, respected by the sweep, then released."""
         g, tokens = gdpr
         _, out, _ = g("sweep", "--dry-run", "--json", token=tokens["dpo"])
-        installation = open_installation(load_config(g.data))
+        installation = open_installation(g.config())
         from policies import load_default_policy_set
         from retention.sweep import actionable_only, decisions
 
@@ -227,32 +184,12 @@ class TestSchedulerCommands:
 class TestSchedulerService:
     def test_sigterm_stops_the_service(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
         """`scheduler run` logs its jobs as JSON and exits 0 on SIGTERM."""
-        import os
         import signal
-        import subprocess
-        import sys
         import time
 
         g, tokens = gdpr
-        env = {
-            **os.environ,
-            "GDPR_TOKEN": tokens["scheduler"] if "scheduler" in tokens else tokens["dpo"],
-        }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import cli; cli.main()",
-                "--data-dir",
-                str(g.data),
-                "scheduler",
-                "run",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        token = tokens["scheduler"] if "scheduler" in tokens else tokens["dpo"]
+        proc = g.process("scheduler", "run", token=token)
         deadline = time.monotonic() + 180
         lines: list[str] = []
         assert proc.stderr is not None

@@ -10,30 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from audit_log import Signer
 from retention.evidence.pack import PackFile
-from retention.testing import DatabaseFactory
-from tests.evidence_support import build_pristine, copy_pack
-
-
-@pytest.fixture(scope="module")
-def pristine(
-    db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Signer]:
-    """One exported pack for the whole module (tests edit copies of it)."""
-    return build_pristine(db_factory, tmp_path_factory.mktemp("evidence"))
-
-
-@pytest.fixture
-def pack(pristine: tuple[Path, Signer], tmp_path: Path) -> Path:
-    """A private copy of the pristine pack."""
-    return copy_pack(pristine[0], tmp_path)
-
-
-def flip_byte(path: Path, at: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[at] = ord("A") if data[at] != ord("A") else ord("B")
-    path.write_bytes(bytes(data))
+from tests.evidence_support import flip_byte
 
 
 class TestInstructions:

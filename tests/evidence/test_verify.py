@@ -14,39 +14,11 @@ from audit_log.note import parse_note
 from retention.errors import BadInput
 from retention.evidence import verify_pack, verify_path
 from retention.evidence.pack import FileDigest, Manifest, PackFile, fingerprint
-from retention.testing import DatabaseFactory
-from tests.evidence_support import PACK_FILES, build_pristine, copy_pack
-
-
-@pytest.fixture(scope="module")
-def pristine(
-    db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Signer]:
-    """One exported pack for the whole module (tests edit copies of it)."""
-    return build_pristine(db_factory, tmp_path_factory.mktemp("evidence"))
-
-
-@pytest.fixture
-def pack(pristine: tuple[Path, Signer], tmp_path: Path) -> Path:
-    """A private copy of the pristine pack."""
-    return copy_pack(pristine[0], tmp_path)
-
-
-@pytest.fixture
-def signer(pristine: tuple[Path, Signer]) -> Signer:
-    return pristine[1]
+from tests.evidence_support import PACK_FILES, flip_byte
 
 
 def pack_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def flip_byte(path: Path, at: int | None = None) -> None:
-    data = bytearray(path.read_bytes())
-    i = len(data) // 2 if at is None else at
-    # Keep it printable ASCII so parsers see a plausible file, not a decoding error.
-    data[i] = ord("A") if data[i] != ord("A") else ord("B")
-    path.write_bytes(bytes(data))
 
 
 def reseal(root: Path, signer: Signer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies import (
-    Consent,
     Decision,
     Record,
     build_policy_set,
@@ -19,6 +18,7 @@ from policies import (
     load_default_policy_set,
     parse,
 )
+from tests.policies.strategies import boundaries, consent_lists, instants, maybe_instants
 from tests.policy_db import decision_query, metadata, postgres_engine, store
 
 EXOTIC = """
@@ -47,39 +47,6 @@ policy XX "exotic constructs"
     cite "test"
 """
 
-# Month ends, leap days and year ends, where clamping goes wrong first.
-_DAYS = [
-    datetime(2023, 1, 31),
-    datetime(2023, 2, 28),
-    datetime(2024, 2, 29),
-    datetime(2024, 1, 30),
-    datetime(2023, 8, 31),
-    datetime(2023, 12, 31),
-    datetime(2024, 3, 31),
-    datetime(2023, 5, 31),
-    datetime(2024, 8, 30),
-    datetime(2023, 10, 15),
-]
-_instants = st.builds(
-    lambda day, seconds, micro: (day + timedelta(seconds=seconds, microseconds=micro)).replace(
-        tzinfo=UTC
-    ),
-    st.sampled_from(_DAYS),
-    st.sampled_from([0, 1, 36000, 86399]),
-    st.sampled_from([0, 1, 999999, 123456]),
-)
-_maybe = st.one_of(st.none(), _instants)
-_consents = st.lists(
-    st.builds(
-        Consent,
-        st.sampled_from(["talent_pool", "reference_check"]),
-        _instants,
-        _maybe,
-        _maybe,
-    ),
-    max_size=3,
-)
-
 
 @st.composite
 def _records(draw: st.DrawFn) -> list[Record]:
@@ -91,10 +58,10 @@ def _records(draw: st.DrawFn) -> list[Record]:
                 st.sampled_from(["NL", "ES", "DE", "FR", "AT", "GB", "US", "CA", "JP", None])
             ),
             status=draw(st.sampled_from(["in_process", "rejected", "withdrawn", "hired", None])),
-            applied_at=draw(_maybe),
-            decided_at=draw(_maybe),
-            last_activity_at=draw(_maybe),
-            consents=tuple(draw(_consents)),
+            applied_at=draw(maybe_instants),
+            decided_at=draw(maybe_instants),
+            last_activity_at=draw(maybe_instants),
+            consents=tuple(draw(consent_lists)),
         )
         for i in range(n)
     ]
@@ -137,22 +104,6 @@ def _sql(engine, policy_set, records, at):
     return out
 
 
-def _boundaries(policy_set, records, fallback):
-    """Instants at, and 1 µs around, the due dates the Python evaluator computes."""
-    found = [fallback]
-    for r in records:
-        o = evaluate(policy_set, r, fallback)
-        if isinstance(o, Decision) and o.due_at is not None:
-            found += [
-                o.due_at,
-                o.due_at - timedelta(microseconds=1),
-                o.due_at + timedelta(microseconds=1),
-            ]
-            if o.next is not None:
-                found.append(o.next.due_at)
-    return found
-
-
 POLICY_SETS = {
     "shipped": load_default_policy_set(),
     "exotic": build_policy_set([parse(EXOTIC, "exotic.policy")]),
@@ -187,9 +138,9 @@ def _check(engine, data):
     name = data.draw(st.sampled_from(sorted(POLICY_SETS)))
     policy_set = POLICY_SETS[name]
     records = data.draw(_records())
-    at = data.draw(_instants)
+    at = data.draw(instants)
     for instant in data.draw(
-        st.lists(st.sampled_from(_boundaries(policy_set, records, at)), min_size=1, max_size=3)
+        st.lists(st.sampled_from(boundaries(policy_set, records, at)), min_size=1, max_size=3)
     ):
         assert _sql(engine, policy_set, records, instant) == _python(policy_set, records, instant)
 

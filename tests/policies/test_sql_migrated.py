@@ -26,7 +26,7 @@ from policies import (
 from policies.sql_compiler import decision_select
 from retention.store import Candidate, LegalHold, connect
 from retention.store import Consent as ConsentRow
-from tests.policies.test_sql_compiler import _boundaries, _consents, _instants, _maybe
+from tests.policies.strategies import boundaries, consent_lists, instants, maybe_instants
 
 CANDIDATE = Candidate.__table__
 CONSENT = ConsentRow.__table__
@@ -65,16 +65,16 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 @st.composite
 def _records(draw: st.DrawFn) -> list[Record]:
-    holds = st.lists(st.builds(Hold, _instants, _maybe), max_size=2)
+    holds = st.lists(st.builds(Hold, instants, maybe_instants), max_size=2)
     return [
         Record(
             id=str(uuid.UUID(int=i + 1)),
             country=draw(st.sampled_from(["NL", "ES", "DE", "FR", "AT", "GB", "US"])),
             status=draw(st.sampled_from(["in_process", "rejected", "withdrawn", "hired"])),
-            applied_at=draw(_maybe),
-            decided_at=draw(_maybe),
-            last_activity_at=draw(_maybe),
-            consents=tuple(draw(_consents)),
+            applied_at=draw(maybe_instants),
+            decided_at=draw(maybe_instants),
+            last_activity_at=draw(maybe_instants),
+            consents=tuple(draw(consent_lists)),
             holds=tuple(draw(holds)),
         )
         for i in range(draw(st.integers(1, 10)))
@@ -177,7 +177,7 @@ def _check(engine: sa.Engine, data: st.DataObject) -> None:
     records = data.draw(_records())
     for at in data.draw(
         st.lists(
-            st.sampled_from(_boundaries(POLICIES, records, data.draw(_instants))),
+            st.sampled_from(boundaries(POLICIES, records, data.draw(instants))),
             min_size=1,
             max_size=2,
         )

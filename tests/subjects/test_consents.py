@@ -8,16 +8,9 @@ import pytest
 
 from retention.durations import add_months
 from retention.errors import AccessDenied, BadInput
-from retention.install import Installation
 from retention.subjects import Gateway
 from retention.subjects.consents import list_consents, record_consent, withdraw_consent
-from retention.testing import FixedClock
-from tests.access_support import World, audit_rows, build_world, snapshot
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World, audit_rows, snapshot
 
 
 def recruiter(world: World) -> Gateway:

@@ -11,18 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
-from retention.install import Installation
 from retention.store import Candidate, Document, LegalHold, is_postgresql, transaction
 from retention.subjects import Gateway
 from retention.subjects.gateway import _find_clause
 from retention.sweep.anonymization import Anonymizer, anonymize
-from retention.testing import FixedClock
-from tests.access_support import World, audit_count, audit_rows, build_world, snapshot
-
-
-@pytest.fixture
-def world(installation: Installation, clock: FixedClock) -> World:
-    return build_world(installation, clock)
+from tests.access_support import World, audit_count, audit_rows, snapshot
 
 
 def gateway(world: World, who: str) -> Gateway:
