@@ -12,6 +12,7 @@ from pathlib import Path
 
 from policies import PolicySet
 from retention.clock import Clock, utc_now
+from retention.demo.tour import StepReport
 from retention.evidence import (
     ExportRequest,
     ExportResult,
@@ -64,7 +65,7 @@ def demo_evidence(
     return result, lines
 
 
-def demo_step(installation: Installation, now: datetime) -> list[str]:
+def demo_step(installation: Installation, now: datetime) -> StepReport:
     """`gdpr demo` step (a `retention.demo.tour.DemoStep`): export and verify the last 30 days.
 
     The pack goes to `<data dir>/evidence/`; the period runs to today, so the demo's own audit
@@ -74,7 +75,7 @@ def demo_step(installation: Installation, now: datetime) -> list[str]:
 
     zone = installation.config.zone
     today = max(now, utc_now()).astimezone(zone).date()
-    _, lines = demo_evidence(
+    result, lines = demo_evidence(
         installation,
         start=now.astimezone(zone).date() - timedelta(days=30),
         end=today,
@@ -82,4 +83,4 @@ def demo_step(installation: Installation, now: datetime) -> list[str]:
         actor=DEMO_ACTOR,
         policy_set=load_default_policy_set(),
     )
-    return lines
+    return StepReport("evidence", lines, result)

@@ -33,11 +33,7 @@ def site(
     data = root / "data"
     done = gdpr(data, env, "init", "--json")
     assert done.returncode == 0, done.stderr
-    tokens = {}
-    for line in json.loads(done.stdout)["notes"]:
-        name, sep, token = line.strip().partition(": ")
-        if sep and " " not in name:
-            tokens[name] = token
+    tokens = {p["role"]: p["token"] for p in json.loads(done.stdout)["principals"]}
     return data, env, tokens
 
 

@@ -57,12 +57,7 @@ def gdpr(
     g = Gdpr(tmp_path / "data", capsys, monkeypatch)
     code, out, err = g("init", "--json")
     assert code == 0, err
-    notes = json.loads(out)["notes"]
-    tokens = {
-        line.split(":")[0].strip(): line.split(":")[1].strip()
-        for line in notes
-        if line.startswith("  ")
-    }
+    tokens = {p["name"]: p["token"] for p in json.loads(out)["principals"]}
     installation = open_installation(load_config(g.data))
     with transaction(installation.engine) as conn:
         insert_population(conn, generate(400, datetime.now(UTC), seed=5))
