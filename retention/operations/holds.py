@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
+from sqlmodel import col
 
 from retention.access import Permission, PrincipalView, guarded, require
 from retention.clock import Clock, utc_now
@@ -21,7 +22,6 @@ from retention.sweep import holds
 __all__ = ["ListHolds", "PlaceHold", "ReleaseHold", "list_holds", "place_hold", "release_hold"]
 
 Hold = holds.Hold
-_candidates = Candidate.__table__
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ListHolds:
 
 
 def _country(conn: Connection, subject_id: uuid.UUID) -> str | None:
-    q = select(_candidates.c.country).where(_candidates.c.id == subject_id)
+    q = select(col(Candidate.country)).where(col(Candidate.id) == subject_id)
     return conn.execute(q).scalar_one_or_none()
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
+from sqlmodel import col
 
 from retention.access import Permission, PrincipalView, guarded, require
 from retention.clock import Clock, utc_now
@@ -21,7 +22,6 @@ from retention.sweep import review_queue
 __all__ = ["DecideReview", "ListReviews", "decide_review", "list_reviews"]
 
 ReviewView = review_queue.ReviewView
-_candidates = Candidate.__table__
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def decide_review(
 
     def work(conn: Connection) -> ReviewView:
         country = conn.execute(
-            select(_candidates.c.country).where(_candidates.c.id == request.subject_id)
+            select(col(Candidate.country)).where(col(Candidate.id) == request.subject_id)
         ).scalar_one_or_none()
         require(
             conn,

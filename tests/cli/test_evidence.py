@@ -58,7 +58,7 @@ class TestExport:
             data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
             "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path),
         )  # fmt: skip
-        assert out.returncode == 0, out.stderr
+        assert (out.returncode, out.stderr) == (0, "")
         assert out.stdout.startswith(f"Wrote {tmp_path}/EVIDENCE_2020-01-01_2099-12-31_")
         assert "  verified: OK" in out.stdout
         assert "Fingerprint:  " in out.stdout
