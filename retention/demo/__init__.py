@@ -12,16 +12,9 @@ from retention.demo.seeding import (
     seed_candidates,
     seed_demo,
 )
+from retention.demo.steps import DemoStep, StepReport
 from retention.demo.synthetic import CANDIDATE_COLUMNS, generate_batches
-from retention.demo.tour import (
-    DEFAULT_CANDIDATES,
-    DemoRequest,
-    DemoStep,
-    DemoSummary,
-    StepReport,
-    demo,
-    run_demo,
-)
+from retention.demo.tour import DEFAULT_CANDIDATES, DemoRequest, DemoSummary, demo, run_demo
 
 __all__ = [
     "CANDIDATE_COLUMNS",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from policies import PolicySet
+from policies import PolicySet, load_default_policy_set
 from retention.clock import Clock, utc_now
-from retention.demo.tour import StepReport
+from retention.demo.steps import StepReport
 from retention.evidence import (
     ExportRequest,
     ExportResult,
@@ -71,8 +71,6 @@ def demo_step(installation: Installation, now: datetime) -> StepReport:
     The pack goes to `<data dir>/evidence/`; the period runs to today, so the demo's own audit
     entries (seeding, access, checkpoint) are in it.
     """
-    from policies import load_default_policy_set
-
     zone = installation.config.zone
     today = max(now, utc_now()).astimezone(zone).date()
     result, lines = demo_evidence(

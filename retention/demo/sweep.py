@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from policies import PolicySet
+from retention.access import Role, find_principal_by_name
 from retention.clock import Clock, utc_now
-from retention.demo.tour import StepReport
-from retention.install import Installation
+from retention.demo.steps import StepReport
+from retention.install import Installation, load_installation_policies
 from retention.store import Candidate, ReviewItem, transaction
 from retention.sweep import (
     Plan,
@@ -148,9 +149,6 @@ def demo_sweep(
 
 def sweep_step(installation: Installation, now: datetime) -> StepReport:
     """`gdpr demo` step: the sweep story above, acting as the bootstrap DPO principal."""
-    from retention.access import Role, find_principal_by_name
-    from retention.install import load_installation_policies
-
     dpo = find_principal_by_name(installation.engine, Role.DPO.value)
     policy_set = load_installation_policies(installation.config)
     shown = demo_sweep(installation, policy_set, actor=str(dpo), at=now)

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text
 
+from retention.access import Role, find_principal_by_name
+from retention.audit import log as auditing
 from retention.clock import Clock, as_utc, utc_now
 from retention.config import Config
+from retention.demo.access import run_access_demo
+from retention.demo.evidence import demo_step as evidence_step
 from retention.demo.seeding import Progress, SeedReport, seed_candidates
+from retention.demo.steps import DemoStep, StepReport
+from retention.demo.sweep import sweep_step
 from retention.errors import CheckFailed, InstallationError
 from retention.install import MARKER, InitStep, Installation, initialize
 from retention.operations import BootstrapPrincipal, InitRecorder
@@ -40,19 +46,6 @@ __all__ = [
 
 DEMO_MARKER = ".gdpr-demo"
 DEFAULT_CANDIDATES = 10_000
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """What one step did: lines for a person, and the same facts as JSON-ready data."""
-
-    name: str
-    lines: list[str]
-    data: Any = None
-
-
-# A later step receives the seeded installation and the demo's instant.
-DemoStep = Callable[[Installation, datetime], StepReport]
 
 
 @dataclass(frozen=True)
@@ -240,9 +233,6 @@ def inventory(engine: Engine, now: datetime) -> InventorySummary:
 
 def access_step(installation: Installation, now: datetime) -> StepReport:
     """A recruiter scoped to one country reads a candidate there (allowed) and elsewhere (denied)."""
-    from retention.access import Role, find_principal_by_name
-    from retention.demo.access import run_access_demo
-
     # `gdpr init` names the bootstrap principals after their roles.
     admin = find_principal_by_name(installation.engine, Role.ADMIN.value)
     shown = run_access_demo(installation, admin)
@@ -258,8 +248,6 @@ def access_step(installation: Installation, now: datetime) -> StepReport:
 
 def audit_step(installation: Installation, now: datetime) -> StepReport:
     """Sign a checkpoint of the log, then verify the whole log against it and the witness file."""
-    from retention.audit import log as auditing
-
     checkpoint, _note = auditing.sign_checkpoint(installation)
     report = auditing.verify_installation(installation)
     if not report.ok:
@@ -280,11 +268,5 @@ def audit_step(installation: Installation, now: datetime) -> StepReport:
 
 
 def product_steps() -> list[DemoStep]:
-    """The steps after seeding that show the whole product: access, sweep, audit, evidence.
-
-    Imported here, not at module level: each capability's demo module imports `demo` for its types.
-    """
-    from retention.demo.evidence import demo_step as evidence_step
-    from retention.demo.sweep import sweep_step
-
+    """The steps after seeding that show the whole product: access, sweep, audit, evidence."""
     return [access_step, sweep_step, audit_step, evidence_step]
