@@ -26,9 +26,7 @@ class TestProgressBar:
         with progress_bar(0, False, "Working") as bar:
             assert bar is None
 
-    def test_counts_items_or_follows_a_growing_total(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_counts_items_or_follows_a_growing_total(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """On a terminal: `bar(n)` adds n items; `bar.at(done, total)` sets both (the sweep)."""
         err = _Terminal()
         monkeypatch.setattr("sys.stderr", err)
