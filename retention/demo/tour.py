@@ -91,10 +91,7 @@ class DemoSummary:
             "documents": inv.documents,
             "document_bytes": inv.document_bytes,
             "verifier_key": self.verifier_key,
-            "principals": [
-                {"name": p.name, "role": p.role.value, "id": p.id, "token": p.token}
-                for p in self.principals
-            ],
+            "principals": list(self.principals),
             "steps": self.steps,
         }
 

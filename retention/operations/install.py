@@ -69,10 +69,7 @@ class InitResult:
             "data_dir": str(self.data_dir),
             "revision": self.revision,
             "verifier_key": self.verifier_key,
-            "principals": [
-                {"name": p.name, "role": p.role.value, "id": p.id, "token": p.token}
-                for p in self.principals
-            ],
+            "principals": list(self.principals),
         }
 
     def text(self) -> str:
