@@ -5,7 +5,7 @@ with four-eyes approval, the guard every operation passes, the access review, gr
 from __future__ import annotations
 
 from retention.access.authorization import Decision, GrantStatus, GrantView, PrincipalView, decide
-from retention.access.expiries import check_expiries
+from retention.access.expiries import ExpiryCounts, check_expiries
 from retention.access.grants import MAX_GRANT_DAYS, insert_grant
 from retention.access.guard import (
     Refused,
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_GRANT_DAYS",
     "AccessReview",
     "Decision",
+    "ExpiryCounts",
     "GrantStatus",
     "GrantView",
     "IssuedToken",

@@ -51,7 +51,9 @@ __all__ = [
     "pubkey",
     "read_snapshot",
     "sign_checkpoint",
+    "store_checkpoint",
     "verify_installation",
+    "witness_checkpoint",
 ]
 
 
@@ -138,13 +140,28 @@ def read_snapshot(installation: Installation) -> Iterator[Connection]:
 
 def sign_checkpoint(installation: Installation, clock: Clock = utc_now) -> tuple[Checkpoint, str]:
     """Sign the current head, store the note, then append it to the witness file."""
-    config = installation.config
-    signer = load_signer(config)
-    with engine_errors(), installation.engine.begin() as conn:
-        checkpoint, note = AuditLog(clock).sign_checkpoint(conn, signer, config.log_origin)
-    # After the commit: a witnessed checkpoint the database never stored would be a false alarm.
-    append_witness(config.witness_file, note)
+    with installation.engine.begin() as conn:
+        checkpoint, note = store_checkpoint(conn, installation.config, clock)
+    witness_checkpoint(installation.config, note)
     return checkpoint, note
+
+
+def store_checkpoint(
+    conn: Connection, config: Config, clock: Clock = utc_now
+) -> tuple[Checkpoint, str]:
+    """Sign the current head and store the note in `conn`'s transaction (the caller commits,
+    then calls `witness_checkpoint`)."""
+    signer = load_signer(config)
+    with engine_errors():
+        return AuditLog(clock).sign_checkpoint(conn, signer, config.log_origin)
+
+
+def witness_checkpoint(config: Config, note: str) -> None:
+    """Append a committed checkpoint note to the witness file.
+
+    Only after the commit: a witnessed checkpoint the database never stored would be a false alarm.
+    """
+    append_witness(config.witness_file, note)
 
 
 def verify_installation(

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
 from typing import Any
+from uuid import UUID
 
 import click
 
-from retention.access import (
-    Permission,
-)
-from retention.audit import log as auditing
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
-from retention.commands.output import emit
+from retention.commands.output import emit, progress_bar
 from retention.errors import CheckFailed
+from retention.operations import (
+    ConsistencyRequest,
+    EntriesRequest,
+    InclusionRequest,
+    SignCheckpoint,
+    VerifyLog,
+    audit_entries,
+    consistency_proof,
+    inclusion_proof,
+    sign_checkpoint,
+    verifier_key,
+    verify_log,
+)
+from retention.results import json_data
 
 
 @click.group()
@@ -29,10 +38,9 @@ def audit() -> None:
 @pass_app
 def audit_checkpoint(app: AppContext, as_json: bool) -> None:
     """Sign the current log head, store it and append it to the witness file; print the note."""
-    app.authorize(Permission.AUDIT_VERIFY, "audit.checkpoint")
-    checkpoint, note = auditing.sign_checkpoint(app.installation())
-    data = {"origin": checkpoint.origin, "size": checkpoint.size, "note": note}
-    emit(as_json, data, note.rstrip("\n"))
+    principal = app.authenticate()
+    done = sign_checkpoint(app.installation(), principal, SignCheckpoint())
+    emit(as_json, done, done.note.rstrip("\n"))
 
 
 @audit.command("pubkey")
@@ -43,8 +51,8 @@ def audit_pubkey(app: AppContext, as_json: bool) -> None:
 
     Needs no token: the key is public, meant to be published and handed to auditors.
     """
-    key = auditing.pubkey(app.installation())
-    emit(as_json, {"verifier_key": key}, key)
+    key = verifier_key(app.installation())
+    emit(as_json, key, key.verifier_key)
 
 
 @audit.command("proof")
@@ -54,8 +62,8 @@ def audit_pubkey(app: AppContext, as_json: bool) -> None:
 @pass_app
 def audit_proof(app: AppContext, seq: int, size: int | None, as_json: bool) -> None:
     """Inclusion proof of entry SEQ in the log of --size entries."""
-    app.authorize(Permission.AUDIT_READ, "audit.proof")
-    proof = auditing.inclusion(app.installation(), seq, size).to_json()
+    principal = app.authenticate()
+    proof = inclusion_proof(app.installation(), principal, InclusionRequest(seq, size))
     emit(as_json, proof, lambda: _render_proof(proof))
 
 
@@ -66,14 +74,16 @@ def audit_proof(app: AppContext, seq: int, size: int | None, as_json: bool) -> N
 @pass_app
 def audit_consistency(app: AppContext, size1: int, size2: int | None, as_json: bool) -> None:
     """Consistency proof that the log of --from entries is a prefix of the log of --to."""
-    app.authorize(Permission.AUDIT_READ, "audit.consistency")
-    proof = auditing.consistency(app.installation(), size1, size2).to_json()
+    principal = app.authenticate()
+    proof = consistency_proof(app.installation(), principal, ConsistencyRequest(size1, size2))
     emit(as_json, proof, lambda: _render_proof(proof))
 
 
-def _render_proof(proof: dict[str, Any]) -> str:
-    lines = [f"{k}: {v}" for k, v in proof.items() if k != "hashes"]
-    return "\n".join([*lines, "hashes:", *(f"  {h}" for h in proof["hashes"])])
+def _render_proof(proof: Any) -> str:
+    fields = json_data(proof)
+    assert isinstance(fields, dict)
+    lines = [f"{k}: {v}" for k, v in fields.items() if k != "hashes"]
+    return "\n".join([*lines, "hashes:", *(f"  {h}" for h in fields["hashes"])])
 
 
 @audit.command("show")
@@ -81,15 +91,16 @@ def _render_proof(proof: dict[str, Any]) -> str:
 @click.option("--subject", type=click.UUID, help="Only entries about this subject UUID.")
 @json_option
 @pass_app
-def audit_show(app: AppContext, since: int, subject: Any, as_json: bool) -> None:
+def audit_show(app: AppContext, since: int, subject: UUID | None, as_json: bool) -> None:
     """Show audit entries in seq order (JSON: one array, streamed)."""
-    app.authorize(Permission.AUDIT_READ, "audit.show")
-    stream = auditing.entries(app.installation(), since=since, subject=subject)
+    principal = app.authenticate()
+    stream = audit_entries(app.installation(), principal, EntriesRequest(since, subject))
     if as_json:
+        # Streamed, not built: the log may hold millions of entries.
         click.echo("[", nl=False)
         for i, entry in enumerate(stream):
             sep = "," if i else ""
-            click.echo(sep + "\n" + json.dumps(entry.to_json(), sort_keys=True), nl=False)
+            click.echo(sep + "\n" + json.dumps(json_data(entry), sort_keys=True), nl=False)
         click.echo("\n]")
         return
     for e in stream:
@@ -103,34 +114,17 @@ def audit_show(app: AppContext, since: int, subject: Any, as_json: bool) -> None
 @pass_app
 def audit_verify(app: AppContext, as_json: bool) -> None:
     """Recompute every hash and link, rebuild the root, check signed and witnessed checkpoints."""
-    app.authorize(Permission.AUDIT_VERIFY, "audit.verify")
-    installation = app.installation()
-    if not as_json and sys.stderr.isatty():
-        total = auditing.log_size(installation)
-        with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
-            report = auditing.verify_installation(
-                installation, progress=lambda done: bar.update(done - bar.pos)
-            )
-    else:
-        report = auditing.verify_installation(installation)
-    problem = report.problem
-    data = {
-        "ok": report.ok,
-        "size": report.size,
-        "root": base64.b64encode(report.root).decode(),
-        "checkpoints": report.checkpoints,
-        "witnessed": report.witnessed,
-        "problem": None
-        if problem is None
-        else {"kind": str(problem.kind), "seq": problem.seq, "detail": problem.detail},
-    }
-    if as_json or report.ok:
+    principal = app.authenticate()
+    with progress_bar(None, as_json, "Verifying") as bar:
+        result = verify_log(
+            app.installation(), principal, VerifyLog(), progress=bar.at if bar else None
+        )
+    if as_json or result.ok:
         emit(
             as_json,
-            data,
-            f"OK: {report.size} entries, {report.checkpoints} signed and {report.witnessed} "
-            "witnessed checkpoints verified",
+            result,
+            f"OK: {result.report.size} entries, {result.report.checkpoints} signed and "
+            f"{result.report.witnessed} witnessed checkpoints verified",
         )
-    if problem is not None:
-        at = "" if problem.seq is None else f" at seq {problem.seq}"
-        raise CheckFailed(f"audit log verification failed: {problem.kind}{at}: {problem.detail}")
+    if result.failure is not None:
+        raise CheckFailed(result.failure)

@@ -9,12 +9,9 @@ from pathlib import Path
 import click
 
 from retention.access import (
-    Permission,
     PrincipalView,
     authenticate,
-    check_permission,
 )
-from retention.clock import utc_now
 from retention.config import Config, load_config
 from retention.errors import BadInput
 from retention.install import (
@@ -51,17 +48,6 @@ class AppContext:
         """
         installation = self.installation()
         return authenticate(installation.engine, self._read_token())
-
-    def authorize(self, permission: Permission, action: str) -> PrincipalView:
-        """Authenticate, then require `permission` everywhere ('*'); a denial is audited.
-
-        For commands that are not about one subject (audit, sweep, evidence, policy).
-        """
-        principal = self.authenticate()
-        check_permission(
-            self.installation().engine, principal.id, permission, action=action, at=utc_now()
-        )
-        return principal
 
     def _read_token(self) -> str | None:
         if self.token_file is None:

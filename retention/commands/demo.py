@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from retention.access import (
-    Permission,
-)
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit, progress_bar
 from retention.demo import (
     DEFAULT_CANDIDATES,
     DEFAULT_DOCUMENT_FRACTION,
-    DemoStep,
+    DemoRequest,
     DemoSummary,
+    SeedDemo,
     SeedReport,
-    run_demo,
-    seed_candidates,
+    seed_demo,
 )
-from retention.demo import tour as demo_module
-from retention.operations.install import init_steps
+from retention.demo import demo as run_demo_tour
 
 
 def _size(n: int) -> str:
@@ -35,18 +29,6 @@ def _seed_text(report: SeedReport) -> str:
         f"{report.applications:,} applications, {report.consents:,} consents, "
         f"{report.documents:,} documents ({_size(report.document_bytes)})."
     )
-
-
-def _seed_json(report: SeedReport) -> dict[str, Any]:
-    return {
-        "candidates": report.candidates,
-        "applications": report.applications,
-        "consents": report.consents,
-        "documents": report.documents,
-        "document_bytes": report.document_bytes,
-        "seed": report.seed,
-        "now": report.now.isoformat(),
-    }
 
 
 @click.group(invoke_without_command=True)
@@ -72,41 +54,8 @@ def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: b
     app = ctx.find_object(AppContext)
     assert app is not None
     with progress_bar(candidates, as_json, "Seeding candidates") as progress:
-        summary = run_demo(
-            app.config,
-            candidates=candidates,
-            seed=seed,
-            fresh=fresh,
-            init_steps=init_steps(),
-            steps=demo_steps(),
-            progress=progress,
-        )
-    emit(as_json, _demo_json(summary), lambda: _demo_text(summary))
-
-
-def demo_steps() -> list[DemoStep]:
-    """What `gdpr demo` does after seeding: the whole product, in the order a DPO would."""
-    return demo_module.product_steps()
-
-
-def _demo_json(summary: DemoSummary) -> dict[str, Any]:
-    inv = summary.inventory
-    return {
-        "data_dir": summary.data_dir,
-        "seed": _seed_json(summary.seed),
-        "candidates": inv.candidates,
-        "by_country": inv.by_country,
-        "by_status": inv.by_status,
-        "applications": inv.applications,
-        "consents": {
-            "active": inv.consents_active,
-            "expired": inv.consents_expired,
-            "withdrawn": inv.consents_withdrawn,
-        },
-        "documents": inv.documents,
-        "document_bytes": inv.document_bytes,
-        "notes": summary.notes,
-    }
+        summary = run_demo_tour(app.config, DemoRequest(candidates, seed, fresh), progress=progress)
+    emit(as_json, summary, lambda: _demo_text(summary))
 
 
 def _demo_text(summary: DemoSummary) -> str:
@@ -148,15 +97,12 @@ def demo_seed(
     app: AppContext, count: int, seed: int, document_fraction: float, as_json: bool
 ) -> None:
     """Add realistic demo candidates to an existing installation (deterministic per seed)."""
-    installation = app.installation()
-    app.authorize(Permission.CANDIDATE_WRITE, "candidate.seed")
+    principal = app.authenticate()
     with progress_bar(count, as_json, "Seeding candidates") as progress:
-        report = seed_candidates(
-            installation.engine,
-            installation.config.documents_dir,
-            count,
-            seed=seed,
-            document_fraction=document_fraction,
+        report = seed_demo(
+            app.installation(),
+            principal,
+            SeedDemo(count, seed, document_fraction),
             progress=progress,
         )
-    emit(as_json, _seed_json(report), lambda: _seed_text(report))
+    emit(as_json, report, lambda: _seed_text(report))

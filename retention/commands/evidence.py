@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from retention.access import (
-    Permission,
-)
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import country_option, json_option
 from retention.commands.output import emit
-from retention.errors import BadInput, CheckFailed
-from retention.install import (
-    Installation,
+from retention.errors import CheckFailed
+from retention.evidence import ExportResult
+from retention.operations import (
+    ExportEvidence,
+    VerifyEvidence,
+    export_evidence,
+    verify_evidence,
 )
 
 
@@ -60,44 +60,16 @@ def evidence_export(
     as_json: bool,
 ) -> None:
     """Export a signed, self-verifying evidence pack of a period (evidence:export; audited)."""
-    from retention.access import guarded, require
-    from retention.evidence import export as ex
-
-    installation = app.installation()
     principal = app.authenticate()
-    policy_set = evidence_policy_set(installation)
-    request = ex.ExportRequest(
-        start=start.date(),
-        end=end.date(),
-        out=out,
-        actor=str(principal.id),
-        country=country,
-        zip=as_zip,
+    result = export_evidence(
+        app.installation(),
+        principal,
+        ExportEvidence(start.date(), end.date(), out, country=country, zip=as_zip),
     )
-
-    def authorize(conn: Any) -> object:
-        return require(
-            conn,
-            principal.id,
-            Permission.EVIDENCE_EXPORT,
-            at=datetime.now(UTC),
-            action=ex.EXPORT_ACTION,
-            country=country,
-        )
-
-    result = ex.export_pack(
-        installation,
-        request,
-        signer=ex.load_signer(installation),
-        policies=ex.policy_texts(policy_set),
-        policy_set=policy_set,
-        authorize=authorize,
-        unit=guarded,
-    )
-    emit(as_json, result.to_json(), lambda: _export_text(result))
+    emit(as_json, result, lambda: _export_text(result))
 
 
-def _export_text(result: Any) -> str:
+def _export_text(result: ExportResult) -> str:
     p = result.period
     span = f"entries {p.first_seq}..{p.last_seq}" if p.entries else "no audit entries"
     return "\n".join(
@@ -113,16 +85,6 @@ def _export_text(result: Any) -> str:
     )
 
 
-def evidence_policy_set(installation: Installation) -> Any:
-    """The policy set in force: the installation's policies/ folder, else the shipped set."""
-    from policies import load_default_policy_set, load_policy_set
-
-    folder = installation.config.data_dir / "policies"
-    if folder.is_dir() and any(folder.glob("*.policy")):
-        return load_policy_set([folder])
-    return load_default_policy_set()
-
-
 @evidence.command("verify")
 @click.argument("pack", type=click.Path(path_type=Path, exists=True))
 @click.option(
@@ -134,15 +96,7 @@ def evidence_policy_set(installation: Installation) -> Any:
 @json_option
 def evidence_verify(pack: Path, key_file: Path | None, as_json: bool) -> None:
     """Verify an evidence pack offline (no database needed); exit 1 naming what fails."""
-    from retention.evidence import verify_path
-
-    key = None
-    if key_file is not None:
-        try:
-            key = key_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read key file {key_file} ({exc})") from None
-    report = verify_path(pack, key)
-    emit(as_json, report.to_json(), report.summary)
+    report = verify_evidence(VerifyEvidence(pack, key_file))
+    emit(as_json, report, report.summary)
     if not report.ok:
         raise CheckFailed(f"evidence pack does not verify: {report.problems[0]}")

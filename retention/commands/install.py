@@ -7,12 +7,13 @@ import click
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit
-from retention.install import (
-    initialize,
-    open_installation,
+from retention.operations import (
+    HardenDatabase,
+    harden_database,
+    init_installation,
+    schema_status,
+    upgrade_schema,
 )
-from retention.operations.install import init_steps
-from retention.store import hardening, migrate
 
 
 @click.command()
@@ -20,14 +21,8 @@ from retention.store import hardening, migrate
 @pass_app
 def init(app: AppContext, as_json: bool) -> None:
     """Create the data directory and database, keys and the first principals."""
-    installation, lines = initialize(app.config, steps=init_steps())
-    cfg = installation.config
-    data = {"data_dir": str(cfg.data_dir), "revision": migrate.head_revision(), "notes": lines}
-    emit(
-        as_json,
-        data,
-        lambda: "\n".join([f"Initialized {cfg.data_dir} (schema {data['revision']}).", *lines]),
-    )
+    result = init_installation(app.config)
+    emit(as_json, result, result.text)
 
 
 @click.group()
@@ -40,14 +35,13 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: AppContext, as_json: bool) -> None:
     """Upgrade the database schema to this version of the engine."""
-    installation = open_installation(app.config, require_head=False)
-    before = migrate.current_revision(installation.engine)
-    migrate.upgrade(installation.engine)
-    after = migrate.current_revision(installation.engine)
+    done = upgrade_schema(app.config)
     emit(
         as_json,
-        {"from": before, "to": after},
-        f"Schema upgraded from {before} to {after}." if before != after else f"Schema at {after}.",
+        done,
+        f"Schema upgraded from {done.before} to {done.after}."
+        if done.before != done.after
+        else f"Schema at {done.after}.",
     )
 
 
@@ -56,13 +50,12 @@ def db_upgrade(app: AppContext, as_json: bool) -> None:
 @pass_app
 def db_current(app: AppContext, as_json: bool) -> None:
     """Show the schema revision of the database and the one this version needs."""
-    installation = open_installation(app.config, require_head=False)
-    current = migrate.current_revision(installation.engine)
-    head = migrate.head_revision()
+    status = schema_status(app.config)
     emit(
         as_json,
-        {"current": current, "head": head, "up_to_date": current == head},
-        f"{current} (head: {head}){'' if current == head else ' - run gdpr db upgrade'}",
+        status,
+        f"{status.current} (head: {status.head})"
+        + ("" if status.up_to_date else " - run gdpr db upgrade"),
     )
 
 
@@ -74,5 +67,5 @@ def db_current(app: AppContext, as_json: bool) -> None:
 @pass_app
 def db_harden(app: AppContext, app_role: str, as_json: bool) -> None:
     """Give the application role least privilege: INSERT and SELECT only on audit tables."""
-    statements = hardening.harden(app.installation().engine, app_role)
-    emit(as_json, {"app_role": app_role, "statements": statements}, lambda: "\n".join(statements))
+    done = harden_database(app.installation(), HardenDatabase(app_role))
+    emit(as_json, done, lambda: "\n".join(done.statements))

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from retention.demo import Progress
 from retention.results import json_data
 
 
@@ -23,14 +22,31 @@ def emit(as_json: bool, data: Any, text: Callable[[], str] | str) -> None:
         click.echo(text() if callable(text) else text)
 
 
+class ProgressBar:
+    """A bar on stderr. Call it with a number of items done since the last call (`Progress` of
+    the demo's seeding), or `at(done, total)` for work that learns its total as it goes (the
+    sweep, audit verification)."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+
+    def __call__(self, items: int) -> None:
+        self._bar.update(items)
+
+    def at(self, done: int, total: int) -> None:
+        self._bar.length = max(total, 1)
+        self._bar.update(done - self._bar.pos)
+
+
 @contextlib.contextmanager
-def progress_bar(total: int, as_json: bool, label: str) -> Iterator[Progress | None]:
-    """A progress callback drawing a bar on stderr when it is a terminal, else nothing."""
-    if as_json or total <= 0 or not sys.stderr.isatty():
+def progress_bar(total: int | None, as_json: bool, label: str) -> Iterator[ProgressBar | None]:
+    """The one progress bar: drawn on stderr when it is a terminal and not under --json, else
+    None. `total` None means the work tells it later (`ProgressBar.at`)."""
+    if as_json or (total is not None and total <= 0) or not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    with click.progressbar(length=max(total or 1, 1), label=label, file=sys.stderr) as bar:
+        yield ProgressBar(bar)
 
 
 def when_text(at: Any) -> str:

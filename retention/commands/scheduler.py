@@ -27,7 +27,7 @@ def scheduler_jobs(app: AppContext, as_json: bool) -> None:
     jobs = next_runs(installation)
     emit(
         as_json,
-        [{"job": j.name, "cron": j.cron, "next_run": j.next_run} for j in jobs],
+        jobs,
         lambda: (
             "\n".join(
                 f"{j.name:<11} {j.cron:<14} next {j.next_run.isoformat() if j.next_run else '-'}"
@@ -43,9 +43,9 @@ def scheduler_jobs(app: AppContext, as_json: bool) -> None:
 def scheduler_run(app: AppContext) -> None:
     """Run the service until SIGTERM (JSON logs on stderr); the sweep stops after its batch."""
     configure_logging(json=True)
-    actor = app.authenticate()
+    principal = app.authenticate()
     installation = app.installation()
-    serve(installation, default_jobs(installation, actor.id))
+    serve(installation, default_jobs(installation, principal))
 
 
 @scheduler.command("run-once")
@@ -54,11 +54,10 @@ def scheduler_run(app: AppContext) -> None:
 @pass_app
 def scheduler_run_once(app: AppContext, job: str, as_json: bool) -> None:
     """Run one job now (for cron, systemd timers or Kubernetes CronJobs)."""
-    actor = app.authenticate()
+    principal = app.authenticate()
     installation = app.installation()
-    done = run_once(job, default_jobs(installation, actor.id))
-    data = {"job": done.name, "run": done.run_id, "seconds": done.seconds, **done.summary}
-    emit(as_json, data, f"{done.name} finished in {done.seconds}s: {_flat_text(done.summary)}")
+    done = run_once(job, default_jobs(installation, principal))
+    emit(as_json, done, f"{done.name} finished in {done.seconds}s: {_flat_text(done.summary)}")
 
 
 def _flat_text(summary: dict[str, Any]) -> str:

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import country_option, json_option
-from retention.commands.output import emit, when_text
+from retention.commands.output import emit, progress_bar, when_text
 from retention.errors import BadInput
-from retention.operations import retention as operations
+from retention.operations import (
+    DecideReview,
+    ListHolds,
+    ListReviews,
+    PlaceHold,
+    PlanSweep,
+    ReleaseHold,
+    RunSweep,
+    decide_review,
+    list_holds,
+    list_reviews,
+    place_hold,
+    plan_sweep,
+    release_hold,
+)
+from retention.operations import sweep as run_sweep
 from retention.store import ReviewDecision
 from retention.subjects import parse_subject_id
+from retention.sweep import Plan, SweepResult
 
 
 def _uuid(text: str, what: str) -> uuid.UUID:
@@ -38,15 +52,13 @@ def hold() -> None:
 @pass_app
 def hold_place(app: AppContext, subject: str, case_ref: str, reason: str, as_json: bool) -> None:
     """Place a legal hold on SUBJECT (a UUID)."""
-    actor = app.authenticate()
-    placed = operations.place_hold(
+    principal = app.authenticate()
+    placed = place_hold(
         app.installation(),
-        actor.id,
-        parse_subject_id(subject),
-        case_ref=case_ref,
-        reason=reason,
+        principal,
+        PlaceHold(parse_subject_id(subject), case_ref=case_ref, reason=reason),
     )
-    emit(as_json, placed.to_json(), f"Hold {placed.id} placed on {placed.subject_id}.")
+    emit(as_json, placed, f"Hold {placed.id} placed on {placed.subject_id}.")
 
 
 @hold.command("release")
@@ -56,11 +68,11 @@ def hold_place(app: AppContext, subject: str, case_ref: str, reason: str, as_jso
 @pass_app
 def hold_release(app: AppContext, hold_id: str, reason: str, as_json: bool) -> None:
     """Release the legal hold HOLD_ID; the subject is eligible again at the next sweep."""
-    actor = app.authenticate()
-    released = operations.release_hold(
-        app.installation(), actor.id, _uuid(hold_id, "HOLD_ID"), reason=reason
+    principal = app.authenticate()
+    released = release_hold(
+        app.installation(), principal, ReleaseHold(_uuid(hold_id, "HOLD_ID"), reason=reason)
     )
-    emit(as_json, released.to_json(), f"Hold {released.id} on {released.subject_id} released.")
+    emit(as_json, released, f"Hold {released.id} on {released.subject_id} released.")
 
 
 @hold.command("list")
@@ -69,11 +81,11 @@ def hold_release(app: AppContext, hold_id: str, reason: str, as_json: bool) -> N
 @pass_app
 def hold_list(app: AppContext, include_released: bool, as_json: bool) -> None:
     """List active legal holds (newest first)."""
-    actor = app.authenticate()
-    found = operations.list_holds(app.installation(), actor.id, include_released=include_released)
+    principal = app.authenticate()
+    found = list_holds(app.installation(), principal, ListHolds(include_released))
     emit(
         as_json,
-        [h.to_json() for h in found],
+        found,
         lambda: (
             "\n".join(
                 f"{h.id}  {h.subject_id}  case {h.case_ref:<16} placed {when_text(h.placed_at)}"
@@ -96,11 +108,11 @@ def review() -> None:
 @pass_app
 def review_list(app: AppContext, include_decided: bool, as_json: bool) -> None:
     """List open review items (oldest first)."""
-    actor = app.authenticate()
-    items = operations.list_reviews(app.installation(), actor.id, include_decided=include_decided)
+    principal = app.authenticate()
+    items = list_reviews(app.installation(), principal, ListReviews(include_decided))
     emit(
         as_json,
-        [i.to_json() for i in items],
+        items,
         lambda: (
             "\n".join(
                 f"{i.subject_id}  {i.country}  {i.policy}/{i.rule}  queued {when_text(i.queued_at)}"
@@ -141,16 +153,13 @@ def review_decide(
             raise BadInput(f"'{until}' is not a date: use YYYY-MM-DD") from None
     elif until:
         raise BadInput("a DATE goes only with --action keep-until")
-    actor = app.authenticate()
-    item = operations.decide_review(
+    principal = app.authenticate()
+    item = decide_review(
         app.installation(),
-        actor.id,
-        parse_subject_id(subject),
-        decision,
-        reason=reason,
-        keep_until=keep_until,
+        principal,
+        DecideReview(parse_subject_id(subject), decision, reason=reason, keep_until=keep_until),
     )
-    emit(as_json, item.to_json(), f"Review of {item.subject_id} decided: {action}.")
+    emit(as_json, item, f"Review of {item.subject_id} decided: {action}.")
 
 
 @click.command()
@@ -163,34 +172,25 @@ def sweep(
     app: AppContext, dry_run: bool, country: str | None, limit: int | None, as_json: bool
 ) -> None:
     """Anonymize, delete, block or queue for review every subject whose retention expired."""
-    actor = app.authenticate()
+    principal = app.authenticate()
     installation = app.installation()
     if dry_run:
         if limit is not None:
             raise BadInput("--limit applies to a real sweep, not to --dry-run")
-        plan = operations.plan_sweep(installation, actor.id, country=country)
-        emit(as_json, plan.to_json(), lambda: _plan_text(plan))
+        plan = plan_sweep(installation, principal, PlanSweep(country=country))
+        emit(as_json, plan, lambda: _plan_text(plan))
         return
-    bar = None
-    if not as_json and sys.stderr.isatty():
-        bar = click.progressbar(length=1, label="Sweeping", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-    try:
-        result = operations.sweep(
-            installation, actor.id, country=country, limit=limit, progress=progress
+    with progress_bar(None, as_json, "Sweeping") as bar:
+        result = run_sweep(
+            installation,
+            principal,
+            RunSweep(country=country, limit=limit),
+            progress=bar.at if bar else None,
         )
-    finally:
-        if bar is not None:
-            bar.render_finish()
-    emit(as_json, result.to_json(), lambda: _sweep_text(result))
+    emit(as_json, result, lambda: _sweep_text(result))
 
 
-def _plan_text(plan: Any) -> str:
+def _plan_text(plan: Plan) -> str:
     lines = [
         f"Plan at {plan.evaluated_at.isoformat()} (policy set {plan.policy_hash[:16]}): "
         f"{plan.due} due, {plan.held} held, {plan.in_error} in error, of {plan.subjects} subjects."
@@ -205,7 +205,7 @@ def _plan_text(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def _sweep_text(result: Any) -> str:
+def _sweep_text(result: SweepResult) -> str:
     if result.status == "skipped":
         return f"Another sweep holds the lease ({result.lease_holder}); nothing done."
     return (

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from policies import PolicySet
+from policies import PolicySet, load_default_policy_set
 from retention.clock import Clock, utc_now
+from retention.demo.steps import StepReport
 from retention.evidence import (
     ExportRequest,
     ExportResult,
@@ -64,17 +65,15 @@ def demo_evidence(
     return result, lines
 
 
-def demo_step(installation: Installation, now: datetime) -> list[str]:
+def demo_step(installation: Installation, now: datetime) -> StepReport:
     """`gdpr demo` step (a `retention.demo.tour.DemoStep`): export and verify the last 30 days.
 
     The pack goes to `<data dir>/evidence/`; the period runs to today, so the demo's own audit
     entries (seeding, access, checkpoint) are in it.
     """
-    from policies import load_default_policy_set
-
     zone = installation.config.zone
     today = max(now, utc_now()).astimezone(zone).date()
-    _, lines = demo_evidence(
+    result, lines = demo_evidence(
         installation,
         start=now.astimezone(zone).date() - timedelta(days=30),
         end=today,
@@ -82,4 +81,4 @@ def demo_step(installation: Installation, now: datetime) -> list[str]:
         actor=DEMO_ACTOR,
         policy_set=load_default_policy_set(),
     )
-    return lines
+    return StepReport("evidence", lines, result)

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
-from retention.clock import as_utc, utc_now
+from retention.access import Permission, PrincipalView, check_permission
+from retention.clock import Clock, as_utc, utc_now
 from retention.demo.synthetic import (
     DEFAULT_DOCUMENT_FRACTION,
     external_ref_prefix,
     generate_batches,
 )
 from retention.errors import BadInput
+from retention.install import Installation
 from retention.logs import get_logger
 from retention.store import Candidate, bulk_insert, bulk_load_settings, transaction
 
@@ -32,9 +34,11 @@ __all__ = [
     "DEFAULT_DOCUMENT_FRACTION",
     "PARALLEL_FROM",
     "Progress",
+    "SeedDemo",
     "SeedReport",
     "default_workers",
     "seed_candidates",
+    "seed_demo",
 ]
 
 log = get_logger(__name__)
@@ -52,6 +56,43 @@ class SeedReport:
     document_bytes: int
     seed: int
     now: datetime
+
+
+@dataclass(frozen=True)
+class SeedDemo:
+    """`count` candidates from `seed`; `document_fraction` of them get a CV file."""
+
+    count: int
+    seed: int = 0
+    document_fraction: float = DEFAULT_DOCUMENT_FRACTION
+
+
+def seed_demo(
+    installation: Installation,
+    principal: PrincipalView,
+    request: SeedDemo,
+    *,
+    progress: Progress | None = None,
+    clock: Clock = utc_now,
+) -> SeedReport:
+    """`gdpr demo seed`: add demo candidates to an installation, as a principal holding
+    candidate:write in every country (a denial is audited)."""
+    check_permission(
+        installation.engine,
+        principal.id,
+        Permission.CANDIDATE_WRITE,
+        action="candidate.seed",
+        at=clock(),
+    )
+    return seed_candidates(
+        installation.engine,
+        installation.config.documents_dir,
+        request.count,
+        seed=request.seed,
+        now=clock(),
+        document_fraction=request.document_fraction,
+        progress=progress,
+    )
 
 
 def seed_candidates(

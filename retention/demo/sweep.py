@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from policies import PolicySet
+from retention.access import Role, find_principal_by_name
 from retention.clock import Clock, utc_now
-from retention.install import Installation
+from retention.demo.steps import StepReport
+from retention.install import Installation, load_installation_policies
 from retention.store import Candidate, ReviewItem, transaction
 from retention.sweep import (
     Plan,
@@ -100,8 +102,8 @@ class DemoSweep:
             "held_subject": str(self.held_subject) if self.held_subject else None,
             "held_untouched": self.held_untouched,
             "sweep": self.result.to_json(),
-            "before": self.before.__dict__,
-            "after": self.after.__dict__,
+            "before": self.before,
+            "after": self.after,
         }
 
 
@@ -145,11 +147,9 @@ def demo_sweep(
     return DemoSweep(plan, first, untouched, result, before, after)
 
 
-def sweep_step(installation: Installation, now: datetime) -> list[str]:
+def sweep_step(installation: Installation, now: datetime) -> StepReport:
     """`gdpr demo` step: the sweep story above, acting as the bootstrap DPO principal."""
-    from retention.access import Role, find_principal_by_name
-    from retention.install import load_installation_policies
-
     dpo = find_principal_by_name(installation.engine, Role.DPO.value)
     policy_set = load_installation_policies(installation.config)
-    return demo_sweep(installation, policy_set, actor=str(dpo), at=now).lines()
+    shown = demo_sweep(installation, policy_set, actor=str(dpo), at=now)
+    return StepReport("sweep", shown.lines(), shown)

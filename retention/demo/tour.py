@@ -9,34 +9,43 @@ never be a way to delete a real installation.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text
 
-from retention.clock import as_utc, utc_now
+from retention.access import Role, find_principal_by_name
+from retention.audit import log as auditing
+from retention.clock import Clock, as_utc, utc_now
 from retention.config import Config
+from retention.demo.access import run_access_demo
+from retention.demo.evidence import demo_step as evidence_step
 from retention.demo.seeding import Progress, SeedReport, seed_candidates
+from retention.demo.steps import DemoStep, StepReport
+from retention.demo.sweep import sweep_step
 from retention.errors import CheckFailed, InstallationError
 from retention.install import MARKER, InitStep, Installation, initialize
+from retention.operations import BootstrapPrincipal, InitRecorder
 from retention.store import Application, Candidate, Consent, Document, connect, migrate
 
 __all__ = [
     "DEMO_MARKER",
+    "DemoRequest",
     "DemoStep",
     "DemoSummary",
     "InventorySummary",
+    "StepReport",
+    "demo",
     "inventory",
     "run_demo",
 ]
 
 DEMO_MARKER = ".gdpr-demo"
 DEFAULT_CANDIDATES = 10_000
-
-# A later step receives the seeded installation and the demo's instant; it returns lines to show.
-DemoStep = Callable[[Installation, datetime], list[str]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,65 @@ class DemoSummary:
     seed: SeedReport
     inventory: InventorySummary
     notes: list[str] = field(default_factory=list)
+    steps: dict[str, Any] = field(default_factory=dict)
+    verifier_key: str | None = None
+    principals: tuple[BootstrapPrincipal, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        # `notes` are display lines of the same facts as `steps`, `verifier_key`, `principals`.
+        inv = self.inventory
+        return {
+            "data_dir": self.data_dir,
+            "seed": self.seed,
+            "candidates": inv.candidates,
+            "by_country": inv.by_country,
+            "by_status": inv.by_status,
+            "applications": inv.applications,
+            "consents": {
+                "active": inv.consents_active,
+                "expired": inv.consents_expired,
+                "withdrawn": inv.consents_withdrawn,
+            },
+            "documents": inv.documents,
+            "document_bytes": inv.document_bytes,
+            "verifier_key": self.verifier_key,
+            "principals": list(self.principals),
+            "steps": self.steps,
+        }
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    candidates: int = DEFAULT_CANDIDATES
+    seed: int = 0
+    fresh: bool = False
+
+
+def demo(
+    config: Config,
+    request: DemoRequest,
+    *,
+    progress: Progress | None = None,
+    clock: Clock = utc_now,
+) -> DemoSummary:
+    """`gdpr demo`: a fresh demo installation with the whole product shown on it.
+
+    Needs no principal: it makes its own installation, and acts as the principals it creates.
+    """
+    recorder = InitRecorder(clock)
+    summary = run_demo(
+        config,
+        candidates=request.candidates,
+        seed=request.seed,
+        now=clock(),
+        fresh=request.fresh,
+        init_steps=recorder.steps(),
+        steps=product_steps(),
+        progress=progress,
+    )
+    return dataclasses.replace(
+        summary, verifier_key=recorder.verifier_key, principals=recorder.principals()
+    )
 
 
 def run_demo(
@@ -81,11 +149,14 @@ def run_demo(
     report = seed_candidates(
         installation.engine, config.documents_dir, candidates, seed=seed, now=now, progress=progress
     )
+    done: dict[str, Any] = {}
     for step in steps:
-        notes.extend(step(installation, now))
+        step_report = step(installation, now)
+        notes.extend(step_report.lines)
+        done[step_report.name] = step_report.data
     summary = inventory(installation.engine, now)
     installation.engine.dispose()
-    return DemoSummary(str(config.data_dir), report, summary, notes)
+    return DemoSummary(str(config.data_dir), report, summary, notes, done)
 
 
 def _clear(config: Config, fresh: bool) -> None:
@@ -157,38 +228,42 @@ def inventory(engine: Engine, now: datetime) -> InventorySummary:
     )
 
 
-def access_step(installation: Installation, now: datetime) -> list[str]:
+def access_step(installation: Installation, now: datetime) -> StepReport:
     """A recruiter scoped to one country reads a candidate there (allowed) and elsewhere (denied)."""
-    from retention.access import Role, find_principal_by_name
-    from retention.demo.access import run_access_demo
-
     # `gdpr init` names the bootstrap principals after their roles.
     admin = find_principal_by_name(installation.engine, Role.ADMIN.value)
-    return run_access_demo(installation, admin).lines
+    shown = run_access_demo(installation, admin)
+    data = {
+        "recruiter": shown.recruiter,
+        "grant": shown.grant,
+        "country": shown.country,
+        "allowed_subject": shown.allowed_subject,
+        "denied_subject": shown.denied_subject,
+    }
+    return StepReport("access", shown.lines, data)
 
 
-def audit_step(installation: Installation, now: datetime) -> list[str]:
+def audit_step(installation: Installation, now: datetime) -> StepReport:
     """Sign a checkpoint of the log, then verify the whole log against it and the witness file."""
-    from retention.audit import log as auditing
-
     checkpoint, _note = auditing.sign_checkpoint(installation)
     report = auditing.verify_installation(installation)
     if not report.ok:
         raise CheckFailed(f"audit log verification failed: {report.problem}")
-    return [
+    lines = [
         f"Signed checkpoint of {checkpoint.size:,} audit entries "
         f"(verifier key: {auditing.pubkey(installation)}).",
         f"Audit log verified: {report.size:,} entries, chain and Merkle root match "
         f"{report.checkpoints} signed and {report.witnessed} witnessed checkpoints.",
     ]
+    data = {
+        "checkpoint_size": checkpoint.size,
+        "verified_entries": report.size,
+        "checkpoints": report.checkpoints,
+        "witnessed": report.witnessed,
+    }
+    return StepReport("audit", lines, data)
 
 
 def product_steps() -> list[DemoStep]:
-    """The steps after seeding that show the whole product: access, sweep, audit, evidence.
-
-    Imported here, not at module level: each capability's demo module imports `demo` for its types.
-    """
-    from retention.demo.evidence import demo_step as evidence_step
-    from retention.demo.sweep import sweep_step
-
+    """The steps after seeding that show the whole product: access, sweep, audit, evidence."""
     return [access_step, sweep_step, audit_step, evidence_step]

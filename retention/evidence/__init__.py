@@ -5,13 +5,22 @@ pack offline.
 
 from __future__ import annotations
 
-from retention.evidence.export import ExportRequest, ExportResult, export_pack, load_signer
+from retention.evidence.export import (
+    EXPORT_ACTION,
+    ExportRequest,
+    ExportResult,
+    export_pack,
+    load_signer,
+)
 from retention.evidence.policies import PolicyTexts, policy_texts
+from retention.evidence.verdict import PackReport
 from retention.evidence.verify import verify_pack, verify_path
 
 __all__ = [
+    "EXPORT_ACTION",
     "ExportRequest",
     "ExportResult",
+    "PackReport",
     "PolicyTexts",
     "export_pack",
     "load_signer",

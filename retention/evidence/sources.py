@@ -4,7 +4,8 @@ consents and the figures of the report, as set-based Core queries.
 The tables belong to other capabilities (legal holds, the sweep's review queue, access control),
 some of which a given installation may not have yet; reading them by reflection, by name, keeps the
 evidence pack from importing their ORM models and lets an export name exactly what was absent
-instead of failing. Only UUIDs, countries, statuses, principals' names and instants leave here:
+instead of failing. Only the columns are reflected: queries need nothing else, and reflecting
+indexes makes SQLAlchemy warn on stderr about the expression index on candidate e-mails. Only UUIDs, countries, statuses, principals' names and instants leave here:
 free-text reasons and case notes may hold personal data and are never selected.
 """
 
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     MetaData,
     Table,
@@ -160,7 +162,8 @@ class Sources:
             return None
         if name in self._meta.tables:
             return self._meta.tables[name]
-        return Table(name, self._meta, autoload_with=self._conn)
+        columns = inspect(self._conn).get_columns(name)
+        return Table(name, self._meta, *(Column(c["name"], c["type"]) for c in columns))
 
     # --- holds.csv and reviews.csv ------------------------------------------------------------
 

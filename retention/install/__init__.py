@@ -4,7 +4,7 @@ opening one for every command; the policy set it runs.
 
 from __future__ import annotations
 
-from retention.install.bootstrap import bootstrap_principals
+from retention.install.bootstrap import bootstrap_lines, bootstrap_principals
 from retention.install.installation import (
     MARKER,
     InitStep,
@@ -20,6 +20,7 @@ __all__ = [
     "MARKER",
     "InitStep",
     "Installation",
+    "bootstrap_lines",
     "bootstrap_principals",
     "initialize",
     "load_installation_policies",

@@ -23,7 +23,7 @@ from retention.clock import Clock, utc_now
 from retention.install.installation import Installation
 from retention.store import PrincipalKind, record, transaction
 
-__all__ = ["BOOTSTRAP_ACTOR", "bootstrap_principals", "init_step"]
+__all__ = ["BOOTSTRAP_ACTOR", "bootstrap_lines", "bootstrap_principals", "init_step"]
 
 BOOTSTRAP_ACTOR = "gdpr-init"
 BOOTSTRAP_REASON = "bootstrap"
@@ -78,7 +78,11 @@ def bootstrap_principals(
 
 def init_step(installation: Installation) -> list[str]:
     """The `gdpr init` step: bootstrap the principals and show their tokens once."""
-    issued = bootstrap_principals(installation)
+    return bootstrap_lines(bootstrap_principals(installation))
+
+
+def bootstrap_lines(issued: dict[Role, IssuedToken]) -> list[str]:
+    """What `gdpr init` shows of the bootstrap principals: their tokens, this once."""
     return [
         "Bootstrap principals (tokens are shown only now; store them in a secret manager):",
         *(f"  {t.name}: {t.token}" for t in issued.values()),

@@ -13,6 +13,7 @@ cron, systemd timers and Kubernetes CronJobs.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -27,14 +28,20 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from retention.access import check_expiries
-from retention.audit import sign_checkpoint
+from retention.access import PrincipalView
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput
 from retention.install import Installation
 from retention.logs import get_logger
-from retention.operations import retention as operations
-from retention.store import transaction
+from retention.operations import (
+    CheckExpiries,
+    RunSweep,
+    SignCheckpoint,
+    expiry_check,
+    sign_checkpoint,
+)
+from retention.operations import sweep as run_sweep
+from retention.results import JSONData, rfc3339
 
 __all__ = [
     "JOB_NAMES",
@@ -64,33 +71,44 @@ class ScheduledJob:
     cron: str
     next_run: datetime | None
 
+    def to_json(self) -> JSONData:
+        next_run = None if self.next_run is None else rfc3339(self.next_run)
+        return {"job": self.name, "cron": self.cron, "next_run": next_run}
+
 
 @dataclass(frozen=True)
 class JobRun:
+    """One run of a job; `run_id` names the run in the logs (`job_run`)."""
+
     name: str
     run_id: str
     started_at: datetime
     seconds: float
     summary: dict[str, Any]
 
+    def to_json(self) -> JSONData:
+        # The summary's own ids (a sweep's `run_id`) keep their names; this run is `job_run`,
+        # as in the logs.
+        return {"job": self.name, "job_run": self.run_id, "seconds": self.seconds, **self.summary}
+
 
 def default_jobs(
-    installation: Installation, principal: uuid.UUID, clock: Clock = utc_now
+    installation: Installation, principal: PrincipalView, clock: Clock = utc_now
 ) -> dict[str, Job]:
-    """The three jobs of the service, acting as `principal` (a service with the scheduler role)."""
+    """The three jobs of the service, acting as `principal` (a service with the scheduler role),
+    through the same operations as the CLI."""
 
     def sweep(stop: threading.Event) -> dict[str, Any]:
-        result = operations.sweep(installation, principal, stop=stop, clock=clock)
+        result = run_sweep(installation, principal, RunSweep(), stop=stop, clock=clock)
         return result.to_json()
 
     def checkpoint(stop: threading.Event) -> dict[str, Any]:
-        cp, _note = sign_checkpoint(installation, clock)
-        return {"origin": cp.origin, "size": cp.size}
+        done = sign_checkpoint(installation, principal, SignCheckpoint(), clock=clock)
+        return {"origin": done.origin, "size": done.size}
 
     def expiries(stop: threading.Event) -> dict[str, Any]:
-        with transaction(installation.engine) as conn:
-            counts = check_expiries(conn, actor=str(principal), clock=clock)
-        return counts.__dict__
+        counts = expiry_check(installation, principal, CheckExpiries(), clock=clock)
+        return dataclasses.asdict(counts)
 
     return {"sweep": sweep, "checkpoint": checkpoint, "expiries": expiries}
 

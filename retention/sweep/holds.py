@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
+from retention.results import rfc3339
 from retention.store import Candidate, LegalHold
 
 __all__ = [
@@ -58,9 +59,9 @@ class Hold:
             "case": self.case_ref,
             "reason": self.reason,
             "placed_by": self.placed_by,
-            "placed_at": self.placed_at.isoformat(),
+            "placed_at": rfc3339(self.placed_at),
             "active": self.active,
-            "released_at": self.released_at.isoformat() if self.released_at else None,
+            "released_at": rfc3339(self.released_at) if self.released_at else None,
             "released_by": self.released_by,
             "release_reason": self.release_reason,
         }

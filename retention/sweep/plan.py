@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 from audit_log import AuditLog, Event
 from policies import PolicySet
 from retention.clock import Clock, utc_now
+from retention.results import rfc3339
 from retention.sweep.selection import cites, decisions
 
 __all__ = ["Plan", "PlanError", "PlanRow", "make_plan"]
@@ -72,7 +73,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "evaluated_at": self.evaluated_at.isoformat(),
+            "evaluated_at": rfc3339(self.evaluated_at),
             "policy_hash": self.policy_hash,
             "country": self.country,
             "subjects": self.subjects,

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
+from retention.results import rfc3339
 from retention.store import Candidate, ReviewDecision, ReviewItem
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import delete_subjects
@@ -71,11 +72,11 @@ class ReviewView:
             "policy": self.policy,
             "rule": self.rule,
             "cite": self.cite,
-            "queued_at": self.queued_at.isoformat(),
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "queued_at": rfc3339(self.queued_at),
+            "decided_at": rfc3339(self.decided_at) if self.decided_at else None,
             "decided_by": self.decided_by,
             "decision": self.decision,
-            "keep_until": self.keep_until.isoformat() if self.keep_until else None,
+            "keep_until": rfc3339(self.keep_until) if self.keep_until else None,
         }
 
 

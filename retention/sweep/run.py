@@ -64,6 +64,7 @@ from retention.config import MAX_SWEEP_WORKERS
 from retention.errors import BadInput
 from retention.install import Installation
 from retention.logs import get_logger
+from retention.results import rfc3339
 from retention.store import (
     Candidate,
     RunStatus,
@@ -183,7 +184,7 @@ class SweepResult:
         return {
             "status": self.status,
             "run_id": str(self.run_id) if self.run_id else None,
-            "evaluated_at": self.evaluated_at.isoformat(),
+            "evaluated_at": rfc3339(self.evaluated_at),
             "policy_hash": self.policy_hash,
             "selected": self.selected,
             "acted": self.acted,

@@ -487,8 +487,8 @@ class TestInit:
         data = tmp_path / "fresh"
         init = Gdpr(data, {"GDPR_DATABASE_URL": url})("init", "--json")
         assert init.code == 0, init.err
-        notes = json.loads(init.out)["notes"]
-        tokens = dict(line.strip().split(": ") for line in notes if "gdpr_" in line)
+        principals = json.loads(init.out)["principals"]
+        tokens = {p["name"]: p["token"] for p in principals if p["token"].startswith("gdpr_")}
         assert set(tokens) == {"admin", "dpo"}
         env = {"GDPR_DATABASE_URL": url, "GDPR_TOKEN": tokens["dpo"]}
         listed = Gdpr(data, env)("access", "list", "--json")

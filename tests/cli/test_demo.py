@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,33 @@ class TestDemo:
         assert 0 < summary["candidates"] == sum(summary["by_country"].values()) < 120
         assert summary["seed"]["candidates"] == 120
         assert set(summary["consents"]) == {"active", "expired", "withdrawn"}
+
+    def test_demo_json_is_data_and_stderr_stays_empty(
+        self, tmp_path: Path, database_env: dict[str, str | None]
+    ) -> None:
+        """In a real process (warnings as Python prints them), `gdpr demo --json` writes nothing
+        to stderr, and gives tokens, keys and each step's facts as fields, not display lines."""
+        data = tmp_path / "demo"
+        env = dict(os.environ)
+        for key, value in database_env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        done = subprocess.run(
+            [sys.executable, "-c", "import cli; cli.main()", "--data-dir", str(data),
+             "demo", "--candidates", "60", "--json"],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        assert (done.returncode, done.stderr) == (0, "")
+        summary = json.loads(done.stdout)
+        assert "notes" not in summary
+        assert summary["verifier_key"].startswith("gdpr-")
+        assert [p["role"] for p in summary["principals"]] == ["admin", "dpo"]
+        assert set(summary["steps"]) == {"access", "sweep", "audit", "evidence"}
+        assert summary["steps"]["evidence"]["verified"] is True
+        assert summary["steps"]["sweep"]["sweep"]["evaluated_at"].endswith("Z")
+        assert summary["seed"]["now"].endswith("Z")
 
     def test_second_demo_needs_fresh(
         self, tmp_path: Path, database_env: dict[str, str | None]

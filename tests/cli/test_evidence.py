@@ -50,7 +50,7 @@ class TestExport:
             data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export",
             "--from", "2020-01-01", "--to", "2099-12-31", "--out", str(tmp_path),
         )  # fmt: skip
-        assert out.code == 0, out.err
+        assert (out.code, out.err) == (0, "")
         assert out.out.startswith(f"Wrote {tmp_path}/EVIDENCE_2020-01-01_2099-12-31_")
         assert "  verified: OK" in out.out
         assert "Fingerprint:  " in out.out

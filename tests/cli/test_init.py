@@ -22,6 +22,26 @@ class TestInit:
         assert json.loads(current.out)["up_to_date"] is True
         assert oct(data.stat().st_mode & 0o777) == "0o700"
 
+    def test_init_json_is_structured(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
+        """--json gives the revision, the verifier key and the principals with their tokens."""
+        env = {"GDPR_DATABASE_URL": db_factory.empty()}
+        data = tmp_path / "data"
+        done = gdpr(env, "--data-dir", str(data), "init", "--json")
+        assert (done.code, done.err) == (0, "")
+        result = json.loads(done.out)
+        assert set(result) == {"data_dir", "revision", "verifier_key", "principals"}
+        assert result["data_dir"] == str(data)
+        assert result["verifier_key"].startswith("gdpr-")
+        assert [(p["name"], p["role"]) for p in result["principals"]] == [
+            ("admin", "admin"),
+            ("dpo", "dpo"),
+        ]
+        assert all(p["token"].startswith("gdpr_") and p["id"] for p in result["principals"])
+        text = gdpr(
+            {"GDPR_DATABASE_URL": db_factory.empty()}, "--data-dir", str(tmp_path / "other"), "init"
+        )
+        assert text.out.splitlines()[0].startswith(f"Initialized {tmp_path / 'other'} (schema ")
+
     def test_second_init_is_refused(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
         """Running init twice on one data dir refuses with one line and exit 2."""
         env = {"GDPR_DATABASE_URL": db_factory.empty()}

@@ -180,6 +180,17 @@ class TestSchedulerCommands:
         code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
         assert code == 0 and "consents_expiring_30_days" in json.loads(out)
 
+    def test_run_once_sweep_has_one_run_id(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """`run-once sweep --json`: the sweep's `run_id`, the job's own run as `job_run`."""
+        g, tokens = gdpr
+        code, out, err = g("scheduler", "run-once", "sweep", "--json", token=tokens["dpo"])
+        assert (code, err) == (0, "")
+        done = json.loads(out)
+        assert "run" not in done
+        assert done["job"] == "sweep" and done["status"] == "completed"
+        assert len(done["run_id"]) == 36 and done["job_run"] != done["run_id"]
+        assert done["evaluated_at"].endswith("Z")
+
 
 class TestSchedulerService:
     def test_sigterm_stops_the_service(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:

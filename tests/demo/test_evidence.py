@@ -32,7 +32,7 @@ class TestDemo:
     def test_demo_step_writes_under_the_data_dir(self, installation: Installation) -> None:
         """The DemoStep exports the last 30 days into <data dir>/evidence and verifies it."""
         install_key(installation)
-        lines = demo_step(installation, EXPORT_AT - timedelta(days=1))
+        lines = demo_step(installation, EXPORT_AT - timedelta(days=1)).lines
         packs = list((installation.config.data_dir / "evidence").iterdir())
         assert len(packs) == 1 and packs[0].name.startswith("EVIDENCE_")
         assert any("OK: evidence pack" in line for line in lines)

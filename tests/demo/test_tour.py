@@ -9,7 +9,7 @@ import pytest
 
 from retention.config import Config, load_config
 from retention.demo import run_demo
-from retention.demo.tour import DEMO_MARKER, inventory
+from retention.demo.tour import DEMO_MARKER, StepReport, inventory
 from retention.errors import InstallationError
 from retention.install import Installation, initialize
 from retention.testing import DatabaseFactory
@@ -38,11 +38,13 @@ class TestRunDemo:
     def test_steps_run_after_seeding(self, demo_config: Config) -> None:
         """Later capabilities' steps see the seeded installation and add their lines."""
 
-        def step(installation: Installation, now: datetime) -> list[str]:
-            return [f"step saw {inventory(installation.engine, now).candidates} candidates"]
+        def step(installation: Installation, now: datetime) -> StepReport:
+            seen = inventory(installation.engine, now).candidates
+            return StepReport("count", [f"step saw {seen} candidates"], seen)
 
         summary = run_demo(demo_config, candidates=10, now=NOW, steps=[step])
         assert summary.notes == ["step saw 10 candidates"]
+        assert summary.steps == {"count": 10}
 
     def test_fresh_recreates_only_a_demo(self, demo_config: Config) -> None:
         """--fresh replaces an earlier demo; without it the demo refuses."""
