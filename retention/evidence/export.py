@@ -27,9 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from audit_log.entry import format_ts, parse_ts
-from audit_log.note import Signer, sign_note
-from audit_log.witness import append_witness
+from audit_log import Signer, append_witness, format_ts, parse_ts, sign_note
 from policies import PolicySet
 from retention.audit import log as auditing
 from retention.clock import Clock, utc_now

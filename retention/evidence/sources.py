@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from audit_log.entry import format_ts
+from audit_log import format_ts
 from policies import PolicySet
 from retention.sweep import decisions
 

@@ -38,10 +38,15 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from policies import ColumnMap, NaiveUTC, PolicySet, consent_needed, latest_consent
-from policies.model import purposes_used
-from policies.sql_compiler import decision_select
-from policies.sql_consent import latest_consent_on, subject_key
+from policies import (
+    ColumnMap,
+    NaiveUTC,
+    PolicySet,
+    consent_needed,
+    decision_select,
+    outerjoin_latest_consents,
+    purposes_used,
+)
 from retention.store import Candidate, Consent, uuid_array
 from retention.sweep.holds import active_hold_exists
 from retention.sweep.review_queue import kept_until_after, review_open
@@ -130,14 +135,10 @@ def decisions(
         last_activity_at=s.last_activity_at,
         consent=_no_consents,
     )
-    key = subject_key(s.id, consent_needed(policy_set, own))
-    joined: Any = subject
-    latest = {}
-    for purpose in purposes:
-        latest[purpose] = latest_consent(_consents, purpose)
-        on = latest_consent_on(latest[purpose], _consents, key, purpose, "candidate_id")
-        joined = joined.outerjoin(latest[purpose], on)
-    cols = dataclasses.replace(own, consent=lambda p, f: latest[p].c[f])
+    joined, consent = outerjoin_latest_consents(
+        subject, s.id, _consents, purposes, needed=consent_needed(policy_set, own)
+    )
+    cols = dataclasses.replace(own, consent=consent)
     extra = (
         s.id.label("id"),
         s.country.label("subject_country"),
