@@ -40,7 +40,7 @@ def _why(cond: Condition, record: Record, at: datetime) -> str:
         return f"consent({cond.purpose}) given {format_instant(c.given_at)} is {state}"
     if isinstance(cond, Not):
         return _why(cond.operand, record, at)
-    return "; ".join(_why(c, record, at) for c in cond.operands)  # type: ignore[union-attr]
+    return "; ".join(_why(c, record, at) for c in cond.operands)
 
 
 def _arithmetic(span: Instant, record: Record) -> list[str]:
