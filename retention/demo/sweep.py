@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from policies import PolicySet
 from retention.clock import Clock, utc_now
 from retention.install import Installation
-from retention.store import Candidate, ReviewItem, transaction
+from retention.store import Candidate, ReviewItem, table_of, transaction
 from retention.sweep import (
     Plan,
     SweepResult,
@@ -31,7 +31,7 @@ from retention.sweep import (
 
 __all__ = ["Counts", "DemoSweep", "demo_sweep", "sweep_step"]
 
-_candidates = Candidate.__table__
+_candidates = table_of(Candidate)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Counts:
     @classmethod
     def read(cls, conn: Connection) -> Counts:
         c = _candidates.c
-        items = ReviewItem.__table__.c
+        items = table_of(ReviewItem).c
 
         def count(*where: Any) -> int:
             return int(

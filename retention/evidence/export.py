@@ -275,7 +275,7 @@ def _write(
         (names.get(who, who), who if who in names else "", stream.allowed[who], stream.denied[who])
         for who in sorted(set(stream.allowed) | set(stream.denied))
     ]
-    access_rows = [["grant", *g, "", ""] for g in grants]
+    access_rows: list[list[object]] = [["grant", *g, "", ""] for g in grants]
     blank = [""] * (len(GRANTS_HEADER) - 2)
     access_rows += [["activity", name, pid, *blank, ok, no] for name, pid, ok, no in activity]
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))

@@ -35,7 +35,7 @@ from retention.evidence.pack import (
     action_row,
     parse_entry_line,
 )
-from retention.store import Candidate
+from retention.store import Candidate, table_of
 
 __all__ = ["StreamStats", "copy_entries"]
 
@@ -151,7 +151,7 @@ def _count(rows: list[list[str]], conn: Connection, zone: ZoneInfo, s: StreamSta
     missing = {row[_C["subject"]] for row in rows if not row[_C["country"]] and row[_C["subject"]]}
     found: dict[str, str] = {}
     if missing:
-        c = Candidate.__table__.c  # type: ignore[attr-defined]
+        c = table_of(Candidate).c
         ids = [uuid.UUID(m) for m in missing]
         found = {str(i): cc for i, cc in conn.execute(select(c.id, c.country).where(c.id.in_(ids)))}
     for row in rows:

@@ -24,7 +24,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    TextClause,
+    TextualSelect,
     Uuid,
     and_,
     bindparam,
@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 from policies import (
     ColumnMap,
@@ -47,7 +48,7 @@ from policies import (
     outerjoin_latest_consents,
     purposes_used,
 )
-from retention.store import Candidate, Consent, uuid_array
+from retention.store import Candidate, Consent, table_of, uuid_array
 from retention.sweep.holds import active_hold_exists
 from retention.sweep.review_queue import kept_until_after, review_open
 
@@ -68,8 +69,8 @@ ACTIONS = ("anonymize", "delete", "block", "review")
 _NEEDED = ("action", "due")
 _DETAIL = ("policy", "rule", "error", "error_detail")
 
-_candidates = Candidate.__table__
-_consents = Consent.__table__
+_candidates = table_of(Candidate)
+_consents = table_of(Consent)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def actionable_only(d: Decisions) -> Select[Any]:
     return select(sub).where(sub.c.actionable == 1)
 
 
-_RESULT_TYPES = {
+_RESULT_TYPES: dict[str, TypeEngine[Any]] = {
     "id": Uuid(),
     "country": String(),
     "policy": String(),
@@ -259,7 +260,7 @@ def batch_ids(dialect: Dialect, ids: Sequence[Any]) -> str:
     return json.dumps(ids)
 
 
-def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextClause:
+def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextualSelect:
     """The batch decision SELECT, compiled once for `dialect`, as text with one parameter.
 
     The compiled policy expressions are large (hundreds of kilobytes of SQL) and SQLAlchemy cannot
