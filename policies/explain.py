@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .evaluator import Outcome, RecordError, evaluator_for
+from .evaluator import Outcome, RecordError, anchor_getter, evaluator_for
 from .formatter import format_condition
 from .model import PolicySet
 from .nodes import Condition, ConsentIs, Extremum, Instant, Not, Offset, StatusIn
@@ -44,8 +44,6 @@ def _why(cond: Condition, record: Record, at: datetime) -> str:
 
 
 def _arithmetic(span: Instant, record: Record) -> list[str]:
-    from .evaluator import anchor_getter
-
     terms = span.terms if isinstance(span, Extremum) else (span,)
     lines = []
     for t in terms:
