@@ -19,17 +19,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 import policies
-from retention.commands.access import access, principal
-from retention.commands.audit import audit
-from retention.commands.context import AppContext
-from retention.commands.demo import demo
-from retention.commands.evidence import evidence
-from retention.commands.install import db, init
-from retention.commands.intake import import_group
-from retention.commands.policy import policy
-from retention.commands.scheduler import scheduler
-from retention.commands.subjects import candidate, consent
-from retention.commands.sweep import hold, review, sweep
+from retention.commands import GROUPS, AppContext
 from retention.errors import EngineError
 from retention.logs import configure_logging
 
@@ -75,21 +65,8 @@ def cli(
     ctx.obj = AppContext(data_dir=data_dir, token_file=token_file)
 
 
-cli.add_command(init)
-cli.add_command(db)
-cli.add_command(evidence)
-cli.add_command(audit)
-cli.add_command(demo)
-cli.add_command(import_group)
-cli.add_command(policy)
-cli.add_command(principal)
-cli.add_command(access)
-cli.add_command(candidate)
-cli.add_command(consent)
-cli.add_command(hold)
-cli.add_command(review)
-cli.add_command(sweep)
-cli.add_command(scheduler)
+for group in GROUPS:
+    cli.add_command(group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -28,7 +28,7 @@ from audit_log.merkle import (
 from audit_log.note import Signer, Verifier, generate_signing_key, open_note, sign_note
 from audit_log.proof import ConsistencyProof, InclusionProof
 from audit_log.schema import metadata
-from audit_log.store import AuditLog, Head
+from audit_log.store import AuditLog, EntryBytes, Head
 from audit_log.verify import Problem, ProblemKind, Report, StoredEntry, verify_log
 from audit_log.witness import append_witness, read_witness
 
@@ -40,6 +40,7 @@ __all__ = [
     "Checkpoint",
     "ConsistencyProof",
     "Entry",
+    "EntryBytes",
     "Event",
     "Frontier",
     "Head",

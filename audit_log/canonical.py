@@ -11,6 +11,7 @@ on generated entries.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,17 @@ def _refuse(value: Any) -> Any:
 
 # JSONEncoder.encode builds a new C encoder on every call; for small entries that dominates, so
 # build it once: no circular check (validated values are trees), sorted keys, no NaN.
-_c_encoder = json.encoder.c_make_encoder
+# (The C encoder is an undocumented CPython accelerator that typeshed does not declare.)
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_dumps: Callable[[Any], str]
 if _c_encoder is not None:
     _encode = _c_encoder(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False,
                          False)  # fmt: skip
 
-    def _dumps(value: Any) -> str:
+    def _c_dumps(value: Any) -> str:
         return "".join(_encode(value, 0))
+
+    _dumps = _c_dumps
 else:  # pragma: no cover - CPython always has the C accelerator
     _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
@@ -139,7 +144,7 @@ def entry_json(
         )
         if shape is not None and _ascii_or_valid(prev, subject):
             return shaped_entry_json(shape, seq=seq, prev=prev, subject=subject)
-    obj = {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject,
+    obj: dict[str, Any] = {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject,
            "outcome": outcome, "reason": reason, "details": details, "prev": prev}  # fmt: skip
     return rfc8785.dumps(obj)
 

@@ -145,7 +145,8 @@ class Event:
         if not isinstance(self.details, Mapping):
             raise InvalidEventError("details must be a mapping")
         safe = _json_safe(self.details, "details", 0)
-        object.__setattr__(self, "details", MappingProxyType(safe))  # type: ignore[arg-type]
+        assert isinstance(safe, dict)  # a mapping comes back as a dict
+        object.__setattr__(self, "details", MappingProxyType(safe))
         # Validated details hold only JSON-safe shapes; only keys beyond U+FFFF need JCS ordering.
         object.__setattr__(self, "simple", has_bmp_keys(safe))
 
@@ -269,6 +270,6 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the JSON object that was hashed, plus its leaf hash in hex."""
-        obj = json.loads(self.canonical)
+        obj: dict[str, Any] = json.loads(self.canonical)
         obj["leaf_hash"] = self.leaf_hash.hex()
         return obj

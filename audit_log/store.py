@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit_log.bulk import EntryRow, NodeRow, insert_rows
 from audit_log.canonical import EntryShape, seq_is_simple, shaped_entry_json
 from audit_log.checkpoint import Checkpoint
-from audit_log.entry import Entry, Event, format_ts
+from audit_log.entry import Entry, Event, Outcome, format_ts
 from audit_log.errors import InvalidEventError, LogStateError
 from audit_log.merkle import (
     Frontier,
@@ -44,6 +44,9 @@ from audit_log.schema import (
 from audit_log.verify import Report, StoredEntry, verify_log
 
 Clock = Callable[[], datetime]
+
+EntryBytes = tuple[int, bytes, bytes, str, str]
+"""A stored entry row as read: seq, canonical bytes, leaf hash, actor, outcome."""
 
 _STORED_SQL = {
     "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z' || char(31) || actor"
@@ -309,6 +312,48 @@ class AuditLog:
                 return
             last = rows[-1].seq
 
+    def entries_stamped(
+        self, bind: Connection | Session, since: datetime, *, outcome: Outcome | None = None
+    ) -> Iterator[Entry]:
+        """Entries stamped at or after `since` (optionally with one outcome), in seq order."""
+        t = audit_entry.c
+        q = select(t.canonical).where(t.ts >= _naive(since))
+        if outcome is not None:
+            q = q.where(t.outcome == outcome.value)
+        for canonical in _conn(bind).execute(q.order_by(t.seq)).scalars():
+            yield Entry.decode(bytes(canonical))
+
+    def seq_range(
+        self, bind: Connection | Session, start: datetime, end: datetime
+    ) -> tuple[int, int] | None:
+        """First and last seq of the entries stamped within [start, end), if there are any."""
+        t = audit_entry.c
+        q = select(func.min(t.seq), func.max(t.seq)).where(
+            t.ts >= _naive(start), t.ts < _naive(end)
+        )
+        first, last = _conn(bind).execute(q).one()
+        return None if first is None or last is None else (int(first), int(last))
+
+    def entry_rows(
+        self, bind: Connection | Session, first: int, last: int, chunk: int = 10000
+    ) -> Iterator[list[EntryBytes]]:
+        """Stored rows of entries `first`..`last` in seq order, `chunk` rows at a time, as read.
+
+        Nothing is checked or decoded: the caller copies the bytes and checks what it needs (a
+        missing entry shows as a gap in the seqs, or as fewer rows than asked for).
+        """
+        conn = _conn(bind)
+        t = audit_entry.c
+        q = select(t.seq, t.canonical, t.leaf_hash, t.actor, t.outcome)
+        lo = first
+        while lo <= last:
+            rows = conn.execute(q.where(t.seq >= lo, t.seq <= last).order_by(t.seq).limit(chunk))
+            chunk_rows = [(r.seq, r.canonical, r.leaf_hash, r.actor, r.outcome) for r in rows]
+            if not chunk_rows:
+                return
+            yield chunk_rows
+            lo = chunk_rows[-1][0] + 1
+
     def stored_entries(
         self, bind: Connection | Session, chunk: int = 10000
     ) -> Iterator[StoredEntry]:
@@ -379,6 +424,13 @@ class AuditLog:
         """The most recently stored checkpoint note, if any."""
         q = select(audit_checkpoint.c.note).order_by(audit_checkpoint.c.id.desc()).limit(1)
         return _conn(bind).execute(q).scalar_one_or_none()
+
+    def checkpoint_at(self, bind: Connection | Session, at: datetime) -> tuple[str, int] | None:
+        """The checkpoint that was the latest stored at instant `at`: its note and size, if any."""
+        c = audit_checkpoint.c
+        q = select(c.note, c.size).where(c.created_at <= _naive(at)).order_by(c.id.desc()).limit(1)
+        row = _conn(bind).execute(q).one_or_none()
+        return None if row is None else (row.note, row.size)
 
     def verify(
         self,

@@ -48,13 +48,19 @@ from .sql_compiler import (
     consent_needed,
     decision_select,
 )
-from .sql_consent import join_latest_consents, latest_consent
+from .sql_consent import (
+    ConsentColumns,
+    join_latest_consents,
+    latest_consent,
+    outerjoin_latest_consents,
+)
 from .sql_time import NaiveUTC
 
 __all__ = [
     "ColumnMap",
     "CompiledPolicies",
     "Consent",
+    "ConsentColumns",
     "Decision",
     "Diagnostic",
     "ErrorCause",
@@ -92,6 +98,7 @@ __all__ = [
     "lint",
     "load_default_policy_set",
     "load_policy_set",
+    "outerjoin_latest_consents",
     "parse",
     "parse_instant",
     "policy_files",

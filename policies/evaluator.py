@@ -17,6 +17,7 @@ from operator import attrgetter
 from .durations import shifter
 from .model import Policy, PolicySet
 from .nodes import (
+    Anchor,
     AnchorTerm,
     And,
     Condition,
@@ -149,10 +150,11 @@ def _consent_check(purpose: str, state: str) -> Check:
             and c.expires_at <= at
         )
 
-    return {ConsentState.GIVEN: given, ConsentState.WITHDRAWN: withdrawn}.get(state, expired)
+    checks: dict[str, Check] = {ConsentState.GIVEN: given, ConsentState.WITHDRAWN: withdrawn}
+    return checks.get(state, expired)
 
 
-def anchor_getter(anchor: AnchorTerm | object) -> Getter:
+def anchor_getter(anchor: Anchor) -> Getter:
     """Read an anchor of a record (a consent anchor from the consent given last)."""
     if isinstance(anchor, ConsentAnchorRef):
         purpose, field = anchor.purpose, attrgetter(anchor.field)
@@ -162,7 +164,7 @@ def anchor_getter(anchor: AnchorTerm | object) -> Getter:
             return None if c is None else field(c)
 
         return consent_anchor
-    return attrgetter(anchor.name)  # type: ignore[attr-defined]
+    return attrgetter(anchor.name)
 
 
 def _term_getter(term: Offset | AnchorTerm) -> Getter:
@@ -241,7 +243,9 @@ class Evaluator:
 
     def deciding_rule(self, record: Record, at: datetime) -> CompiledRule | None:
         """The first rule whose condition matches, None when no policy covers the country."""
-        for rule in self._by_country.get(record.country, ()):  # type: ignore[arg-type]
+        if record.country is None:
+            return None
+        for rule in self._by_country.get(record.country, ()):
             if rule.matches(record, at):
                 return rule
         return None
@@ -294,9 +298,9 @@ class Evaluator:
 def evaluator_for(policy_set: PolicySet) -> Evaluator:
     """The Evaluator of a PolicySet, built once and cached on it."""
     cached = policy_set._compiled.get("evaluator")
-    if cached is None:
+    if not isinstance(cached, Evaluator):
         cached = policy_set._compiled["evaluator"] = Evaluator(policy_set)
-    return cached  # type: ignore[return-value]
+    return cached
 
 
 def evaluate(policy_set: PolicySet, record: Record, at: datetime) -> Outcome:

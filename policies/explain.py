@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .evaluator import Outcome, RecordError, evaluator_for
+from .evaluator import Outcome, RecordError, anchor_getter, evaluator_for
 from .formatter import format_condition
 from .model import PolicySet
 from .nodes import Condition, ConsentIs, Extremum, Instant, Not, Offset, StatusIn
@@ -40,12 +40,10 @@ def _why(cond: Condition, record: Record, at: datetime) -> str:
         return f"consent({cond.purpose}) given {format_instant(c.given_at)} is {state}"
     if isinstance(cond, Not):
         return _why(cond.operand, record, at)
-    return "; ".join(_why(c, record, at) for c in cond.operands)  # type: ignore[union-attr]
+    return "; ".join(_why(c, record, at) for c in cond.operands)
 
 
 def _arithmetic(span: Instant, record: Record) -> list[str]:
-    from .evaluator import anchor_getter
-
     terms = span.terms if isinstance(span, Extremum) else (span,)
     lines = []
     for t in terms:

@@ -73,7 +73,8 @@ def format_file(parsed: PolicyFile) -> str:
             items.append((None, 0, ""))
         items.extend(_policy_lines(policy))
     source_lines = parsed.text.splitlines()
-    own_line, trailing = [], {}
+    own_line = []
+    trailing: dict[int, list[str]] = {}
     for c in parsed.comments:
         before = source_lines[c.pos.line - 1][: c.pos.column - 1]
         if before.strip():

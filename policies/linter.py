@@ -14,6 +14,7 @@ from itertools import product
 from .errors import Diagnostic, diagnostic_at
 from .inheritance import resolve_rules
 from .nodes import (
+    Anchor,
     AnchorTerm,
     And,
     Condition,
@@ -47,7 +48,7 @@ def _conditions(cond: Condition | None) -> Iterable[Condition]:
             yield from _conditions(c)
 
 
-def _anchors(span: Instant | None) -> Iterable[tuple[object, Pos]]:
+def _anchors(span: Instant | None) -> Iterable[tuple[Anchor, Pos]]:
     if span is None:
         return
     terms = span.terms if isinstance(span, Extremum) else (span,)
@@ -139,7 +140,8 @@ class _Linter:
         if p.extends not in self.nodes:
             self.report(f, pos, f"policy {p.name} extends unknown policy {p.extends}")
             return
-        seen, name = [p.name], p.extends
+        seen: list[str] = [p.name]
+        name: str | None = p.extends
         while name is not None and name in self.nodes:
             if name in seen:
                 cycle = " -> ".join([*seen, name])
@@ -175,13 +177,13 @@ class _Linter:
                         self.report(
                             f, pos, f"unknown consent anchor {anchor.field} (known: {known})"
                         )
-                elif anchor.name not in RecordAnchor.__members__.values():  # type: ignore[attr-defined]
+                elif anchor.name not in RecordAnchor.__members__.values():
                     known = ", ".join(a.value for a in RecordAnchor)
                     self.report(
                         f,
                         pos,
                         f"unknown anchor {anchor.name} (known: {known}, consent(PURPOSE).FIELD)",
-                    )  # type: ignore[attr-defined]
+                    )
             if rule.stages and rule.stages[0].after is not None:
                 self.report(
                     f,
@@ -213,7 +215,8 @@ class _Linter:
             self.report(*where, f"policy {p.name}: rule {rule.name} can never match{by}")
 
     def in_cycle(self, p: PolicyNode) -> bool:
-        seen, name = set(), p.name
+        seen: set[str] = set()
+        name: str | None = p.name
         while name is not None and name in self.nodes:
             if name in seen:
                 return True

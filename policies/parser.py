@@ -108,7 +108,8 @@ def _found(err: UnexpectedInput, text: str) -> str:
     if isinstance(err, UnexpectedToken):
         return "end of file" if err.token.type == "$END" else repr(str(err.token))
     if isinstance(err, UnexpectedCharacters):
-        return repr(text[err.pos_in_stream]) if err.pos_in_stream < len(text) else "end of file"
+        at = err.pos_in_stream
+        return repr(text[at]) if at is not None and at < len(text) else "end of file"
     return "end of file"
 
 

@@ -60,7 +60,7 @@ class Record:
             if (
                 c.purpose == purpose
                 and c.given_at is not None
-                and (best is None or c.given_at >= best.given_at)  # type: ignore[operator]
+                and (best is None or best.given_at is None or c.given_at >= best.given_at)
             ):
                 best = c
         return best

@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from .evaluator import ErrorCause
 from .model import Policy, PolicySet
 from .nodes import (
+    Anchor,
     AnchorTerm,
     And,
     Condition,
@@ -154,10 +155,11 @@ class _RuleCompiler:
         parts = [self.condition(c) for c in cond.operands]
         return and_(*parts) if isinstance(cond, And) else or_(*parts)
 
-    def anchor(self, anchor: object) -> Col:
+    def anchor(self, anchor: Anchor) -> Col:
         if isinstance(anchor, ConsentAnchorRef):
             return self.cols.consent(anchor.purpose, anchor.field)
-        return getattr(self.cols, anchor.name)  # type: ignore[attr-defined,no-any-return]
+        column: Col = getattr(self.cols, anchor.name)
+        return column
 
     def term(self, term: Offset | AnchorTerm) -> Col:
         base = self.anchor(term.anchor)
@@ -167,7 +169,7 @@ class _RuleCompiler:
 
     def span(self, span: Instant) -> Col:
         if isinstance(span, Extremum):
-            terms = [self.term(t) for t in span.terms]  # type: ignore[arg-type]
+            terms = [self.term(t) for t in span.terms]
             return terms[0] if len(terms) == 1 else Extreme(span.kind, terms)
         return self.term(span)
 
@@ -182,10 +184,10 @@ class _RuleCompiler:
                 total = self.chain(self.span(span), steps)
                 return and_(total.is_not(None), total <= self.at)
             terms = span.terms
-            parts = [self.term_reached(t, ()) for t in terms]  # type: ignore[arg-type]
+            parts = [self.term_reached(t, ()) for t in terms]
             if span.kind == "earliest":
                 return or_(*parts)
-            anchors = [self.anchor(t.anchor) for t in terms]  # type: ignore[union-attr]
+            anchors = [self.anchor(t.anchor) for t in terms]
             return and_(
                 or_(*[a.is_not(None) for a in anchors]),
                 *[or_(a.is_(None), p) for a, p in zip(anchors, parts, strict=True)],
@@ -211,7 +213,7 @@ class _RuleCompiler:
     def span_missing(self, span: Instant) -> Col:
         """The span is null: its anchor is, or (earliest/latest of) every term's anchor is."""
         terms = span.terms if isinstance(span, Extremum) else (span,)
-        return and_(*[self.anchor(t.anchor).is_(None) for t in terms])  # type: ignore[union-attr]
+        return and_(*[self.anchor(t.anchor).is_(None) for t in terms])
 
     def stages_reached(self, rule: Rule) -> list[Col]:
         """Per stage, whether its instant has passed (each stage `after` the previous one)."""
@@ -267,7 +269,7 @@ def compile_policies(
             indexed.append((len(slots) - 1, rule))
         per_policy.append((policy, indexed))
 
-    slot = case(
+    slot: Col = case(
         *[
             (
                 cols.country.in_(list(policy.countries)),
@@ -310,7 +312,7 @@ def compile_policies(
         if len(runs) == 1:
             return type_coerce(case((slot.is_not(None), leaf(runs[0][2])), else_=None), type_)
         mid = len(runs) // 2
-        bound = literal_column(str(runs[mid][0]))
+        bound: Col = literal_column(str(runs[mid][0]))
         # At the top both tests are spelled out, so that a NULL slot matches neither.
         top = case((slot < bound, search(0, mid)), (slot >= bound, search(mid, len(runs))))
         return type_coerce(top, type_)
@@ -327,7 +329,7 @@ def compile_policies(
     times = {i: rc.stage_times(r) for i, r in timed.items()}
     reached = {i: rc.stages_reached(r) for i, r in timed.items()}
 
-    def current(i: int, values: list[Any]) -> Col:
+    def current(i: int, values: list[Col]) -> Col:
         """The value of the last stage already passed, else of the first."""
         passed = reached[i]
         if len(passed) == 1:
@@ -485,5 +487,5 @@ def decision_select(
         held=c.held if cols.held is not None else None,
     )
     compiled = compile_policies(policy_set, outer_cols, slot_column=c.policy_slot)
-    query = select(*(c[e.name] for e in extra), *compiled.columns(columns))  # type: ignore[attr-defined]
+    query = select(*(c[e.name] for e in extra), *compiled.columns(columns))
     return query.where(compiled.due) if only_due else query

@@ -12,15 +12,25 @@ from typing import Any
 
 from sqlalchemy import FromClause, Select, and_, case, exists, or_
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
+
+ConsentColumns = Callable[[str, str], ColumnElement[Any]]
+"""(purpose, field) -> that column of the consent given last for the purpose (`ColumnMap.consent`)."""
 
 
-def latest_consent(consent: FromClause, purpose: str, *, subject: str = "candidate_id") -> Any:
+def latest_consent(
+    consent: FromClause, purpose: str, *, subject: str = "candidate_id"
+) -> NamedFromClause:
     """An alias of the consent table, to be outer-joined on `latest_consent_on`."""
     return consent.alias(f"consent_{purpose}")
 
 
 def latest_consent_on(
-    latest: Any, consent: FromClause, subject_id: ColumnElement[Any], purpose: str, subject: str
+    latest: FromClause,
+    consent: FromClause,
+    subject_id: ColumnElement[Any],
+    purpose: str,
+    subject: str,
 ) -> ColumnElement[bool]:
     """Join condition: this subject's consent for `purpose` with no later-given one.
 
@@ -51,6 +61,34 @@ def subject_key(
     return subject_id if needed is None else case((needed, subject_id), else_=None)
 
 
+def outerjoin_latest_consents(
+    from_: FromClause,
+    subject_id: ColumnElement[Any],
+    consent: FromClause,
+    purposes: Iterable[str],
+    *,
+    subject: str = "candidate_id",
+    needed: ColumnElement[bool] | None = None,
+) -> tuple[FromClause, ConsentColumns]:
+    """`from_` outer-joined to the latest consent of each purpose; returns the join and accessor.
+
+    As `join_latest_consents`, for a caller that builds its FROM clause itself (a subquery of
+    the subjects, say) rather than a SELECT.
+    """
+    aliases: dict[str, NamedFromClause] = {}
+    key = subject_key(subject_id, needed)
+    joined = from_
+    for purpose in sorted(set(purposes)):
+        latest = latest_consent(consent, purpose, subject=subject)
+        joined = joined.outerjoin(latest, latest_consent_on(latest, consent, key, purpose, subject))
+        aliases[purpose] = latest
+
+    def accessor(purpose: str, field: str) -> ColumnElement[Any]:
+        return aliases[purpose].c[field]
+
+    return joined, accessor
+
+
 def join_latest_consents(
     query: Select[Any],
     subject_id: ColumnElement[Any],
@@ -59,12 +97,12 @@ def join_latest_consents(
     *,
     subject: str = "candidate_id",
     needed: ColumnElement[bool] | None = None,
-) -> tuple[Select[Any], Callable[[str, str], ColumnElement[Any]]]:
+) -> tuple[Select[Any], ConsentColumns]:
     """Outer-join the latest consent of each purpose; returns the query and the accessor.
 
     With `needed` (see `consent_needed`), rows for which it is false join no consent at all.
     """
-    aliases = {}
+    aliases: dict[str, NamedFromClause] = {}
     key = subject_key(subject_id, needed)
     for purpose in sorted(set(purposes)):
         latest = latest_consent(consent, purpose, subject=subject)
@@ -73,6 +111,6 @@ def join_latest_consents(
         aliases[purpose] = latest
 
     def accessor(purpose: str, field: str) -> ColumnElement[Any]:
-        return aliases[purpose].c[field]  # type: ignore[no-any-return]
+        return aliases[purpose].c[field]
 
     return query, accessor

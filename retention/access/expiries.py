@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from audit_log import Event
 from retention.clock import Clock, utc_now
-from retention.store import Consent, Grant, record
+from retention.store import Consent, Grant, record, table_of
 
 __all__ = ["ExpiryCounts", "check_expiries"]
 
@@ -33,13 +33,13 @@ class ExpiryCounts:
 def check_expiries(conn: Connection, *, actor: str, clock: Clock = utc_now) -> ExpiryCounts:
     """Count what lapsed or will lapse, and audit the counts; never commits."""
     now = clock()
-    g = Grant.__table__.c
-    c = Consent.__table__.c
+    g = table_of(Grant).c
+    c = table_of(Consent).c
     live_grant = g.revoked_at.is_(None)
     live_consent = c.withdrawn_at.is_(None)
 
-    def count(*where: object) -> int:
-        table = Grant.__table__ if where and "access_grant" in str(where[0]) else Consent.__table__
+    def count(*where: ColumnElement[bool]) -> int:
+        table = table_of(Grant) if where and "access_grant" in str(where[0]) else table_of(Consent)
         return conn.execute(
             select(func.count()).select_from(table).where(and_(*where))
         ).scalar_one()

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlmodel import col
 
 from audit_log import Event
 from retention.access.authorization import ALL_COUNTRIES, Decision, GrantStatus, GrantView, decide
@@ -30,7 +31,7 @@ from retention.clock import Clock, utc_now
 from retention.countries import country_code
 from retention.durations import resolve_expiry
 from retention.errors import BadInput, NotFound
-from retention.store import Grant, Principal, check_reason, record
+from retention.store import Grant, Principal, check_reason, record, table_of
 
 __all__ = [
     "MAX_GRANT_DAYS",
@@ -119,7 +120,9 @@ def insert_grant(
 ) -> uuid.UUID:
     grant_id = uuid.uuid4()
     conn.execute(
-        Grant.__table__.insert().values(  # type: ignore[attr-defined]
+        table_of(Grant)
+        .insert()
+        .values(
             id=grant_id,
             principal_id=principal_id,
             role=role.value,
@@ -234,7 +237,7 @@ def approve_grant(
             raise BadInput(f"grant {key} is not pending approval")
         conn.execute(
             update(Grant)
-            .where(Grant.id == key)
+            .where(col(Grant.id) == key)
             .values(status=GrantStatus.ACTIVE.value, approved_by=actor, approved_at=at)
         )
         record(
@@ -273,7 +276,7 @@ def revoke_grant(
             raise BadInput(f"grant {key} is already revoked")
         conn.execute(
             update(Grant)
-            .where(Grant.id == key)
+            .where(col(Grant.id) == key)
             .values(revoked_at=at, revoked_by=actor, revoke_reason=reason)
         )
         record(
@@ -314,10 +317,12 @@ def list_grants(
 
     def work(conn: Connection) -> list[tuple[Grant, str]]:
         require_access_reader(conn, actor, clock(), "access.list")
-        query = select(Grant, Principal.name).join(Principal, Principal.id == Grant.principal_id)
+        query = select(Grant, col(Principal.name)).join(
+            Principal, col(Principal.id) == Grant.principal_id
+        )
         if principal is not None:
-            query = query.where(Grant.principal_id == find_principal(conn, principal).id)
-        rows = conn.execute(query.order_by(Grant.created_at.desc(), Grant.id)).all()  # type: ignore[attr-defined]
+            query = query.where(col(Grant.principal_id) == find_principal(conn, principal).id)
+        rows = conn.execute(query.order_by(col(Grant.created_at).desc(), col(Grant.id))).all()
         return [(_model(r._mapping), r.name) for r in rows]
 
     return guarded(engine, work)
@@ -359,7 +364,7 @@ def _model(mapping: Any) -> Grant:
 
 
 def _get(conn: Connection, key: uuid.UUID) -> Grant:
-    row = conn.execute(select(Grant).where(Grant.id == key)).first()
+    row = conn.execute(select(Grant).where(col(Grant.id) == key)).first()
     if row is None:
         raise NotFound(f"no grant {key}")
     return _model(row._mapping)

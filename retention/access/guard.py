@@ -28,7 +28,7 @@ from retention.access.authorization import (
 )
 from retention.access.permissions import Permission, Role
 from retention.errors import AccessDenied, EngineError
-from retention.store import Grant, Principal, record, transaction
+from retention.store import Grant, Principal, record, table_of, transaction
 
 __all__ = [
     "Refused",
@@ -108,8 +108,8 @@ def guarded(engine: Engine, work: Callable[[Connection], T], *, savepoint: bool 
 @functools.cache
 def _access_parts() -> tuple[tuple[Any, ...], Any, Any]:
     """Columns (labelled acc_*), FROM clause and principal-id column of the access load."""
-    g = Grant.__table__.c  # type: ignore[attr-defined]
-    p = Principal.__table__.c  # type: ignore[attr-defined]
+    g = table_of(Grant).c
+    p = table_of(Principal).c
     columns = (
         p.name.label("acc_name"),
         p.disabled_at.label("acc_disabled_at"),
@@ -120,7 +120,7 @@ def _access_parts() -> tuple[tuple[Any, ...], Any, Any]:
         g.expires_at.label("acc_expires_at"),
         g.revoked_at.label("acc_revoked_at"),
     )
-    joined = Principal.__table__.outerjoin(Grant.__table__, g.principal_id == p.id)  # type: ignore[attr-defined]
+    joined = table_of(Principal).outerjoin(table_of(Grant), g.principal_id == p.id)
     return columns, joined, p.id
 
 

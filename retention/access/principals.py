@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlmodel import col
 
 from audit_log import Event, Outcome
 from retention.access.authorization import PrincipalView
@@ -31,6 +32,7 @@ from retention.store import (
     Token,
     check_reason,
     record,
+    table_of,
     transaction,
 )
 
@@ -84,9 +86,9 @@ def find_principal(conn: Connection, name_or_id: str) -> Principal:
     """The principal with that name or UUID, or `NotFound`."""
     try:
         key = uuid.UUID(name_or_id)
-        clause = Principal.id == key
+        clause = col(Principal.id) == key
     except ValueError:
-        clause = Principal.name == check_name(name_or_id)
+        clause = col(Principal.name) == check_name(name_or_id)
     row = conn.execute(select(Principal).where(clause)).first()
     if row is None:
         raise NotFound("no such principal")
@@ -102,17 +104,22 @@ def find_principal_by_name(engine: Engine, name: str) -> uuid.UUID:
 def insert_principal(conn: Connection, name: str, kind: PrincipalKind, at: datetime) -> IssuedToken:
     """Create a principal with a first token; the caller audits and commits."""
     check_name(name)
-    if conn.execute(select(Principal.id).where(Principal.name == name)).first() is not None:
+    if (
+        conn.execute(select(col(Principal.id)).where(col(Principal.name) == name)).first()
+        is not None
+    ):
         raise BadInput(f"a principal named '{name}' already exists")
     principal_id = uuid.uuid4()
     conn.execute(
-        Principal.__table__.insert().values(
-            id=principal_id, name=name, kind=kind.value, created_at=at
-        )  # type: ignore[attr-defined]
+        table_of(Principal)
+        .insert()
+        .values(id=principal_id, name=name, kind=kind.value, created_at=at)
     )
     token = new_token()
     conn.execute(
-        Token.__table__.insert().values(  # type: ignore[attr-defined]
+        table_of(Token)
+        .insert()
+        .values(
             id=uuid.uuid4(), principal_id=principal_id, token_hash=hash_token(token), created_at=at
         )
     )
@@ -137,14 +144,14 @@ def authenticate(engine: Engine, token: str | None, *, clock: Clock = utc_now) -
     with transaction(engine) as conn:
         row = conn.execute(
             select(
-                Token.token_hash,
-                Token.revoked_at,
-                Principal.id,
-                Principal.name,
-                Principal.disabled_at,
+                col(Token.token_hash),
+                col(Token.revoked_at),
+                col(Principal.id),
+                col(Principal.name),
+                col(Principal.disabled_at),
             )
-            .join(Principal, Principal.id == Token.principal_id)
-            .where(Token.token_hash == digest)
+            .join(Principal, col(Principal.id) == Token.principal_id)
+            .where(col(Token.token_hash) == digest)
         ).first()
         failure: str | None = None
         actor = ANONYMOUS
@@ -216,7 +223,7 @@ def disable_principal(
             raise BadInput("you cannot disable yourself: ask another admin")
         if target.disabled_at is not None:
             raise BadInput(f"principal {target.id} is already disabled")
-        conn.execute(update(Principal).where(Principal.id == target.id).values(disabled_at=at))
+        conn.execute(update(Principal).where(col(Principal.id) == target.id).values(disabled_at=at))
         record(
             conn,
             Event(
@@ -251,12 +258,14 @@ def rotate_token(
             raise BadInput(f"principal {target.id} is disabled: nothing to rotate")
         conn.execute(
             update(Token)
-            .where(Token.principal_id == target.id, Token.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(Token.principal_id) == target.id, col(Token.revoked_at).is_(None))
             .values(revoked_at=at)
         )
         token = new_token()
         conn.execute(
-            Token.__table__.insert().values(  # type: ignore[attr-defined]
+            table_of(Token)
+            .insert()
+            .values(
                 id=uuid.uuid4(), principal_id=target.id, token_hash=hash_token(token), created_at=at
             )
         )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlmodel import col
 
 from retention.access.authorization import GrantStatus
 from retention.access.grants import require_access_reader
@@ -75,15 +76,15 @@ def review_access(engine: Engine, actor: uuid.UUID, *, clock: Clock = utc_now) -
 
 
 def _review(conn: Connection, at: datetime) -> AccessReview:
-    names = {r.id: r.name for r in conn.execute(select(Principal.id, Principal.name))}
+    names = {r.id: r.name for r in conn.execute(select(col(Principal.id), col(Principal.name)))}
     enabled = {
         r.id
-        for r in conn.execute(select(Principal.id, Principal.disabled_at))
+        for r in conn.execute(select(col(Principal.id), col(Principal.disabled_at)))
         if r.disabled_at is None or r.disabled_at > at
     }
     live = [
         g
-        for g in conn.execute(select(Grant).where(Grant.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+        for g in conn.execute(select(Grant).where(col(Grant.revoked_at).is_(None))).all()
         if g.expires_at > at and g.principal_id in enabled
     ]
     used = last_grant_uses(conn, at - UNUSED_AFTER)

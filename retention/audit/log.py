@@ -10,6 +10,7 @@ one consistent log (verification, proofs) run in a read snapshot that does not b
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
@@ -120,8 +121,8 @@ def read_snapshot(installation: Installation) -> Iterator[Connection]:
         reader = create_engine(engine.url, connect_args={"timeout": 30})
 
         @event.listens_for(reader, "connect")
-        def _connect(dbapi: object, _record: object) -> None:
-            dbapi.isolation_level = None  # type: ignore[attr-defined]
+        def _connect(dbapi: sqlite3.Connection, _record: object) -> None:
+            dbapi.isolation_level = None
 
         @event.listens_for(reader, "begin")
         def _begin(conn: Connection) -> None:

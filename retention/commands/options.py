@@ -24,12 +24,12 @@ def reason_option(f: F) -> F:
 
 
 def contact_options(f: F) -> F:
-    for name in reversed(CONTACT_FIELDS):
+    for name in reversed(list(CONTACT_FIELDS)):
         f = click.option("--" + name.replace("_", "-"), name, help="New value ('' clears it).")(f)
     return f
 
 
-class CountryCode(click.ParamType):
+class CountryCode(click.ParamType[str]):
     """One ISO 3166-1 alpha-2 code the engine covers (or an alias such as UK); else exit 2.
 
     The check raises `BadInput` rather than click's `BadParameter`, so that a wrong country is the

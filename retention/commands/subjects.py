@@ -85,7 +85,7 @@ def candidate_export(
 @json_option
 @pass_app
 def candidate_update(
-    app: AppContext, subject_id: str, reason: str | None, as_json: bool, **fields: str | None
+    app: AppContext, /, subject_id: str, reason: str | None, as_json: bool, **fields: str | None
 ) -> None:
     """Change a candidate's contact fields."""
     key = parse_subject_id(subject_id)

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from retention.access import grants, principals
 from retention.clock import Clock, utc_now
@@ -49,9 +50,9 @@ def run_access_demo(
     engine = installation.engine
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Candidate.id, Candidate.country)
-            .where(Candidate.blocked_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Candidate.country, Candidate.id)
+            select(col(Candidate.id), col(Candidate.country))
+            .where(col(Candidate.blocked_at).is_(None))
+            .order_by(col(Candidate.country), col(Candidate.id))
         ).all()
     home = country or (rows[0].country if rows else None)
     inside = next((r.id for r in rows if r.country == home), None)

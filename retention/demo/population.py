@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from retention.store import Application, Candidate, Consent, Document, document_path
+from retention.store import Application, Candidate, Consent, Document, document_path, table_of
 
 __all__ = ["COUNTRIES", "Population", "generate", "insert_population"]
 
@@ -70,7 +70,10 @@ def generate(n: int, at: datetime, *, seed: int = 1, document_share: float = 0.1
     rng = random.Random(seed)
     countries = rng.choices([c for c, _ in COUNTRIES], weights=[w for _, w in COUNTRIES], k=n)
     statuses = rng.choices([s for s, _ in _STATUSES], weights=[w for _, w in _STATUSES], k=n)
-    cands, apps, consents, docs = [], [], [], []
+    cands: list[dict[str, Any]] = []
+    apps: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []
     for i in range(n):
         sid = uuid.UUID(int=rng.getrandbits(128), version=4)
         tag = f"{rng.getrandbits(40):010x}"
@@ -157,10 +160,10 @@ def insert_population(
 ) -> None:
     """Insert the population in the caller's transaction; write document files if asked."""
     for table, rows in (
-        (Candidate.__table__, pop.candidates),
-        (Application.__table__, pop.applications),
-        (Consent.__table__, pop.consents),
-        (Document.__table__, pop.documents),
+        (table_of(Candidate), pop.candidates),
+        (table_of(Application), pop.applications),
+        (table_of(Consent), pop.consents),
+        (table_of(Document), pop.documents),
     ):
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]

@@ -28,7 +28,7 @@ from retention.demo.synthetic import (
 from retention.errors import BadInput
 from retention.install import Installation
 from retention.logs import get_logger
-from retention.store import Candidate, bulk_insert, bulk_load_settings, transaction
+from retention.store import Candidate, bulk_insert, bulk_load_settings, table_of, transaction
 
 __all__ = [
     "DEFAULT_DOCUMENT_FRACTION",
@@ -158,7 +158,7 @@ def default_workers(count: int) -> int:
 
 
 def _refuse_existing_seed(conn: Connection, seed: int) -> None:
-    ref = Candidate.__table__.c.external_ref  # type: ignore[attr-defined]
+    ref = table_of(Candidate).c.external_ref
     first = conn.execute(select(ref).where(ref == f"{external_ref_prefix(seed)}0")).first()
     if first is not None:
         raise BadInput(

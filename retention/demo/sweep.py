@@ -20,7 +20,7 @@ from retention.access import Role, find_principal_by_name
 from retention.clock import Clock, utc_now
 from retention.demo.steps import StepReport
 from retention.install import Installation, load_installation_policies
-from retention.store import Candidate, ReviewItem, transaction
+from retention.store import Candidate, ReviewItem, table_of, transaction
 from retention.sweep import (
     Plan,
     SweepResult,
@@ -33,7 +33,7 @@ from retention.sweep import (
 
 __all__ = ["Counts", "DemoSweep", "demo_sweep", "sweep_step"]
 
-_candidates = Candidate.__table__
+_candidates = table_of(Candidate)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Counts:
     @classmethod
     def read(cls, conn: Connection) -> Counts:
         c = _candidates.c
-        items = ReviewItem.__table__.c
+        items = table_of(ReviewItem).c
 
         def count(*where: Any) -> int:
             return int(

@@ -30,7 +30,7 @@ from retention.demo.sweep import sweep_step
 from retention.errors import CheckFailed, InstallationError
 from retention.install import MARKER, InitStep, Installation, initialize
 from retention.operations import BootstrapPrincipal, InitRecorder
-from retention.store import Application, Candidate, Consent, Document, connect, migrate
+from retention.store import Application, Candidate, Consent, Document, connect, migrate, table_of
 
 __all__ = [
     "DEMO_MARKER",
@@ -186,15 +186,15 @@ def _clear(config: Config, fresh: bool) -> None:
 
 def inventory(engine: Engine, now: datetime) -> InventorySummary:
     """Counts per country and status, applications, consents by state and documents."""
-    cand = Candidate.__table__  # type: ignore[attr-defined]
-    cons = Consent.__table__  # type: ignore[attr-defined]
-    doc = Document.__table__  # type: ignore[attr-defined]
-    app = Application.__table__  # type: ignore[attr-defined]
+    cand = table_of(Candidate)
+    cons = table_of(Consent)
+    doc = table_of(Document)
+    app = table_of(Application)
     with engine.connect() as conn:
-        by_country = dict(
+        by_country: dict[str, int] = dict(
             conn.execute(select(cand.c.country, func.count()).group_by(cand.c.country)).all()
         )
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             conn.execute(select(cand.c.status, func.count()).group_by(cand.c.status)).all()
         )
         applications = conn.execute(select(func.count()).select_from(app)).scalar_one()

@@ -27,9 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from audit_log.entry import format_ts, parse_ts
-from audit_log.note import Signer, sign_note
-from audit_log.witness import append_witness
+from audit_log import Signer, append_witness, format_ts, parse_ts, sign_note
 from policies import PolicySet
 from retention.audit import log as auditing
 from retention.clock import Clock, utc_now
@@ -277,7 +275,7 @@ def _write(
         (names.get(who, who), who if who in names else "", stream.allowed[who], stream.denied[who])
         for who in sorted(set(stream.allowed) | set(stream.denied))
     ]
-    access_rows = [["grant", *g, "", ""] for g in grants]
+    access_rows: list[list[object]] = [["grant", *g, "", ""] for g in grants]
     blank = [""] * (len(GRANTS_HEADER) - 2)
     access_rows += [["activity", name, pid, *blank, ok, no] for name, pid, ok, no in activity]
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))

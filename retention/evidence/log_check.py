@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from audit_log.entry import GENESIS_PREV
+from audit_log import GENESIS_PREV
 from retention.evidence.pack import (
     ACTIONS_HEADER,
     COLUMN,

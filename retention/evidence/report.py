@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 from retention.evidence.pack import PackPeriod
 from retention.evidence.sources import GRANTS_HEADER
@@ -44,9 +45,9 @@ class ReportData:
     action_rows: int
     backlog: tuple[tuple[str, int | str, int, int, int, str, int], ...]
     backlog_at: str
-    coverage: tuple = ()
-    consents: tuple[tuple, ...] = ()
-    grants: tuple[tuple, ...] = ()
+    coverage: tuple[Any, ...] = ()
+    consents: tuple[tuple[Any, ...], ...] = ()
+    grants: tuple[tuple[Any, ...], ...] = ()
     activity: tuple[tuple[str, int, int], ...] = ()
     holds_count: int = 0
     reviews_count: int = 0

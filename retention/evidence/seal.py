@@ -17,13 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from audit_log.checkpoint import Checkpoint
-from audit_log.entry import Event, format_ts
-from audit_log.note import Signer
-from audit_log.schema import audit_checkpoint, audit_entry
-from audit_log.store import AuditLog
+from audit_log import AuditLog, Checkpoint, Event, Signer, format_ts
 from retention.clock import Clock
 from retention.evidence.pack import PackPeriod
 
@@ -84,7 +80,7 @@ def seal_period(
     log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
     checkpoint, note = log.sign_checkpoint(conn, signer, log_origin)
     start, end = bounds
-    first, last = _range(conn, start, end)
+    first, last = log.seq_range(conn, start, end) or (None, None)
     period = PackPeriod(
         start_date=request.start.isoformat(),
         end_date=request.end.isoformat(),
@@ -106,7 +102,7 @@ def seal_period(
             "first": log.inclusion_proof(conn, first, checkpoint.size).to_json(),
             "last": log.inclusion_proof(conn, last, checkpoint.size).to_json(),
         }
-    before = _checkpoint_at(conn, start)
+    before = log.checkpoint_at(conn, start)
     if before is not None and before[1] > 0:
         note_before, size_before = before
         proofs["consistency"] = {
@@ -116,32 +112,6 @@ def seal_period(
     else:
         proofs["consistency_note"] = "no checkpoint of a non-empty log was signed before the period"
     return Sealed(period, checkpoint, note, proofs)
-
-
-def _checkpoint_at(conn: Connection, at: datetime) -> tuple[str, int] | None:
-    """The signed checkpoint that was the latest at instant `at` (note and size), if any."""
-    c = audit_checkpoint.c
-    q = (
-        select(c.note, c.size)
-        .where(c.created_at <= at.astimezone(UTC).replace(tzinfo=None))
-        .order_by(c.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(q).one_or_none()
-    return None if row is None else (row.note, row.size)
-
-
-def _range(conn: Connection, start: datetime, end: datetime) -> tuple[int | None, int | None]:
-    """First and last seq of the entries stamped within [start, end).
-
-    The period is the contiguous seq range between them: a chain can only be checked whole.
-    """
-    t = audit_entry.c
-    lo, hi = (x.astimezone(UTC).replace(tzinfo=None) for x in (start, end))
-    first, last = conn.execute(
-        select(func.min(t.seq), func.max(t.seq)).where(t.ts >= lo, t.ts < hi)
-    ).one()
-    return first, last
 
 
 def _b64(data: bytes) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from audit_log.entry import format_ts
+from audit_log import format_ts
 from policies import PolicySet
 from retention.sweep import decisions
 
@@ -362,7 +362,7 @@ class Sources:
             or_(g.c.revoked_at.is_(None), g.c.revoked_at >= b.start),
         )
         names = self.principal_names()
-        rows = []
+        rows: list[Sequence[str]] = []
         for m in self._conn.execute(q.order_by(g.c.created_at, g.c.id)).mappings():
             countries = _text(m["countries"])
             listed = countries.split(",")

@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from audit_log.entry import GENESIS_PREV
-from audit_log.schema import audit_entry
+from audit_log import GENESIS_PREV, AuditLog
 from retention.errors import CheckFailed
 from retention.evidence.pack import (
     COLUMN as _C,
@@ -36,7 +35,7 @@ from retention.evidence.pack import (
     action_row,
     parse_entry_line,
 )
-from retention.store import Candidate
+from retention.store import Candidate, table_of
 
 __all__ = ["StreamStats", "copy_entries"]
 
@@ -81,15 +80,12 @@ def copy_entries(
         return stats
     lo = period.first_seq if period.prior_seq is None else period.prior_seq
     hi = period.last_seq
-    t = audit_entry.c
     sha256 = hashlib.sha256
     # The hex leaf hash the next entry's prev must hold; None for the prior entry (unchecked).
     expected: bytes | None = GENESIS_PREV.encode() if period.prior_seq is None else None
     outcomes: Counter[tuple[str, str]] = Counter()
-    q = select(t.seq, t.canonical, t.leaf_hash, t.actor, t.outcome)
-    while lo <= hi:
-        rows = conn.execute(q.where(t.seq >= lo, t.seq <= hi).order_by(t.seq).limit(_CHUNK)).all()
-        if not rows or rows[0][0] != lo or rows[-1][0] != lo + len(rows) - 1:
+    for rows in AuditLog().entry_rows(conn, lo, hi, _CHUNK):
+        if rows[0][0] != lo or rows[-1][0] != lo + len(rows) - 1:
             raise CheckFailed(f"audit entries from {lo} on are missing from the database")
         datas = [bytes(r[1]) for r in rows]
         leaves = [sha256(b"\x00" + d).digest() for d in datas]
@@ -121,6 +117,8 @@ def copy_entries(
         lo += len(rows)
         if progress is not None:
             progress(stats.lines)
+    if lo <= hi:
+        raise CheckFailed(f"audit entries from {lo} on are missing from the database")
     for (actor, outcome), n in outcomes.items():
         if outcome == "ok":
             stats.allowed[actor] += n
@@ -153,7 +151,7 @@ def _count(rows: list[list[str]], conn: Connection, zone: ZoneInfo, s: StreamSta
     missing = {row[_C["subject"]] for row in rows if not row[_C["country"]] and row[_C["subject"]]}
     found: dict[str, str] = {}
     if missing:
-        c = Candidate.__table__.c  # type: ignore[attr-defined]
+        c = table_of(Candidate).c
         ids = [uuid.UUID(m) for m in missing]
         found = {str(i): cc for i, cc in conn.execute(select(c.id, c.country).where(c.id.in_(ids)))}
     for row in rows:

@@ -24,10 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from audit_log.checkpoint import Checkpoint
-from audit_log.errors import AuditError
-from audit_log.note import Verifier, open_note
-from audit_log.proof import ConsistencyProof, InclusionProof
+from audit_log import (
+    AuditError,
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    Verifier,
+    open_note,
+)
 from retention.errors import BadInput
 from retention.evidence.log_check import LogCheck
 from retention.evidence.pack import (

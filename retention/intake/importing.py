@@ -46,7 +46,7 @@ from retention.intake.rows import (
     parse_row,
 )
 from retention.logs import get_logger
-from retention.store import Candidate, Consent, bulk_load_settings
+from retention.store import Candidate, Consent, bulk_load_settings, table_of
 from retention.store import record as audit_record
 
 __all__ = ["ImportReport", "import_candidates"]
@@ -58,8 +58,8 @@ TALENT_POOL = "talent_pool"
 IMPORT_NOTICE = "ats-import"
 IMPORT_CHANNEL = "ats_import"
 
-candidate_t = Candidate.__table__  # type: ignore[attr-defined]
-consent_t = Consent.__table__  # type: ignore[attr-defined]
+candidate_t = table_of(Candidate)
+consent_t = table_of(Consent)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from retention.store.access_tables import Grant, Principal, PrincipalKind, Token
 from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
-from retention.store.engine import TZDateTime, connect, is_postgresql, is_sqlite, transaction
+from retention.store.engine import (
+    TZDateTime,
+    connect,
+    is_postgresql,
+    is_sqlite,
+    table_of,
+    transaction,
+)
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.storage_order import StoragePosition
@@ -65,6 +72,7 @@ __all__ = [
     "record",
     "refuse_personal",
     "remove_pending",
+    "table_of",
     "text_array",
     "transaction",
     "uuid_array",

@@ -8,12 +8,11 @@ log; here that becomes `BadInput`, so the CLI reports it as a bad argument.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from audit_log import AuditLog, Entry, Event, Outcome, PersonalDataError
-from audit_log.schema import audit_entry
+from audit_log import AuditLog, Event, Outcome, PersonalDataError
 from retention.errors import BadInput
 
 __all__ = ["ANONYMOUS", "check_reason", "last_grant_uses", "record", "refuse_personal"]
@@ -55,15 +54,8 @@ def last_grant_uses(conn: Connection, since: datetime) -> dict[str, datetime]:
 
     Every allowed operation records the grant that allowed it under `details.allowed_by`.
     """
-    t = audit_entry.c
-    rows = conn.execute(
-        select(t.canonical).where(
-            t.ts >= since.astimezone(UTC).replace(tzinfo=None), t.outcome == Outcome.OK.value
-        )
-    )
     last: dict[str, datetime] = {}
-    for (canonical,) in rows:
-        entry = Entry.decode(bytes(canonical))
+    for entry in _LOG.entries_stamped(conn, since, outcome=Outcome.OK):
         grant = entry.details.get("allowed_by")
         if isinstance(grant, str) and (grant not in last or last[grant] < entry.ts):
             last[grant] = entry.ts

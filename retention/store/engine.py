@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 from retention.config import default_sqlite_url, parse_database_url
 from retention.errors import BadInput
@@ -32,6 +33,7 @@ __all__ = [
     "is_sqlite",
     "parse_database_url",
     "session",
+    "table_of",
     "transaction",
 ]
 
@@ -39,6 +41,18 @@ SQLITE_MMAP_BYTES = 1 << 30
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64 * 1024  # per connection
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core `Table` of a SQLModel table class, for set-based statements.
+
+    SQLModel does not declare `Model.__table__` to type checkers; this is the one typed way to it.
+    (Column attributes used in expressions are typed through `sqlmodel.col(Model.field)`.)
+    """
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a SQLModel table class")
+    return table
 
 
 class TZDateTime(TypeDecorator[datetime]):

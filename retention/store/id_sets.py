@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Text,
@@ -51,5 +52,5 @@ def among(
     """SQL: `column` is one of `ids` (a UUID column of the connection's dialect)."""
     if conn.dialect.name == "postgresql":
         return column == any_(cast(bindparam(None, uuid_array(ids), type_=Text()), ARRAY(Uuid())))
-    values = bindparam(None, json.dumps([i.hex for i in ids]))
+    values: BindParameter[str] = bindparam(None, json.dumps([i.hex for i in ids]))
     return column.in_(select(literal_column("value")).select_from(func.json_each(values)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-import audit_log.schema
+from audit_log import metadata as audit_log_metadata
 from retention.store import access_tables, subject_tables, sweep_tables
 
 __all__ = ["target_metadata"]
@@ -19,4 +19,4 @@ _TABLE_MODULES = (access_tables, subject_tables, sweep_tables)
 
 def target_metadata() -> list[MetaData]:
     """Every MetaData whose tables the migrations own."""
-    return [SQLModel.metadata, audit_log.schema.metadata]
+    return [SQLModel.metadata, audit_log_metadata]

@@ -17,15 +17,15 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, literal, select
 
-from retention.store.engine import TZDateTime, transaction
+from retention.store.engine import TZDateTime, table_of, transaction
 from retention.store.id_sets import among
 from retention.store.subject_tables import Document
 from retention.store.sweep_tables import PendingDeletion
 
 __all__ = ["document_path", "queue_documents", "remove_pending"]
 
-_documents = Document.__table__
-_pending = PendingDeletion.__table__
+_documents = table_of(Document)
+_pending = table_of(PendingDeletion)
 
 
 def document_path(documents_dir: Path, document_id: uuid.UUID) -> Path:

@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlmodel import col
 
 from retention.access import Permission
 from retention.durations import parse_duration
 from retention.errors import BadInput
-from retention.store import Consent, refuse_personal
+from retention.store import Consent, refuse_personal, table_of
 from retention.subjects.gateway import Gateway, SubjectWork
 
 __all__ = ["list_consents", "record_consent", "withdraw_consent"]
@@ -57,7 +58,7 @@ def record_consent(
     refuse_personal("--channel", channel)
     validity = parse_duration(expires, "--expires") if expires is not None else None
 
-    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
         expires_at = validity.after(at) if validity is not None else None
         values = {
             "candidate_id": subject.id,
@@ -68,7 +69,7 @@ def record_consent(
             "expires_at": expires_at,
         }
         consent_id = conn.execute(
-            Consent.__table__.insert().values(**values).returning(Consent.__table__.c.id)  # type: ignore[attr-defined]
+            table_of(Consent).insert().values(**values).returning(table_of(Consent).c.id)
         ).scalar_one()
         details = {
             "consent": consent_id,
@@ -79,17 +80,17 @@ def record_consent(
         }
         return SubjectWork({"id": consent_id, **values}, details)
 
-    return gateway.on_subject(subject_id, Permission.CONSENT_WRITE, "consent.record", work)  # type: ignore[no-any-return]
+    return gateway.on_subject(subject_id, Permission.CONSENT_WRITE, "consent.record", work)
 
 
 def withdraw_consent(gateway: Gateway, subject_id: uuid.UUID, *, purpose: str) -> int:
     """Withdraw the subject's consents for `purpose` still in force; returns how many."""
     _purpose(purpose)
 
-    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
-        c = Consent.__table__.c  # type: ignore[attr-defined]
+    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[int]:
+        c = table_of(Consent).c
         changed = conn.execute(
-            update(Consent.__table__)  # type: ignore[arg-type]
+            update(table_of(Consent))
             .where(c.candidate_id == subject.id, c.purpose == purpose, c.withdrawn_at.is_(None))
             .values(withdrawn_at=at)
         ).rowcount
@@ -100,16 +101,18 @@ def withdraw_consent(gateway: Gateway, subject_id: uuid.UUID, *, purpose: str) -
     # Withdrawal must stay as easy as giving consent (Art. 7(3)), also for a blocked subject.
     return gateway.on_subject(
         subject_id, Permission.CONSENT_WRITE, "consent.withdraw", work, open_when_blocked=True
-    )  # type: ignore[no-any-return]
+    )
 
 
 def list_consents(gateway: Gateway, subject_id: uuid.UUID) -> list[dict[str, Any]]:
     """The subject's consent history, oldest first (a read of personal data: audited)."""
 
-    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+    def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[list[dict[str, Any]]]:
         rows = conn.execute(
-            select(Consent).where(Consent.candidate_id == subject.id).order_by(Consent.given_at)
+            select(Consent)
+            .where(Consent.candidate_id == subject.id)
+            .order_by(col(Consent.given_at))
         ).all()
         return SubjectWork([_consent_dict(r) for r in rows], {"consents": len(rows)})
 
-    return gateway.on_subject(subject_id, Permission.CANDIDATE_READ, "consent.list", work)  # type: ignore[no-any-return]
+    return gateway.on_subject(subject_id, Permission.CANDIDATE_READ, "consent.list", work)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlmodel import col
 
 from policies import Consent as ConsentFact
 from policies import Explanation, Hold, PolicySet, Record, explain
@@ -26,12 +27,19 @@ __all__ = ["explain_subject", "subject_record"]
 def subject_record(conn: Connection, subject: Any) -> Record:
     """The policy facts of a stored candidate row: no personal data, only what rules may use."""
     consents = conn.execute(
-        select(Consent.purpose, Consent.given_at, Consent.expires_at, Consent.withdrawn_at)
+        select(
+            col(Consent.purpose),
+            col(Consent.given_at),
+            col(Consent.expires_at),
+            col(Consent.withdrawn_at),
+        )
         .where(Consent.candidate_id == subject.id)
-        .order_by(Consent.given_at, Consent.id)
+        .order_by(col(Consent.given_at), col(Consent.id))
     ).all()
     holds = conn.execute(
-        select(LegalHold.placed_at, LegalHold.released_at).where(LegalHold.subject_id == subject.id)
+        select(col(LegalHold.placed_at), col(LegalHold.released_at)).where(
+            LegalHold.subject_id == subject.id
+        )
     ).all()
     return Record(
         id=str(subject.id),
@@ -57,7 +65,7 @@ def explain_subject(
 ) -> Explanation:
     """Trace the decision on `subject_id` at `at`; authorized and audited as a read."""
 
-    def work(conn: Connection, subject: Any, _now: datetime) -> SubjectWork:
+    def work(conn: Connection, subject: Any, _now: datetime) -> SubjectWork[Explanation]:
         trace = explain(policy_set, subject_record(conn, subject), at)
         return SubjectWork(trace, {"policy_hash": policy_set.content_hash})
 

@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
+from sqlmodel import col
 
 from audit_log import Event, Outcome
 from retention.access import (
@@ -50,6 +51,7 @@ from retention.store import (
     LegalHold,
     check_reason,
     record,
+    table_of,
 )
 from retention.subjects.export import ExportSection, candidate_dict, export_document
 
@@ -71,13 +73,13 @@ CONTACT_FIELDS: Mapping[str, int] = {
     "phone": 64,
     "city": 200,
 }
-_SUBJECT_BY_ID = select(Candidate).where(Candidate.id == bindparam("subject_id"))
+_SUBJECT_BY_ID = select(Candidate).where(col(Candidate.id) == bindparam("subject_id"))
 
 
 @functools.cache
 def _subject_with_access() -> Any:
     # The subject and the caller's grants in one round trip: this runs on every operation.
-    return with_access(_SUBJECT_BY_ID, Candidate.__table__)
+    return with_access(_SUBJECT_BY_ID, table_of(Candidate))
 
 
 _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
@@ -105,10 +107,10 @@ class ErasureResult:
 
 
 @dataclass(frozen=True)
-class SubjectWork:
+class SubjectWork(Generic[T]):
     """What an operation on a subject returns: the result and the audit details it adds."""
 
-    result: Any
+    result: T
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -136,11 +138,11 @@ class Gateway:
         subject_id: uuid.UUID,
         permission: Permission,
         action: str,
-        work: Callable[[Connection, Any, datetime], SubjectWork],
+        work: Callable[[Connection, Any, datetime], SubjectWork[T]],
         *,
         reason: str | None = None,
         open_when_blocked: bool = False,
-    ) -> Any:
+    ) -> T:
         """Authorize `permission` on the subject, run `work`, audit it; one transaction.
 
         `open_when_blocked` lets an operation that only reduces processing (withdrawing a
@@ -148,7 +150,7 @@ class Gateway:
         """
         actor = self.principal_id
 
-        def unit(conn: Connection) -> Any:
+        def unit(conn: Connection) -> T:
             at = self.clock()
             rows = conn.execute(
                 _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
@@ -226,7 +228,7 @@ class Gateway:
         """The subject's record; returned only after the read is on the record."""
         _optional_reason(reason)
 
-        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
             return SubjectWork(candidate_dict(subject))
 
         return self.on_subject(
@@ -296,7 +298,7 @@ class Gateway:
             raise BadInput(f"{out.parent} is not a directory: choose another --out")
         partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
-        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[ExportResult]:
             document = export_document(conn, subject, at, self.export_sections)
             data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -325,11 +327,11 @@ class Gateway:
         _optional_reason(reason)
         values = _contact_changes(changes)
 
-        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
-            fresh = conn.execute(select(Candidate).where(Candidate.id == subject.id)).one()
+            fresh = conn.execute(select(Candidate).where(col(Candidate.id) == subject.id)).one()
             return SubjectWork(candidate_dict(fresh), {"fields": sorted(values)})
 
         return self.on_subject(
@@ -344,11 +346,11 @@ class Gateway:
         check_reason(reason)
         files: list[Path] = []
 
-        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, int]]:
             held = conn.execute(
                 select(func.count())
                 .select_from(LegalHold)
-                .where(LegalHold.subject_id == subject.id, LegalHold.released_at.is_(None))  # type: ignore[union-attr]
+                .where(LegalHold.subject_id == subject.id, col(LegalHold.released_at).is_(None))
             ).scalar_one()
             if held:
                 refusal = deny(
@@ -361,7 +363,7 @@ class Gateway:
                 refusal.error = CheckFailed(refusal.message)
                 raise refusal
             docs = (
-                conn.execute(select(Document.id).where(Document.candidate_id == subject.id))
+                conn.execute(select(col(Document.id)).where(Document.candidate_id == subject.id))
                 .scalars()
                 .all()
             )
@@ -431,7 +433,9 @@ def _find_clause(email: str | None, external_ref: str | None) -> Any:
         if not 3 <= len(email) <= 320 or "@" not in email:
             raise BadInput("--email must be an e-mail address of at most 320 characters")
         # Anonymized subjects hold placeholders: leaving them out lets the partial index serve.
-        return and_(func.lower(Candidate.email) == email.lower(), Candidate.anonymized_at.is_(None))
+        return and_(
+            func.lower(Candidate.email) == email.lower(), col(Candidate.anonymized_at).is_(None)
+        )
     assert external_ref is not None
     if not _EXTERNAL_REF_RE.fullmatch(external_ref):
         raise BadInput("--external-ref must be 1-128 printable characters without spaces")

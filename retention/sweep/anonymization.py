@@ -40,6 +40,7 @@ from retention.store import (
     among,
     is_postgresql,
     queue_documents,
+    table_of,
     text_array,
     uuid_array,
 )
@@ -62,10 +63,10 @@ _NAME_PROVIDERS = ["faker.providers.person"]
 _TOKEN_BYTES = 8  # of an e-mail placeholder's random part
 _DRAW_BYTES = 4  # per pool pick: 2^32 draws reduced modulo a pool of hundreds, bias < 1e-7
 
-_candidates = Candidate.__table__
-_documents = Document.__table__
-_consents = Consent.__table__
-_applications = Application.__table__
+_candidates = table_of(Candidate)
+_documents = table_of(Document)
+_consents = table_of(Consent)
+_applications = table_of(Application)
 
 # Where the country's own locale is not the first `xx_CC` Faker offers, or it offers none.
 _LOCALE_OVERRIDES = {

@@ -21,11 +21,11 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from retention.errors import LockBroken
-from retention.store import Candidate, among, queue_documents
+from retention.store import Candidate, among, queue_documents, table_of
 
 __all__ = ["block", "delete_subjects"]
 
-_candidates = Candidate.__table__
+_candidates = table_of(Candidate)
 
 
 def delete_subjects(

@@ -22,7 +22,7 @@ from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, LegalHold
+from retention.store import Candidate, LegalHold, table_of
 
 __all__ = [
     "Hold",
@@ -32,8 +32,8 @@ __all__ = [
     "release_hold",
 ]
 
-_holds = LegalHold.__table__
-_candidates = Candidate.__table__
+_holds = table_of(LegalHold)
+_candidates = table_of(Candidate)
 
 
 @dataclass(frozen=True)

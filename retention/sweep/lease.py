@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from retention.clock import Clock, utc_now
 from retention.errors import EngineError
-from retention.store import SweepLease, transaction
+from retention.store import SweepLease, table_of, transaction
 
 __all__ = [
     "DEFAULT_TTL",
@@ -38,7 +38,7 @@ __all__ = [
 
 DEFAULT_TTL = timedelta(minutes=2)
 
-_leases = SweepLease.__table__
+_leases = table_of(SweepLease)
 
 
 class LeaseLost(EngineError):
@@ -162,4 +162,5 @@ def holder(engine: Engine, name: str, *, clock: Clock = utc_now) -> str | None:
         row = conn.execute(select(_leases).where(_leases.c.name == name)).first()
     if row is None or row.owner is None or row.expires_at is None or row.expires_at <= clock():
         return None
-    return row.owner
+    owner: str = row.owner
+    return owner

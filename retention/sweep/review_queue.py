@@ -21,7 +21,7 @@ from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, ReviewDecision, ReviewItem
+from retention.store import Candidate, ReviewDecision, ReviewItem, table_of
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import delete_subjects
 
@@ -35,8 +35,8 @@ __all__ = [
     "review_open",
 ]
 
-_items = ReviewItem.__table__
-_candidates = Candidate.__table__
+_items = table_of(ReviewItem)
+_candidates = table_of(Candidate)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ def review_open(subject_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
     return exists().where(i.subject_id == subject_id, i.decided_at.is_(None))
 
 
-def kept_until_after(subject_id: ColumnElement[uuid.UUID], at: datetime) -> ColumnElement[bool]:
+def kept_until_after(
+    subject_id: ColumnElement[uuid.UUID], at: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
     """SQL: a DPO decided to keep the subject until after `at`."""
     i = _items.c
     return exists().where(
@@ -114,7 +116,7 @@ def enqueue(
             select(i.subject_id).where(i.subject_id.in_(wanted), i.decided_at.is_(None))
         ).scalars()
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4(),
             "subject_id": r.subject_id,

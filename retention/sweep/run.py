@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    TextClause,
+    TextualSelect,
     bindparam,
     delete,
     func,
@@ -74,6 +74,7 @@ from retention.store import (
     among,
     is_postgresql,
     remove_pending,
+    table_of,
     transaction,
 )
 from retention.sweep.anonymization import Anonymizer, anonymize
@@ -105,9 +106,9 @@ POSTGRESQL_WORKERS = 2
 
 Progress = Callable[[int, int], None]  # (subjects handled, subjects selected)
 
-_runs = SweepRun.__table__
-_items = SweepItem.__table__
-_candidates = Candidate.__table__
+_runs = table_of(SweepRun)
+_items = table_of(SweepItem)
+_candidates = table_of(Candidate)
 _COUNTERS = {
     "anonymize": "anonymized",
     "delete": "deleted",
@@ -147,7 +148,7 @@ class _BatchDone:
     timings: dict[str, float]
 
 
-def _driver_sql(statement: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+def _driver_sql(statement: TextualSelect, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
     """`statement` as the driver's SQL, with its positional parameter names (none if named).
 
     Executed through the driver, the decision's rows come back as the database sends them;

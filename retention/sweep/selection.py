@@ -24,7 +24,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    TextClause,
+    TextualSelect,
     Uuid,
     and_,
     bindparam,
@@ -37,12 +37,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
-from policies import ColumnMap, NaiveUTC, PolicySet, consent_needed, latest_consent
-from policies.model import purposes_used
-from policies.sql_compiler import decision_select
-from policies.sql_consent import latest_consent_on, subject_key
-from retention.store import Candidate, Consent, uuid_array
+from policies import (
+    ColumnMap,
+    NaiveUTC,
+    PolicySet,
+    consent_needed,
+    decision_select,
+    outerjoin_latest_consents,
+    purposes_used,
+)
+from retention.store import Candidate, Consent, table_of, uuid_array
 from retention.sweep.holds import active_hold_exists
 from retention.sweep.review_queue import kept_until_after, review_open
 
@@ -63,8 +69,8 @@ ACTIONS = ("anonymize", "delete", "block", "review")
 _NEEDED = ("action", "due")
 _DETAIL = ("policy", "rule", "error", "error_detail")
 
-_candidates = Candidate.__table__
-_consents = Consent.__table__
+_candidates = table_of(Candidate)
+_consents = table_of(Consent)
 
 
 @dataclass(frozen=True)
@@ -130,14 +136,10 @@ def decisions(
         last_activity_at=s.last_activity_at,
         consent=_no_consents,
     )
-    key = subject_key(s.id, consent_needed(policy_set, own))
-    joined: Any = subject
-    latest = {}
-    for purpose in purposes:
-        latest[purpose] = latest_consent(_consents, purpose)
-        on = latest_consent_on(latest[purpose], _consents, key, purpose, "candidate_id")
-        joined = joined.outerjoin(latest[purpose], on)
-    cols = dataclasses.replace(own, consent=lambda p, f: latest[p].c[f])
+    joined, consent = outerjoin_latest_consents(
+        subject, s.id, _consents, purposes, needed=consent_needed(policy_set, own)
+    )
+    cols = dataclasses.replace(own, consent=consent)
     extra = (
         s.id.label("id"),
         s.country.label("subject_country"),
@@ -203,7 +205,7 @@ def actionable_only(d: Decisions) -> Select[Any]:
     return select(sub).where(sub.c.actionable == 1)
 
 
-_RESULT_TYPES = {
+_RESULT_TYPES: dict[str, TypeEngine[Any]] = {
     "id": Uuid(),
     "country": String(),
     "policy": String(),
@@ -258,7 +260,7 @@ def batch_ids(dialect: Dialect, ids: Sequence[Any]) -> str:
     return json.dumps(ids)
 
 
-def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextClause:
+def batch_statement(policy_set: PolicySet, at: datetime, dialect: Dialect) -> TextualSelect:
     """The batch decision SELECT, compiled once for `dialect`, as text with one parameter.
 
     The compiled policy expressions are large (hundreds of kilobytes of SQL) and SQLAlchemy cannot

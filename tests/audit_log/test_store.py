@@ -6,14 +6,22 @@ import itertools
 import multiprocessing
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log import AuditLog, Event, InvalidEventError, LogStateError, Signer, verify_log
+from audit_log import (
+    AuditLog,
+    Event,
+    InvalidEventError,
+    LogStateError,
+    Outcome,
+    Signer,
+    verify_log,
+)
 from audit_log.merkle import leaf_hash
 from audit_log.schema import audit_entry, audit_node
 from retention.store import Candidate, connect
@@ -163,6 +171,68 @@ class TestProofs:
             AuditLog().inclusion_proof(conn, 3, 3)
         with any_engine.connect() as conn, pytest.raises(LogStateError):
             AuditLog().consistency_proof(conn, 2, 4)
+
+
+class TestReads:
+    """The reads other packages use instead of querying the tables themselves."""
+
+    T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+    def _three_days(self, engine: Engine) -> None:
+        """Two entries a day for three days (seq 0..5), one of each day's denied."""
+        clock = FixedClock(self.T0)
+        log = AuditLog(clock)
+        with engine.begin() as conn:
+            for day in range(3):
+                log.append(conn, [Event(f"d{day}", "candidate.read", UUID(int=1)),
+                                  Event(f"d{day}", "candidate.read", UUID(int=1),
+                                        outcome=Outcome.DENIED)])  # fmt: skip
+                log.sign_checkpoint(conn, SIGNER, ORIGIN)
+                clock.advance(timedelta(days=1))
+
+    def test_entries_stamped_since_an_instant(self, any_engine: Engine) -> None:
+        """Entries stamped at or after the instant come back in seq order, filtered by outcome."""
+        self._three_days(any_engine)
+        log = AuditLog()
+        with any_engine.connect() as conn:
+            since = self.T0 + timedelta(days=1)
+            assert [e.seq for e in log.entries_stamped(conn, since)] == [2, 3, 4, 5]
+            ok = log.entries_stamped(conn, since, outcome=Outcome.OK)
+            assert [(e.seq, e.actor) for e in ok] == [(2, "d1"), (4, "d2")]
+            assert list(log.entries_stamped(conn, self.T0 + timedelta(days=3))) == []
+
+    def test_seq_range_of_a_period(self, any_engine: Engine) -> None:
+        """The first and last seq stamped in [start, end); None for a period without entries."""
+        self._three_days(any_engine)
+        log = AuditLog()
+        day = timedelta(days=1)
+        with any_engine.connect() as conn:
+            assert log.seq_range(conn, self.T0 + day, self.T0 + 2 * day) == (2, 3)
+            assert log.seq_range(conn, self.T0, self.T0 + 3 * day) == (0, 5)
+            assert log.seq_range(conn, self.T0 - day, self.T0) is None
+
+    def test_entry_rows_in_chunks(self, any_engine: Engine) -> None:
+        """Rows of a seq range come back as stored, in order, `chunk` at a time."""
+        self._three_days(any_engine)
+        log = AuditLog()
+        with any_engine.connect() as conn:
+            chunks = list(log.entry_rows(conn, 1, 4, chunk=3))
+            entries = {e.seq: e for e in log.entries(conn)}
+        assert [[row[0] for row in c] for c in chunks] == [[1, 2, 3], [4]]
+        for seq, canonical, leaf, actor, outcome in (row for c in chunks for row in c):
+            assert bytes(canonical) == entries[seq].canonical
+            assert bytes(leaf) == entries[seq].leaf_hash
+            assert (actor, outcome) == (entries[seq].actor, entries[seq].outcome.value)
+
+    def test_checkpoint_at_an_instant(self, any_engine: Engine) -> None:
+        """The latest checkpoint stored by the instant, with its size; None before the first."""
+        self._three_days(any_engine)
+        log = AuditLog()
+        with any_engine.connect() as conn:
+            notes = list(log.checkpoint_notes(conn))
+            assert log.checkpoint_at(conn, self.T0 + timedelta(hours=36)) == (notes[1], 4)
+            assert log.checkpoint_at(conn, self.T0 + timedelta(days=9)) == (notes[2], 6)
+            assert log.checkpoint_at(conn, self.T0 - timedelta(seconds=1)) is None
 
 
 def _append_worker(url: str, batches: int, tag: str) -> None:
