@@ -20,8 +20,10 @@ from retention.access.guard import (
 )
 from retention.access.permissions import Permission, Role
 from retention.access.principals import (
+    IssuedEnrollment,
     IssuedToken,
     authenticate,
+    enroll,
     find_principal_by_name,
     insert_principal,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "Decision",
     "GrantStatus",
     "GrantView",
+    "IssuedEnrollment",
     "IssuedToken",
     "Permission",
     "PrincipalView",
@@ -43,6 +46,7 @@ __all__ = [
     "check_permission",
     "decide",
     "deny",
+    "enroll",
     "find_principal_by_name",
     "guarded",
     "insert_grant",

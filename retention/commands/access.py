@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +16,8 @@ from retention.access import review as access_review
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit, when_text
+from retention.errors import BadInput
+from retention.install import secret_is_private
 from retention.store import Grant
 
 
@@ -36,14 +39,24 @@ def principal() -> None:
 @json_option
 @pass_app
 def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:
-    """Create a principal and print its token (shown only now)."""
+    """Create a principal and print its one-time enrollment code (the person redeems it)."""
     actor = app.authenticate()
     issued = principals.create_principal(app.installation().engine, actor.id, name, kind)
     emit(
         as_json,
-        {"id": str(issued.principal_id), "name": issued.name, "kind": kind, "token": issued.token},
-        f"Created {kind} principal {issued.name} ({issued.principal_id}).\n"
-        f"Token (shown only now; store it in a secret manager): {issued.token}",
+        {"id": str(issued.principal_id), "name": issued.name, "kind": kind, **_code_json(issued)},
+        f"Created {kind} principal {issued.name} ({issued.principal_id}).\n" + _code_text(issued),
+    )
+
+
+def _code_json(issued: principals.IssuedEnrollment) -> dict[str, Any]:
+    return {"enrollment_code": issued.code, "expires_at": issued.expires_at}
+
+
+def _code_text(issued: principals.IssuedEnrollment) -> str:
+    return (
+        f"Enrollment code (single use, until {when_text(issued.expires_at)}; give it to "
+        f"{issued.name} only, who runs 'gdpr principal enroll'): {issued.code}"
     )
 
 
@@ -84,14 +97,49 @@ def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) ->
 @json_option
 @pass_app
 def principal_rotate_token(app: AppContext, name: str, as_json: bool) -> None:
-    """Revoke a principal's tokens and print a new one (shown only now)."""
+    """Revoke a principal's tokens now and print a one-time enrollment code for a new one.
+
+    Rotating someone else's token suspends its grants that need approval until a person other
+    than you approves them again.
+    """
     actor = app.authenticate()
     issued = principals.rotate_token(app.installation().engine, actor.id, name)
+    suspended = [str(g) for g in issued.suspended]
+    emit(
+        as_json,
+        {"id": str(issued.principal_id), "name": issued.name, **_code_json(issued)}
+        | {"suspended_grants": suspended},
+        f"Revoked the old tokens of {issued.name}.\n"
+        + (f"Suspended until approved again: {', '.join(suspended)}.\n" if suspended else "")
+        + _code_text(issued),
+    )
+
+
+@principal.command("enroll")
+@click.option(
+    "--code-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the enrollment code from this file (default: prompt, or standard input).",
+)
+@json_option
+@pass_app
+def principal_enroll(app: AppContext, code_file: Path | None, as_json: bool) -> None:
+    """Redeem a one-time enrollment code for your own token (shown only now)."""
+    if code_file is not None:
+        if code_file.exists() and not secret_is_private(code_file):
+            raise BadInput(f"code file {code_file} is readable by group or others: chmod 600 it")
+        try:
+            code = code_file.read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise BadInput(f"cannot read code file {code_file} ({exc.strerror})") from None
+    else:
+        code = click.prompt("Enrollment code", hide_input=True, err=True)
+    issued = principals.enroll(app.installation().engine, code)
     emit(
         as_json,
         {"id": str(issued.principal_id), "name": issued.name, "token": issued.token},
-        f"Revoked the old tokens of {issued.name}.\n"
-        f"New token (shown only now; store it in a secret manager): {issued.token}",
+        f"Enrolled {issued.name} ({issued.principal_id}).\n"
+        f"Token (shown only now; store it in a secret manager): {issued.token}",
     )
 
 
@@ -240,7 +288,24 @@ def access_review_cmd(app: AppContext, as_json: bool) -> None:
                 *section("Pending approval", review.pending),
                 f"Principals without an active grant: {len(review.principals_without_grant)}",
                 *(f"  {name}" for name in review.principals_without_grant),
+                *_review_principals(review),
             ]
         )
 
     emit(as_json, review.as_json(), text)
+
+
+def _review_principals(review: access_review.AccessReview) -> list[str]:
+    """Per principal: credential issuer, grantor and approver of each grant; four-eyes flags."""
+    lines = ["Principals (credential issued by; each grant granted by / approved by):"]
+    for p in review.principals:
+        lines.append(f"  {p.name}: credential issued by {', '.join(p.credential_issued_by) or '-'}")
+        lines.extend(
+            f"    {g.role} {g.countries} {g.status}: granted by "
+            f"{g.granted_by or access_review.INSTALLATION}, approved by {g.approved_by or '-'}"
+            for g in p.grants
+        )
+    flags = review.flags
+    lines.append(f"Not three different people (grantor, approver, issuer): {len(flags)}")
+    lines.extend(f"  {flag}" for flag in flags)
+    return lines

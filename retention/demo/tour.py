@@ -164,7 +164,8 @@ def access_step(installation: Installation, now: datetime) -> list[str]:
 
     # `gdpr init` names the bootstrap principals after their roles.
     admin = find_principal_by_name(installation.engine, Role.ADMIN.value)
-    return run_access_demo(installation, admin).lines
+    dpo = find_principal_by_name(installation.engine, Role.DPO.value)
+    return run_access_demo(installation, admin, dpo).lines
 
 
 def audit_step(installation: Installation, now: datetime) -> list[str]:
