@@ -201,7 +201,8 @@ def credential_issuers(conn: Connection, principal_id: uuid.UUID, at: datetime) 
     """Who issued a credential of `principal_id` that works or can still be redeemed.
 
     The issuer may hold the credential (it saw the code), so it may not approve that principal's
-    grants. The principal itself (after a self-rotation) and `gdpr init` (None) are left out.
+    grants. A self-rotation keeps the issuer of the credential it replaces; `gdpr init` (None)
+    is no principal and is left out.
     """
     tokens = select(Token.issued_by).where(
         Token.principal_id == principal_id,
@@ -214,6 +215,19 @@ def credential_issuers(conn: Connection, principal_id: uuid.UUID, at: datetime) 
     )
     issuers = {r[0] for r in conn.execute(tokens)} | {r[0] for r in conn.execute(codes)}
     return {i for i in issuers if i is not None and i != principal_id}
+
+
+def _current_issuer(conn: Connection, principal_id: uuid.UUID, at: datetime) -> uuid.UUID | None:
+    """Who issued the newest working token of `principal_id` (None: `gdpr init`)."""
+    return conn.execute(
+        select(Token.issued_by)
+        .where(
+            Token.principal_id == principal_id,
+            or_(Token.revoked_at.is_(None), Token.revoked_at > at),  # type: ignore[union-attr,operator]
+        )
+        .order_by(Token.created_at.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    ).scalar()
 
 
 def _suspend_grants(conn: Connection, principal_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
@@ -499,7 +513,8 @@ def rotate_token(
     """Revoke every token of a principal at once and issue an enrollment code for a new one.
 
     A principal may rotate its own token (a leaked token must be replaceable without an admin);
-    rotating someone else's needs access:manage, and suspends the target's grants that need
+    the new credential keeps the old one's issuer (who may be the one holding it). Rotating
+    someone else's needs access:manage, makes the rotator the issuer, and suspends the target's grants that need
     approval (personal data, privileged, every country) until someone other than the rotator
     approves them again: whoever holds the code could otherwise act as the target.
     """
@@ -515,13 +530,15 @@ def rotate_token(
             allowed_by = str(allowed.grant_id)
         if target.disabled_at is not None:
             raise BadInput(f"principal {target.id} is disabled: nothing to rotate")
+        # A self-rotation keeps the issuer: whoever issued the old credential may be its holder.
+        issuer = actor if target.id != actor else _current_issuer(conn, target.id, at)
         conn.execute(
             update(Token)
             .where(Token.principal_id == target.id, Token.revoked_at.is_(None))  # type: ignore[union-attr]
             .values(revoked_at=at)
         )
         suspended = _suspend_grants(conn, target.id, at) if target.id != actor else []
-        enrollment_id, code, expires_at = insert_enrollment(conn, target.id, actor, at)
+        enrollment_id, code, expires_at = insert_enrollment(conn, target.id, issuer, at)
         record(
             conn,
             Event(

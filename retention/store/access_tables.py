@@ -45,8 +45,8 @@ def _principal_fk(nullable: bool, index: bool = False) -> Any:
 class Token(SQLModel, table=True):
     """A bearer token, stored only as the SHA-256 of its text.
 
-    `issued_by` is whoever issued the enrollment code it was redeemed with (the principal itself
-    after a self-rotation); None for the bootstrap tokens `gdpr init` prints.
+    `issued_by` is whoever issued the enrollment code it was redeemed with (a self-rotation keeps
+    the issuer of the token it replaced); None for the bootstrap tokens `gdpr init` prints.
     """
 
     __tablename__ = "token"
