@@ -79,7 +79,8 @@ def _seed(inst: Installation) -> tuple[uuid.UUID, list[uuid.UUID]]:
     issued = bootstrap_principals(inst)
     admin = issued[Role.ADMIN].principal_id
     rec = principals.create_principal(inst.engine, admin, "rita", "human")
-    grants.grant_access(inst.engine, admin, "rita", "recruiter", "NL", "30d", "bench")
+    grant = grants.grant_access(inst.engine, admin, "rita", "recruiter", "NL", "30d", "bench")
+    grants.approve_grant(inst.engine, issued[Role.DPO].principal_id, str(grant.id))
     now = datetime.now(UTC)
     ids = [uuid.uuid4() for _ in range(CANDIDATES)]
     rows = [

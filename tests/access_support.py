@@ -85,16 +85,23 @@ def add_candidate(engine: Engine, country: str, at: datetime, **fields: Any) -> 
     return cid
 
 
+def create_enrolled(
+    engine: Engine, creator: uuid.UUID, name: str, clock: FixedClock, kind: str = "human"
+) -> principals.IssuedToken:
+    """Create a principal as `creator` and redeem its enrollment code, as the person would."""
+    created = principals.create_principal(engine, creator, name, kind, clock=clock)
+    return principals.enroll(engine, created.code, clock=clock)
+
+
 def build_world(installation: Installation, clock: FixedClock) -> World:
     issued = bootstrap_principals(installation, clock=clock)
     admin, dpo = issued[Role.ADMIN], issued[Role.DPO]
     engine = installation.engine
-    recruiter = principals.create_principal(
-        engine, admin.principal_id, "rita", "human", clock=clock
-    )
+    recruiter = create_enrolled(engine, admin.principal_id, "rita", clock)
     grant = grants.grant_access(
         engine, admin.principal_id, "rita", "recruiter", "NL", "30d", "NL hiring", clock=clock
     )
+    grants.approve_grant(engine, dpo.principal_id, str(grant.id), clock=clock)
     at = clock()
     return World(
         installation=installation,

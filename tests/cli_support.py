@@ -47,9 +47,13 @@ def environment(env: Mapping[str, str | None], token: str | None = None) -> dict
     return clean
 
 
-def gdpr(env: Mapping[str, str | None], *args: str, token: str | None = None) -> Run:
-    """Run `gdpr ARGS` through `cli.main` (where errors become messages); return code, out, err."""
-    with CliRunner().isolation(env=environment(env, token)) as (out, err, _):
+def gdpr(
+    env: Mapping[str, str | None], *args: str, token: str | None = None, stdin: str | None = None
+) -> Run:
+    """Run `gdpr ARGS` through `cli.main` (where errors become messages); return code, out, err.
+
+    `stdin` is what the command reads from standard input (a prompt's answer, a piped code)."""
+    with CliRunner().isolation(input=stdin, env=environment(env, token)) as (out, err, _):
         try:
             cli.main(list(args))
         except SystemExit as exc:
@@ -76,8 +80,8 @@ class Gdpr:
         """The configuration the CLI reads in this environment."""
         return load_config(self.data_dir, env={k: v for k, v in self.env.items() if v is not None})
 
-    def __call__(self, *args: str, token: str | None = None) -> Run:
-        return gdpr(self.env, "--data-dir", str(self.data_dir), *args, token=token)
+    def __call__(self, *args: str, token: str | None = None, stdin: str | None = None) -> Run:
+        return gdpr(self.env, "--data-dir", str(self.data_dir), *args, token=token, stdin=stdin)
 
     def process(self, *args: str, token: str | None = None) -> subprocess.Popen[str]:
         """The same command as a process of its own (see `gdpr_process`)."""

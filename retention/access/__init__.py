@@ -20,25 +20,30 @@ from retention.access.guard import (
 )
 from retention.access.permissions import Permission, Role
 from retention.access.principals import (
+    IssuedEnrollment,
     IssuedToken,
     authenticate,
+    enroll,
     find_principal_by_name,
     insert_principal,
 )
-from retention.access.review import AccessReview, ReviewedGrant
+from retention.access.review import INSTALLATION, AccessReview, ReviewedGrant, ReviewedPrincipal
 
 __all__ = [
+    "INSTALLATION",
     "MAX_GRANT_DAYS",
     "AccessReview",
     "Decision",
     "ExpiryCounts",
     "GrantStatus",
     "GrantView",
+    "IssuedEnrollment",
     "IssuedToken",
     "Permission",
     "PrincipalView",
     "Refused",
     "ReviewedGrant",
+    "ReviewedPrincipal",
     "Role",
     "access_from_rows",
     "authenticate",
@@ -47,6 +52,7 @@ __all__ = [
     "check_permission",
     "decide",
     "deny",
+    "enroll",
     "find_principal_by_name",
     "guarded",
     "insert_grant",

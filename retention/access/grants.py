@@ -1,9 +1,12 @@
 """Grants: one role for one principal, in a set of countries, for a reason, until an expiry.
 
 Least privilege in time and place: every grant expires (at most 365 days out), carries a reason,
-and names its countries (or `*`). Nobody grants to themselves, and grants of the privileged roles
-(admin, dpo) stay pending until a second person with access:approve, neither grantor nor grantee,
-approves them (four eyes). Grant, approve and revoke are audited in the transaction that makes them.
+and names its countries (or `*`). Nobody grants to themselves, and every grant that reaches
+personal data, hands out or approves access, or covers every country (`needs_approval`) stays
+pending until a second person with access:approve approves it: one who is neither the grantor,
+nor the grantee, nor the issuer of a credential of the grantee (who may hold it). Four eyes, so
+that no one principal, nor anyone holding credentials it issued, reaches personal data alone.
+Grant, approve and revoke are audited in the transaction that makes them.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ from audit_log import Event
 from retention.access.authorization import ALL_COUNTRIES, Decision, GrantStatus, GrantView, decide
 from retention.access.guard import Refused, deny, guarded, load_access, require
 from retention.access.permissions import (
-    PRIVILEGED_ROLES,
     Permission,
     Role,
+    needs_approval,
     parse_permission,
     parse_role,
 )
-from retention.access.principals import find_principal
+from retention.access.principals import credential_issuers, find_principal
 from retention.clock import Clock, utc_now
 from retention.countries import country_code
 from retention.durations import resolve_expiry
@@ -150,7 +153,7 @@ def grant_access(
 ) -> Grant:
     """Give `role` to `principal` (needs access:manage in those countries); audited.
 
-    Privileged roles stay pending until approved by someone else with access:approve.
+    Grants that need approval (`needs_approval`) stay pending until a second person approves.
     """
     the_role = parse_role(role)
     scope = parse_countries(countries)
@@ -173,7 +176,8 @@ def grant_access(
             )
         if grantee.disabled_at is not None:
             raise BadInput(f"principal {grantee.id} is disabled")
-        status = GrantStatus.PENDING if the_role in PRIVILEGED_ROLES else GrantStatus.ACTIVE
+        pending = needs_approval(the_role, scope is None)
+        status = GrantStatus.PENDING if pending else GrantStatus.ACTIVE
         grant_id = insert_grant(
             conn,
             grantee.id,
@@ -211,7 +215,11 @@ def grant_access(
 def approve_grant(
     engine: Engine, actor: uuid.UUID, grant_id: str, *, clock: Clock = utc_now
 ) -> Grant:
-    """Approve a pending grant (needs access:approve; not the grantor's, not one's own)."""
+    """Approve a pending grant (needs access:approve; four eyes).
+
+    The approver is neither the grantee, nor the grantor, nor the issuer of a credential of the
+    grantee that works or can still be redeemed (whoever issued it may hold it).
+    """
     key = _grant_id(grant_id)
 
     def work(conn: Connection) -> Grant:
@@ -226,6 +234,14 @@ def approve_grant(
                 actor,
                 "access.approve",
                 "four eyes: neither grantor nor grantee may approve a grant",
+                at=at,
+                grant=str(key),
+            )
+        if actor in credential_issuers(conn, grant.principal_id, at):
+            raise deny(
+                actor,
+                "access.approve",
+                "four eyes: whoever issued the grantee's credential may not approve its grants",
                 at=at,
                 grant=str(key),
             )

@@ -14,10 +14,13 @@ from types import MappingProxyType
 from retention.errors import BadInput
 
 __all__ = [
+    "APPROVAL_ROLES",
+    "PERSONAL_DATA_PERMISSIONS",
     "PRIVILEGED_ROLES",
     "ROLE_PERMISSIONS",
     "Permission",
     "Role",
+    "needs_approval",
     "parse_permission",
     "parse_role",
 ]
@@ -80,8 +83,33 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     }
 )
 
-# Grants of these roles stay pending until a second principal with access:approve approves them.
+# The roles that hand out access or approve it: listed apart in the access review.
 PRIVILEGED_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.DPO})
+
+# What reaches personal data: reading, changing, exporting or erasing a subject, or its consents.
+PERSONAL_DATA_PERMISSIONS: frozenset[Permission] = frozenset(
+    {
+        P.CANDIDATE_READ,
+        P.CANDIDATE_WRITE,
+        P.CANDIDATE_EXPORT,
+        P.CANDIDATE_ERASE,
+        P.CONSENT_WRITE,
+    }
+)
+
+# Grants of these roles (in any country), and grants of any role in every country, stay pending
+# until a second principal approves them: neither grantor, grantee, nor the issuer of the
+# grantee's credential. So no one principal can give itself, or a credential it holds, a way in.
+APPROVAL_ROLES: frozenset[Role] = frozenset(
+    role
+    for role, permissions in ROLE_PERMISSIONS.items()
+    if role in PRIVILEGED_ROLES or permissions & PERSONAL_DATA_PERMISSIONS
+)
+
+
+def needs_approval(role: Role, every_country: bool) -> bool:
+    """Whether a grant of `role` (in every country, or not) waits for a second person."""
+    return every_country or role in APPROVAL_ROLES
 
 
 def parse_role(text: str) -> Role:

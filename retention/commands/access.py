@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import COUNTRY, json_option
 from retention.commands.output import emit, when_text
-from retention.errors import CheckFailed
+from retention.errors import BadInput, CheckFailed
+from retention.install import secret_is_private
 from retention.operations import access as ops
 
 
@@ -22,14 +25,20 @@ def principal() -> None:
 @json_option
 @pass_app
 def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:
-    """Create a principal and print its token (shown only now)."""
+    """Create a principal and print its one-time enrollment code (the person redeems it)."""
     actor = app.authenticate()
     issued = ops.create_principal(app.installation(), actor, ops.CreatePrincipal(name, kind))
     emit(
         as_json,
         issued,
-        f"Created {kind} principal {issued.name} ({issued.id}).\n"
-        f"Token (shown only now; store it in a secret manager): {issued.token}",
+        f"Created {kind} principal {issued.name} ({issued.id}).\n" + _code_text(issued),
+    )
+
+
+def _code_text(issued: ops.IssuedCode) -> str:
+    return (
+        f"Enrollment code (single use, until {when_text(issued.expires_at)}; give it to "
+        f"{issued.name} only, who runs 'gdpr principal enroll'): {issued.code}"
     )
 
 
@@ -70,14 +79,48 @@ def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) ->
 @json_option
 @pass_app
 def principal_rotate_token(app: AppContext, name: str, as_json: bool) -> None:
-    """Revoke a principal's tokens and print a new one (shown only now)."""
+    """Revoke a principal's tokens now and print a one-time enrollment code for a new one.
+
+    Rotating someone else's token suspends its grants that need approval until a person other
+    than you approves them again.
+    """
     actor = app.authenticate()
     issued = ops.rotate_token(app.installation(), actor, ops.RotateToken(name))
+    suspended = [str(g) for g in issued.suspended_grants or ()]
     emit(
         as_json,
         issued,
         f"Revoked the old tokens of {issued.name}.\n"
-        f"New token (shown only now; store it in a secret manager): {issued.token}",
+        + (f"Suspended until approved again: {', '.join(suspended)}.\n" if suspended else "")
+        + _code_text(issued),
+    )
+
+
+@principal.command("enroll")
+@click.option(
+    "--code-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the enrollment code from this file (default: prompt, or standard input).",
+)
+@json_option
+@pass_app
+def principal_enroll(app: AppContext, code_file: Path | None, as_json: bool) -> None:
+    """Redeem a one-time enrollment code for your own token (shown only now)."""
+    if code_file is not None:
+        if code_file.exists() and not secret_is_private(code_file):
+            raise BadInput(f"code file {code_file} is readable by group or others: chmod 600 it")
+        try:
+            code = code_file.read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise BadInput(f"cannot read code file {code_file} ({exc.strerror})") from None
+    else:
+        code = click.prompt("Enrollment code", hide_input=True, err=True)
+    issued = ops.enroll(app.installation(), ops.Enroll(code))
+    emit(
+        as_json,
+        issued,
+        f"Enrolled {issued.name} ({issued.id}).\n"
+        f"Token (shown only now; store it in a secret manager): {issued.token}",
     )
 
 
@@ -221,7 +264,24 @@ def access_review_cmd(app: AppContext, as_json: bool) -> None:
                 *section("Pending approval", review.pending),
                 f"Principals without an active grant: {len(review.principals_without_grant)}",
                 *(f"  {name}" for name in review.principals_without_grant),
+                *_review_principals(review),
             ]
         )
 
     emit(as_json, review, text)
+
+
+def _review_principals(review: ops.AccessReview) -> list[str]:
+    """Per principal: credential issuer, grantor and approver of each grant; four-eyes flags."""
+    lines = ["Principals (credential issued by; each grant granted by / approved by):"]
+    for p in review.principals:
+        lines.append(f"  {p.name}: credential issued by {', '.join(p.credential_issued_by) or '-'}")
+        lines.extend(
+            f"    {g.role} {g.countries} {g.status}: granted by "
+            f"{g.granted_by or ops.INSTALLATION}, approved by {g.approved_by or '-'}"
+            for g in p.grants
+        )
+    flags = review.flags
+    lines.append(f"Not three different people (grantor, approver, issuer): {len(flags)}")
+    lines.extend(f"  {flag}" for flag in flags)
+    return lines

@@ -232,7 +232,8 @@ def access_step(installation: Installation, now: datetime) -> StepReport:
     """A recruiter scoped to one country reads a candidate there (allowed) and elsewhere (denied)."""
     # `gdpr init` names the bootstrap principals after their roles.
     admin = find_principal_by_name(installation.engine, Role.ADMIN.value)
-    shown = run_access_demo(installation, admin)
+    dpo = find_principal_by_name(installation.engine, Role.DPO.value)
+    shown = run_access_demo(installation, admin, dpo)
     data = {
         "recruiter": shown.recruiter,
         "grant": shown.grant,

@@ -1,9 +1,14 @@
 """The first principals of an installation: one admin and one DPO, created by `gdpr init`.
 
 Everything else needs a token, so `init` is the only unauthenticated path and must leave the
-installation usable: an admin (to grant access) and a DPO (to approve privileged grants and answer
+installation usable: an admin (to grant access) and a DPO (to approve grants and answer
 data-subject requests). Two people are needed from the start, so four eyes hold from the start.
 Their tokens are printed once and stored only as hashes.
+
+This is the one trusted moment of an installation: whoever runs `init` sees both tokens, so their
+grants are granted by and their credentials issued by the installation, not by a second person
+(the access review flags them). Each holder replaces its token by rotating it itself (the
+installer's copy then stops working), and named people get access through the four-eyes path.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ def bootstrap_lines(issued: dict[Role, IssuedToken]) -> list[str]:
     return [
         "Bootstrap principals (tokens are shown only now; store them in a secret manager):",
         *(f"  {t.name}: {t.token}" for t in issued.values()),
+        "Hand each token to its holder only; each then replaces it with its own "
+        "('gdpr principal rotate-token NAME', then 'gdpr principal enroll').",
         f"Their grants expire in {MAX_GRANT_DAYS} days; grant named people their own access "
         "and disable these when done.",
     ]

@@ -13,23 +13,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from retention.access import AccessReview, PrincipalView, ReviewedGrant, grants, principals
+from retention.access import (
+    INSTALLATION,
+    AccessReview,
+    PrincipalView,
+    ReviewedGrant,
+    grants,
+    principals,
+)
 from retention.access import review as access_review
 from retention.clock import Clock, utc_now
 from retention.countries import country_code
 from retention.install import Installation
-from retention.results import JSONData
+from retention.results import JSONData, rfc3339
 from retention.store import Grant, Principal
 
 __all__ = [
+    "INSTALLATION",
     "AccessCheck",
     "AccessReview",
     "ApproveGrant",
     "CheckAccess",
     "CreatePrincipal",
     "DisablePrincipal",
+    "Enroll",
     "GrantAccess",
     "GrantInfo",
+    "IssuedCode",
     "IssuedCredential",
     "ListGrants",
     "ListPrincipals",
@@ -42,6 +52,7 @@ __all__ = [
     "check_access",
     "create_principal",
     "disable_principal",
+    "enroll",
     "grant_access",
     "list_grants",
     "list_principals",
@@ -82,6 +93,35 @@ class IssuedCredential:
         data: dict[str, Any] = {"id": str(self.id), "name": self.name, "token": self.token}
         if self.kind is not None:
             data["kind"] = self.kind
+        return data
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A single-use enrollment code for the person behind a principal, who redeems it for a token.
+
+    The admin who creates or rotates never sees a token; `suspended_grants` lists the grants a
+    rotation by someone else put back to pending.
+    """
+
+    id: uuid.UUID
+    name: str
+    code: str
+    expires_at: datetime
+    kind: str | None = None  # known when the principal was just created
+    suspended_grants: tuple[uuid.UUID, ...] | None = None  # known after a rotation
+
+    def to_json(self) -> JSONData:
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "name": self.name,
+            "enrollment_code": self.code,
+            "expires_at": rfc3339(self.expires_at),
+        }
+        if self.kind is not None:
+            data["kind"] = self.kind
+        if self.suspended_grants is not None:
+            data["suspended_grants"] = [str(g) for g in self.suspended_grants]
         return data
 
 
@@ -185,6 +225,11 @@ class DisablePrincipal:
 
 
 @dataclass(frozen=True)
+class Enroll:
+    code: str | None
+
+
+@dataclass(frozen=True)
 class RotateToken:
     name: str  # or the principal's UUID
 
@@ -235,12 +280,26 @@ def create_principal(
     request: CreatePrincipal,
     *,
     clock: Clock = utc_now,
-) -> IssuedCredential:
-    """Create a principal (needs access:manage) and return its first token."""
+) -> IssuedCode:
+    """Create a principal (needs access:manage) and return the enrollment code of its person."""
     issued = principals.create_principal(
         installation.engine, principal.id, request.name, request.kind, clock=clock
     )
-    return IssuedCredential(issued.principal_id, issued.name, issued.token, kind=request.kind)
+    return IssuedCode(
+        issued.principal_id, issued.name, issued.code, issued.expires_at, kind=request.kind
+    )
+
+
+def enroll(
+    installation: Installation, request: Enroll, *, clock: Clock = utc_now
+) -> IssuedCredential:
+    """Redeem an enrollment code for the principal's own token.
+
+    No principal: the person has no token yet; the code is the credential, single use and
+    short-lived, and a second redemption is an audited alarm.
+    """
+    issued = principals.enroll(installation.engine, request.code, clock=clock)
+    return IssuedCredential(issued.principal_id, issued.name, issued.token)
 
 
 def list_principals(
@@ -275,10 +334,17 @@ def rotate_token(
     request: RotateToken,
     *,
     clock: Clock = utc_now,
-) -> IssuedCredential:
-    """Revoke a principal's tokens and issue a new one (one's own, or with access:manage)."""
+) -> IssuedCode:
+    """Revoke a principal's tokens and issue an enrollment code for a new one (one's own, or
+    with access:manage; someone else's suspends its grants that need approval)."""
     issued = principals.rotate_token(installation.engine, principal.id, request.name, clock=clock)
-    return IssuedCredential(issued.principal_id, issued.name, issued.token)
+    return IssuedCode(
+        issued.principal_id,
+        issued.name,
+        issued.code,
+        issued.expires_at,
+        suspended_grants=tuple(issued.suspended),
+    )
 
 
 def grant_access(

@@ -7,7 +7,7 @@ retention rules; `policies` and `audit_log` below it know nothing of it.
 
 from __future__ import annotations
 
-from retention.store.access_tables import Grant, Principal, PrincipalKind, Token
+from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
 from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
 from retention.store.engine import (
@@ -46,6 +46,7 @@ __all__ = [
     "CandidateStatus",
     "Consent",
     "Document",
+    "Enrollment",
     "Grant",
     "LegalHold",
     "Principal",

@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from retention.store.engine import TZDateTime
 
-__all__ = ["Grant", "Principal", "PrincipalKind", "Token"]
+__all__ = ["Enrollment", "Grant", "Principal", "PrincipalKind", "Token"]
 
 
 class PrincipalKind(StrEnum):
@@ -38,8 +38,16 @@ class Principal(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
 
 
+def _principal_fk(nullable: bool, index: bool = False) -> Any:
+    return Column(Uuid, ForeignKey("principal.id"), nullable=nullable, index=index)
+
+
 class Token(SQLModel, table=True):
-    """A bearer token, stored only as the SHA-256 of its text."""
+    """A bearer token, stored only as the SHA-256 of its text.
+
+    `issued_by` is whoever issued the enrollment code it was redeemed with (a self-rotation keeps
+    the issuer of the token it replaced); None for the bootstrap tokens `gdpr init` prints.
+    """
 
     __tablename__ = "token"
 
@@ -50,10 +58,28 @@ class Token(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=TZDateTime, nullable=False)
     revoked_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
+    issued_by: uuid.UUID | None = Field(default=None, sa_column=_principal_fk(True))
 
 
-def _principal_fk(nullable: bool, index: bool = False) -> Any:
-    return Column(Uuid, ForeignKey("principal.id"), nullable=nullable, index=index)
+class Enrollment(SQLModel, table=True):
+    """A single-use, short-lived code a principal redeems for its own token (hash only).
+
+    Credentials are issued to the person, not to whoever created or rotated them: `issued_by`
+    gets a code, the person redeems it (`gdpr principal enroll`) and the token exists only there.
+    """
+
+    __tablename__ = "enrollment"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_type=Uuid, primary_key=True)
+    principal_id: uuid.UUID = Field(sa_column=_principal_fk(False, index=True))
+    code_hash: str = Field(max_length=64, unique=True)
+    issued_by: uuid.UUID | None = Field(default=None, sa_column=_principal_fk(True))
+    created_at: datetime = Field(sa_type=TZDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=TZDateTime, nullable=False)
+    redeemed_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
+    token_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("token.id"), nullable=True)
+    )
 
 
 class Grant(SQLModel, table=True):

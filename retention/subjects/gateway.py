@@ -323,16 +323,32 @@ class Gateway:
     def update(
         self, subject_id: uuid.UUID, changes: Mapping[str, str | None], *, reason: str | None = None
     ) -> dict[str, Any]:
-        """Change contact fields (an empty value clears one); the entry names fields, not values."""
+        """Change contact fields (an empty value clears one); the entry names fields, not values.
+
+        Returns the updated record only to a principal that may also read the subject (the
+        entry then records the read and the grant that allowed it); a write-only principal
+        (an integration) gets the subject id and the names of the fields it changed.
+        """
         _optional_reason(reason)
         values = _contact_changes(changes)
+        actor = self.principal_id
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
+            fields = sorted(values)
+            read = authorize(conn, actor, Permission.CANDIDATE_READ, subject.country, at)
+            if not read.allowed:
+                return SubjectWork(
+                    {"id": subject.id, "updated": fields},
+                    {"fields": fields, "returned": "fields"},
+                )
             fresh = conn.execute(select(Candidate).where(col(Candidate.id) == subject.id)).one()
-            return SubjectWork(candidate_dict(fresh), {"fields": sorted(values)})
+            return SubjectWork(
+                candidate_dict(fresh),
+                {"fields": fields, "returned": "record", "read_allowed_by": str(read.grant_id)},
+            )
 
         return self.on_subject(
             subject_id, Permission.CANDIDATE_WRITE, "candidate.update", work, reason=reason

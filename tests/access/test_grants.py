@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,14 @@ import pytest
 from retention.access import grants, principals
 from retention.errors import AccessDenied, BadInput
 from retention.store import Grant
-from tests.access_support import World, audit_count, audit_rows, snapshot
+from retention.subjects import Gateway
+from tests.access_support import (
+    World,
+    audit_count,
+    audit_rows,
+    create_enrolled,
+    snapshot,
+)
 
 
 class TestGrant:
@@ -276,3 +285,119 @@ class TestListAndCheck:
             grants.list_grants(world.engine, world.recruiter.principal_id, clock=world.clock)
         rows = grants.list_grants(world.engine, world.admin.principal_id, "rita", clock=world.clock)
         assert [(g.role, name) for g, name in rows] == [("recruiter", "rita")]
+
+
+class TestNoOnePrincipalAlone:
+    """No one principal, nor anyone holding credentials it issued, reaches personal data alone."""
+
+    def _second_approver(self, world: World) -> uuid.UUID:
+        """A deputy DPO, so that approvals remain possible while the DPO's grant is suspended."""
+        admin = world.admin.principal_id
+        deputy = create_enrolled(world.engine, admin, "dora", world.clock)
+        g = grants.grant_access(
+            world.engine, admin, "dora", "dpo", "*", "30d", "deputy", clock=world.clock
+        )
+        grants.approve_grant(world.engine, world.dpo.principal_id, str(g.id), clock=world.clock)
+        return deputy.principal_id
+
+    def _reads(self, world: World, principal: uuid.UUID) -> bool:
+        gateway = Gateway(
+            world.engine, principal, world.installation.config.documents_dir, world.clock
+        )
+        try:
+            gateway.show(world.nl)
+        except AccessDenied:
+            return False
+        return True
+
+    @pytest.mark.parametrize(
+        ("role", "countries", "pending"),
+        [
+            ("recruiter", "NL", True),
+            ("integration", "NL", True),
+            ("dpo", "NL", True),
+            ("admin", "NL", True),
+            ("auditor", "NL", False),
+            ("auditor", "*", True),
+            ("scheduler", "*", True),
+        ],
+    )
+    def test_personal_data_and_every_country_wait_for_approval(
+        self, world: World, role: str, countries: str, pending: bool
+    ) -> None:
+        """Grants reaching personal data or every country are pending; others active at once."""
+        g = grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "rita",
+            role,
+            countries,
+            "30d",
+            "x",
+            clock=world.clock,
+        )
+        assert g.status == ("pending" if pending else "active")
+
+    def test_rotating_anothers_token_hands_over_nothing(self, world: World) -> None:
+        """The admin rotates the DPO's token and redeems the code: the DPO's grant is suspended."""
+        admin = world.admin.principal_id
+        self._second_approver(world)
+        rotated = principals.rotate_token(world.engine, admin, "dpo", clock=world.clock)
+        (dpo_grant,) = rotated.suspended
+        as_dpo = principals.enroll(world.engine, rotated.code, clock=world.clock)
+        assert not self._reads(world, as_dpo.principal_id)
+        entry = audit_rows(world.engine, action="principal.rotate_token")[-1]
+        assert json.loads(entry.canonical)["details"]["suspended_grants"] == [str(dpo_grant)]
+
+    def test_suspended_grant_is_approved_again_by_someone_else(self, world: World) -> None:
+        """After a rotation by a boss, the boss (the issuer) may not approve; a deputy may."""
+        admin, dpo = world.admin.principal_id, world.dpo.principal_id
+        deputy = self._second_approver(world)
+        boss = create_enrolled(world.engine, admin, "boss", world.clock).principal_id
+        for role in ("admin", "dpo"):
+            g = grants.grant_access(
+                world.engine, admin, "boss", role, "*", "30d", "x", clock=world.clock
+            )
+            grants.approve_grant(world.engine, dpo, str(g.id), clock=world.clock)
+        rotated = principals.rotate_token(world.engine, boss, "rita", clock=world.clock)
+        assert rotated.suspended == (world.recruiter_grant,)
+        principals.enroll(world.engine, rotated.code, clock=world.clock)
+        with pytest.raises(AccessDenied, match="issued the grantee's credential"):
+            grants.approve_grant(world.engine, boss, str(world.recruiter_grant), clock=world.clock)
+        assert audit_rows(world.engine, action="access.approve")[-1].outcome == "denied"
+        assert not self._reads(world, world.recruiter.principal_id)
+        grants.approve_grant(world.engine, deputy, str(world.recruiter_grant), clock=world.clock)
+        assert self._reads(world, world.recruiter.principal_id)
+
+    def test_admin_made_principal_reads_nothing_alone(self, world: World) -> None:
+        """An admin's own principal with an all-country grant reads nothing until approved."""
+        admin = world.admin.principal_id
+        eve = create_enrolled(world.engine, admin, "eve", world.clock)  # the admin redeems
+        g = grants.grant_access(
+            world.engine, admin, "eve", "recruiter", "*", "365d", "x", clock=world.clock
+        )
+        assert g.status == "pending"
+        assert not self._reads(world, eve.principal_id)
+        grants.approve_grant(world.engine, world.dpo.principal_id, str(g.id), clock=world.clock)
+        assert self._reads(world, eve.principal_id)
+
+    def test_issuer_of_the_credential_may_not_approve(self, world: World) -> None:
+        """A boss who created eve (and may hold her token) cannot approve another's grant to her."""
+        admin, dpo = world.admin.principal_id, world.dpo.principal_id
+        boss = create_enrolled(world.engine, admin, "boss", world.clock).principal_id
+        for role in ("admin", "dpo"):
+            g = grants.grant_access(
+                world.engine, admin, "boss", role, "*", "30d", "x", clock=world.clock
+            )
+            grants.approve_grant(world.engine, dpo, str(g.id), clock=world.clock)
+        create_enrolled(world.engine, boss, "eve", world.clock)
+        g = grants.grant_access(
+            world.engine, admin, "eve", "recruiter", "NL", "30d", "x", clock=world.clock
+        )
+        before = snapshot(world.engine)
+        with pytest.raises(AccessDenied, match="four eyes: whoever issued"):
+            grants.approve_grant(world.engine, boss, str(g.id), clock=world.clock)
+        assert snapshot(world.engine) == before
+        assert (
+            grants.approve_grant(world.engine, dpo, str(g.id), clock=world.clock).status == "active"
+        )

@@ -9,6 +9,7 @@ import pytest
 from retention.access import grants, principals
 from retention.access.review import review_access
 from retention.errors import AccessDenied
+from retention.results import json_data
 from retention.subjects import Gateway
 from tests.access_support import World
 
@@ -71,3 +72,23 @@ class TestReview:
         """Reviewing access needs access:manage, access:approve or audit:read."""
         with pytest.raises(AccessDenied):
             review_access(world.engine, world.recruiter.principal_id, clock=world.clock)
+
+    def test_per_principal_issuer_approver_and_flags(self, world: World) -> None:
+        """Each principal shows its credential issuer; two-person grants are flagged."""
+        review = review_access(world.engine, world.dpo.principal_id, clock=world.clock)
+        by_name = {p.name: p for p in review.principals}
+        rita = by_name["rita"]
+        assert rita.credential_issued_by == ["admin"]
+        assert [(g.granted_by, g.approved_by) for g in rita.grants] == [("admin", "dpo")]
+        assert len(rita.flags) == 1 and "not three different people" in rita.flags[0]
+        assert by_name["admin"].credential_issued_by == ["gdpr init"]
+        assert json_data(review)["principals"][0]["name"] == "admin"
+
+    def test_suspended_grant_shows_as_pending_without_approver(self, world: World) -> None:
+        """After someone else rotates rita's token her grant is pending, its approver cleared."""
+        principals.rotate_token(world.engine, world.admin.principal_id, "rita", clock=world.clock)
+        review = review_access(world.engine, world.dpo.principal_id, clock=world.clock)
+        (pending,) = review.pending
+        assert (pending.id, pending.approved_by) == (world.recruiter_grant, None)
+        (rita,) = [p for p in review.principals if p.name == "rita"]
+        assert rita.flags == []  # nothing active to flag

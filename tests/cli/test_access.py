@@ -19,9 +19,16 @@ def clock() -> FixedClock:
     return FixedClock(datetime.now(UTC))
 
 
-def gdpr(world: World, *args: str, token: str | None = None) -> Run:
+def gdpr(world: World, *args: str, token: str | None = None, stdin: str | None = None) -> Run:
     """Run `gdpr --data-dir DIR ARGS` against the world's installation."""
-    return Gdpr.of(world.installation)(*args, token=token)
+    return Gdpr.of(world.installation)(*args, token=token, stdin=stdin)
+
+
+def enroll(world: World, code: str) -> str:
+    """Redeem an enrollment code through `gdpr principal enroll` (code on stdin); the token."""
+    run = gdpr(world, "principal", "enroll", "--json", stdin=code + "\n")
+    assert run.code == 0, run.err
+    return str(json.loads(run.out)["token"])
 
 
 def assert_one_line(run: Run, code: int, message: str) -> None:
@@ -58,7 +65,9 @@ class TestAuthentication:
         old = world.recruiter.token
         run = gdpr(world, "principal", "rotate-token", "rita", "--json", token=old)
         assert run.code == 0, run.err
-        new = json.loads(run.out)["token"]
+        rotated = json.loads(run.out)
+        assert "token" not in rotated and rotated["suspended_grants"] == []
+        new = enroll(world, rotated["enrollment_code"])
         run = gdpr(world, "candidate", "show", str(world.nl), token=old)
         assert_one_line(run, 1, "authentication failed: revoked token")
         assert audit_rows(world.engine, action="auth.failed")[-1].actor == str(
@@ -426,6 +435,178 @@ class TestAccessCommands:
             world, "principal", "create", "eve", "--kind", "human", token=world.recruiter.token
         )
         assert run.code == 1 and "access:manage" in run.err
+
+
+class TestNoOnePrincipalAlone:
+    """The three escalation paths of issue 13, part 1, through the real entry point."""
+
+    def test_rotating_anothers_token_hands_over_nothing(self, world: World) -> None:
+        """Admin rotates the DPO's token: no token printed; redeeming the code reads nothing."""
+        run = gdpr(world, "principal", "rotate-token", "dpo", "--json", token=world.admin.token)
+        assert run.code == 0, run.err
+        rotated = json.loads(run.out)
+        assert "token" not in rotated and "gdpr_" not in run.out
+        assert len(rotated["suspended_grants"]) == 1
+        as_dpo = enroll(world, rotated["enrollment_code"])  # the admin redeems it himself
+        run = gdpr(world, "candidate", "show", str(world.nl), token=as_dpo)
+        assert run.code == 1 and "is pending approval" in run.err and run.out == ""
+        run = gdpr(world, "candidate", "export", str(world.nl), "--out", "/tmp/x", token=as_dpo)
+        assert run.code == 1 and run.out == ""
+
+    def test_admin_made_principal_reads_nothing_alone(self, world: World) -> None:
+        """Admin creates eve and grants her every country: pending, reads nothing until approved."""
+        admin = world.admin.token
+        run = gdpr(world, "principal", "create", "eve", "--kind", "human", "--json", token=admin)
+        assert run.code == 0, run.err
+        created = json.loads(run.out)
+        assert "token" not in created and "gdpr_" not in run.out
+        eve = enroll(world, created["enrollment_code"])
+        run = gdpr(
+            world,
+            "access",
+            "grant",
+            "eve",
+            "--role",
+            "recruiter",
+            "--country",
+            "*",
+            "--expires",
+            "365d",
+            "--reason",
+            "cover",
+            "--json",
+            token=admin,
+        )
+        grant = json.loads(run.out)
+        assert grant["status"] == "pending"
+        run = gdpr(world, "candidate", "show", str(world.de), token=eve)
+        assert run.code == 1 and "is pending approval" in run.err and run.out == ""
+        assert gdpr(world, "access", "approve", grant["id"], token=world.dpo.token).code == 0
+        assert gdpr(world, "candidate", "show", str(world.de), token=eve).code == 0
+
+    def test_write_only_update_returns_field_names(self, world: World) -> None:
+        """An integration principal's update prints the field names, no personal data."""
+        admin = world.admin.token
+        created = json.loads(
+            gdpr(
+                world, "principal", "create", "ats", "--kind", "service", "--json", token=admin
+            ).out
+        )
+        bot = enroll(world, created["enrollment_code"])
+        run = gdpr(
+            world,
+            "access",
+            "grant",
+            "ats",
+            "--role",
+            "integration",
+            "--country",
+            "NL",
+            "--expires",
+            "30d",
+            "--reason",
+            "ATS sync",
+            "--json",
+            token=admin,
+        )
+        gdpr(world, "access", "approve", json.loads(run.out)["id"], token=world.dpo.token)
+        shown = json.loads(
+            gdpr(world, "candidate", "show", str(world.nl), "--json", token=world.dpo.token).out
+        )
+        run = gdpr(
+            world, "candidate", "update", str(world.nl), "--city", "Amsterdam", "--json", token=bot
+        )
+        assert run.code == 0, run.err
+        assert json.loads(run.out) == {"id": str(world.nl), "updated": ["city"]}
+        for value in (shown["email"], shown["phone"], shown["last_name"], "Amsterdam"):
+            assert value not in run.out
+        run = gdpr(world, "candidate", "show", str(world.nl), token=bot)
+        assert run.code == 1
+
+    def test_second_enrollment_fails_loudly(self, world: World) -> None:
+        """A code redeemed twice: exit 1, one line, an alarm entry; the first token is revoked."""
+        created = json.loads(
+            gdpr(
+                world, "principal", "create", "eve", "--kind", "human", "--json",
+                token=world.admin.token,
+            ).out
+        )  # fmt: skip
+        first = enroll(world, created["enrollment_code"])
+        run = gdpr(world, "principal", "enroll", stdin=created["enrollment_code"] + "\n")
+        assert run.code == 1
+        assert run.err.endswith(
+            "Error: enrollment failed: enrollment code already used; recorded as an alarm and "
+            "the token it gave was revoked: ask for a new code\n"
+        )
+        assert run.out == "" and "enroll_" not in run.err
+        entry = audit_rows(world.engine, action="principal.enroll")[-1]
+        assert json.loads(entry.canonical)["details"]["alarm"] == "enrollment_code_reused"
+        run = gdpr(world, "principal", "list", token=first)
+        assert_one_line(run, 1, "authentication failed: revoked token")
+
+    def test_enroll_from_a_private_code_file(self, world: World, tmp_path: Path) -> None:
+        """--code-file must be private (like --token-file); a malformed code is exit 2."""
+        created = json.loads(
+            gdpr(
+                world, "principal", "create", "eve", "--kind", "human", "--json",
+                token=world.admin.token,
+            ).out
+        )  # fmt: skip
+        path = tmp_path / "code"
+        path.write_text(created["enrollment_code"])
+        path.chmod(0o644)
+        run = gdpr(world, "principal", "enroll", "--code-file", str(path))
+        assert_one_line(run, 2, f"code file {path} is readable by group or others: chmod 600 it")
+        path.chmod(0o600)
+        run = gdpr(world, "principal", "enroll", "--code-file", str(path))
+        assert run.code == 0 and run.out.startswith("Enrolled eve ("), run.err
+        path.write_text("garbage")
+        run = gdpr(world, "principal", "enroll", "--code-file", str(path))
+        assert_one_line(
+            run, 2, "malformed enrollment code: expected 'enroll_' followed by 43 characters"
+        )
+
+    def test_review_names_issuers_and_approvers_and_flags(self, world: World) -> None:
+        """Per principal: credential issuer, grantor and approver; flagged unless three people."""
+        admin, dpo = world.admin.token, world.dpo.token
+
+        def grant(name: str, role: str, country: str, token: str) -> str:
+            run = gdpr(
+                world, "access", "grant", name, "--role", role, "--country", country,
+                "--expires", "30d", "--reason", "x", "--json", token=token,
+            )  # fmt: skip
+            assert run.code == 0, run.err
+            return str(json.loads(run.out)["id"])
+
+        def create(name: str, token: str) -> str:
+            run = gdpr(world, "principal", "create", name, "--kind", "human", "--json", token=token)
+            return enroll(world, json.loads(run.out)["enrollment_code"])
+
+        ada = create("ada", admin)
+        gdpr(world, "access", "approve", grant("ada", "admin", "*", admin), token=dpo)
+        create("eve", ada)  # issued by ada, granted by admin, approved by dpo: three people
+        gdpr(world, "access", "approve", grant("eve", "recruiter", "NL", admin), token=dpo)
+        review = json.loads(gdpr(world, "access", "review", "--json", token=dpo).out)
+        by_name = {p["name"]: p for p in review["principals"]}
+        eve = by_name["eve"]
+        assert eve["credential_issued_by"] == ["ada"]
+        assert [(g["granted_by"], g["approved_by"]) for g in eve["grants"]] == [("admin", "dpo")]
+        assert eve["flags"] == []
+        # rita: the admin issued her credential and granted her access (two people, not three).
+        assert by_name["rita"]["credential_issued_by"] == ["admin"]
+        assert (
+            "granted by admin, approved by dpo, credential issued by admin"
+            in (by_name["rita"]["flags"][0])
+        )
+        # The bootstrap principals: granted and issued by the installation, approved by nobody.
+        assert by_name["dpo"]["credential_issued_by"] == ["gdpr init"]
+        assert len(by_name["dpo"]["flags"]) == 1
+        text = gdpr(world, "access", "review", token=dpo).out
+        assert "  eve: credential issued by ada" in text
+        assert "    recruiter NL active: granted by admin, approved by dpo" in text
+        flagged = {p["name"] for p in review["principals"] if p["flags"]}
+        assert flagged == {"admin", "dpo", "rita", "ada"}
+        assert f"Not three different people (grantor, approver, issuer): {len(flagged)}" in text
 
 
 class TestConsentCommands:

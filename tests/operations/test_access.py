@@ -116,14 +116,20 @@ class TestResults:
         assert all(p["created_at"].endswith("Z") for p in people)
 
     def test_issued_credential_json(self, world: World) -> None:
-        """A created principal's JSON holds id, name, kind and the token; a rotation no kind."""
+        """A created principal's JSON holds id, name, kind and an enrollment code (never a
+        token); a rotation a new code and the suspended grants; only enrolling gives a token."""
         admin = as_principal(world.admin)
         created = json_data(
             ops.create_principal(world.installation, admin, ops.CreatePrincipal("svc", "service"))
         )
-        assert set(created) == {"id", "name", "kind", "token"}
+        assert isinstance(created, dict)
+        assert set(created) == {"id", "name", "kind", "enrollment_code", "expires_at"}
         rotated = json_data(ops.rotate_token(world.installation, admin, ops.RotateToken("svc")))
-        assert set(rotated) == {"id", "name", "token"} and rotated["token"] != created["token"]
+        assert isinstance(rotated, dict)
+        assert set(rotated) == {"id", "name", "enrollment_code", "expires_at", "suspended_grants"}
+        assert rotated["enrollment_code"] != created["enrollment_code"]
+        enrolled = json_data(ops.enroll(world.installation, ops.Enroll(rotated["enrollment_code"])))
+        assert isinstance(enrolled, dict) and set(enrolled) == {"id", "name", "token"}
 
     def test_review_json(self, world: World) -> None:
         """The access review renders its sections with Z instants."""

@@ -62,16 +62,21 @@ class TestImport:
     def test_allowed_import_is_one_entry_with_its_counts(
         self, world: World, tmp_path: Path
     ) -> None:
-        """An integration principal with '*' imports; one entry names the grant and the counts."""
+        """An integration principal with '*' (approved by a second person) imports; one entry
+        names the grant and the counts."""
         admin = as_principal(world.admin)
-        svc = access.create_principal(
+        code = access.create_principal(
             world.installation, admin, access.CreatePrincipal("ats", "service")
         )
+        svc = access.enroll(world.installation, access.Enroll(code.code))
         grant = access.grant_access(
             world.installation,
             admin,
             access.GrantAccess("ats", "integration", "*", "30d", "ATS sync"),
             clock=world.clock,
+        )
+        access.approve_grant(
+            world.installation, as_principal(world.dpo), access.ApproveGrant(str(grant.id))
         )
         report = intake.import_candidates(
             world.installation,

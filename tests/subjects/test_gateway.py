@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from retention.access import grants
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
 from retention.store import Candidate, Document, LegalHold, is_postgresql, transaction
 from retention.subjects import Gateway
 from retention.subjects.gateway import _find_clause
 from retention.sweep.anonymization import Anonymizer, anonymize
-from tests.access_support import World, audit_count, audit_rows, snapshot
+from tests.access_support import (
+    World,
+    audit_count,
+    audit_rows,
+    create_enrolled,
+    snapshot,
+)
 
 
 def gateway(world: World, who: str) -> Gateway:
@@ -213,6 +220,36 @@ class TestUpdate:
         text = "Robert'); DROP TABLE candidate;--"
         data = gateway(world, "recruiter").update(world.nl, {"last_name": text})
         assert data["last_name"] == text
+
+    def test_write_only_principal_gets_field_names_not_the_record(self, world: World) -> None:
+        """Without candidate:read, update returns the id and field names, never values."""
+        bot = create_enrolled(world.engine, world.admin.principal_id, "ats-sync", world.clock)
+        g = grants.grant_access(
+            world.engine,
+            world.admin.principal_id,
+            "ats-sync",
+            "integration",
+            "NL",
+            "30d",
+            "ATS sync",
+            clock=world.clock,
+        )
+        grants.approve_grant(world.engine, world.dpo.principal_id, str(g.id), clock=world.clock)
+        writer = Gateway(
+            world.engine, bot.principal_id, world.installation.config.documents_dir, world.clock
+        )
+        data = writer.update(world.nl, {"city": "Amsterdam"})
+        assert data == {"id": world.nl, "updated": ["city"]}
+        details = json.loads(audit_rows(world.engine, action="candidate.update")[-1].canonical)[
+            "details"
+        ]
+        assert (details["returned"], "read_allowed_by" in details) == ("fields", False)
+        # A reader still gets the record, and the entry says the record was returned.
+        gateway(world, "recruiter").update(world.nl, {"city": "Delft"})
+        details = json.loads(audit_rows(world.engine, action="candidate.update")[-1].canonical)[
+            "details"
+        ]
+        assert details["read_allowed_by"] == str(world.recruiter_grant)
 
     def test_denied_update_changes_nothing(self, world: World) -> None:
         """A recruiter updating outside its country changes nothing and is audited."""
