@@ -10,6 +10,7 @@ one consistent log (verification, proofs) run in a read snapshot that does not b
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
@@ -75,7 +76,10 @@ def create_signing_key(installation: Installation) -> list[str]:
         private, public = generate_signing_key(config.log_origin)
     write_secret(config.signing_key_file, private)
     config.verifier_key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config.verifier_key_file.write_text(public + "\n")
+    # Public, so readable by all (0644), but never writable by others whatever the umask.
+    fd = os.open(config.verifier_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(public + "\n")
     return [f"Checkpoint verifier key: {public}"]
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from retention.access import Permission, guarded, require
 from retention.clock import Clock, utc_now
 from retention.install import Installation, load_installation_policies
-from retention.store import Candidate, ReviewDecision, remove_pending
+from retention.store import Candidate, ReviewDecision, remove_pending, scrub_erased
 from retention.sweep import Plan, Progress, SweepResult, holds, make_plan, run_sweep
 from retention.sweep import review_queue as review
 
@@ -159,6 +159,8 @@ def decide_review(
 
     result = guarded(installation.engine, work)
     remove_pending(installation.engine, installation.config.documents_dir)
+    if decision is not ReviewDecision.KEEP:
+        scrub_erased(installation.engine)
     return result
 
 

@@ -13,6 +13,8 @@ from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_set
 from retention.store.engine import TZDateTime, connect, is_postgresql, is_sqlite, transaction
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.store.scrub import scrub_erased
+from retention.store.staged_files import StagedFiles, recover_staged, staged_files
 from retention.store.storage_order import StoragePosition
 from retention.store.subject_tables import (
     Application,
@@ -46,6 +48,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "RunStatus",
+    "StagedFiles",
     "StoragePosition",
     "SweepItem",
     "SweepLease",
@@ -63,8 +66,11 @@ __all__ = [
     "last_grant_uses",
     "queue_documents",
     "record",
+    "recover_staged",
     "refuse_personal",
     "remove_pending",
+    "scrub_erased",
+    "staged_files",
     "text_array",
     "transaction",
     "uuid_array",

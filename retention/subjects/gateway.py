@@ -50,6 +50,7 @@ from retention.store import (
     LegalHold,
     check_reason,
     record,
+    scrub_erased,
 )
 from retention.subjects.export import ExportSection, candidate_dict, export_document
 
@@ -384,6 +385,7 @@ class Gateway:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed += 1
+        scrub_erased(self.engine)
         return ErasureResult(subject_id, files_removed=removed, **counts)
 
 
