@@ -42,6 +42,7 @@ from retention.access import (
 )
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
+from retention.fields import CONTACT_FIELDS, check_contact
 from retention.store import (
     Application,
     Candidate,
@@ -65,13 +66,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-CONTACT_FIELDS: Mapping[str, int] = {
-    "first_name": 200,
-    "last_name": 200,
-    "email": 320,
-    "phone": 64,
-    "city": 200,
-}
 _SUBJECT_BY_ID = select(Candidate).where(Candidate.id == bindparam("subject_id"))
 
 
@@ -323,6 +317,9 @@ class Gateway:
         values = _contact_changes(changes)
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
+            if subject.anonymized_at is not None:
+                # Its personal data was erased on purpose: writing new data would undo that.
+                raise BadInput(f"subject {subject.id} is anonymized: its contact fields stay empty")
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
@@ -437,20 +434,14 @@ def _find_clause(email: str | None, external_ref: str | None) -> Any:
 
 
 def _contact_changes(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    # The validator of every path that writes a contact field (the import uses it too).
     values: dict[str, str | None] = {}
     for name, value in changes.items():
-        if name not in CONTACT_FIELDS:
-            raise BadInput(f"'{name}' is not a contact field ({', '.join(CONTACT_FIELDS)})")
-        if value is None:
-            continue
-        option = "--" + name.replace("_", "-")
-        if len(value) > CONTACT_FIELDS[name]:
-            raise BadInput(f"{option} is longer than {CONTACT_FIELDS[name]} characters")
-        if any(ord(c) < 32 for c in value):
-            raise BadInput(f"{option} holds control characters")
-        if name == "email" and value and "@" not in value:
-            raise BadInput("--email must be an e-mail address")
-        values[name] = value or None
+        if value is not None:
+            option = "--" + name.replace("_", "-")
+            values[name] = check_contact(name, value, label=option)
+        elif name not in CONTACT_FIELDS:
+            check_contact(name, None)
     if not values:
         raise BadInput(f"nothing to change: give at least one of {', '.join(CONTACT_FIELDS)}")
     return values

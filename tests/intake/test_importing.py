@@ -164,6 +164,42 @@ class TestMessyInput:
         reasons = [(r["line"], r["reason"]) for r in _rejects(Path(report.rejects_file))]
         assert reasons == [("3", "line is not valid JSON"), ("4", "line is not a JSON object")]
 
+    def test_jsonl_wrong_types_and_controls_are_rejected(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """Objects, arrays, booleans and control characters are refused, not stored as text;
+        a number (an unquoted reference) is text."""
+        base = {"country": "IT", "status": "in_process"}
+        lines = [
+            json.dumps({**base, "external_ref": "T1", "first_name": {"x": 1}}),
+            json.dumps({**base, "external_ref": "T2", "country": ["NL"]}),
+            json.dumps({**base, "external_ref": "T3", "last_name": "Ro\u0000ssi"}),
+            json.dumps({**base, "external_ref": "T4", "city": True}),
+            json.dumps({**base, "external_ref": 12345}),
+        ]
+        path = _write(tmp_path, "\n".join(lines) + "\n", name="export.jsonl")
+        report = import_candidates(engine, path, now=NOW)
+        reasons = [(r["line"], r["reason"]) for r in _rejects(Path(report.rejects_file))]
+        assert reasons == [
+            ("1", "first_name is a JSON object, not text"),
+            ("2", "country is a JSON array, not text"),
+            ("3", "last_name holds control characters"),
+            ("4", "city is a JSON boolean, not text"),
+        ]
+        assert sorted(_candidates(engine)) == ["12345"]
+
+    def test_a_field_over_the_csv_limit_names_the_limit(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """A 10 MB unquoted field is reported as too large, not as unbalanced quotes."""
+        path = _write(tmp_path, "external_ref,country,status,city\nR1,DE,in_process," + "x" * 10**7)
+        with pytest.raises(BadInput) as info:
+            import_candidates(engine, path, now=NOW)
+        assert info.value.message == (
+            f"{path} line 2: a field exceeds 131072 bytes; nothing was imported"
+        )
+        assert _count(engine, cand) == 0
+
     def test_phone_plus_is_kept_and_formulas_are_refused(
         self, engine: Engine, tmp_path: Path
     ) -> None:
