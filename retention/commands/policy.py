@@ -50,7 +50,7 @@ def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
     """Rewrite policy files in the canonical layout (comments kept)."""
     changed = []
     for path in policies.policy_files(paths):
-        text = path.read_text(encoding="utf-8")
+        text = policies.read_utf8(path)
         formatted = policies.format_text(text, str(path))
         if formatted != text:
             changed.append(path)
@@ -63,7 +63,7 @@ def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
 
 
 @policy.command("evaluate")
-@click.option("--records", "records_file", required=True, type=click.File("r"))
+@click.option("--records", "records_file", required=True, type=click.File("rb"))
 @click.option("--at", "at_text", required=True, help="Evaluation instant (ISO 8601).")
 @click.option(
     "--policies", "policy_paths", multiple=True, type=click.Path(exists=True, path_type=Path)
@@ -77,7 +77,8 @@ def policy_evaluate(
     assert at is not None
     evaluator = policies.evaluator_for(policies.load_policy_set(_policy_paths(policy_paths)))
     failed = False
-    for number, line in enumerate(records_file, 1):
+    records = policies.decode_utf8(records_file.read(), records_file.name)
+    for number, line in enumerate(records.splitlines(), 1):
         if not line.strip():
             continue
         try:

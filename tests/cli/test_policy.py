@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli_support import gdpr
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -93,3 +95,47 @@ class TestPolicyCommands:
         result = run("test")
         assert result.returncode == 0
         assert result.stdout.endswith(" passed, 0 failed\n")
+
+
+class TestPolicyInputChecks:
+    """Bad policy and record files: one line (or one located finding), never a traceback."""
+
+    GOOD = 'policy NL\n  countries NL\n  default keep forever\n  cite "x"\n'
+
+    def test_non_utf8_files_name_the_byte(self, tmp_path: Path) -> None:
+        """check, fmt, evaluate and test refuse a Latin-1 file with exit 2 and the byte offset."""
+        bad = tmp_path / "nl.policy"
+        bad.write_bytes(b'policy NL\n  countries NL\n  authority "Autorit\xe9"\n')
+        for args in (["check", str(bad)], ["fmt", str(bad)]):
+            code, out, err = gdpr({}, "policy", *args)
+            assert (code, out, err) == (2, "", f"Error: {bad}: not UTF-8 (byte 46)\n")
+        records = tmp_path / "records.jsonl"
+        records.write_bytes(b'{"id": "r\xff"}\n')
+        code, out, err = gdpr(
+            {}, "policy", "evaluate", "--records", str(records), "--at", "2026-01-01T00:00:00Z"
+        )
+        assert (code, out, err) == (2, "", f"Error: {records}: not UTF-8 (byte 10)\n")
+        tests = tmp_path / "pack" / "tests"
+        tests.mkdir(parents=True)
+        (tmp_path / "pack" / "nl.policy").write_text(self.GOOD)
+        (tests / "cases.jsonl").write_bytes(b"\xfe\n")
+        code, out, err = gdpr({}, "policy", "test", str(tmp_path / "pack"))
+        assert (code, err) == (2, f"Error: {tests / 'cases.jsonl'}: not UTF-8 (byte 1)\n")
+
+    def test_impossible_effective_date_is_a_finding(self, tmp_path: Path) -> None:
+        """`effective 2026-02-30` is reported at its policy, exit 1."""
+        path = tmp_path / "nl.policy"
+        path.write_text(self.GOOD.replace("  default", "  effective 2026-02-30\n  default"))
+        code, out, _ = gdpr({}, "policy", "check", str(path))
+        assert code == 1
+        assert out.splitlines()[0] == (
+            f"{path}:1:1: policy NL: effective 2026-02-30 is not a calendar date"
+        )
+
+    def test_empty_policy_file_is_a_finding(self, tmp_path: Path) -> None:
+        """An empty (or comments-only) .policy file is not "Policies OK."."""
+        path = tmp_path / "empty.policy"
+        path.write_text("# nothing yet\n")
+        code, out, _ = gdpr({}, "policy", "check", str(path))
+        assert code == 1
+        assert out.splitlines()[0] == f"{path}:1:1: the file defines no policy"
