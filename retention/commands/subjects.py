@@ -126,7 +126,7 @@ def consent() -> None:
 @click.option("--purpose", required=True, help="e.g. talent_pool")
 @click.option("--notice", required=True, help="Version of the privacy notice shown.")
 @click.option("--channel", required=True, help="How consent was given, e.g. 'web form'.")
-@click.option("--expires", help="Validity as a duration, e.g. 24m.")
+@click.option("--expires", help="Validity: a duration (24m) or a last day (2027-01-31); <= 10y.")
 @json_option
 @pass_app
 def consent_record(
