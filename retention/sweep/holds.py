@@ -87,13 +87,29 @@ def place_hold(
     actor: str,
     clock: Clock = utc_now,
 ) -> Hold:
-    """Place a hold on an existing subject and audit it (`hold.place`)."""
+    """Place a hold on an existing subject and audit it (`hold.place`).
+
+    Refuses a second active hold for the same case on the subject (another case is fine).
+    """
     case_ref = _text_arg(case_ref, "the case reference", 200)
     reason = _text_arg(reason, "the reason", 1000)
     # Lock the subject so a sweep batch working on it finishes (or has not started) first.
     q = select(_candidates.c.id).where(_candidates.c.id == subject_id).with_for_update()
     if conn.execute(q).first() is None:
         raise NotFound(f"no subject {subject_id}")
+    # One active hold per subject and case: a second would need a second release to lift it,
+    # and the evidence would show two holds for one case.
+    same = conn.execute(
+        select(_holds.c.id).where(
+            _holds.c.subject_id == subject_id,
+            _holds.c.case_ref == case_ref,
+            _holds.c.released_at.is_(None),
+        )
+    ).first()
+    if same is not None:
+        raise BadInput(
+            f"subject {subject_id} already has an active hold for this case ({same.id})"
+        )
     hold = Hold(uuid.uuid4(), subject_id, case_ref, reason, actor, clock())
     conn.execute(
         insert(_holds).values(
