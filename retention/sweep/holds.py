@@ -107,9 +107,7 @@ def place_hold(
         )
     ).first()
     if same is not None:
-        raise BadInput(
-            f"subject {subject_id} already has an active hold for this case ({same.id})"
-        )
+        raise BadInput(f"subject {subject_id} already has an active hold for this case ({same.id})")
     hold = Hold(uuid.uuid4(), subject_id, case_ref, reason, actor, clock())
     conn.execute(
         insert(_holds).values(
