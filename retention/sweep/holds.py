@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
-from retention.store import Candidate, LegalHold
+from retention.store import Candidate, LegalHold, check_reason
 
 __all__ = [
     "Hold",
@@ -92,7 +92,7 @@ def place_hold(
     Refuses a second active hold for the same case on the subject (another case is fine).
     """
     case_ref = _text_arg(case_ref, "the case reference", 200)
-    reason = _text_arg(reason, "the reason", 1000)
+    reason = check_reason(_text_arg(reason, "the reason", 1000))
     # Lock the subject so a sweep batch working on it finishes (or has not started) first.
     q = select(_candidates.c.id).where(_candidates.c.id == subject_id).with_for_update()
     if conn.execute(q).first() is None:
@@ -134,7 +134,7 @@ def release_hold(
     conn: Connection, hold_id: uuid.UUID, *, reason: str, actor: str, clock: Clock = utc_now
 ) -> Hold:
     """Release an active hold and audit it (`hold.release`); the subject may become due again."""
-    reason = _text_arg(reason, "the reason", 1000)
+    reason = check_reason(_text_arg(reason, "the reason", 1000))
     row = conn.execute(select(_holds).where(_holds.c.id == hold_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"no legal hold {hold_id}")
