@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,6 +284,43 @@ class TestRejects:
             ("3", "external_ref repeats line 2 with different values")
         ]
         assert report.rejects_file == str(rejects)
+
+    def test_rejects_onto_the_input_is_refused(self, engine: Engine, tmp_path: Path) -> None:
+        """--rejects naming the input (as given, via a symlink or a hard link) is refused, and
+        the input is left as it was."""
+        text = f"{HEADER}\nR1,DE,rejected,Anna,Schmidt,anna.schmidt@,,,2024-01-01,2024-02-01,,,\n"
+        path = _write(tmp_path, text)
+        (tmp_path / "link.csv").symlink_to(path)
+        os.link(path, tmp_path / "hard.csv")
+        for rejects in (
+            path,
+            tmp_path / "link.csv",
+            tmp_path / "hard.csv",
+            tmp_path / "." / path.name,
+        ):
+            with pytest.raises(BadInput) as info:
+                import_candidates(engine, path, rejects_path=rejects, now=NOW)
+            assert info.value.message == (
+                f"{rejects} is the file being imported: pass another --rejects"
+            )
+        assert path.read_text() == text
+        assert _count(engine, cand) == 0
+
+    def test_an_existing_rejects_file_is_not_replaced(self, engine: Engine, tmp_path: Path) -> None:
+        """An existing --rejects file, or the default one, is refused before anything is done."""
+        path = _write(tmp_path, f"{HEADER}\nOK,DE,in_process,Anna,Schmidt,,,,,,,,\n")
+        kept = tmp_path / "kept.csv"
+        kept.write_text("keep")
+        default = tmp_path / "export.csv.rejects.csv"
+        default.write_text("keep")
+        for rejects, given in ((kept, kept), (default, None)):
+            with pytest.raises(BadInput) as info:
+                import_candidates(engine, path, rejects_path=given, now=NOW)
+            assert info.value.message == (
+                f"{rejects} already exists: remove it or pass another --rejects"
+            )
+            assert rejects.read_text() == "keep"
+        assert _count(engine, cand) == 0
 
     def test_no_personal_data_in_reasons_or_logs(self, engine: Engine, tmp_path: Path) -> None:
         """Neither the reasons nor the logs contain any value from the rows."""
