@@ -60,7 +60,12 @@ def candidate_find(
 
 @candidate.command("export")
 @click.argument("subject_id", metavar="ID")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    required=True,
+    help="File to create (never replaced), or - for standard output.",
+)
 @reason_option
 @json_option
 @pass_app
@@ -69,7 +74,11 @@ def candidate_export(
 ) -> None:
     """Export everything held about a candidate as JSON (GDPR Art. 15 and 20)."""
     key = parse_subject_id(subject_id)
-    result = app.gateway().export(key, out, reason=reason)
+    to_stdout = str(out) == "-"
+    result = app.gateway().export(key, None if to_stdout else out, reason=reason)
+    if result.data is not None:  # the document itself is the output
+        click.get_binary_stream("stdout").write(result.data)
+        return
     emit(
         as_json,
         {"subject": str(result.subject), "path": str(result.path), "sha256": result.sha256},

@@ -81,9 +81,10 @@ _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
 @dataclass(frozen=True)
 class ExportResult:
     subject: uuid.UUID
-    path: Path
+    path: Path | None  # None: the document is in `data`, for standard output
     sha256: str
     size: int
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -272,39 +273,48 @@ class Gateway:
         return guarded(self.engine, unit, savepoint=False)
 
     def export(
-        self, subject_id: uuid.UUID, out: Path, *, reason: str | None = None
+        self, subject_id: uuid.UUID, out: Path | None, *, reason: str | None = None
     ) -> ExportResult:
         """Write everything held about the subject to `out` as JSON (GDPR Art. 15 and 20).
 
-        The file is written under a temporary name and renamed into place only after the audit
-        entry (which records its SHA-256) is committed; on any failure it is removed.
+        The file is written under a temporary name and linked into place only after the audit
+        entry (which records its SHA-256) is committed; on any failure it is removed, and an
+        existing file is never replaced. With `out` None nothing is written: the document is
+        returned in the result's `data` (for standard output), again only after the commit.
         """
         _optional_reason(reason)
-        out = out.expanduser().absolute()
-        if out.exists():
-            raise BadInput(f"{out} already exists: choose another --out")
-        if not out.parent.is_dir():
-            raise BadInput(f"{out.parent} is not a directory: choose another --out")
-        partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+        partial: Path | None = None
+        if out is not None:
+            out = out.expanduser().absolute()
+            if os.path.lexists(out):
+                raise BadInput(f"{out} already exists: choose another --out")
+            if not out.parent.is_dir():
+                raise BadInput(f"{out.parent} is not a directory: choose another --out")
+            partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork:
             document = export_document(conn, subject, at, self.export_sections)
             data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            if partial is not None:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
             digest = hashlib.sha256(data).hexdigest()
-            result = ExportResult(subject.id, out, digest, len(data))
+            kept = data if partial is None else None
+            result = ExportResult(subject.id, out, digest, len(data), kept)
             return SubjectWork(result, {"sha256": digest, "size": len(data)})
 
         try:
             result: ExportResult = self.on_subject(
                 subject_id, Permission.CANDIDATE_EXPORT, "candidate.export", work, reason=reason
             )
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, out)
+            if partial is not None and out is not None:
+                os.link(partial, out)
+        except FileExistsError:
+            raise BadInput(f"{out} already exists: choose another --out") from None
+        finally:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
         return result
 
     # --- changes -----------------------------------------------------------------------------
