@@ -63,10 +63,20 @@ def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
 
 
 @policy.command("evaluate")
-@click.option("--records", "records_file", required=True, type=click.File("rb"))
+@click.option(
+    "--records",
+    "records_file",
+    required=True,
+    type=click.File("rb"),
+    help="JSON Lines file of records to decide, one object a line (- for standard input).",
+)
 @click.option("--at", "at_text", required=True, help="Evaluation instant (ISO 8601).")
 @click.option(
-    "--policies", "policy_paths", multiple=True, type=click.Path(exists=True, path_type=Path)
+    "--policies",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Policy file or folder (repeatable; default: the shipped packs).",
 )
 @json_option
 def policy_evaluate(

@@ -72,7 +72,7 @@ def candidate_find(
 def candidate_export(
     app: AppContext, subject_id: str, out: Path, reason: str | None, as_json: bool
 ) -> None:
-    """Export everything held about a candidate as JSON (GDPR Art. 15 and 20)."""
+    """Export everything held about a candidate as JSON (GDPR Articles 15 and 20)."""
     key = parse_subject_id(subject_id)
     to_stdout = str(out) == "-"
     result = app.gateway().export(key, None if to_stdout else out, reason=reason)
@@ -108,7 +108,7 @@ def candidate_update(
 @json_option
 @pass_app
 def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool) -> None:
-    """Erase a candidate on request (GDPR Art. 17): records now, document files after commit."""
+    """Erase a candidate on request (GDPR Article 17): records now, document files after commit."""
     key = parse_subject_id(subject_id)
     done = app.gateway().erase(key, reason=reason)
     emit(
@@ -127,7 +127,7 @@ def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool
 
 @click.group()
 def consent() -> None:
-    """Record, withdraw and list consents (GDPR Art. 7)."""
+    """Record, withdraw and list consents (GDPR Article 7)."""
 
 
 @consent.command("record")
@@ -162,7 +162,7 @@ def consent_record(
 
 @consent.command("withdraw")
 @click.argument("subject_id", metavar="SUBJECT")
-@click.option("--purpose", required=True)
+@click.option("--purpose", required=True, help="The purpose withdrawn, e.g. talent_pool.")
 @json_option
 @pass_app
 def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bool) -> None:
