@@ -102,7 +102,7 @@ def policy_evaluate(
         elif "error" in outcome:
             click.echo(f"{outcome['id']}: error: {outcome['error']}")
         else:
-            due = "due" if outcome["due"] else "not due"
+            due = "due" if outcome["due"] else "held" if outcome.get("held") else "not due"
             click.echo(
                 f"{outcome['id']}: {outcome['policy']}/{outcome['rule']} {outcome['action']}"
                 f" at {outcome['due_at'] or 'never'} ({due})"

@@ -139,3 +139,21 @@ class TestPolicyInputChecks:
         code, out, _ = gdpr({}, "policy", "check", str(path))
         assert code == 1
         assert out.splitlines()[0] == f"{path}:1:1: the file defines no policy"
+
+
+def test_evaluate_text_shows_a_held_record_as_held(tmp_path: Path) -> None:
+    """A past-due record under an active hold reads "(held)", not "(not due)"."""
+    record = {
+        "id": "a",
+        "country": "NL",
+        "status": "rejected",
+        "decided_at": "2020-01-01T00:00:00Z",
+        "holds": [{"placed_at": "2021-01-01T00:00:00Z"}],
+    }
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps(record) + "\n")
+    code, out, err = gdpr(
+        {}, "policy", "evaluate", "--records", str(records), "--at", "2025-09-28T10:00:00Z"
+    )
+    assert (code, err) == (0, "")
+    assert out.endswith("(held)\n")
