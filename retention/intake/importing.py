@@ -192,9 +192,9 @@ def _flush(
         for row in conn.execute(
             select(
                 candidate_t.c.id,
-                candidate_t.c.external_ref,
                 candidate_t.c.anonymized_at,
                 candidate_t.c.blocked_at,
+                *(candidate_t.c[name] for name in _COMPARED),
             ).where(candidate_t.c.external_ref.in_(refs))
         )
     }
@@ -215,6 +215,8 @@ def _flush(
             inserts.append(values)
         else:
             ids[record.external_ref] = found.id
+            if all(getattr(found, name) == values[name] for name in _COMPARED):
+                continue  # the same row again: not an update (its consents still are checked)
             values["b_id"] = found.id
             updates.append(values)
     if inserts:
@@ -224,6 +226,22 @@ def _flush(
     counts.inserted += len(inserts)
     counts.updated += len(updates)
     _upsert_consents(conn, [r for _, _, r in pending if r.external_ref in ids], ids, counts)
+
+
+# The columns an import writes, apart from updated_at: a row equal in all of them is unchanged.
+_COMPARED = (
+    "external_ref",
+    "country",
+    "status",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "applied_at",
+    "decided_at",
+    "last_activity_at",
+)
 
 
 def _candidate_values(record: CandidateRecord, now: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -357,6 +357,23 @@ class TestUpsert:
         assert (report.inserted, report.updated) == (0, 1)
         assert after["id"] == before["id"]
         assert (after["status"], after["city"]) == ("hired", "Sevilla")
+
+    def test_reimporting_the_same_file_updates_nothing(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """The same rows again are neither inserted nor updated, and keep their updated_at."""
+        path = _write(
+            tmp_path,
+            f"{HEADER}\n"
+            "S1,DE,rejected,Anna,Schmidt,anna@example.de,+49 30 1234567,Berlin,"
+            "2024-01-01,2024-02-01,,2024-01-05,2026-01-05\n"
+            "S2,NL,in_process,Jan,Jansen,,,,2026-10-01,,,,\n",
+        )
+        import_candidates(engine, path, now=NOW)
+        before = _candidates(engine)
+        report = import_candidates(engine, path, now=NOW + timedelta(hours=1))
+        assert (report.inserted, report.updated, report.consents_added) == (0, 0, 0)
+        assert _candidates(engine) == before
 
     def test_consent_columns_add_then_update_consent(self, engine: Engine, tmp_path: Path) -> None:
         """Consent columns add a talent-pool consent; the same given_at updates its expiry."""
