@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, select
 
 from audit_log import (
     AuditError,
@@ -38,7 +38,7 @@ from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.errors import BadInput, CheckFailed, InstallationError
 from retention.install import Installation, secret_is_private, write_secret
-from retention.store import is_sqlite
+from retention.store import Principal, is_sqlite
 
 __all__ = [
     "consistency",
@@ -193,6 +193,13 @@ def entries(
     """Entries from seq `since` on, optionally of one subject, streamed in seq order."""
     with engine_errors(), read_snapshot(installation) as conn:
         yield from AuditLog().entries(conn, since=since, subject=subject)
+
+
+def principal_names(installation: Installation) -> dict[str, str]:
+    """Each principal's name by the UUID text that entries record as their actor."""
+    t = Principal.__table__
+    with engine_errors(), read_snapshot(installation) as conn:
+        return {str(i): name for i, name in conn.execute(select(t.c.id, t.c.name))}
 
 
 def pubkey(installation: Installation) -> str:

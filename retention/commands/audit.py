@@ -92,9 +92,11 @@ def audit_show(app: AppContext, since: int, subject: Any, as_json: bool) -> None
             click.echo(sep + "\n" + json.dumps(entry.to_json(), sort_keys=True), nl=False)
         click.echo("\n]")
         return
+    names = auditing.principal_names(app.installation())  # text names actors; JSON keeps UUIDs
     for e in stream:
         subj = e.subject or "-"
-        click.echo(f"{e.seq:>8} {e.ts.isoformat()} {e.outcome:<6} {e.actor} {e.action} {subj}"
+        actor = names.get(e.actor, e.actor)
+        click.echo(f"{e.seq:>8} {e.ts.isoformat()} {e.outcome:<6} {actor} {e.action} {subj}"
                    + (f" reason={e.reason!r}" if e.reason else ""))  # fmt: skip
 
 
