@@ -46,17 +46,19 @@ def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
 @policy.command("fmt")
 @click.option("--check", is_flag=True, help="Only report files that are not canonical (exit 1).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
+@json_option
+def policy_fmt(check: bool, paths: tuple[Path, ...], as_json: bool) -> None:
     """Rewrite policy files in the canonical layout (comments kept)."""
-    changed = []
-    for path in policies.policy_files(paths):
-        text = policies.read_utf8(path)
-        formatted = policies.format_text(text, str(path))
-        if formatted != text:
-            changed.append(path)
-            if not check:
-                path.write_text(formatted, encoding="utf-8")
-    for path in changed:
+    # Every file is formatted before any is written: a syntax error in one leaves all as they were.
+    texts = {path: policies.read_utf8(path) for path in policies.policy_files(paths)}
+    formatted = {path: policies.format_text(text, str(path)) for path, text in texts.items()}
+    changed = [path for path, text in texts.items() if formatted[path] != text]
+    if not check:
+        for path in changed:
+            path.write_text(formatted[path], encoding="utf-8")
+    if as_json:
+        emit(True, [{"file": str(p), "canonical": p not in changed} for p in texts], "")
+    for path in [] if as_json else changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
     if check and changed:
         sys.exit(1)

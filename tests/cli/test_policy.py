@@ -157,3 +157,15 @@ def test_evaluate_text_shows_a_held_record_as_held(tmp_path: Path) -> None:
     )
     assert (code, err) == (0, "")
     assert out.endswith("(held)\n")
+
+
+def test_fmt_json_lists_each_file(tmp_path: Path) -> None:
+    """fmt --check --json prints one array naming each file and whether it is canonical."""
+    ugly = tmp_path / "a.policy"
+    ugly.write_text('policy NL countries NL default keep forever cite "x"\n')
+    code, out, _ = gdpr({}, "policy", "fmt", "--check", "--json", str(ugly))
+    assert code == 1
+    assert json.loads(out) == [{"file": str(ugly), "canonical": False}]
+    assert gdpr({}, "policy", "fmt", str(ugly))[0] == 0
+    code, out, _ = gdpr({}, "policy", "fmt", "--json", str(ugly))
+    assert (code, json.loads(out)) == (0, [{"file": str(ugly), "canonical": True}])
