@@ -20,7 +20,7 @@ def append_witness(path: Path, note: str) -> None:
     if not note.endswith("\n") or note.count("\n\n") != 1:
         raise NoteError("a witnessed note must hold exactly one blank line")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, (note + "\n").encode())
         os.fsync(fd)

@@ -4,7 +4,14 @@ Pure: imports nothing of the project and no ORM models. `retention` hands the SQ
 ColumnMap and records the PolicySet's content hash next to every decision it acts on.
 """
 
-from .errors import Diagnostic, PolicyError, PolicyLintError, PolicySyntaxError, PolicyTestError
+from .errors import (
+    Diagnostic,
+    PolicyError,
+    PolicyFileError,
+    PolicyLintError,
+    PolicySyntaxError,
+    PolicyTestError,
+)
 from .evaluator import (
     Decision,
     ErrorCause,
@@ -16,6 +23,7 @@ from .evaluator import (
     evaluator_for,
 )
 from .explain import Explanation, explain
+from .files import decode_utf8, read_utf8
 from .formatter import format_file, format_text
 from .linter import lint
 from .model import (
@@ -72,6 +80,7 @@ __all__ = [
     "Outcome",
     "Policy",
     "PolicyError",
+    "PolicyFileError",
     "PolicyLintError",
     "PolicySet",
     "PolicySyntaxError",
@@ -86,6 +95,7 @@ __all__ = [
     "compile_policies",
     "consent_needed",
     "decision_select",
+    "decode_utf8",
     "default_policy_dir",
     "evaluate",
     "evaluator_for",
@@ -103,6 +113,7 @@ __all__ = [
     "parse_instant",
     "policy_files",
     "purposes_used",
+    "read_utf8",
     "record_from_json",
     "run_policy_tests",
 ]

@@ -70,3 +70,7 @@ class PolicyLintError(PolicyError):
 
 class PolicyTestError(PolicyError):
     """A policy test file cannot be read (not a failing expectation: those are results)."""
+
+
+class PolicyFileError(PolicyError):
+    """A policy, test or records file that cannot be read as text (not UTF-8)."""

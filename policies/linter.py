@@ -9,6 +9,7 @@ every finding of a run, each located like a syntax error.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from itertools import product
 
 from .errors import Diagnostic, diagnostic_at
@@ -74,6 +75,14 @@ def _holds(cond: Condition | None, status: str, consents: Mapping[str, str]) -> 
     return all(results) if isinstance(cond, And) else any(results)
 
 
+def _is_calendar_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _purposes(rules: Iterable[Rule]) -> list[str]:
     found = {c.purpose for r in rules for c in _conditions(r.condition) if isinstance(c, ConsentIs)}
     return sorted(found)
@@ -111,7 +120,14 @@ class _Linter:
     def run(self) -> tuple[Diagnostic, ...]:
         claimed: dict[str, str] = {}
         for f in self.files:
+            if not f.policies:
+                # An empty or comments-only file would pass as "Policies OK." and cover no one.
+                self.report(f, Pos(1, 1), "the file defines no policy")
             for p in f.policies:
+                if p.effective is not None and not _is_calendar_date(p.effective):
+                    self.report(
+                        f, p.pos, f"policy {p.name}: effective {p.effective} is not a calendar date"
+                    )
                 if p.name in self.nodes:
                     other = self.nodes[p.name][1].path
                     self.report(f, p.pos, f"policy {p.name} is already defined in {other}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import Diagnostic, PolicyLintError, PolicySyntaxError
+from .files import read_utf8
 from .formatter import format_file
 from .inheritance import resolve_rules
 from .linter import lint, rule_purposes
@@ -106,7 +107,7 @@ def policy_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def load_policy_set(paths: Iterable[str | Path]) -> PolicySet:
     """Read, parse, lint and compile policy files or directories of them."""
-    files = [parse(p.read_text(encoding="utf-8"), str(p)) for p in policy_files(paths)]
+    files = [parse(read_utf8(p), str(p)) for p in policy_files(paths)]
     return build_policy_set(files)
 
 
@@ -133,7 +134,7 @@ def check_paths(paths: Iterable[str | Path]) -> tuple[Diagnostic, ...]:
     parsed: list[PolicyFile] = []
     for path in policy_files(paths):
         try:
-            parsed.append(parse(path.read_text(encoding="utf-8"), str(path)))
+            parsed.append(parse(read_utf8(path), str(path)))
         except PolicySyntaxError as err:
             found.append(err.diagnostic)
     return (*found, *lint(parsed))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import PolicyTestError
 from .evaluator import evaluator_for
+from .files import read_utf8
 from .model import PolicySet, load_policy_set
 from .records import RecordFormatError, parse_instant, record_from_json
 
@@ -54,7 +55,7 @@ def run_policy_tests(
     evaluator = evaluator_for(policy_set)
     results = []
     for f in files:
-        for number, raw in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+        for number, raw in enumerate(read_utf8(f).splitlines(), 1):
             if not raw.strip():
                 continue
             try:

@@ -15,7 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from retention.errors import BadInput
 
-__all__ = ["Duration", "add_months", "parse_duration", "resolve_expiry"]
+__all__ = [
+    "MAX_YEARS_AHEAD",
+    "Duration",
+    "add_months",
+    "check_within_years",
+    "parse_duration",
+    "resolve_expiry",
+]
+
+# How far ahead a consent may expire or a review decision keep a subject: a DPO revisits both
+# within this many years (a 9999-day consent is a consent without end, which Art. 7 does not know).
+MAX_YEARS_AHEAD = 10
 
 _DURATION_RE = re.compile(r"(\d{1,4})([dwmy])")
 
@@ -56,7 +67,10 @@ def parse_duration(text: str, option: str) -> Duration:
 def resolve_expiry(text: str, at: datetime, option: str = "--expires") -> datetime:
     """The instant `text` names: `at` plus a duration, or an ISO date (end of day UTC) or instant."""
     if _DURATION_RE.fullmatch(text.strip()):
-        return parse_duration(text, option).after(at)
+        try:
+            return parse_duration(text, option).after(at)
+        except (ValueError, OverflowError):  # past year 9999
+            raise BadInput(f"{option} is too far away") from None
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -68,3 +82,14 @@ def resolve_expiry(text: str, at: datetime, option: str = "--expires") -> dateti
     if value.tzinfo is None:
         raise BadInput(f"{option}: give the instant with a timezone, e.g. 2027-01-31T12:00:00Z")
     return value.astimezone(UTC)
+
+
+def check_within_years(
+    value: datetime, at: datetime, option: str, years: int = MAX_YEARS_AHEAD
+) -> datetime:
+    """`value` if it lies after `at` and at most `years` calendar years later; else BadInput."""
+    if value <= at:
+        raise BadInput(f"{option} must be in the future")
+    if value > add_months(at, 12 * years):
+        raise BadInput(f"{option} is more than {years} years away: give at most {years}y")
+    return value

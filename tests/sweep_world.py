@@ -17,7 +17,7 @@ from audit_log.schema import audit_entry
 from policies import Consent, Hold, PolicySet, Record, evaluate
 from retention.demo.population import Population, generate, insert_population
 from retention.install import Installation
-from retention.store import transaction
+from retention.store import staged_files, transaction
 from retention.sweep import place_hold
 from retention.sweep.selection import ACTIONS
 
@@ -29,8 +29,9 @@ def seed(
 ) -> tuple[Population, set[uuid.UUID]]:
     """Insert a population with document files; place `holds` holds on due-looking subjects."""
     pop = generate(n, at, seed=seed, document_share=0.2)
-    with transaction(installation.engine) as conn:
-        insert_population(conn, pop, documents_dir=installation.config.documents_dir)
+    docs = installation.config.documents_dir
+    with staged_files(docs) as files, transaction(installation.engine) as conn:
+        insert_population(conn, pop, files=files)
     held: set[uuid.UUID] = set()
     candidates = [c for c in pop.candidates if c["status"] in ("rejected", "withdrawn")]
     with transaction(installation.engine) as conn:

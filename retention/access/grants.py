@@ -40,6 +40,7 @@ __all__ = [
     "MAX_GRANT_DAYS",
     "approve_grant",
     "check_access",
+    "effective_status",
     "grant_access",
     "grant_view",
     "insert_grant",
@@ -329,19 +330,33 @@ def require_access_reader(conn: Connection, actor: uuid.UUID, at: datetime, acti
 def list_grants(
     engine: Engine, actor: uuid.UUID, principal: str | None = None, *, clock: Clock = utc_now
 ) -> list[tuple[Grant, str]]:
-    """Grants (of one principal, or all) with their grantee's name, newest first."""
+    """Grants (of one principal, or all) with their grantee's name, newest first.
+
+    Each grant's `status` is its effective status now (`effective_status`), not the stored one.
+    """
 
     def work(conn: Connection) -> list[tuple[Grant, str]]:
-        require_access_reader(conn, actor, clock(), "access.list")
+        at = clock()
+        require_access_reader(conn, actor, at, "access.list")
         query = select(Grant, col(Principal.name)).join(
             Principal, col(Principal.id) == Grant.principal_id
         )
         if principal is not None:
             query = query.where(col(Grant.principal_id) == find_principal(conn, principal).id)
         rows = conn.execute(query.order_by(col(Grant.created_at).desc(), col(Grant.id))).all()
-        return [(_model(r._mapping), r.name) for r in rows]
+        listed = [(_model(r._mapping), r.name) for r in rows]
+        return [(g.model_copy(update={"status": effective_status(g, at)}), n) for g, n in listed]
 
     return guarded(engine, work)
+
+
+def effective_status(grant: Grant, at: datetime) -> str:
+    """What a grant gives at `at`: revoked and expired win over the stored pending/active."""
+    if grant.revoked_at is not None and grant.revoked_at <= at:
+        return "revoked"
+    if grant.expires_at <= at:
+        return "expired"
+    return grant.status
 
 
 def check_access(

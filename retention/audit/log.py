@@ -10,11 +10,12 @@ one consistent log (verification, proofs) run in a read snapshot that does not b
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, select
 
 from audit_log import (
     AuditError,
@@ -38,7 +39,7 @@ from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.errors import BadInput, CheckFailed, InstallationError
 from retention.install import Installation, secret_is_private, write_secret
-from retention.store import is_sqlite
+from retention.store import Principal, is_sqlite, table_of
 
 __all__ = [
     "consistency",
@@ -78,7 +79,10 @@ def create_signing_key(installation: Installation) -> list[str]:
         private, public = generate_signing_key(config.log_origin)
     write_secret(config.signing_key_file, private)
     config.verifier_key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config.verifier_key_file.write_text(public + "\n")
+    # Public, so readable by all (0644), but never writable by others whatever the umask.
+    fd = os.open(config.verifier_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(public + "\n")
     return [f"Checkpoint verifier key: {public}"]
 
 
@@ -207,6 +211,13 @@ def entries(
     """Entries from seq `since` on, optionally of one subject, streamed in seq order."""
     with engine_errors(), read_snapshot(installation) as conn:
         yield from AuditLog().entries(conn, since=since, subject=subject)
+
+
+def principal_names(installation: Installation) -> dict[str, str]:
+    """Each principal's name by the UUID text that entries record as their actor."""
+    t = table_of(Principal)
+    with engine_errors(), read_snapshot(installation) as conn:
+        return {str(i): name for i, name in conn.execute(select(t.c.id, t.c.name))}
 
 
 def pubkey(installation: Installation) -> str:

@@ -21,7 +21,12 @@ def principal() -> None:
 
 @principal.command("create")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["human", "service"]), required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["human", "service"]),
+    required=True,
+    help="A person, or a service (scheduler, ATS sync).",
+)
 @json_option
 @pass_app
 def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:

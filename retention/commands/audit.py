@@ -18,6 +18,7 @@ from retention.operations import (
     InclusionRequest,
     SignCheckpoint,
     VerifyLog,
+    actor_names,
     audit_entries,
     consistency_proof,
     inclusion_proof,
@@ -103,9 +104,11 @@ def audit_show(app: AppContext, since: int, subject: UUID | None, as_json: bool)
             click.echo(sep + "\n" + json.dumps(json_data(entry), sort_keys=True), nl=False)
         click.echo("\n]")
         return
+    names = actor_names(app.installation(), principal, EntriesRequest(since, subject))
     for e in stream:
         subj = e.subject or "-"
-        click.echo(f"{e.seq:>8} {e.ts.isoformat()} {e.outcome:<6} {e.actor} {e.action} {subj}"
+        actor = names.get(e.actor, e.actor)
+        click.echo(f"{e.seq:>8} {e.ts.isoformat()} {e.outcome:<6} {actor} {e.action} {subj}"
                    + (f" reason={e.reason!r}" if e.reason else ""))  # fmt: skip
 
 

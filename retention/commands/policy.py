@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 import click
 
@@ -39,24 +39,37 @@ def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
 @policy.command("fmt")
 @click.option("--check", is_flag=True, help="Only report files that are not canonical (exit 1).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def policy_fmt(check: bool, paths: tuple[Path, ...]) -> None:
+@json_option
+def policy_fmt(check: bool, paths: tuple[Path, ...], as_json: bool) -> None:
     """Rewrite policy files in the canonical layout (comments kept)."""
     result = ops.format_policies(ops.FormatPolicies(paths, check=check))
-    for path in result.changed:
+    if as_json:
+        emit(True, result, "")
+    for path in [] if as_json else result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
     if check and result.changed:
         raise CheckFailed(f"{_count(len(result.changed), 'file')} not in the canonical layout")
 
 
 @policy.command("evaluate")
-@click.option("--records", "records_file", required=True, type=click.File("r"))
+@click.option(
+    "--records",
+    "records_file",
+    required=True,
+    type=click.File("rb"),
+    help="JSON Lines file of records to decide, one object a line (- for standard input).",
+)
 @click.option("--at", "at_text", required=True, help="Evaluation instant (ISO 8601).")
 @click.option(
-    "--policies", "policy_paths", multiple=True, type=click.Path(exists=True, path_type=Path)
+    "--policies",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Policy file or folder (repeatable; default: the shipped packs).",
 )
 @json_option
 def policy_evaluate(
-    records_file: TextIO, at_text: str, policy_paths: tuple[Path, ...], as_json: bool
+    records_file: BinaryIO, at_text: str, policy_paths: tuple[Path, ...], as_json: bool
 ) -> None:
     """Decide each record of a JSON Lines file; exit 1 if any record cannot be decided.
 
@@ -64,7 +77,8 @@ def policy_evaluate(
     """
     at = policies.parse_instant(at_text, "--at")
     assert at is not None  # a required option: parse_instant returns None only for None
-    result = ops.evaluate_records(ops.EvaluateRecords(records_file, at, policy_paths))
+    records = policies.decode_utf8(records_file.read(), records_file.name).splitlines()
+    result = ops.evaluate_records(ops.EvaluateRecords(records, at, policy_paths))
 
     def text() -> str:
         lines = []
@@ -73,7 +87,7 @@ def policy_evaluate(
             if "error" in data:
                 lines.append(f"{data['id']}: error: {data['error']}")
             else:
-                due = "due" if data["due"] else "not due"
+                due = "due" if data["due"] else "held" if data.get("held") else "not due"
                 lines.append(
                     f"{data['id']}: {data['policy']}/{data['rule']} {data['action']}"
                     f" at {data['due_at'] or 'never'} ({due})"

@@ -61,16 +61,25 @@ def candidate_find(
 
 @candidate.command("export")
 @click.argument("subject_id", metavar="ID")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    required=True,
+    help="File to create (never replaced), or - for standard output.",
+)
 @reason_option
 @json_option
 @pass_app
 def candidate_export(
     app: AppContext, subject_id: str, out: Path, reason: str | None, as_json: bool
 ) -> None:
-    """Export everything held about a candidate as JSON (GDPR Art. 15 and 20)."""
-    request = ops.ExportCandidate(parse_subject_id(subject_id), out, reason)
+    """Export everything held about a candidate as JSON (GDPR Articles 15 and 20)."""
+    to_stdout = str(out) == "-"
+    request = ops.ExportCandidate(parse_subject_id(subject_id), None if to_stdout else out, reason)
     result = ops.export_candidate(app.installation(), app.authenticate(), request)
+    if result.data is not None:  # the document itself is the output
+        click.echo(result.data, nl=False)  # bytes go to the binary stream as they are
+        return
     emit(
         as_json,
         result,
@@ -101,7 +110,7 @@ def candidate_update(
 @json_option
 @pass_app
 def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool) -> None:
-    """Erase a candidate on request (GDPR Art. 17): records now, document files after commit."""
+    """Erase a candidate on request (GDPR Article 17): records now, document files after commit."""
     request = ops.EraseCandidate(parse_subject_id(subject_id), reason)
     done = ops.erase_candidate(app.installation(), app.authenticate(), request)
     emit(
@@ -114,7 +123,7 @@ def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool
 
 @click.group()
 def consent() -> None:
-    """Record, withdraw and list consents (GDPR Art. 7)."""
+    """Record, withdraw and list consents (GDPR Article 7)."""
 
 
 @consent.command("record")
@@ -122,7 +131,7 @@ def consent() -> None:
 @click.option("--purpose", required=True, help="e.g. talent_pool")
 @click.option("--notice", required=True, help="Version of the privacy notice shown.")
 @click.option("--channel", required=True, help="How consent was given, e.g. 'web form'.")
-@click.option("--expires", help="Validity as a duration, e.g. 24m.")
+@click.option("--expires", help="Validity: a duration (24m) or a last day (2027-01-31); <= 10y.")
 @json_option
 @pass_app
 def consent_record(
@@ -148,7 +157,7 @@ def consent_record(
 
 @consent.command("withdraw")
 @click.argument("subject_id", metavar="SUBJECT")
-@click.option("--purpose", required=True)
+@click.option("--purpose", required=True, help="The purpose withdrawn, e.g. talent_pool.")
 @json_option
 @pass_app
 def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bool) -> None:

@@ -15,12 +15,18 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from retention.store import Application, Candidate, Consent, Document, document_path, table_of
+from retention.store import (
+    Application,
+    Candidate,
+    Consent,
+    Document,
+    StagedFiles,
+    table_of,
+)
 
 __all__ = ["COUNTRIES", "Population", "generate", "insert_population"]
 
@@ -156,9 +162,13 @@ def _document(rng: random.Random, sid: uuid.UUID, applied: datetime) -> dict[str
 
 
 def insert_population(
-    conn: Connection, pop: Population, *, documents_dir: Path | None = None, chunk: int = 5000
+    conn: Connection, pop: Population, *, files: StagedFiles | None = None, chunk: int = 5000
 ) -> None:
-    """Insert the population in the caller's transaction; write document files if asked."""
+    """Insert the population in the caller's transaction; stage its document files if asked.
+
+    Staged files enter the document store when the caller's transaction has committed
+    (`with staged_files(documents_dir) as files, transaction(engine) as conn:`).
+    """
     for table, rows in (
         (table_of(Candidate), pop.candidates),
         (table_of(Application), pop.applications),
@@ -169,9 +179,6 @@ def insert_population(
             part = rows[start : start + chunk]
             if part:
                 conn.execute(insert(table), part)
-    if documents_dir is not None:
-        documents_dir.mkdir(parents=True, exist_ok=True)
+    if files is not None:
         for doc in pop.documents:
-            document_path(documents_dir, doc["id"]).write_bytes(
-                f"CV of subject {doc['candidate_id']}".encode()
-            )
+            files.write(str(doc["id"]), f"CV of subject {doc['candidate_id']}".encode())

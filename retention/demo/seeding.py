@@ -2,16 +2,16 @@
 
 `gdpr demo seed` and `gdpr demo` call `seed_candidates`: it generates rows
 (`retention.demo.synthetic`), writes the CV files to the document store and the rows through
-the bulk path (`retention.store.bulk_load`), all or nothing: on any failure, Ctrl-C included, the
-transaction rolls back and the files written so far are removed. For large counts, child
-processes generate the next chunks while this one writes (they are started with `spawn`, so
-scripts calling this need the usual `if __name__ == "__main__":` guard).
+the bulk path (`retention.store.bulk_load`), all or nothing: the files are staged and enter the
+store only after the commit, so after any failure (Ctrl-C or kill included) none remains. For
+large counts, child processes generate the next chunks while this one writes (they are started
+with `spawn`, so scripts calling this need the usual `if __name__ == "__main__":` guard).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,15 @@ from retention.demo.synthetic import (
 from retention.errors import BadInput
 from retention.install import Installation
 from retention.logs import get_logger
-from retention.store import Candidate, bulk_insert, bulk_load_settings, table_of, transaction
+from retention.store import (
+    Candidate,
+    bulk_insert,
+    bulk_load_settings,
+    recover_staged,
+    staged_files,
+    table_of,
+    transaction,
+)
 
 __all__ = [
     "DEFAULT_DOCUMENT_FRACTION",
@@ -116,28 +124,28 @@ def seed_candidates(
     if workers is None:
         workers = default_workers(count)
     totals = {"candidates": 0, "applications": 0, "consents": 0, "documents": 0, "bytes": 0}
-    written: list[Path] = []
-    try:
-        with transaction(engine) as conn, bulk_load_settings(conn):
-            _refuse_existing_seed(conn, seed)
-            for batch in generate_batches(
-                count, seed=seed, now=now, document_fraction=document_fraction, workers=workers
-            ):
-                written.extend(_write_files(documents_dir, batch.files))
-                for table, columns, rows in batch.rows():
-                    bulk_insert(conn, table, columns, rows)
-                totals["candidates"] += len(batch.candidates)
-                totals["applications"] += len(batch.applications)
-                totals["consents"] += len(batch.consents)
-                totals["documents"] += len(batch.documents)
-                totals["bytes"] += sum(len(content) for _, content in batch.files)
-                if progress is not None:
-                    progress(len(batch.candidates))
-    except BaseException:
-        # The rows are rolled back; their files must go too, or the store holds orphans.
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    recover_staged(engine, documents_dir)
+    # Files are staged and move into the store only after the commit (retention.store.staged_files).
+    with (
+        staged_files(documents_dir) as staged,
+        transaction(engine) as conn,
+        bulk_load_settings(conn),
+    ):
+        _refuse_existing_seed(conn, seed)
+        for batch in generate_batches(
+            count, seed=seed, now=now, document_fraction=document_fraction, workers=workers
+        ):
+            for name, content in batch.files:
+                staged.write(name, content)
+            for table, columns, rows in batch.rows():
+                bulk_insert(conn, table, columns, rows)
+            totals["candidates"] += len(batch.candidates)
+            totals["applications"] += len(batch.applications)
+            totals["consents"] += len(batch.consents)
+            totals["documents"] += len(batch.documents)
+            totals["bytes"] += sum(len(content) for _, content in batch.files)
+            if progress is not None:
+                progress(len(batch.candidates))
     log.info("demo.seeded", seed=seed, **totals)
     return SeedReport(
         candidates=totals["candidates"],
@@ -164,15 +172,3 @@ def _refuse_existing_seed(conn: Connection, seed: int) -> None:
         raise BadInput(
             f"demo candidates of seed {seed} are already in the database: pass another --seed"
         )
-
-
-def _write_files(directory: Path, files: Sequence[tuple[str, bytes]]) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    paths = []
-    for name, content in files:
-        path = directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        paths.append(path)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-    return paths

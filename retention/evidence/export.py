@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import uuid
 import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ __all__ = [
 
 
 ACCESS_HEADER = ("kind", *GRANTS_HEADER, "allowed", "denied")
+_FIRST_DAY = date.min + timedelta(days=1)
+_LAST_DAY = date.max - timedelta(days=1)
+
 Unit = Callable[[Engine, Callable[[Connection], Any]], Any]
 """Runs one unit of work in a transaction (e.g. access control's `guarded`)."""
 
@@ -93,6 +97,12 @@ class ExportRequest:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise BadInput("--to is before --from: give the period's first and last day")
+        # The period's bounds are midnights in the installation's zone, the last one the day
+        # after --to: at the ends of the calendar they do not exist.
+        if self.start < _FIRST_DAY:
+            raise BadInput(f"--from must be {_FIRST_DAY} or later")
+        if self.end > _LAST_DAY:
+            raise BadInput(f"--to must be {_LAST_DAY} or earlier")
         if self.country is not None and (len(self.country) != 2 or not self.country.isalpha()):
             raise BadInput("--country takes an ISO 3166-1 alpha-2 code such as NL")
 
@@ -157,10 +167,17 @@ def export_pack(
     made = clock().astimezone(cfg.zone).date()
     name = pack_name(request.start, request.end, made)
     final = request.out / (name + ".zip" if request.zip else name)
-    if final.exists():
-        raise BadInput(f"{final} already exists: remove it or choose another --out")
+    # lexists: a dangling symlink is a name taken too; with --zip the folder is written first.
+    for taken in {final, request.out / name}:
+        if os.path.lexists(taken):
+            raise BadInput(f"{taken} already exists: remove it or choose another --out")
+    if not request.out.parent.is_dir():
+        # Only the last component is created: a typo must not build a tree at the root.
+        raise BadInput(
+            f"{request.out.parent} is not a directory: create it or choose another --out"
+        )
     try:
-        request.out.mkdir(parents=True, exist_ok=True)
+        request.out.mkdir(exist_ok=True)
     except OSError as exc:
         raise BadInput(f"cannot create {request.out} ({exc.strerror})") from None
     start, end = period_bounds(request.start, request.end, cfg.zone)

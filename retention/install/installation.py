@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from retention.config import Config
+from retention.config import Config, parse_database_url
 from retention.errors import InstallationError
 from retention.store import connect, migrate
 
@@ -68,6 +68,8 @@ def initialize(
     created_root = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # An existing directory keeps its mode otherwise: personal data in a 0777 folder.
+        root.chmod(0o700)
         probe = root / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
@@ -78,6 +80,7 @@ def initialize(
             f"cannot write to data directory {root} ({exc.strerror}): fix permissions or pass --data-dir"
         ) from None
     with _undo_on_failure(root, created_root, config):
+        _create_private_database_file(config)
         engine = connect(config.database_url)
         _require_empty_database(engine, config)
         migrate.upgrade(engine)
@@ -87,8 +90,22 @@ def initialize(
         lines: list[str] = []
         for step in steps or []:
             lines.extend(step(installation))
-        (root / MARKER).write_text("gdpr-compliance-engine installation\n")
+        write_secret(root / MARKER, b"gdpr-compliance-engine installation\n")
     return installation, lines
+
+
+def _create_private_database_file(config: Config) -> None:
+    """Create an SQLite database file 0600 before SQLite does (it would follow the umask).
+
+    SQLite gives the -wal and -shm files the mode of the database file, so they follow.
+    """
+    url = parse_database_url(config.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
 
 
 @contextlib.contextmanager
@@ -131,6 +148,11 @@ def open_installation(config: Config, *, require_head: bool = True) -> Installat
     if not (config.data_dir / MARKER).exists():
         raise InstallationError(
             f"no installation in {config.data_dir}: run 'gdpr init' first (or pass --data-dir)"
+        )
+    if config.data_dir.stat().st_mode & stat.S_IWOTH:
+        raise InstallationError(
+            f"data directory {config.data_dir} is writable by others: "
+            f"run 'chmod 700 {config.data_dir}'"
         )
     engine = connect(config.database_url)
     if require_head:

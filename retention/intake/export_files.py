@@ -106,7 +106,12 @@ def _csv_rows(
                     )
                     continue
                 yield line, dict(zip(header, fields, strict=False))
-        except csv.Error:
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                raise BadInput(
+                    f"{path} line {previous_end + 1}: a field exceeds "
+                    f"{csv.field_size_limit()} bytes; nothing was imported"
+                ) from None
             raise BadInput(
                 f"{path} line {previous_end + 1}: malformed CSV (unbalanced quotes?); "
                 "nothing was imported"
@@ -133,7 +138,21 @@ def _jsonl_rows(text: io.TextIOBase, path: Path) -> Iterator[tuple[int, RawRow |
         if not isinstance(obj, dict):
             yield number, RowRejected("line is not a JSON object")
             continue
-        yield (
-            number,
-            {normalize_column(str(k)): (None if v is None else str(v)) for k, v in obj.items()},
-        )
+        row = {normalize_column(str(k)): v for k, v in obj.items()}
+        wrong = next((k for k, v in row.items() if k in COLUMNS and not _is_scalar(v)), None)
+        if wrong is not None:
+            yield number, RowRejected(f"{wrong} is a JSON {_json_type(row[wrong])}, not text")
+            continue
+        yield number, {k: (None if v is None else str(v)) for k, v in row.items()}
+
+
+def _is_scalar(value: object) -> bool:
+    # Text, or a number an ATS wrote unquoted (a reference, a phone); true/false, objects and
+    # arrays are no field's value, and str() of them would store "{'x': 1}" or "['NL']".
+    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "object" if isinstance(value, dict) else "array"

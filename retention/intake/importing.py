@@ -15,7 +15,8 @@ Choices where the issue is silent:
 - the talent-pool consent columns add a consent row, or update the expiry of the one with the
   same given_at (a renewal in the ATS is a new given_at, hence a new row);
 - the rejects file holds the rejected rows' values (to fix and re-import), is created 0600, and
-  prefixes formula-looking values with an apostrophe so opening it in a spreadsheet is safe.
+  prefixes formula-looking values with an apostrophe so opening it in a spreadsheet is safe; its
+  path (given or the default) must not exist, and can never be the input itself.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def import_candidates(
     started = time.perf_counter()
     now = as_utc(now or utc_now())
     rejects_path = rejects_path or path.with_name(path.name + ".rejects.csv")
+    _refuse_taken(rejects_path, path)
     rejects = _Rejects(rejects_path)
     counts = _Counts()
     seen: dict[str, tuple[int, CandidateRecord]] = {}
@@ -187,7 +189,7 @@ def import_candidates(
     report = ImportReport(
         file=str(path),
         format=fmt,
-        rejects_file=str(rejects_path) if counts.rejected else None,
+        rejects_file=str(rejects.path) if counts.rejected else None,
         ignored_columns=tuple(ignored),
         seconds=time.perf_counter() - started,
         **vars(counts),
@@ -222,9 +224,9 @@ def _flush(
         for row in conn.execute(
             select(
                 candidate_t.c.id,
-                candidate_t.c.external_ref,
                 candidate_t.c.anonymized_at,
                 candidate_t.c.blocked_at,
+                *(candidate_t.c[name] for name in _COMPARED),
             ).where(candidate_t.c.external_ref.in_(refs))
         )
     }
@@ -245,6 +247,8 @@ def _flush(
             inserts.append(values)
         else:
             ids[record.external_ref] = found.id
+            if all(getattr(found, name) == values[name] for name in _COMPARED):
+                continue  # the same row again: not an update (its consents still are checked)
             values["b_id"] = found.id
             updates.append(values)
     if inserts:
@@ -254,6 +258,22 @@ def _flush(
     counts.inserted += len(inserts)
     counts.updated += len(updates)
     _upsert_consents(conn, [r for _, _, r in pending if r.external_ref in ids], ids, counts)
+
+
+# The columns an import writes, apart from updated_at: a row equal in all of them is unchanged.
+_COMPARED = (
+    "external_ref",
+    "country",
+    "status",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "applied_at",
+    "decided_at",
+    "last_activity_at",
+)
 
 
 def _candidate_values(record: CandidateRecord, now: datetime) -> dict[str, Any]:
@@ -328,6 +348,17 @@ def _upsert_consents(
 # --- the rejects file ----------------------------------------------------------------------------
 
 
+def _refuse_taken(rejects_path: Path, source: Path) -> None:
+    """Refuse a rejects path that is the input (by resolved path or inode) or exists at all."""
+    same = rejects_path.resolve() == source.resolve()
+    if not same and rejects_path.exists():
+        same = os.path.samefile(rejects_path, source)
+    if same:
+        raise BadInput(f"{rejects_path} is the file being imported: pass another --rejects")
+    if os.path.lexists(rejects_path):
+        raise BadInput(f"{rejects_path} already exists: remove it or pass another --rejects")
+
+
 class _Rejects:
     """Rejected rows, written to a temporary file and moved into place only after the commit."""
 
@@ -353,7 +384,12 @@ class _Rejects:
     def commit(self) -> None:
         if self._fh is not None:
             self._fh.close()
-            os.replace(self._tmp, self.path)
+            try:  # link, not replace: a file that appeared meanwhile is not overwritten
+                os.link(self._tmp, self.path)
+            except FileExistsError:
+                self.path = self._tmp  # the rows are committed: keep their rejects under this name
+                return
+            self._tmp.unlink()
 
     def discard(self) -> None:
         if self._fh is not None:

@@ -20,13 +20,13 @@ Choices where exports disagree (documented in `gdpr import candidates --help`):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from retention.countries import parse_country
 from retention.errors import BadInput
+from retention.fields import CONTACT_FIELDS, FieldRejected, check_contact, clean_text
 from retention.store import CandidateStatus
 
 __all__ = [
@@ -102,8 +102,6 @@ for _status, _spellings in {
     for _spelling in _spellings:
         _STATUS_SPELLINGS[_spelling] = _status
 
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
-_PHONE = re.compile(r"\+?[0-9 ()./-]{6,40}")
 _DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -136,7 +134,10 @@ def normalize_column(name: str) -> str:
 
 def parse_row(raw: Mapping[str, str | None], now: datetime) -> CandidateRecord:
     """Check and normalize one row (keys already normalized); raise RowRejected when invalid."""
-    values = {column: _clean(column, raw.get(column)) for column in COLUMNS}
+    try:
+        values = {column: _clean(column, raw.get(column)) for column in COLUMNS}
+    except FieldRejected as exc:
+        raise RowRejected(exc.message) from None
     for column in REQUIRED_COLUMNS:
         if values[column] is None:
             raise RowRejected(f"{column} is missing")
@@ -150,17 +151,11 @@ def parse_row(raw: Mapping[str, str | None], now: datetime) -> CandidateRecord:
     status = _STATUS_SPELLINGS.get(re.sub(r"[\s_\-]+", " ", (values["status"] or "").lower()))
     if status is None:
         raise RowRejected("status is not one of in_process, rejected, withdrawn, hired")
-    email = values["email"]
-    if email is not None:
-        if not _EMAIL.fullmatch(email):
-            raise RowRejected("email is not a valid address")
-        local, domain = email.rsplit("@", 1)
-        email = f"{local}@{domain.lower()}"
-    phone = values["phone"]
-    if phone is not None and not (
-        _PHONE.fullmatch(phone) and 6 <= sum(c.isdigit() for c in phone) <= 15
-    ):
-        raise RowRejected("phone is not a valid phone number")
+    try:
+        contact = {field: check_contact(field, values[field]) for field in CONTACT_FIELDS}
+    except FieldRejected as exc:
+        raise RowRejected(exc.message) from None
+    email, phone = contact["email"], contact["phone"]
     instants = {
         column: _instant(column, values[column], now)
         for column in COLUMNS
@@ -186,11 +181,11 @@ def parse_row(raw: Mapping[str, str | None], now: datetime) -> CandidateRecord:
         external_ref=values["external_ref"] or "",
         country=country,
         status=status,
-        first_name=values["first_name"],
-        last_name=values["last_name"],
+        first_name=contact["first_name"],
+        last_name=contact["last_name"],
         email=email,
         phone=phone,
-        city=values["city"],
+        city=contact["city"],
         applied_at=applied,
         decided_at=decided,
         last_activity_at=last,
@@ -200,16 +195,7 @@ def parse_row(raw: Mapping[str, str | None], now: datetime) -> CandidateRecord:
 
 
 def _clean(column: str, value: object) -> str | None:
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
-        text = text[1:]
-    if not text:
-        return None
-    if text[0] in "=@-" or (text[0] == "+" and column != "phone"):
-        raise RowRejected(f"{column} looks like a spreadsheet formula")
-    return " ".join(text.split())
+    return clean_text(column, value)
 
 
 def _instant(column: str, text: str | None, now: datetime) -> datetime | None:

@@ -33,6 +33,7 @@ __all__ = [
     "SignCheckpoint",
     "VerifierKey",
     "VerifyLog",
+    "actor_names",
     "audit_entries",
     "consistency_proof",
     "inclusion_proof",
@@ -185,6 +186,19 @@ def audit_entries(
     """Entries in seq order, streamed; authorized now, before the first entry is read."""
     _require_everywhere(installation, principal, Permission.AUDIT_READ, "audit.show", clock)
     return auditing.entries(installation, since=request.since, subject=request.subject)
+
+
+def actor_names(
+    installation: Installation,
+    principal: PrincipalView,
+    request: EntriesRequest,
+    *,
+    clock: Clock = utc_now,
+) -> dict[str, str]:
+    """Each principal's name by the UUID text entries record as their actor (needs audit:read),
+    so that a person reading entries as text sees names; JSON keeps the UUIDs."""
+    _require_everywhere(installation, principal, Permission.AUDIT_READ, "audit.show", clock)
+    return auditing.principal_names(installation)
 
 
 def verify_log(

@@ -72,6 +72,10 @@ class PolicyFormatting:
 
     changed: tuple[Path, ...]
     check: bool
+    files: tuple[Path, ...] = ()  # every file looked at, in order
+
+    def to_json(self) -> JSONData:
+        return [{"file": str(p), "canonical": p not in self.changed} for p in self.files]
 
 
 @dataclass(frozen=True)
@@ -166,16 +170,17 @@ def check_policies(request: CheckPolicies) -> PolicyFindings:
 
 
 def format_policies(request: FormatPolicies) -> PolicyFormatting:
-    """Rewrite policy files in the canonical layout (comments kept), unless only checking."""
-    changed = []
-    for path in policies.policy_files(request.paths):
-        text = path.read_text(encoding="utf-8")
-        formatted = policies.format_text(text, str(path))
-        if formatted != text:
-            changed.append(path)
-            if not request.check:
-                path.write_text(formatted, encoding="utf-8")
-    return PolicyFormatting(tuple(changed), request.check)
+    """Rewrite policy files in the canonical layout (comments kept), unless only checking.
+
+    Every file is formatted before any is written: a syntax error in one leaves all as they were.
+    """
+    texts = {path: policies.read_utf8(path) for path in policies.policy_files(request.paths)}
+    formatted = {path: policies.format_text(text, str(path)) for path, text in texts.items()}
+    changed = tuple(path for path, text in texts.items() if formatted[path] != text)
+    if not request.check:
+        for path in changed:
+            path.write_text(formatted[path], encoding="utf-8")
+    return PolicyFormatting(changed, request.check, tuple(texts))
 
 
 def evaluate_records(request: EvaluateRecords) -> Evaluation:

@@ -16,7 +16,7 @@ from sqlmodel import col
 from retention.access import Permission, PrincipalView, guarded, require
 from retention.clock import Clock, utc_now
 from retention.install import Installation
-from retention.store import Candidate, ReviewDecision, remove_pending
+from retention.store import Candidate, ReviewDecision, remove_pending, scrub_erased
 from retention.sweep import review_queue
 
 __all__ = ["DecideReview", "ListReviews", "decide_review", "list_reviews"]
@@ -87,4 +87,6 @@ def decide_review(
 
     result = guarded(installation.engine, work)
     remove_pending(installation.engine, installation.config.documents_dir)
+    if request.decision is not ReviewDecision.KEEP:
+        scrub_erased(installation.engine)
     return result

@@ -117,7 +117,7 @@ class FindCandidates:
 @dataclass(frozen=True)
 class ExportCandidate:
     subject_id: uuid.UUID
-    out: Path
+    out: Path | None  # None: the document comes back in the result (for standard output)
     reason: str | None = None
 
 
@@ -200,7 +200,8 @@ def export_candidate(
     *,
     clock: Clock = utc_now,
 ) -> ExportResult:
-    """Write everything held about a subject to a new file (needs candidate:export)."""
+    """Write everything held about a subject to a new file, or return it when `out` is None
+    (needs candidate:export)."""
     gateway = gateway_for(installation, principal, clock=clock)
     return gateway.export(request.subject_id, request.out, reason=request.reason)
 

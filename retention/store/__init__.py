@@ -20,6 +20,8 @@ from retention.store.engine import (
 )
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.store.scrub import scrub_erased
+from retention.store.staged_files import StagedFiles, recover_staged, staged_files
 from retention.store.storage_order import StoragePosition
 from retention.store.subject_tables import (
     Application,
@@ -54,6 +56,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "RunStatus",
+    "StagedFiles",
     "StoragePosition",
     "SweepItem",
     "SweepLease",
@@ -71,8 +74,11 @@ __all__ = [
     "last_grant_uses",
     "queue_documents",
     "record",
+    "recover_staged",
     "refuse_personal",
     "remove_pending",
+    "scrub_erased",
+    "staged_files",
     "table_of",
     "text_array",
     "transaction",

@@ -3,19 +3,38 @@
 One small seam between `retention` and `audit_log`: the engine appends events with `record` inside
 the unit of work that performs the action (they commit together), and the access review asks when
 a principal last used a grant. A reason or detail that looks like personal data is refused by the
-log; here that becomes `BadInput`, so the CLI reports it as a bad argument.
+log; here that becomes `BadInput`, so the CLI reports it as a bad argument. A reason is a case
+reference ("DSR-2026-0142", "Q3 hiring NL"), not a narrative: one that seems to name a person
+(`may_name_a_person`) is accepted, since names cannot be told from other words reliably, but it
+is warned about on stderr without repeating the text.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from audit_log import AuditLog, Event, Outcome, PersonalDataError
 from retention.errors import BadInput
+from retention.logs import get_logger
 
-__all__ = ["ANONYMOUS", "check_reason", "last_grant_uses", "record", "refuse_personal"]
+__all__ = [
+    "ANONYMOUS",
+    "check_reason",
+    "last_grant_uses",
+    "may_name_a_person",
+    "record",
+    "refuse_personal",
+]
+
+log = get_logger(__name__)
+
+# Two capitalized words in a row ("Zorro Quimbyfox", "Jean-Luc Picard"), upper-case acronyms
+# such as GDPR or DSR excluded by the lower-case letters the pattern asks for.
+_WORD = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[-'][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?"
+_TWO_CAPITALIZED = re.compile(rf"(?<![\w-]){_WORD}\s+{_WORD}(?![\w-])")
 
 ANONYMOUS = "anonymous"
 
@@ -46,7 +65,22 @@ def check_reason(reason: str | None, what: str = "--reason", limit: int = 1000) 
     if len(reason) > limit:
         raise BadInput(f"{what} is longer than {limit} characters")
     refuse_personal(what, reason)
+    if may_name_a_person(reason):
+        log.warning(
+            "reason_may_name_a_person",
+            option=what,
+            hint="a reason is a case reference, not a narrative: refer to people by UUID",
+        )
     return reason
+
+
+def may_name_a_person(text: str) -> bool:
+    """Cheap guess: two capitalized words in a row, other than where a sentence starts."""
+    for match in _TWO_CAPITALIZED.finditer(text):
+        before = text[: match.start()].rstrip()
+        if before and before[-1] not in ".!?:;":
+            return True
+    return False
 
 
 def last_grant_uses(conn: Connection, since: datetime) -> dict[str, datetime]:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select, update
 from sqlmodel import col
 
 from retention.access import Permission
-from retention.durations import parse_duration
+from retention.durations import check_within_years, resolve_expiry
 from retention.errors import BadInput
 from retention.store import Consent, refuse_personal, table_of
 from retention.subjects.gateway import Gateway, SubjectWork
@@ -56,10 +56,14 @@ def record_consent(
     if not channel.strip() or len(channel) > 64 or any(ord(c) < 32 for c in channel):
         raise BadInput("--channel must be 1-64 printable characters, like 'web form'")
     refuse_personal("--channel", channel)
-    validity = parse_duration(expires, "--expires") if expires is not None else None
+    if expires is not None:  # a malformed or unbounded value fails before the subject is read
+        now = gateway.clock()
+        check_within_years(resolve_expiry(expires, now), now, "--expires")
 
     def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
-        expires_at = validity.after(at) if validity is not None else None
+        expires_at = None
+        if expires is not None:
+            expires_at = check_within_years(resolve_expiry(expires, at), at, "--expires")
         values = {
             "candidate_id": subject.id,
             "purpose": purpose,

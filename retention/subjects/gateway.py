@@ -43,6 +43,7 @@ from retention.access import (
 )
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
+from retention.fields import CONTACT_FIELDS, check_contact
 from retention.store import (
     Application,
     Candidate,
@@ -51,6 +52,7 @@ from retention.store import (
     LegalHold,
     check_reason,
     record,
+    scrub_erased,
     table_of,
 )
 from retention.subjects.export import ExportSection, candidate_dict, export_document
@@ -66,13 +68,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-CONTACT_FIELDS: Mapping[str, int] = {
-    "first_name": 200,
-    "last_name": 200,
-    "email": 320,
-    "phone": 64,
-    "city": 200,
-}
 _SUBJECT_BY_ID = select(Candidate).where(col(Candidate.id) == bindparam("subject_id"))
 
 
@@ -88,9 +83,10 @@ _EXTERNAL_REF_RE = re.compile(r"[\x21-\x7e]{1,128}")
 @dataclass(frozen=True)
 class ExportResult:
     subject: uuid.UUID
-    path: Path
+    path: Path | None  # None: the document is in `data`, for standard output
     sha256: str
     size: int
+    data: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         # What `candidate export --json` has always printed: where, and the digest to check.
@@ -283,39 +279,48 @@ class Gateway:
         return guarded(self.engine, unit, savepoint=False)
 
     def export(
-        self, subject_id: uuid.UUID, out: Path, *, reason: str | None = None
+        self, subject_id: uuid.UUID, out: Path | None, *, reason: str | None = None
     ) -> ExportResult:
         """Write everything held about the subject to `out` as JSON (GDPR Art. 15 and 20).
 
-        The file is written under a temporary name and renamed into place only after the audit
-        entry (which records its SHA-256) is committed; on any failure it is removed.
+        The file is written under a temporary name and linked into place only after the audit
+        entry (which records its SHA-256) is committed; on any failure it is removed, and an
+        existing file is never replaced. With `out` None nothing is written: the document is
+        returned in the result's `data` (for standard output), again only after the commit.
         """
         _optional_reason(reason)
-        out = out.expanduser().absolute()
-        if out.exists():
-            raise BadInput(f"{out} already exists: choose another --out")
-        if not out.parent.is_dir():
-            raise BadInput(f"{out.parent} is not a directory: choose another --out")
-        partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+        partial: Path | None = None
+        if out is not None:
+            out = out.expanduser().absolute()
+            if os.path.lexists(out):
+                raise BadInput(f"{out} already exists: choose another --out")
+            if not out.parent.is_dir():
+                raise BadInput(f"{out.parent} is not a directory: choose another --out")
+            partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[ExportResult]:
             document = export_document(conn, subject, at, self.export_sections)
             data = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            if partial is not None:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
             digest = hashlib.sha256(data).hexdigest()
-            result = ExportResult(subject.id, out, digest, len(data))
+            kept = data if partial is None else None
+            result = ExportResult(subject.id, out, digest, len(data), kept)
             return SubjectWork(result, {"sha256": digest, "size": len(data)})
 
         try:
             result: ExportResult = self.on_subject(
                 subject_id, Permission.CANDIDATE_EXPORT, "candidate.export", work, reason=reason
             )
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, out)
+            if partial is not None and out is not None:
+                os.link(partial, out)
+        except FileExistsError:
+            raise BadInput(f"{out} already exists: choose another --out") from None
+        finally:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
         return result
 
     # --- changes -----------------------------------------------------------------------------
@@ -334,6 +339,9 @@ class Gateway:
         actor = self.principal_id
 
         def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
+            if subject.anonymized_at is not None:
+                # Its personal data was erased on purpose: writing new data would undo that.
+                raise BadInput(f"subject {subject.id} is anonymized: its contact fields stay empty")
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
@@ -406,6 +414,7 @@ class Gateway:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed += 1
+        scrub_erased(self.engine)
         return ErasureResult(subject_id, files_removed=removed, **counts)
 
 
@@ -459,20 +468,14 @@ def _find_clause(email: str | None, external_ref: str | None) -> Any:
 
 
 def _contact_changes(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    # The validator of every path that writes a contact field (the import uses it too).
     values: dict[str, str | None] = {}
     for name, value in changes.items():
-        if name not in CONTACT_FIELDS:
-            raise BadInput(f"'{name}' is not a contact field ({', '.join(CONTACT_FIELDS)})")
-        if value is None:
-            continue
-        option = "--" + name.replace("_", "-")
-        if len(value) > CONTACT_FIELDS[name]:
-            raise BadInput(f"{option} is longer than {CONTACT_FIELDS[name]} characters")
-        if any(ord(c) < 32 for c in value):
-            raise BadInput(f"{option} holds control characters")
-        if name == "email" and value and "@" not in value:
-            raise BadInput("--email must be an e-mail address")
-        values[name] = value or None
+        if value is not None:
+            option = "--" + name.replace("_", "-")
+            values[name] = check_contact(name, value, label=option)
+        elif name not in CONTACT_FIELDS:
+            check_contact(name, None)
     if not values:
         raise BadInput(f"nothing to change: give at least one of {', '.join(CONTACT_FIELDS)}")
     return values

@@ -22,7 +22,7 @@ from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, LegalHold, table_of
+from retention.store import Candidate, LegalHold, check_reason, table_of
 
 __all__ = [
     "Hold",
@@ -88,13 +88,27 @@ def place_hold(
     actor: str,
     clock: Clock = utc_now,
 ) -> Hold:
-    """Place a hold on an existing subject and audit it (`hold.place`)."""
+    """Place a hold on an existing subject and audit it (`hold.place`).
+
+    Refuses a second active hold for the same case on the subject (another case is fine).
+    """
     case_ref = _text_arg(case_ref, "the case reference", 200)
-    reason = _text_arg(reason, "the reason", 1000)
+    reason = check_reason(_text_arg(reason, "the reason", 1000))
     # Lock the subject so a sweep batch working on it finishes (or has not started) first.
     q = select(_candidates.c.id).where(_candidates.c.id == subject_id).with_for_update()
     if conn.execute(q).first() is None:
         raise NotFound(f"no subject {subject_id}")
+    # One active hold per subject and case: a second would need a second release to lift it,
+    # and the evidence would show two holds for one case.
+    same = conn.execute(
+        select(_holds.c.id).where(
+            _holds.c.subject_id == subject_id,
+            _holds.c.case_ref == case_ref,
+            _holds.c.released_at.is_(None),
+        )
+    ).first()
+    if same is not None:
+        raise BadInput(f"subject {subject_id} already has an active hold for this case ({same.id})")
     hold = Hold(uuid.uuid4(), subject_id, case_ref, reason, actor, clock())
     conn.execute(
         insert(_holds).values(
@@ -121,7 +135,7 @@ def release_hold(
     conn: Connection, hold_id: uuid.UUID, *, reason: str, actor: str, clock: Clock = utc_now
 ) -> Hold:
     """Release an active hold and audit it (`hold.release`); the subject may become due again."""
-    reason = _text_arg(reason, "the reason", 1000)
+    reason = check_reason(_text_arg(reason, "the reason", 1000))
     row = conn.execute(select(_holds).where(_holds.c.id == hold_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"no legal hold {hold_id}")

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
+from retention.durations import check_within_years
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
 from retention.store import Candidate, ReviewDecision, ReviewItem, table_of
@@ -163,6 +164,7 @@ def decide(
     if decision is ReviewDecision.KEEP:
         if keep_until is None or keep_until <= at:
             raise BadInput("keep-until needs a date in the future")
+        check_within_years(keep_until, at, "keep-until")
     elif keep_until is not None:
         raise BadInput("a date goes only with keep-until")
     i = _items.c

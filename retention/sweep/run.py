@@ -73,7 +73,9 @@ from retention.store import (
     SweepRun,
     among,
     is_postgresql,
+    recover_staged,
     remove_pending,
+    scrub_erased,
     table_of,
     transaction,
 )
@@ -328,6 +330,7 @@ class _Sweep:
         self.failed = threading.Event()  # a worker failed: the others stop after their batch
 
     def run(self, stop: threading.Event | None, progress: Progress | None) -> SweepResult:
+        recover_staged(self.engine, self.documents_dir)
         self.counts["files_removed"] += remove_pending(self.engine, self.documents_dir)
         self.start()
         log.info(
@@ -344,7 +347,10 @@ class _Sweep:
             completed = self.work(stop, progress)
         else:
             completed = self.work_together(stop, progress)
-        return self.finish(RunStatus.COMPLETED if completed else RunStatus.STOPPED)
+        result = self.finish(RunStatus.COMPLETED if completed else RunStatus.STOPPED)
+        if result.anonymized or result.deleted or result.resumes:
+            scrub_erased(self.engine)
+        return result
 
     def work(self, stop: threading.Event, progress: Progress | None) -> bool:
         """Take batches until none is left (True) or a stop is asked for (False)."""

@@ -279,6 +279,17 @@ class TestRevoke:
 
 
 class TestListAndCheck:
+    def test_list_shows_the_effective_status(self, world: World) -> None:
+        """A grant past its expiry is listed as expired, a revoked one as revoked."""
+        world.clock.advance(timedelta(days=31))
+        rows = grants.list_grants(world.engine, world.admin.principal_id, "rita", clock=world.clock)
+        assert [g.status for g, _ in rows] == ["expired"]
+        grants.revoke_grant(
+            world.engine, world.admin.principal_id, str(rows[0][0].id), "left", clock=world.clock
+        )
+        rows = grants.list_grants(world.engine, world.admin.principal_id, "rita", clock=world.clock)
+        assert [g.status for g, _ in rows] == ["revoked"]
+
     def test_list_needs_access_reader(self, world: World) -> None:
         """A recruiter may not list grants; the admin sees every grant with names."""
         with pytest.raises(AccessDenied):

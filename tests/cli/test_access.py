@@ -147,6 +147,16 @@ class TestCandidateCommands:
         run = gdpr(world, "candidate", "show", str(world.nl), token=dpo)
         assert_one_line(run, 2, f"no subject {world.nl}")
 
+    def test_export_to_standard_output(
+        self, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--out - writes the JSON document to standard output and no file named '-'."""
+        monkeypatch.chdir(tmp_path)
+        run = gdpr(world, "candidate", "export", str(world.nl), "--out", "-", token=world.dpo.token)
+        assert run.code == 0, run.err
+        assert json.loads(run.out)["subject"]["id"] == str(world.nl)
+        assert not (tmp_path / "-").exists()
+
     def test_find_needs_exactly_one_key(self, world: World) -> None:
         """find without --email or --external-ref is a usage error (exit 2)."""
         run = gdpr(world, "candidate", "find", token=world.recruiter.token)

@@ -7,10 +7,10 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from audit_log import AuditLog, ConsistencyProof, Event, InclusionProof, Verifier, open_note
-from retention.store import connect
+from retention.store import Principal, connect
 from retention.testing import DatabaseFactory
 from tests.cli_support import Gdpr, Run, init_tokens
 
@@ -79,6 +79,21 @@ class TestAuditCommands:
         since = str(SIZE - 2)
         text_out = gdpr(data, env, "audit", "show", "--since", since).out.splitlines()
         assert len(text_out) == 2 and text_out[0].split()[0] == since
+
+    def test_show_text_names_actors(self, tmp_path: Path, db_factory: DatabaseFactory) -> None:
+        """Text names a principal acting by UUID; JSON keeps the UUID; other actors stay as is."""
+        data, env = _site(tmp_path, db_factory)
+        engine = connect(env["GDPR_DATABASE_URL"])
+        t = Principal.__table__
+        with engine.begin() as conn:
+            dpo = conn.execute(select(t.c.id).where(t.c.name == "dpo")).scalar_one()
+            AuditLog().append(conn, [Event(str(dpo), "candidate.read", SUBJECT)])
+        engine.dispose()
+        since = str(SIZE)
+        text = gdpr(data, env, "audit", "show", "--since", str(SIZE - 1)).out.splitlines()
+        assert [line.split()[3] for line in text] == ["svc", "dpo"]
+        out = gdpr(data, env, "audit", "show", "--since", since, "--json").out
+        assert [e["actor"] for e in json.loads(out)] == [str(dpo)]
 
     def test_bad_proof_request(self, site: tuple[Path, dict[str, str]]) -> None:
         """A proof beyond the log is one line on stderr and exit 2."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +99,59 @@ class TestExport:
             "--from", "01/02/2026", "--to", "2026-02-28", "--out", str(tmp_path),
         )  # fmt: skip
         assert out.code == 2
+
+
+class TestExportRefusals:
+    """Bad targets and periods: exit 2 with one line, nothing written, nothing overwritten."""
+
+    def _export(self, site: tuple[Path, dict[str, str], dict[str, str]], *args: str) -> Any:
+        data, env, tokens = site
+        return gdpr(data, {**env, "GDPR_TOKEN": tokens["dpo"]}, "evidence", "export", *args)
+
+    def test_calendar_ends_are_refused(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """--to 9999-12-31 has no day after it: exit 2, not an OverflowError."""
+        out = tmp_path / "out"
+        run = self._export(site, "--from", "1900-01-01", "--to", "9999-12-31", "--out", str(out))
+        assert (run.code, run.err) == (2, "Error: --to must be 9999-12-30 or earlier\n")
+        assert not out.exists()
+
+    def test_zip_onto_a_taken_name(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """--zip where the pack's folder exists, or where its .zip is a dangling symlink."""
+        period = ("--from", "2020-01-01", "--to", "2020-12-31")
+        out = tmp_path / "out"
+        first = self._export(site, *period, "--out", str(out), "--json")
+        folder = Path(json.loads(first.out)["path"])
+        run = self._export(site, *period, "--out", str(out), "--zip")
+        assert (run.code, run.err) == (
+            2,
+            f"Error: {folder} already exists: remove it or choose another --out\n",
+        )
+        other = tmp_path / "other"
+        other.mkdir()
+        link = other / (folder.name + ".zip")
+        link.symlink_to(tmp_path / "nowhere")
+        run = self._export(site, *period, "--out", str(other), "--zip")
+        assert (run.code, run.err) == (
+            2,
+            f"Error: {link} already exists: remove it or choose another --out\n",
+        )
+        assert sorted(p.name for p in other.iterdir()) == [link.name]
+
+    def test_missing_parent_is_not_created(
+        self, site: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+    ) -> None:
+        """--out /missing/dir creates nothing: only the last component may be new."""
+        out = tmp_path / "missing" / "dir"
+        run = self._export(site, "--from", "2020-01-01", "--to", "2020-12-31", "--out", str(out))
+        assert (run.code, run.err) == (
+            2,
+            f"Error: {out.parent} is not a directory: create it or choose another --out\n",
+        )
+        assert not out.parent.exists()
 
 
 class TestVerify:

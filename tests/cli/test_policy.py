@@ -118,3 +118,77 @@ class TestPolicyCommands:
         assert (result.code, result.out) == (1, f"would reformat {path}\n")
         assert result.err == "Error: 1 file not in the canonical layout\n"
         assert path.read_text() == text
+
+
+class TestPolicyInputChecks:
+    """Bad policy and record files: one line (or one located finding), never a traceback."""
+
+    GOOD = 'policy NL\n  countries NL\n  default keep forever\n  cite "x"\n'
+
+    def test_non_utf8_files_name_the_byte(self, tmp_path: Path) -> None:
+        """check, fmt, evaluate and test refuse a Latin-1 file with exit 2 and the byte offset."""
+        bad = tmp_path / "nl.policy"
+        bad.write_bytes(b'policy NL\n  countries NL\n  authority "Autorit\xe9"\n')
+        for args in (["check", str(bad)], ["fmt", str(bad)]):
+            code, out, err = gdpr({}, "policy", *args)
+            assert (code, out, err) == (2, "", f"Error: {bad}: not UTF-8 (byte 46)\n")
+        records = tmp_path / "records.jsonl"
+        records.write_bytes(b'{"id": "r\xff"}\n')
+        code, out, err = gdpr(
+            {}, "policy", "evaluate", "--records", str(records), "--at", "2026-01-01T00:00:00Z"
+        )
+        assert (code, out, err) == (2, "", f"Error: {records}: not UTF-8 (byte 10)\n")
+        tests = tmp_path / "pack" / "tests"
+        tests.mkdir(parents=True)
+        (tmp_path / "pack" / "nl.policy").write_text(self.GOOD)
+        (tests / "cases.jsonl").write_bytes(b"\xfe\n")
+        code, out, err = gdpr({}, "policy", "test", str(tmp_path / "pack"))
+        assert (code, err) == (2, f"Error: {tests / 'cases.jsonl'}: not UTF-8 (byte 1)\n")
+
+    def test_impossible_effective_date_is_a_finding(self, tmp_path: Path) -> None:
+        """`effective 2026-02-30` is reported at its policy, exit 1."""
+        path = tmp_path / "nl.policy"
+        path.write_text(self.GOOD.replace("  default", "  effective 2026-02-30\n  default"))
+        code, out, _ = gdpr({}, "policy", "check", str(path))
+        assert code == 1
+        assert out.splitlines()[0] == (
+            f"{path}:1:1: policy NL: effective 2026-02-30 is not a calendar date"
+        )
+
+    def test_empty_policy_file_is_a_finding(self, tmp_path: Path) -> None:
+        """An empty (or comments-only) .policy file is not "Policies OK."."""
+        path = tmp_path / "empty.policy"
+        path.write_text("# nothing yet\n")
+        code, out, _ = gdpr({}, "policy", "check", str(path))
+        assert code == 1
+        assert out.splitlines()[0] == f"{path}:1:1: the file defines no policy"
+
+
+def test_evaluate_text_shows_a_held_record_as_held(tmp_path: Path) -> None:
+    """A past-due record under an active hold reads "(held)", not "(not due)"."""
+    record = {
+        "id": "a",
+        "country": "NL",
+        "status": "rejected",
+        "decided_at": "2020-01-01T00:00:00Z",
+        "holds": [{"placed_at": "2021-01-01T00:00:00Z"}],
+    }
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps(record) + "\n")
+    code, out, err = gdpr(
+        {}, "policy", "evaluate", "--records", str(records), "--at", "2025-09-28T10:00:00Z"
+    )
+    assert (code, err) == (0, "")
+    assert out.endswith("(held)\n")
+
+
+def test_fmt_json_lists_each_file(tmp_path: Path) -> None:
+    """fmt --check --json prints one array naming each file and whether it is canonical."""
+    ugly = tmp_path / "a.policy"
+    ugly.write_text('policy NL countries NL default keep forever cite "x"\n')
+    code, out, _ = gdpr({}, "policy", "fmt", "--check", "--json", str(ugly))
+    assert code == 1
+    assert json.loads(out) == [{"file": str(ugly), "canonical": False}]
+    assert gdpr({}, "policy", "fmt", str(ugly))[0] == 0
+    code, out, _ = gdpr({}, "policy", "fmt", "--json", str(ugly))
+    assert (code, json.loads(out)) == (0, [{"file": str(ugly), "canonical": True}])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from retention.demo import CANDIDATE_COLUMNS, generate_batches, seed_candidates
+from retention.demo import CANDIDATE_COLUMNS, generate_batches, seed_candidates, seeding
 from retention.demo.synthetic import CHUNK, CONSENT_COLUMNS, SeedBatch
 from retention.errors import BadInput
 from retention.store import Application, Candidate, Consent, Document
@@ -190,6 +194,54 @@ class TestSeedCandidates:
             )
         assert _count(engine, Candidate) == 0
         assert _count(engine, Document) == 0
+        assert list(docs.iterdir()) == []
+
+    def test_interrupt_while_writing_files_leaves_none(
+        self, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Ctrl-C in the middle of a batch's files leaves no file of that batch behind."""
+        docs = tmp_path / "documents"
+        real = seeding.generate_batches
+
+        class Interrupting(list):  # type: ignore[type-arg]
+            def __iter__(self):  # type: ignore[no-untyped-def]
+                items = list.__iter__(self)
+                yield next(items)
+                yield next(items)
+                raise KeyboardInterrupt
+
+        def batches(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+            for batch in real(*args, **kw):  # type: ignore[arg-type]
+                yield dataclasses.replace(batch, files=Interrupting(batch.files))
+
+        monkeypatch.setattr(seeding, "generate_batches", batches)
+        with pytest.raises(KeyboardInterrupt):
+            seed_candidates(engine, docs, 200, seed=1, now=NOW, document_fraction=0.5)
+        assert _count(engine, Candidate) == 0
+        assert list(docs.iterdir()) == []
+
+    def test_killed_seed_leaves_files_only_until_the_next_start(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """A seed killed before its commit leaves no file in the store; its staged files are
+        removed when the next seed starts."""
+        docs = tmp_path / "documents"
+        script = (
+            "import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from retention.demo import seed_candidates\n"
+            "from retention.store import connect\n"
+            "def die(_n):\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "seed_candidates(connect(sys.argv[1]), Path(sys.argv[2]), 200, seed=1,"
+            " document_fraction=0.5, progress=die)\n"
+        )
+        url = engine.url.render_as_string(hide_password=False)
+        done = subprocess.run([sys.executable, "-c", script, url, str(docs)], check=False)
+        assert done.returncode == -signal.SIGKILL
+        assert _count(engine, Candidate) == 0
+        assert [p.name for p in docs.iterdir() if not p.name.startswith(".staging-")] == []
+        seed_candidates(engine, docs, 5, seed=2, now=NOW, document_fraction=0.0)
         assert list(docs.iterdir()) == []
 
     def test_bad_fraction_is_refused(self, engine: Engine, tmp_path: Path) -> None:

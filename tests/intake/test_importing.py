@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,42 @@ class TestMessyInput:
         reasons = [(r["line"], r["reason"]) for r in _rejects(Path(report.rejects_file))]
         assert reasons == [("3", "line is not valid JSON"), ("4", "line is not a JSON object")]
 
+    def test_jsonl_wrong_types_and_controls_are_rejected(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """Objects, arrays, booleans and control characters are refused, not stored as text;
+        a number (an unquoted reference) is text."""
+        base = {"country": "IT", "status": "in_process"}
+        lines = [
+            json.dumps({**base, "external_ref": "T1", "first_name": {"x": 1}}),
+            json.dumps({**base, "external_ref": "T2", "country": ["NL"]}),
+            json.dumps({**base, "external_ref": "T3", "last_name": "Ro\u0000ssi"}),
+            json.dumps({**base, "external_ref": "T4", "city": True}),
+            json.dumps({**base, "external_ref": 12345}),
+        ]
+        path = _write(tmp_path, "\n".join(lines) + "\n", name="export.jsonl")
+        report = import_candidates(engine, path, now=NOW)
+        reasons = [(r["line"], r["reason"]) for r in _rejects(Path(report.rejects_file))]
+        assert reasons == [
+            ("1", "first_name is a JSON object, not text"),
+            ("2", "country is a JSON array, not text"),
+            ("3", "last_name holds control characters"),
+            ("4", "city is a JSON boolean, not text"),
+        ]
+        assert sorted(_candidates(engine)) == ["12345"]
+
+    def test_a_field_over_the_csv_limit_names_the_limit(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """A 10 MB unquoted field is reported as too large, not as unbalanced quotes."""
+        path = _write(tmp_path, "external_ref,country,status,city\nR1,DE,in_process," + "x" * 10**7)
+        with pytest.raises(BadInput) as info:
+            import_candidates(engine, path, now=NOW)
+        assert info.value.message == (
+            f"{path} line 2: a field exceeds 131072 bytes; nothing was imported"
+        )
+        assert _count(engine, cand) == 0
+
     def test_phone_plus_is_kept_and_formulas_are_refused(
         self, engine: Engine, tmp_path: Path
     ) -> None:
@@ -248,6 +285,43 @@ class TestRejects:
         ]
         assert report.rejects_file == str(rejects)
 
+    def test_rejects_onto_the_input_is_refused(self, engine: Engine, tmp_path: Path) -> None:
+        """--rejects naming the input (as given, via a symlink or a hard link) is refused, and
+        the input is left as it was."""
+        text = f"{HEADER}\nR1,DE,rejected,Anna,Schmidt,anna.schmidt@,,,2024-01-01,2024-02-01,,,\n"
+        path = _write(tmp_path, text)
+        (tmp_path / "link.csv").symlink_to(path)
+        os.link(path, tmp_path / "hard.csv")
+        for rejects in (
+            path,
+            tmp_path / "link.csv",
+            tmp_path / "hard.csv",
+            tmp_path / "." / path.name,
+        ):
+            with pytest.raises(BadInput) as info:
+                import_candidates(engine, path, rejects_path=rejects, now=NOW)
+            assert info.value.message == (
+                f"{rejects} is the file being imported: pass another --rejects"
+            )
+        assert path.read_text() == text
+        assert _count(engine, cand) == 0
+
+    def test_an_existing_rejects_file_is_not_replaced(self, engine: Engine, tmp_path: Path) -> None:
+        """An existing --rejects file, or the default one, is refused before anything is done."""
+        path = _write(tmp_path, f"{HEADER}\nOK,DE,in_process,Anna,Schmidt,,,,,,,,\n")
+        kept = tmp_path / "kept.csv"
+        kept.write_text("keep")
+        default = tmp_path / "export.csv.rejects.csv"
+        default.write_text("keep")
+        for rejects, given in ((kept, kept), (default, None)):
+            with pytest.raises(BadInput) as info:
+                import_candidates(engine, path, rejects_path=given, now=NOW)
+            assert info.value.message == (
+                f"{rejects} already exists: remove it or pass another --rejects"
+            )
+            assert rejects.read_text() == "keep"
+        assert _count(engine, cand) == 0
+
     def test_no_personal_data_in_reasons_or_logs(self, engine: Engine, tmp_path: Path) -> None:
         """Neither the reasons nor the logs contain any value from the rows."""
         values = ["Zoltan-Unique", "Personalson", "zoltan@@mail", "+40 (bad) phone", "Secretville"]
@@ -283,6 +357,23 @@ class TestUpsert:
         assert (report.inserted, report.updated) == (0, 1)
         assert after["id"] == before["id"]
         assert (after["status"], after["city"]) == ("hired", "Sevilla")
+
+    def test_reimporting_the_same_file_updates_nothing(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """The same rows again are neither inserted nor updated, and keep their updated_at."""
+        path = _write(
+            tmp_path,
+            f"{HEADER}\n"
+            "S1,DE,rejected,Anna,Schmidt,anna@example.de,+49 30 1234567,Berlin,"
+            "2024-01-01,2024-02-01,,2024-01-05,2026-01-05\n"
+            "S2,NL,in_process,Jan,Jansen,,,,2026-10-01,,,,\n",
+        )
+        import_candidates(engine, path, now=NOW)
+        before = _candidates(engine)
+        report = import_candidates(engine, path, now=NOW + timedelta(hours=1))
+        assert (report.inserted, report.updated, report.consents_added) == (0, 0, 0)
+        assert _candidates(engine) == before
 
     def test_consent_columns_add_then_update_consent(self, engine: Engine, tmp_path: Path) -> None:
         """Consent columns add a talent-pool consent; the same given_at updates its expiry."""

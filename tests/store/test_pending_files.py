@@ -8,7 +8,13 @@ import pytest
 
 from retention.demo.population import generate, insert_population
 from retention.install import Installation
-from retention.store import document_path, queue_documents, remove_pending, transaction
+from retention.store import (
+    document_path,
+    queue_documents,
+    remove_pending,
+    staged_files,
+    transaction,
+)
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -18,8 +24,8 @@ class TestPendingFiles:
         """A transaction that queued files and rolled back leaves rows, files and no queue."""
         docs = installation.config.documents_dir
         pop = generate(30, AT, document_share=1.0)
-        with transaction(installation.engine) as conn:
-            insert_population(conn, pop, documents_dir=docs)
+        with staged_files(docs) as files, transaction(installation.engine) as conn:
+            insert_population(conn, pop, files=files)
         ids = [c["id"] for c in pop.candidates]
         with pytest.raises(RuntimeError), transaction(installation.engine) as conn:
             queue_documents(conn, ids, at=AT, run_id=None)
@@ -33,8 +39,8 @@ class TestPendingFiles:
         """After commit the queue empties and the files are gone, even if one was gone already."""
         docs = installation.config.documents_dir
         pop = generate(30, AT, document_share=1.0)
-        with transaction(installation.engine) as conn:
-            insert_population(conn, pop, documents_dir=docs)
+        with staged_files(docs) as files, transaction(installation.engine) as conn:
+            insert_population(conn, pop, files=files)
         document_path(docs, pop.documents[0]["id"]).unlink()
         with transaction(installation.engine) as conn:
             n = queue_documents(conn, [c["id"] for c in pop.candidates], at=AT, run_id=None)

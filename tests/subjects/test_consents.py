@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -35,6 +36,14 @@ class TestConsents:
         ]
         assert (details["purpose"], details["notice_version"]) == ("talent_pool", "2026-03")
 
+    def test_record_until_a_date(self, world: World) -> None:
+        """--expires takes a last day, as its message offers: valid to the end of that day UTC."""
+        row = record_consent(
+            recruiter(world), world.nl, purpose="talent_pool", notice="2026-03",
+            channel="career site", expires="2027-01-31",
+        )  # fmt: skip
+        assert row["expires_at"] == datetime(2027, 1, 31, 23, 59, 59, tzinfo=UTC)
+
     def test_withdraw_stamps_consents_in_force(self, world: World) -> None:
         """Withdrawal stamps the open consents of the purpose; a second withdrawal is refused."""
         gw = recruiter(world)
@@ -66,6 +75,9 @@ class TestConsents:
             ({"channel": "c" * 65}, "--channel must be"),
             ({"channel": "phone +40 721 000 111"}, "--channel looks like it holds personal data"),
             ({"expires": "forever"}, "--expires must be"),
+            ({"expires": "9999d"}, "--expires is more than 10 years away: give at most 10y"),
+            ({"expires": "9999y"}, "--expires is too far away"),
+            ({"expires": "2001-01-01"}, "--expires must be in the future"),
         ],
     )
     def test_bad_input(self, world: World, kwargs: dict[str, str], message: str) -> None:

@@ -206,13 +206,54 @@ class TestUpdate:
 
     @pytest.mark.parametrize(
         "changes",
-        [{"city": "c" * 201}, {"email": "no-at-sign"}, {"notes": "x"}, {}, {"city": "a\nb"}],
+        [
+            {"city": "c" * 201},
+            {"email": "no-at-sign"},
+            {"notes": "x"},
+            {},
+            {"city": "a\nb"},
+            {"email": "@@"},
+            {"email": "a b@c.example"},
+            {"email": "x@y@z.example"},
+            {"phone": "=1+1"},
+            {"city": "=HYPERLINK(1)"},
+            {"first_name": "An\x00a"},
+        ],
     )
     def test_bad_changes_change_nothing(self, world: World, changes: dict[str, str]) -> None:
         """Over-long, malformed or non-contact fields are refused; nothing changes."""
         before = snapshot(world.engine)
         with pytest.raises(BadInput):
             gateway(world, "recruiter").update(world.nl, changes)
+        assert snapshot(world.engine) == before
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"email": "x@y@z.example"}, "--email is not a valid address"),
+            ({"city": "=cmd"}, "--city looks like a spreadsheet formula"),
+            ({"phone": "12"}, "--phone is not a valid phone number"),
+            ({"last_name": "A\x00"}, "--last-name holds control characters"),
+        ],
+    )
+    def test_update_refuses_what_the_import_refuses(
+        self, world: World, changes: dict[str, str], message: str
+    ) -> None:
+        """The import's field rules hold for updates, with the option named in the message."""
+        with pytest.raises(BadInput) as info:
+            gateway(world, "recruiter").update(world.nl, changes)
+        assert info.value.message == message
+
+    def test_anonymized_subject_gets_no_personal_data_again(self, world: World) -> None:
+        """Updating an anonymized subject is refused and changes nothing."""
+        with transaction(world.engine) as conn:
+            anonymize(conn, [(world.nl, "NL")], at=world.clock(), anonymizer=Anonymizer())
+        before = snapshot(world.engine)
+        with pytest.raises(BadInput) as info:
+            gateway(world, "dpo").update(world.nl, {"email": "real.person@example.com"})
+        assert info.value.message == (
+            f"subject {world.nl} is anonymized: its contact fields stay empty"
+        )
         assert snapshot(world.engine) == before
 
     def test_sql_metacharacters_are_stored_verbatim(self, world: World) -> None:

@@ -49,6 +49,24 @@ class TestPlaceAndRelease:
             assert list_holds(conn) == []
             assert [h.id for h in list_holds(conn, include_released=True)] == [hold.id]
 
+    def test_identical_second_hold_is_refused(
+        self, installation: Installation, subject: uuid.UUID
+    ) -> None:
+        """A second active hold for the same case is refused; another case, or the same case
+        after release, is a new hold."""
+        with transaction(installation.engine) as conn:
+            first = place_hold(conn, subject, case_ref="C-1", reason="claim", actor="dpo")
+        with pytest.raises(BadInput) as info, transaction(installation.engine) as conn:
+            place_hold(conn, subject, case_ref="C-1", reason="claim", actor="dpo")
+        assert info.value.message == (
+            f"subject {subject} already has an active hold for this case ({first.id})"
+        )
+        with transaction(installation.engine) as conn:
+            place_hold(conn, subject, case_ref="C-2", reason="claim", actor="dpo")
+            release_hold(conn, first.id, reason="settled", actor="dpo")
+            place_hold(conn, subject, case_ref="C-1", reason="reopened", actor="dpo")
+            assert sorted(h.case_ref for h in list_holds(conn)) == ["C-1", "C-2"]
+
     def test_every_change_is_audited(self, installation: Installation, subject: uuid.UUID) -> None:
         """Placing and releasing each append one entry naming the subject by UUID."""
         with transaction(installation.engine) as conn:

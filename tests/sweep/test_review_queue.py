@@ -74,6 +74,21 @@ class TestDecide:
                 clock=lambda: AT,
             )
 
+    def test_keep_is_bounded_to_ten_years(self, installation: Installation) -> None:
+        """keep-until 9999-12-31 is refused: a DPO decides again within ten years."""
+        subject = queued(installation)[0]["id"]
+        with pytest.raises(BadInput) as info, transaction(installation.engine) as conn:
+            decide(
+                conn,
+                subject,
+                ReviewDecision.KEEP,
+                reason="r",
+                actor="dpo",
+                keep_until=datetime(9999, 12, 31, tzinfo=UTC),
+                clock=lambda: AT,
+            )
+        assert info.value.message == "keep-until is more than 10 years away: give at most 10y"
+
     def test_no_open_review(self, installation: Installation) -> None:
         """Deciding a subject without an open item is refused."""
         subject = queued(installation)[0]["id"]
