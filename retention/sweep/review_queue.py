@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, u
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
-from retention.store import Candidate, ReviewDecision, ReviewItem
+from retention.store import Candidate, ReviewDecision, ReviewItem, among
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import delete_subjects
 
@@ -110,7 +110,7 @@ def enqueue(
     wanted = [r.subject_id for r in requests]
     already = set(
         conn.execute(
-            select(i.subject_id).where(i.subject_id.in_(wanted), i.decided_at.is_(None))
+            select(i.subject_id).where(among(conn, i.subject_id, wanted), i.decided_at.is_(None))
         ).scalars()
     )
     rows = [
