@@ -25,7 +25,7 @@ from sqlalchemy import Engine, event
 __all__ = ["BatchLog", "Explain", "StatementTimes", "kind_of"]
 
 _DML = re.compile(
-    r"^\s*(?:WITH\b.*?\)\s*)?(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.I | re.S
+    r"^\s*(?:WITH\b.*?\)\s*)?(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\S+)", re.I | re.S
 )
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.I)
 # The compiled policy SELECT is hundreds of kilobytes; nothing else comes near.
