@@ -45,12 +45,18 @@ def uuid_array(ids: Sequence[uuid.UUID]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def text_array(values: Sequence[str]) -> str:
-    """The text of a PostgreSQL array literal of `values`, every element quoted and escaped."""
+def text_array(values: Sequence[str | None]) -> str:
+    """The text of a PostgreSQL array literal of `values`, every element quoted and escaped.
+
+    None is the array's NULL (unquoted, so never the string 'NULL').
+    """
     if not values:
         return "{}"
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + '","'.join(quoted) + '"}'
+    quoted = (
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    return "{" + ",".join(quoted) + "}"
 
 
 def uuid_array_param(ids: Sequence[uuid.UUID]) -> ColumnElement[Any]:
