@@ -3,6 +3,8 @@
 `StatementTimes` times every statement SQLAlchemy sends on an engine (both sweep workers'),
 grouped by kind: the verb and table of a DML statement, `decision` for the compiled policy
 SELECT; the audit entries' COPY goes through the driver and shows in the batch's `audit_s`.
+On SQLite a SELECT's rows are stepped through after the statement's timer stops (the driver runs
+it lazily, as rows are fetched): its time shows in the batch's step (`decide_s`), not its kind.
 `BatchLog` collects the sweep's own per-batch step timings (its `sweep.batch` log events).
 `Explain` runs `EXPLAIN (ANALYZE, BUFFERS)` of every batch statement on PostgreSQL inside a
 savepoint that it then rolls back, just before the statement itself runs: the plans are those

@@ -417,7 +417,7 @@ def realistic_run(
     url = factory.migrated()
     engine = connect(url)
     data_dir = workdir / f"data-{name}-{uuid.uuid4().hex[:8]}"
-    installation = _installation(engine, url, data_dir)
+    (data_dir / "documents").mkdir(parents=True)
     t = time.perf_counter()
     report = seed_candidates(engine, data_dir / "documents", n, seed=DEMO_SEED, now=AT)
     _analyze(engine)
