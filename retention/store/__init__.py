@@ -11,7 +11,7 @@ from retention.store.access_tables import Grant, Principal, PrincipalKind, Token
 from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
 from retention.store.engine import TZDateTime, connect, is_postgresql, is_sqlite, transaction
-from retention.store.id_sets import among, text_array, uuid_array, uuid_array_param
+from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.storage_order import StoragePosition
 from retention.store.subject_tables import (
@@ -68,5 +68,4 @@ __all__ = [
     "text_array",
     "transaction",
     "uuid_array",
-    "uuid_array_param",
 ]

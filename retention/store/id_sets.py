@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType
 
-__all__ = ["among", "text_array", "uuid_array", "uuid_array_param"]
+__all__ = ["among", "text_array", "uuid_array"]
 
 
 def uuid_array(ids: Sequence[uuid.UUID]) -> str:
@@ -59,7 +59,7 @@ def text_array(values: Sequence[str | None]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
-def uuid_array_param(ids: Sequence[uuid.UUID]) -> ColumnElement[Any]:
+def _uuid_array_param(ids: Sequence[uuid.UUID]) -> ColumnElement[Any]:
     """SQL (PostgreSQL): `ids` as one `uuid[]` parameter the server parses once (module docstring)."""
     # NullType: SQLAlchemy renders no bind cast, so the cast below types the parameter itself.
     return cast(bindparam(None, uuid_array(ids), type_=NullType()), ARRAY(Uuid()))
@@ -70,6 +70,6 @@ def among(
 ) -> ColumnElement[bool]:
     """SQL: `column` is one of `ids` (a UUID column of the connection's dialect)."""
     if conn.dialect.name == "postgresql":
-        return column == any_(uuid_array_param(ids))
+        return column == any_(_uuid_array_param(ids))
     values = bindparam(None, json.dumps([i.hex for i in ids]))
     return column.in_(select(literal_column("value")).select_from(func.json_each(values)))
