@@ -122,8 +122,16 @@ log = get_logger("retention.sweep")
 # a run share the list without ever taking one item twice; on SQLite a batch's transaction is
 # the only writer anyway. The delete names the claimed span (an index range) and, on
 # PostgreSQL, the claimed positions in it: a claim can skip over another worker's items.
+# A claim starts after the highest position claimed so far: every item up to it was claimed by a
+# batch that commits (deleting it) or fails the run. On PostgreSQL the items already claimed stay
+# in the index as dead entries until vacuum, and a claim reading from the list's start walked
+# past all of them: a batch's claim cost grew with the number of batches before it.
 _RUN = bindparam("run", type_=Uuid())
-_NEXT_ITEMS = "SELECT position, subject_id FROM sweep_item WHERE run_id = :run ORDER BY position"
+_BEFORE_ANY_POSITION = -(2**63)  # the least BIGINT
+_NEXT_ITEMS = (
+    "SELECT position, subject_id FROM sweep_item WHERE run_id = :run AND position > :after "
+    "ORDER BY position"
+)
 _DROP_SPAN = "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
 _CLAIM = {
     "sqlite": (
@@ -331,6 +339,7 @@ class _Sweep:
         self.cites = cites(policy_set)
         self.workers = workers
         self.handled = 0  # work items taken, acted on or not
+        self.claimed_upto = _BEFORE_ANY_POSITION  # the highest work item position claimed
         self.lock = threading.Lock()  # guards `counts` and the progress callback
         self.failed = threading.Event()  # a worker failed: the others stop after their batch
 
@@ -540,8 +549,13 @@ class _Sweep:
     def claim(self, conn: Connection) -> list[tuple[int, Any]]:
         """Take (and delete, in this transaction) the next batch of work items, in order."""
         take, drop = _CLAIM[conn.dialect.name]
-        items = [(p, s) for p, s in conn.execute(take, {"run": self.run_id, "n": self.batch_size})]
+        with self.lock:
+            after = self.claimed_upto
+        params = {"run": self.run_id, "n": self.batch_size, "after": after}
+        items = [(p, s) for p, s in conn.execute(take, params)]
         if items:
+            with self.lock:
+                self.claimed_upto = max(self.claimed_upto, items[-1][0])
             span = {"run": self.run_id, "first": items[0][0], "last": items[-1][0]}
             if is_postgresql(conn):
                 span["positions"] = "{" + ",".join(str(p) for p, _ in items) + "}"
