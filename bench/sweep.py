@@ -6,7 +6,7 @@ Two modes, on each backend (PostgreSQL when GDPR_TEST_DATABASE_URL or --pg is se
   country, every status, applications, talent-pool consents, CV files), so that every action
   path runs: delete with its cascades, anonymize, block, review, document removal. Printed: the
   dry-run plan's time; the sweep's subjects/s overall and per action (subjects over the time spent
-  in that action's statements); each step's and each statement kind's share of a batch; and the
+  in that action's call: its statements and the Python that feeds them); each step's and each statement kind's share of a batch; and the
   raw limit, measured in the same run on a copy of the same seeded database: the selection and
   the same actions as plain set-based statements in one transaction, without audit, batches,
   locks or name pools.
@@ -229,7 +229,7 @@ class Figures:
     plan_s: float
     acted: int = 0
     batches: int = 0
-    per_action: dict[str, float] = field(default_factory=dict)  # subjects/s in its statements
+    per_action: dict[str, float] = field(default_factory=dict)  # subjects/s in its action call
     counts: dict[str, int] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)  # seconds per batch
     kinds: dict[str, float] = field(default_factory=dict)  # seconds per batch
@@ -480,7 +480,7 @@ def realistic_run(
         f"{times.seconds.get('selection', 0.0):.2f} s"
     )
     print(
-        f"[{name}] per action, subjects/s in its statements: "
+        f"[{name}] per action, subjects/s in its action call: "
         + ", ".join(f"{a} {per_action[a]:,.0f}" for a in ACTIONS if a in per_action)
     )
     _print_batch(name, steps, kinds)
@@ -622,7 +622,7 @@ def runs(
     )
     if args.mode == "realistic":
         print(
-            f"[{name}] median per action, subjects/s in its statements: "
+            f"[{name}] median per action, subjects/s in its action call: "
             + ", ".join(
                 f"{a} {_median([r.per_action[a] for r in results if a in r.per_action]):,.0f}"
                 for a in ACTIONS
