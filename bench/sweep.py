@@ -7,9 +7,9 @@ Two modes, on each backend (PostgreSQL when GDPR_TEST_DATABASE_URL or --pg is se
   path runs: delete with its cascades, anonymize, block, review, document removal. Printed: the
   dry-run plan's time; the sweep's subjects/s overall and per action (subjects over the time spent
   in that action's call: its statements and the Python that feeds them); each step's and each
-  statement kind's share of a batch; and the raw limit, measured in the same run on a copy of the same seeded database: the selection and
-  the same actions as plain set-based statements in one transaction, without audit, batches,
-  locks or name pools.
+  statement kind's share of a batch; and the raw limit, measured in the same run on a copy of the
+  same seeded database: the selection and the same actions as plain set-based statements in one
+  transaction, without audit, batches, locks or name pools.
 - `anonymize` (--mode anonymize): N candidates all due for anonymization in EU-baseline
   countries; the sweep next to one raw UPDATE of the same rows.
 

@@ -60,7 +60,7 @@ def text_array(values: Sequence[str | None]) -> str:
 
 
 def _uuid_array_param(ids: Sequence[uuid.UUID]) -> ColumnElement[Any]:
-    """SQL (PostgreSQL): `ids` as one `uuid[]` parameter the server parses once (module docstring)."""
+    """SQL (PostgreSQL): `ids` as one `uuid[]` parameter, parsed once (see the module docstring)."""
     # NullType: SQLAlchemy renders no bind cast, so the cast below types the parameter itself.
     return cast(bindparam(None, uuid_array(ids), type_=NullType()), ARRAY(Uuid()))
 
