@@ -3,9 +3,17 @@
 `column IN (:a, :b, ...)` with thousands of ids makes SQLAlchemy render and process a parameter
 per id on every statement, which costs more than the database's work. Here the whole set is one
 value: a JSON array read with `json_each` on SQLite (ids as the 32 hex digits SQLite stores), a
-`uuid[]` compared with `= ANY(...)` on PostgreSQL, sent as the text of an array literal that the
-server casts: psycopg's array adapter checks every element against a regular expression, which
-cost more per id than the statement.
+`uuid[]` compared with `= ANY(...)` on PostgreSQL, sent as the text of an array literal: psycopg's
+array adapter checks every element against a regular expression, which cost more per id than
+the statement.
+
+On PostgreSQL the parameter must reach the server untyped (psycopg sends a `str` as `unknown`),
+so that `CAST($1 AS uuid[])` gives the parameter itself the type `uuid[]`: the server parses the
+literal once, when the statement is bound, and the planner sees a constant array (an index key,
+or a hashed set when it filters). A parameter typed `varchar` (what SQLAlchemy renders for a
+`String` bind, `$1::VARCHAR`) leaves a cast through `array_in`, which is STABLE and so is never
+folded: wherever the array is not an index key, the executor parsed the 10,000-element literal
+again for every row it filtered, and one UPDATE of a batch's applications took 10 s.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
-    Text,
     Uuid,
     any_,
     bindparam,
@@ -29,6 +36,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 __all__ = ["among", "text_array", "uuid_array"]
 
@@ -38,12 +46,24 @@ def uuid_array(ids: Sequence[uuid.UUID]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def text_array(values: Sequence[str]) -> str:
-    """The text of a PostgreSQL array literal of `values`, every element quoted and escaped."""
+def text_array(values: Sequence[str | None]) -> str:
+    """The text of a PostgreSQL array literal of `values`, every element quoted and escaped.
+
+    None is the array's NULL (unquoted, so never the string 'NULL').
+    """
     if not values:
         return "{}"
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + '","'.join(quoted) + '"}'
+    quoted = (
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    return "{" + ",".join(quoted) + "}"
+
+
+def _uuid_array_param(ids: Sequence[uuid.UUID]) -> ColumnElement[Any]:
+    """SQL (PostgreSQL): `ids` as one `uuid[]` parameter, parsed once (see the module docstring)."""
+    # NullType: SQLAlchemy renders no bind cast, so the cast below types the parameter itself.
+    return cast(bindparam(None, uuid_array(ids), type_=NullType()), ARRAY(Uuid()))
 
 
 def among(
@@ -51,6 +71,6 @@ def among(
 ) -> ColumnElement[bool]:
     """SQL: `column` is one of `ids` (a UUID column of the connection's dialect)."""
     if conn.dialect.name == "postgresql":
-        return column == any_(cast(bindparam(None, uuid_array(ids), type_=Text()), ARRAY(Uuid())))
+        return column == any_(_uuid_array_param(ids))
     values: BindParameter[str] = bindparam(None, json.dumps([i.hex for i in ids]))
     return column.in_(select(literal_column("value")).select_from(func.json_each(values)))

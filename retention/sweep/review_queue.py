@@ -15,14 +15,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Uuid,
+    bindparam,
+    exists,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from audit_log import AuditLog, Event
 from retention.clock import Clock, utc_now
 from retention.durations import check_within_years
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, ReviewDecision, ReviewItem, table_of
+from retention.store import (
+    Candidate,
+    ReviewDecision,
+    ReviewItem,
+    TZDateTime,
+    among,
+    is_postgresql,
+    table_of,
+    text_array,
+    uuid_array,
+)
 from retention.sweep.anonymization import Anonymizer, anonymize
 from retention.sweep.deletion import delete_subjects
 
@@ -114,7 +135,7 @@ def enqueue(
     wanted = [r.subject_id for r in requests]
     already = set(
         conn.execute(
-            select(i.subject_id).where(i.subject_id.in_(wanted), i.decided_at.is_(None))
+            select(i.subject_id).where(among(conn, i.subject_id, wanted), i.decided_at.is_(None))
         ).scalars()
     )
     rows: list[dict[str, Any]] = [
@@ -132,9 +153,49 @@ def enqueue(
         for r in requests
         if r.subject_id not in already
     ]
-    if rows:
+    if rows and is_postgresql(conn):
+        _insert_pg(conn, rows, at=at, policy_hash=policy_hash, run_id=run_id)
+    elif rows:
         conn.execute(insert(_items), rows)
     return [r["subject_id"] for r in rows]
+
+
+# One statement whatever the number of items: as an executemany, SQLAlchemy's processing of
+# each row's parameters took longer than the server's work (80 ms of a 10,000-subject batch).
+_INSERT_PG = text(
+    """
+    INSERT INTO review_item
+        (id, subject_id, country, policy, rule, cite, policy_hash, run_id, queued_at)
+    SELECT v.id, v.subject_id, v.country, v.policy, v.rule, v.cite, :policy_hash, :run_id, :at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:subjects AS uuid[]), CAST(:countries AS text[]),
+                CAST(:policies AS text[]), CAST(:rules AS text[]), CAST(:cites AS text[]))
+        AS v(id, subject_id, country, policy, rule, cite)
+    """
+).bindparams(bindparam("run_id", type_=Uuid()), bindparam("at", type_=TZDateTime()))
+
+
+def _insert_pg(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    at: datetime,
+    policy_hash: str,
+    run_id: uuid.UUID | None,
+) -> None:
+    conn.execute(
+        _INSERT_PG,
+        {
+            "policy_hash": policy_hash,
+            "run_id": run_id,
+            "at": at,
+            "ids": uuid_array([r["id"] for r in rows]),
+            "subjects": uuid_array([r["subject_id"] for r in rows]),
+            "countries": text_array([r["country"] for r in rows]),
+            "policies": text_array([r["policy"] for r in rows]),
+            "rules": text_array([r["rule"] for r in rows]),
+            "cites": text_array([r["cite"] for r in rows]),
+        },
+    )
 
 
 def list_reviews(conn: Connection, *, include_decided: bool = False) -> list[ReviewView]:
