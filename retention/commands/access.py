@@ -11,7 +11,34 @@ from retention.commands.options import COUNTRY, json_option
 from retention.commands.output import emit, when_text
 from retention.errors import BadInput, CheckFailed
 from retention.install import secret_is_private
-from retention.operations import access as ops
+from retention.operations import (
+    INSTALLATION,
+    AccessReview,
+    ApproveGrant,
+    CheckAccess,
+    CreatePrincipal,
+    DisablePrincipal,
+    Enroll,
+    GrantAccess,
+    IssuedCode,
+    ListGrants,
+    ListPrincipals,
+    ReviewAccess,
+    ReviewedGrant,
+    RevokeGrant,
+    RotateToken,
+    approve_grant,
+    check_access,
+    create_principal,
+    disable_principal,
+    enroll,
+    grant_access,
+    list_grants,
+    list_principals,
+    review_access,
+    revoke_grant,
+    rotate_token,
+)
 
 
 @click.group()
@@ -32,7 +59,7 @@ def principal() -> None:
 def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> None:
     """Create a principal and print its one-time enrollment code (the person redeems it)."""
     actor = app.authenticate()
-    issued = ops.create_principal(app.installation(), actor, ops.CreatePrincipal(name, kind))
+    issued = create_principal(app.installation(), actor, CreatePrincipal(name, kind))
     emit(
         as_json,
         issued,
@@ -40,7 +67,7 @@ def principal_create(app: AppContext, name: str, kind: str, as_json: bool) -> No
     )
 
 
-def _code_text(issued: ops.IssuedCode) -> str:
+def _code_text(issued: IssuedCode) -> str:
     return (
         f"Enrollment code (single use, until {when_text(issued.expires_at)}; give it to "
         f"{issued.name} only, who runs 'gdpr principal enroll'): {issued.code}"
@@ -53,7 +80,7 @@ def _code_text(issued: ops.IssuedCode) -> str:
 def principal_list(app: AppContext, as_json: bool) -> None:
     """List principals."""
     actor = app.authenticate()
-    rows = ops.list_principals(app.installation(), actor, ops.ListPrincipals())
+    rows = list_principals(app.installation(), actor, ListPrincipals())
     emit(
         as_json,
         rows,
@@ -75,7 +102,7 @@ def principal_list(app: AppContext, as_json: bool) -> None:
 def principal_disable(app: AppContext, name: str, reason: str, as_json: bool) -> None:
     """Disable a principal: its tokens and grants stop working at once."""
     actor = app.authenticate()
-    done = ops.disable_principal(app.installation(), actor, ops.DisablePrincipal(name, reason))
+    done = disable_principal(app.installation(), actor, DisablePrincipal(name, reason))
     emit(as_json, done, f"Disabled principal {done.name} ({done.id}).")
 
 
@@ -90,7 +117,7 @@ def principal_rotate_token(app: AppContext, name: str, as_json: bool) -> None:
     than you approves them again.
     """
     actor = app.authenticate()
-    issued = ops.rotate_token(app.installation(), actor, ops.RotateToken(name))
+    issued = rotate_token(app.installation(), actor, RotateToken(name))
     suspended = [str(g) for g in issued.suspended_grants or ()]
     emit(
         as_json,
@@ -120,7 +147,7 @@ def principal_enroll(app: AppContext, code_file: Path | None, as_json: bool) -> 
             raise BadInput(f"cannot read code file {code_file} ({exc.strerror})") from None
     else:
         code = click.prompt("Enrollment code", hide_input=True, err=True)
-    issued = ops.enroll(app.installation(), ops.Enroll(code))
+    issued = enroll(app.installation(), Enroll(code))
     emit(
         as_json,
         issued,
@@ -157,8 +184,8 @@ def access_grant(
 ) -> None:
     """Grant a role to a principal (admin and dpo grants wait for a second approver)."""
     actor = app.authenticate()
-    request = ops.GrantAccess(principal_name, role, country, expires, reason)
-    grant = ops.grant_access(app.installation(), actor, request)
+    request = GrantAccess(principal_name, role, country, expires, reason)
+    grant = grant_access(app.installation(), actor, request)
     emit(
         as_json,
         grant,
@@ -179,7 +206,7 @@ def access_grant(
 def access_approve(app: AppContext, grant_id: str, as_json: bool) -> None:
     """Approve a pending grant (four eyes: not the grantor, not the grantee)."""
     actor = app.authenticate()
-    grant = ops.approve_grant(app.installation(), actor, ops.ApproveGrant(grant_id))
+    grant = approve_grant(app.installation(), actor, ApproveGrant(grant_id))
     emit(as_json, grant, f"Approved grant {grant.id}: {grant.role} is now active.")
 
 
@@ -191,7 +218,7 @@ def access_approve(app: AppContext, grant_id: str, as_json: bool) -> None:
 def access_revoke(app: AppContext, grant_id: str, reason: str, as_json: bool) -> None:
     """Revoke a grant at once."""
     actor = app.authenticate()
-    grant = ops.revoke_grant(app.installation(), actor, ops.RevokeGrant(grant_id, reason))
+    grant = revoke_grant(app.installation(), actor, RevokeGrant(grant_id, reason))
     emit(as_json, grant, f"Revoked grant {grant.id}.")
 
 
@@ -202,7 +229,7 @@ def access_revoke(app: AppContext, grant_id: str, reason: str, as_json: bool) ->
 def access_list(app: AppContext, principal_name: str | None, as_json: bool) -> None:
     """List grants, newest first."""
     actor = app.authenticate()
-    rows = ops.list_grants(app.installation(), actor, ops.ListGrants(principal_name))
+    rows = list_grants(app.installation(), actor, ListGrants(principal_name))
 
     def text() -> str:
         lines = [
@@ -228,8 +255,8 @@ def access_check(
 ) -> None:
     """Explain whether PRINCIPAL may use PERMISSION now (exit 0 allowed, 1 denied)."""
     actor = app.authenticate()
-    request = ops.CheckAccess(principal_name, permission, country)
-    check = ops.check_access(app.installation(), actor, request)
+    request = CheckAccess(principal_name, permission, country)
+    check = check_access(app.installation(), actor, request)
     emit(as_json, check, f"{'ALLOWED' if check.allowed else 'DENIED'}: {check.reason}")
     if not check.allowed:
         where = "in every country" if check.country is None else f"in {check.country}"
@@ -242,10 +269,10 @@ def access_check(
 def access_review_cmd(app: AppContext, as_json: bool) -> None:
     """What a periodic access review needs to look at."""
     actor = app.authenticate()
-    review = ops.review_access(app.installation(), actor, ops.ReviewAccess())
+    review = review_access(app.installation(), actor, ReviewAccess())
 
     def text() -> str:
-        def section(title: str, items: list[ops.ReviewedGrant]) -> list[str]:
+        def section(title: str, items: list[ReviewedGrant]) -> list[str]:
             lines = [f"{title}: {len(items)}"]
             for g in items:
                 if g.approved_by:
@@ -276,14 +303,14 @@ def access_review_cmd(app: AppContext, as_json: bool) -> None:
     emit(as_json, review, text)
 
 
-def _review_principals(review: ops.AccessReview) -> list[str]:
+def _review_principals(review: AccessReview) -> list[str]:
     """Per principal: credential issuer, grantor and approver of each grant; four-eyes flags."""
     lines = ["Principals (credential issued by; each grant granted by / approved by):"]
     for p in review.principals:
         lines.append(f"  {p.name}: credential issued by {', '.join(p.credential_issued_by) or '-'}")
         lines.extend(
             f"    {g.role} {g.countries} {g.status}: granted by "
-            f"{g.granted_by or ops.INSTALLATION}, approved by {g.approved_by or '-'}"
+            f"{g.granted_by or INSTALLATION}, approved by {g.approved_by or '-'}"
             for g in p.grants
         )
     flags = review.flags

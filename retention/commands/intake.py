@@ -10,7 +10,7 @@ from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit
 from retention.errors import CheckFailed
-from retention.operations import intake as ops
+from retention.operations import ImportCandidates, ImportReport, import_candidates
 
 
 @click.group("import")
@@ -47,8 +47,8 @@ def import_candidates_command(
     Valid rows are imported in one transaction; rejected rows go to the rejects file with their
     line number and a reason, and the command then exits 1.
     """
-    request = ops.ImportCandidates(file, rejects)
-    report = ops.import_candidates(app.installation(), app.authenticate(), request)
+    request = ImportCandidates(file, rejects)
+    report = import_candidates(app.installation(), app.authenticate(), request)
     emit(as_json, report, lambda: _import_text(report))
     if report.rejected:
         rows = "row" if report.rejected == 1 else "rows"
@@ -58,7 +58,7 @@ def import_candidates_command(
         )
 
 
-def _import_text(report: ops.ImportReport) -> str:
+def _import_text(report: ImportReport) -> str:
     lines = [
         f"Imported {report.file} ({report.format}): {report.rows:,} rows, "
         f"{report.inserted:,} new, {report.updated:,} updated, "

@@ -12,7 +12,18 @@ from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit
 from retention.errors import CheckFailed
-from retention.operations import policies as ops
+from retention.operations import (
+    CheckPolicies,
+    EvaluateRecords,
+    ExplainSubject,
+    FormatPolicies,
+    RunPolicyTests,
+    check_policies,
+    evaluate_records,
+    explain_subject,
+    format_policies,
+    run_policy_tests,
+)
 from retention.subjects import parse_subject_id
 
 
@@ -30,7 +41,7 @@ def _count(n: int, what: str) -> str:
 @json_option
 def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
     """Parse and lint policy files (default: the shipped packs); exit 1 on any finding."""
-    result = ops.check_policies(ops.CheckPolicies(paths))
+    result = check_policies(CheckPolicies(paths))
     emit(as_json, result, lambda: "\n".join(d.render() for d in result.findings) or "Policies OK.")
     if not result.ok:
         raise CheckFailed(f"{_count(len(result.findings), 'finding')} in the policy files")
@@ -42,7 +53,7 @@ def policy_check(paths: tuple[Path, ...], as_json: bool) -> None:
 @json_option
 def policy_fmt(check: bool, paths: tuple[Path, ...], as_json: bool) -> None:
     """Rewrite policy files in the canonical layout (comments kept)."""
-    result = ops.format_policies(ops.FormatPolicies(paths, check=check))
+    result = format_policies(FormatPolicies(paths, check=check))
     if as_json:
         emit(True, result, "")
     for path in [] if as_json else result.changed:
@@ -78,7 +89,7 @@ def policy_evaluate(
     at = policies.parse_instant(at_text, "--at")
     assert at is not None  # a required option: parse_instant returns None only for None
     records = policies.decode_utf8(records_file.read(), records_file.name).splitlines()
-    result = ops.evaluate_records(ops.EvaluateRecords(records, at, policy_paths))
+    result = evaluate_records(EvaluateRecords(records, at, policy_paths))
 
     def text() -> str:
         lines = []
@@ -105,7 +116,7 @@ def policy_evaluate(
 @json_option
 def policy_test(path: Path | None, as_json: bool) -> None:
     """Run the policy test files (default: the shipped packs' tests); exit 1 on a failure."""
-    report = ops.run_policy_tests(ops.RunPolicyTests(path))
+    report = run_policy_tests(RunPolicyTests(path))
 
     def text() -> str:
         lines = [
@@ -130,6 +141,6 @@ def policy_explain(
 ) -> None:
     """Trace the retention decision on one stored subject: each rule tried, dates, holds."""
     at = policies.parse_instant(at_text, "--at") if at_text else None
-    request = ops.ExplainSubject(parse_subject_id(subject_id), at, reason)
-    trace = ops.explain_subject(app.installation(), app.authenticate(), request)
+    request = ExplainSubject(parse_subject_id(subject_id), at, reason)
+    trace = explain_subject(app.installation(), app.authenticate(), request)
     emit(as_json, trace, trace.text)

@@ -9,11 +9,29 @@ import click
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import contact_options, json_option, reason_option
 from retention.commands.output import emit, when_text
-from retention.operations import subjects as ops
+from retention.operations import (
+    CandidateView,
+    EraseCandidate,
+    ExportCandidate,
+    FindCandidates,
+    ListConsents,
+    RecordConsent,
+    ShowCandidate,
+    UpdateCandidate,
+    WithdrawConsent,
+    erase_candidate,
+    export_candidate,
+    find_candidates,
+    list_consents,
+    record_consent,
+    show_candidate,
+    update_candidate,
+    withdraw_consent,
+)
 from retention.subjects import parse_subject_id
 
 
-def _show_candidate(record: ops.CandidateView) -> str:
+def _show_candidate(record: CandidateView) -> str:
     return "\n".join(f"{k:<17} {'' if v is None else v}" for k, v in record.fields.items())
 
 
@@ -29,8 +47,8 @@ def candidate() -> None:
 @pass_app
 def candidate_show(app: AppContext, subject_id: str, reason: str | None, as_json: bool) -> None:
     """Show one candidate."""
-    request = ops.ShowCandidate(parse_subject_id(subject_id), reason)
-    record = ops.show_candidate(app.installation(), app.authenticate(), request)
+    request = ShowCandidate(parse_subject_id(subject_id), reason)
+    record = show_candidate(app.installation(), app.authenticate(), request)
     emit(as_json, record, lambda: _show_candidate(record))
 
 
@@ -50,8 +68,8 @@ def candidate_find(
     """Find candidates you may read by e-mail address or ATS reference."""
     if (email is None) == (external_ref is None):
         raise click.UsageError("give exactly one of --email or --external-ref")
-    request = ops.FindCandidates(email=email, external_ref=external_ref, reason=reason)
-    found = ops.find_candidates(app.installation(), app.authenticate(), request)
+    request = FindCandidates(email=email, external_ref=external_ref, reason=reason)
+    found = find_candidates(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         found,
@@ -75,8 +93,8 @@ def candidate_export(
 ) -> None:
     """Export everything held about a candidate as JSON (GDPR Articles 15 and 20)."""
     to_stdout = str(out) == "-"
-    request = ops.ExportCandidate(parse_subject_id(subject_id), None if to_stdout else out, reason)
-    result = ops.export_candidate(app.installation(), app.authenticate(), request)
+    request = ExportCandidate(parse_subject_id(subject_id), None if to_stdout else out, reason)
+    result = export_candidate(app.installation(), app.authenticate(), request)
     if result.data is not None:  # the document itself is the output
         click.echo(result.data, nl=False)  # bytes go to the binary stream as they are
         return
@@ -99,8 +117,8 @@ def candidate_update(
     """Change a candidate's contact fields."""
     key = parse_subject_id(subject_id)
     changes = {k: v for k, v in fields.items() if v is not None}
-    request = ops.UpdateCandidate(key, changes, reason)
-    record = ops.update_candidate(app.installation(), app.authenticate(), request)
+    request = UpdateCandidate(key, changes, reason)
+    record = update_candidate(app.installation(), app.authenticate(), request)
     emit(as_json, record, f"Updated {', '.join(sorted(changes))} of {key}.")
 
 
@@ -111,8 +129,8 @@ def candidate_update(
 @pass_app
 def candidate_erase(app: AppContext, subject_id: str, reason: str, as_json: bool) -> None:
     """Erase a candidate on request (GDPR Article 17): records now, document files after commit."""
-    request = ops.EraseCandidate(parse_subject_id(subject_id), reason)
-    done = ops.erase_candidate(app.installation(), app.authenticate(), request)
+    request = EraseCandidate(parse_subject_id(subject_id), reason)
+    done = erase_candidate(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         done,
@@ -145,8 +163,8 @@ def consent_record(
 ) -> None:
     """Record a consent given now."""
     key = parse_subject_id(subject_id)
-    request = ops.RecordConsent(key, purpose, notice, channel, expires)
-    row = ops.record_consent(app.installation(), app.authenticate(), request)
+    request = RecordConsent(key, purpose, notice, channel, expires)
+    row = record_consent(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         row,
@@ -163,8 +181,8 @@ def consent_record(
 def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bool) -> None:
     """Withdraw a subject's consent for a purpose."""
     key = parse_subject_id(subject_id)
-    request = ops.WithdrawConsent(key, purpose)
-    done = ops.withdraw_consent(app.installation(), app.authenticate(), request)
+    request = WithdrawConsent(key, purpose)
+    done = withdraw_consent(app.installation(), app.authenticate(), request)
     emit(as_json, done, f"Withdrew {done.withdrawn} consent(s) of {key} for {purpose}.")
 
 
@@ -174,8 +192,8 @@ def consent_withdraw(app: AppContext, subject_id: str, purpose: str, as_json: bo
 @pass_app
 def consent_list(app: AppContext, subject_id: str, as_json: bool) -> None:
     """A subject's consent history."""
-    request = ops.ListConsents(parse_subject_id(subject_id))
-    rows = ops.list_consents(app.installation(), app.authenticate(), request)
+    request = ListConsents(parse_subject_id(subject_id))
+    rows = list_consents(app.installation(), app.authenticate(), request)
     emit(
         as_json,
         rows,
