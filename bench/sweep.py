@@ -191,27 +191,30 @@ def insert_rows(engine: Engine, data: list[tuple[Any, ...]]) -> None:
         )
 
 
+def raw_anonymized(c: Any) -> dict[str, Any]:
+    """The column values the anonymize action writes, as one set-based statement would."""
+    return {
+        "first_name": "Anon",
+        "last_name": "Anon",
+        "email": "anon@invalid.example",
+        "phone": PHONE_PLACEHOLDER,
+        "city": None,
+        "notes": None,
+        "external_ref": None,
+        "applied_at": MonthStart(c.applied_at),
+        "decided_at": MonthStart(c.decided_at),
+        "last_activity_at": MonthStart(c.last_activity_at),
+        "created_at": MonthStart(c.created_at),
+        "anonymized_at": AT,
+        "updated_at": AT,
+    }
+
+
 def raw_update(engine: Engine) -> tuple[int, float]:
     """The same anonymization as one set-based UPDATE, without audit or name pools."""
     c = Candidate.__table__.c
     stmt = (
-        update(Candidate.__table__)
-        .where(c.anonymized_at.is_not(None))
-        .values(
-            first_name="Anon",
-            last_name="Anon",
-            email="anon@invalid.example",
-            phone=PHONE_PLACEHOLDER,
-            city=None,
-            notes=None,
-            external_ref=None,
-            applied_at=MonthStart(c.applied_at),
-            decided_at=MonthStart(c.decided_at),
-            last_activity_at=MonthStart(c.last_activity_at),
-            created_at=MonthStart(c.created_at),
-            anonymized_at=AT,
-            updated_at=AT,
-        )
+        update(Candidate.__table__).where(c.anonymized_at.is_not(None)).values(**raw_anonymized(c))
     )
     t = time.perf_counter()
     with transaction(engine) as conn:
@@ -357,23 +360,7 @@ def raw_actions(engine: Engine, policy_set: Any) -> tuple[int, dict[str, float]]
         step(
             "anonymize",
             conn,
-            update(cands)
-            .where(c.id.in_(of("anonymize")))
-            .values(
-                first_name="Anon",
-                last_name="Anon",
-                email="anon@invalid.example",
-                phone=PHONE_PLACEHOLDER,
-                city=None,
-                notes=None,
-                external_ref=None,
-                applied_at=MonthStart(c.applied_at),
-                decided_at=MonthStart(c.decided_at),
-                last_activity_at=MonthStart(c.last_activity_at),
-                created_at=MonthStart(c.created_at),
-                anonymized_at=AT,
-                updated_at=AT,
-            ),
+            update(cands).where(c.id.in_(of("anonymize"))).values(**raw_anonymized(c)),
         )
         step(
             "block",
