@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from retention.api import metrics, probes
+from retention.api.idempotency import IdempotencyKeys, Replayed
 from retention.api.middleware import CHANNEL, RequestContext
 from retention.api.problems import install_problem_handlers
 from retention.api.routes import ROUTERS
@@ -115,5 +116,13 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
         prefixes.update((id(route), API_PREFIX) for route in router.routes)
     app.state.metrics = metrics.ApiMetrics()
+
+    async def on_replay(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Replayed)
+        return exc.response
+
+    app.add_exception_handler(Replayed, on_replay)
+    # The last added is the outermost: the request context wraps everything.
+    app.add_middleware(IdempotencyKeys, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=app.state.metrics, prefixes=prefixes)
     return app

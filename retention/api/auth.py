@@ -3,7 +3,8 @@
 `PrincipalDep` resolves the caller with `retention.access.verify_token`, the CLI's own check (a
 lookup by SHA-256, confirmed with a constant-time comparison), in a worker thread. Before it,
 the source's rate limit and failed-authentication limit; after it, the principal's rate limit
-(`retention.api.limits`: 429 with `Retry-After`). A failure is 401 with `WWW-Authenticate:
+(`retention.api.limits`: 429 with `Retry-After`), then the POST's Idempotency-Key is claimed
+(`retention.api.idempotency`: a replay answers here). A failure is 401 with `WWW-Authenticate:
 Bearer` and the CLI's one-line reason, audited aggregated per source and minute; nothing of the
 token is echoed or logged.
 """
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from retention.access import AuthFailure, PrincipalView, verify_token
+from retention.api.idempotency import claim_for
 from retention.api.limits import source_of
 from retention.api.problems import ApiProblem, ProblemKind
 from retention.api.state import StateDep
@@ -50,6 +52,7 @@ def authenticated(
         raise ApiProblem(ProblemKind.UNAUTHORIZED, detail, headers=CHALLENGE)
     guards.principals.hit(str(result.id))
     request.scope.setdefault("state", {})["principal_id"] = str(result.id)
+    claim_for(request, str(result.id), state.installation, state.clock)
     return result
 
 
