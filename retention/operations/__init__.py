@@ -123,6 +123,8 @@ from retention.operations.subjects import (
     RecordConsent,
     ShowCandidate,
     UpdateCandidate,
+    UpsertCandidate,
+    UpsertResult,
     WithdrawConsent,
     erase_candidate,
     export_candidate,
@@ -131,6 +133,7 @@ from retention.operations.subjects import (
     record_consent,
     show_candidate,
     update_candidate,
+    upsert_candidate,
     withdraw_consent,
 )
 from retention.operations.sweeps import PlanSweep, RunSweep, plan_sweep, sweep
@@ -204,6 +207,8 @@ __all__ = [
     "SignCheckpoint",
     "SubjectExplanation",
     "UpdateCandidate",
+    "UpsertCandidate",
+    "UpsertResult",
     "VerifierKey",
     "VerifyEvidence",
     "VerifyLog",
@@ -252,6 +257,7 @@ __all__ = [
     "sweep",
     "update_candidate",
     "upgrade_schema",
+    "upsert_candidate",
     "verifier_key",
     "verify_evidence",
     "verify_log",
