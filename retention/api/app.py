@@ -12,11 +12,19 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from retention.api import metrics, probes
-from retention.api.idempotency import IdempotencyKeys, Replayed
+from retention.api.bodies import BodyRules
+from retention.api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyKeys,
+    Replayed,
+)
 from retention.api.middleware import CHANNEL, RequestContext
+from retention.api.params import REASON_HEADER
 from retention.api.problems import install_problem_handlers
 from retention.api.routes import ROUTERS
 from retention.api.state import ApiState, Guards
@@ -30,6 +38,7 @@ __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/v1"
 FLUSH_EVERY_S = 5.0
+CLIENT_HEADERS = (IDEMPOTENCY_HEADER, "If-Match", REASON_HEADER)
 
 log = get_logger("retention.api")
 TITLE = "GDPR compliance engine"
@@ -122,7 +131,18 @@ def create_app(
         return exc.response
 
     app.add_exception_handler(Replayed, on_replay)
-    # The last added is the outermost: the request context wraps everything.
-    app.add_middleware(IdempotencyKeys, max_body_bytes=settings.max_body_bytes)
+    # The last added is the outermost: the request context wraps everything, then CORS (when
+    # configured: preflights need no token), then the body rules, then idempotency keys.
+    app.add_middleware(IdempotencyKeys)
+    app.add_middleware(BodyRules, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", *CLIENT_HEADERS],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", REPLAYED_HEADER],
+            max_age=600,
+        )
     app.add_middleware(RequestContext, metrics=app.state.metrics, prefixes=prefixes)
     return app
