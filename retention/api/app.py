@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -32,7 +33,7 @@ from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.install import Installation, open_installation
 from retention.logs import get_logger
-from retention.store import recorded_via
+from retention.store import GroupCommit, recorded_via
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -95,6 +96,10 @@ def create_app(
             installation, owned = source, False
         else:
             installation, owned = open_installation(source), True
+        group: GroupCommit | None = None
+        if settings.group_commit and installation.audit_group is None:
+            group = GroupCommit(installation.engine)
+            installation = dataclasses.replace(installation, audit_group=group)
         guards = Guards.of(installation, settings)
         app.state.api = ApiState(installation, clock, settings, guards)
         flusher = asyncio.create_task(_flush_every(guards, FLUSH_EVERY_S))
@@ -105,6 +110,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await run_in_threadpool(_flush_all, guards)
+            if group is not None:
+                group.close()
             if owned:
                 installation.engine.dispose()
 

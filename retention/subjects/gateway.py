@@ -50,11 +50,13 @@ from retention.store import (
     Candidate,
     Consent,
     Document,
+    GroupCommit,
     LegalHold,
     check_reason,
     record,
     scrub_erased,
     table_of,
+    transaction,
 )
 from retention.subjects.export import ExportSection, candidate_dict, export_document
 from retention.subjects.versions import candidate_version
@@ -128,6 +130,7 @@ class Gateway:
     documents_dir: Path
     clock: Clock = utc_now
     export_sections: Sequence[ExportSection] = ()
+    audit_group: GroupCommit | None = None  # audited reads share appends (the HTTP API)
 
     # --- the guarded path every operation on one subject takes ---------------------------------
 
@@ -140,66 +143,125 @@ class Gateway:
         *,
         reason: str | None = None,
         open_when_blocked: bool = False,
+        read_only: bool = False,
     ) -> T:
         """Authorize `permission` on the subject, run `work`, audit it; one transaction.
 
         `open_when_blocked` lets an operation that only reduces processing (withdrawing a
-        consent, Art. 7(3)) through on a blocked subject without the DPO rule.
+        consent, Art. 7(3)) through on a blocked subject without the DPO rule. `read_only`
+        work (it writes nothing) goes through the group commit when the gateway has one:
+        it reads in a read transaction, then its entry joins the next shared append, and
+        its result is returned once that entry is committed.
         """
-        actor = self.principal_id
+        if read_only and self.audit_group is not None:
+            return self._grouped_read(
+                subject_id, permission, action, work, reason, open_when_blocked
+            )
 
         def unit(conn: Connection) -> T:
             at = self.clock()
-            rows = conn.execute(
-                _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
-            ).all()
-            row = rows[0] if rows else None
-            country = None if row is None else row.country
-            # No row: an unknown subject (or principal); the decision then loads access itself.
-            access = access_from_rows(actor, rows) if rows else None
-            decision = require(
-                conn,
-                actor,
-                permission,
-                at=at,
-                action=action,
-                country=country,
-                subject=subject_id,
-                access=access,
+            subject, decision = self._authorized(
+                conn, at, subject_id, permission, action, reason, open_when_blocked
             )
-            if row is None:
-                # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
-                refusal = Refused(
-                    Event(
-                        actor=str(actor),
-                        action=action,
-                        subject=subject_id,
-                        outcome=Outcome.ERROR,
-                        reason="no such subject",
-                    ),
-                    NotFound(f"no subject {subject_id}"),
-                )
-                refusal.event_at = at
-                raise refusal
-            subject: Any = row  # a Core row with the candidate's columns
-            if not open_when_blocked:
-                self._check_blocked(subject, decision, action, reason, at)
             done = work(conn, subject, at)
-            details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
-            record(
-                conn,
+            event = self._done_event(subject_id, permission, action, reason, decision, done)
+            record(conn, event, at=at)
+            return done.result
+
+        return guarded(self.engine, unit, savepoint=False)
+
+    def _grouped_read(
+        self,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        work: Callable[[Connection, Any, datetime], SubjectWork[T]],
+        reason: str | None,
+        open_when_blocked: bool,
+    ) -> T:
+        group = self.audit_group
+        assert group is not None
+        at = self.clock()
+        try:
+            with transaction(group.reader) as conn:
+                subject, decision = self._authorized(
+                    conn, at, subject_id, permission, action, reason, open_when_blocked
+                )
+                done = work(conn, subject, at)
+        except Refused as refusal:
+            # A denial is on the record before it is reported, as in `guarded`.
+            group.append([(refusal.event, refusal.event_at or self.clock())])
+            raise refusal.error from None
+        group.append(
+            [(self._done_event(subject_id, permission, action, reason, decision, done), at)]
+        )
+        return done.result
+
+    def _authorized(
+        self,
+        conn: Connection,
+        at: datetime,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        reason: str | None,
+        open_when_blocked: bool,
+    ) -> tuple[Any, Decision]:
+        """The subject's row and the decision that allows `permission` on it; else `Refused`."""
+        actor = self.principal_id
+        rows = conn.execute(
+            _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
+        ).all()
+        row = rows[0] if rows else None
+        country = None if row is None else row.country
+        # No row: an unknown subject (or principal); the decision then loads access itself.
+        access = access_from_rows(actor, rows) if rows else None
+        decision = require(
+            conn,
+            actor,
+            permission,
+            at=at,
+            action=action,
+            country=country,
+            subject=subject_id,
+            access=access,
+        )
+        if row is None:
+            # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
+            refusal = Refused(
                 Event(
                     actor=str(actor),
                     action=action,
                     subject=subject_id,
-                    reason=reason or "",
-                    details={**details, **done.details},
+                    outcome=Outcome.ERROR,
+                    reason="no such subject",
                 ),
-                at=at,
+                NotFound(f"no subject {subject_id}"),
             )
-            return done.result
+            refusal.event_at = at
+            raise refusal
+        subject: Any = row  # a Core row with the candidate's columns
+        if not open_when_blocked:
+            self._check_blocked(subject, decision, action, reason, at)
+        return subject, decision
 
-        return guarded(self.engine, unit, savepoint=False)
+    def _done_event(
+        self,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        reason: str | None,
+        decision: Decision,
+        done: SubjectWork[Any],
+    ) -> Event:
+        details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
+        return Event(
+            actor=str(self.principal_id),
+            action=action,
+            subject=subject_id,
+            reason=reason or "",
+            details={**details, **done.details},
+        )
 
     def _check_blocked(
         self,
@@ -230,7 +292,12 @@ class Gateway:
             return SubjectWork(candidate_dict(subject))
 
         return self.on_subject(
-            subject_id, Permission.CANDIDATE_READ, "candidate.read", work, reason=reason
+            subject_id,
+            Permission.CANDIDATE_READ,
+            "candidate.read",
+            work,
+            reason=reason,
+            read_only=True,
         )
 
     def find(
