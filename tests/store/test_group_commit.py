@@ -3,6 +3,7 @@ a failed commit fails its whole group; the chain stays one line."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -87,7 +88,7 @@ def test_callers_arriving_together_share_one_append(engine: Engine) -> None:
     for n in range(6):  # each entry keeps its own caller's tag and instant
         assert mine[f"x.{n}"]["details"]["via"]["request_id"] == f"req-{n}"
         assert mine[f"x.{n}"]["ts"].startswith(f"2026-12-01T12:00:0{n}")
-    for before, after in zip(log, log[1:], strict=False):  # one chain, no fork
+    for before, after in itertools.pairwise(log):  # one chain, no fork
         assert after["prev"] == before["leaf"]
 
 
@@ -131,5 +132,5 @@ def test_many_threads_one_chain(engine: Engine, callers: int) -> None:
     assert errors == []
     log = entries(engine)
     assert [e["seq"] for e in log] == list(range(len(log)))
-    assert all(a["prev"] == b["leaf"] for b, a in zip(log, log[1:], strict=False))
+    assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log))
     assert group.stats.callers == callers
