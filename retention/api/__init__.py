@@ -40,5 +40,6 @@ from __future__ import annotations
 
 from retention.api.app import API_PREFIX, create_app
 from retention.api.server import serve
+from retention.api.tour import ApiTour, serve_and_call
 
-__all__ = ["API_PREFIX", "create_app", "serve"]
+__all__ = ["API_PREFIX", "ApiTour", "create_app", "serve", "serve_and_call"]
