@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import compile_path
 
 from retention.api import metrics, probes
 from retention.api.bodies import BodyRules
@@ -128,9 +131,20 @@ def create_app(
     app.include_router(probes.router)
     app.include_router(metrics.router)
     prefixes: dict[int, str] = {}
+    patterns: list[tuple[re.Pattern[str], frozenset[str]]] = []
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router, prefix=API_PREFIX)
-        prefixes.update((id(route), API_PREFIX) for route in router.routes)
+        for route in router.routes:
+            prefixes[id(route)] = API_PREFIX
+            if isinstance(route, APIRoute):
+                patterns.append(
+                    (compile_path(API_PREFIX + route.path)[0], frozenset(route.methods or ()))
+                )
+
+    def allowed_methods(path: str) -> list[str]:
+        return sorted({m for regex, methods in patterns if regex.match(path) for m in methods})
+
+    app.state.allowed_methods = allowed_methods
     app.state.metrics = metrics.ApiMetrics()
 
     async def on_replay(request: Request, exc: Exception) -> Response:

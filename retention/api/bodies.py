@@ -41,7 +41,7 @@ class BodyRules:
         if declared is not None and declared > self.max_body_bytes:
             await self._too_large(request_id, scope, receive, send)
             return
-        has_body = declared != 0 or "transfer-encoding" in headers
+        has_body = bool(declared) or "transfer-encoding" in headers
         if has_body and not is_json(headers.get("content-type", "")):
             await problem_response(
                 request_id,

@@ -229,6 +229,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         kind = next((k for k in ProblemKind if k.status == exc.status_code), None)
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # One route per method: Starlette's Allow names the first one only.
+            allowed = getattr(request.app.state, "allowed_methods", None)
+            if callable(allowed):
+                headers["Allow"] = ", ".join(allowed(request.url.path))
         if kind is None:
             kind = ProblemKind.BAD_REQUEST if exc.status_code < 500 else ProblemKind.INTERNAL
         detail = exc.detail if isinstance(exc.detail, str) else kind.title

@@ -182,6 +182,7 @@ class TestShared:
         response = api.put(f"/v1/candidates/{world.nl}", headers=bearer(world.dpo.token))
         assert response.status_code == 405
         assert response.json()["status"] == 405
+        assert response.headers["Allow"] == "DELETE, GET, PATCH"
 
     def test_database_down_is_503_with_retry_after(
         self, installation: Installation, world: World, tmp_path: Path

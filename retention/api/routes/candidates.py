@@ -59,6 +59,10 @@ __all__ = [
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
+# The engine's own rules (retention.subjects.consents), stated in the schema too.
+PURPOSE = r"^[a-z][a-z0-9_]{0,63}$"
+NOTICE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
 
 class Candidate(BaseModel):
     """A data subject's record, as an authorized reader sees it."""
@@ -95,8 +99,8 @@ class CandidateSearch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str | None = Field(default=None, min_length=3, max_length=320)
-    external_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    external_ref: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -129,7 +133,7 @@ class CandidateUpsert(ContactFields):
     """Create the candidate an ATS knows as `external_ref`, or update its contact fields."""
 
     external_ref: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
 
     def changes(self) -> dict[str, str]:
         return {k: v for k, v in super().changes().items() if k not in ("external_ref", "country")}
@@ -162,8 +166,8 @@ class ConsentGiven(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purpose: str = Field(min_length=1, max_length=64)
-    notice: str = Field(min_length=1, max_length=64, description="Notice version, like 2026-01")
+    purpose: str = Field(pattern=PURPOSE, description="A lowercase name like talent_pool")
+    notice: str = Field(pattern=NOTICE, description="Notice version, like 2026-01 or v3")
     channel: str = Field(min_length=1, max_length=64, description="Where, like 'web form'")
     expires: str | None = Field(default=None, max_length=16, description="A validity like 24m")
 
@@ -171,7 +175,7 @@ class ConsentGiven(BaseModel):
 class ConsentWithdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: str = Field(min_length=1, max_length=64)
+    purpose: str = Field(pattern=PURPOSE)
 
 
 class ConsentWithdrawn(BaseModel):
