@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates
+from retention.api.routes import candidates, holds, reviews
 
-__all__ = ["ROUTERS", "candidates"]
+__all__ = ["ROUTERS", "candidates", "holds", "reviews"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router,)
+ROUTERS: tuple[APIRouter, ...] = (candidates.router, holds.router, reviews.router)
