@@ -425,6 +425,12 @@ class AuditLog:
         q = select(audit_checkpoint.c.note).order_by(audit_checkpoint.c.id.desc()).limit(1)
         return _conn(bind).execute(q).scalar_one_or_none()
 
+    def latest_checkpoint_time(self, bind: Connection | Session) -> datetime | None:
+        """When the most recent checkpoint was stored (UTC), if any (for monitoring)."""
+        q = select(func.max(audit_checkpoint.c.created_at))
+        at = _conn(bind).execute(q).scalar_one_or_none()
+        return None if at is None else at.replace(tzinfo=UTC)
+
     def checkpoint_at(self, bind: Connection | Session, at: datetime) -> tuple[str, int] | None:
         """The checkpoint that was the latest stored at instant `at`: its note and size, if any."""
         c = audit_checkpoint.c

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI
 
+from retention.api import metrics, probes
 from retention.api.middleware import RequestContext
 from retention.api.problems import install_problem_handlers
 from retention.api.routes import ROUTERS
@@ -72,7 +73,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.include_router(probes.router)
+    app.include_router(metrics.router)
+    prefixes: dict[int, str] = {}
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(RequestContext)
+        prefixes.update((id(route), API_PREFIX) for route in router.routes)
+    app.state.metrics = metrics.ApiMetrics()
+    app.add_middleware(RequestContext, metrics=app.state.metrics, prefixes=prefixes)
     return app

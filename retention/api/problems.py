@@ -255,10 +255,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SQLAlchemyError, on_database)
 
 
-def problems(*kinds: ProblemKind) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each status it may answer with, as a Problem."""
+def problems(*kinds: ProblemKind, authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each status it may answer with, as a Problem.
+
+    An authenticated route may also answer 401, 429 (rate limits) and 503 (database down);
+    every route may answer 422 (a malformed parameter or body).
+    """
+    shared = (ProblemKind.UNAUTHORIZED, ProblemKind.TOO_MANY_REQUESTS, ProblemKind.UNAVAILABLE)
     out: dict[int | str, dict[str, Any]] = {}
-    for kind in (ProblemKind.UNAUTHORIZED, ProblemKind.VALIDATION, *kinds):
+    for kind in (*(shared if authenticated else ()), ProblemKind.VALIDATION, *kinds):
         out[kind.status] = {
             "model": Problem,
             "description": kind.title,

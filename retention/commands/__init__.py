@@ -17,6 +17,7 @@ from retention.commands.install import db, init
 from retention.commands.intake import import_group
 from retention.commands.policy import policy
 from retention.commands.scheduler import scheduler
+from retention.commands.serve import serve
 from retention.commands.subjects import candidate, consent
 from retention.commands.sweep import hold, review, sweep
 
@@ -39,4 +40,5 @@ GROUPS: tuple[click.Command, ...] = (
     review,
     sweep,
     scheduler,
+    serve,
 )

@@ -104,6 +104,12 @@ from retention.operations.policies import (
     run_policy_tests,
 )
 from retention.operations.reviews import DecideReview, ListReviews, decide_review, list_reviews
+from retention.operations.service import (
+    Readiness,
+    ServiceGauges,
+    check_readiness,
+    service_gauges,
+)
 from retention.operations.subjects import (
     CandidateView,
     ConsentView,
@@ -182,6 +188,7 @@ __all__ = [
     "PolicyFormatting",
     "PolicyTestReport",
     "PrincipalInfo",
+    "Readiness",
     "RecordConsent",
     "ReleaseHold",
     "ReviewAccess",
@@ -192,6 +199,7 @@ __all__ = [
     "RunSweep",
     "SchemaStatus",
     "SchemaUpgrade",
+    "ServiceGauges",
     "ShowCandidate",
     "SignCheckpoint",
     "SubjectExplanation",
@@ -205,6 +213,7 @@ __all__ = [
     "audit_entries",
     "check_access",
     "check_policies",
+    "check_readiness",
     "consistency_proof",
     "create_principal",
     "decide_review",
@@ -237,6 +246,7 @@ __all__ = [
     "rotate_token",
     "run_policy_tests",
     "schema_status",
+    "service_gauges",
     "show_candidate",
     "sign_checkpoint",
     "sweep",
