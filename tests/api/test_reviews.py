@@ -25,11 +25,11 @@ class TestReviews:
         assert response.status_code == 200
         [item] = response.json()["items"]
         assert item["subject_id"] == str(world.nl) and item["decision"] is None
-        entry = audit_entries(world.engine, action="review.list")[-1]
-        assert entry["details"]["via"]["channel"] == "api"
 
-    def test_recruiter_may_not_list(self, api: TestClient, world: World) -> None:
+    def test_recruiter_may_not_list_and_is_on_record(self, api: TestClient, world: World) -> None:
         assert api.get("/v1/reviews", headers=bearer(world.recruiter.token)).status_code == 403
+        entry = audit_entries(world.engine, action="review.list")[-1]
+        assert entry["outcome"] == "denied" and entry["details"]["via"]["channel"] == "api"
 
     def test_keep_until_decision(self, api: TestClient, world: World) -> None:
         queue(world, world.nl)
