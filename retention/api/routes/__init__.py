@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates, holds, reviews
+from retention.api.routes import audit, candidates, holds, reviews, sweep
 
-__all__ = ["ROUTERS", "candidates", "holds", "reviews"]
+__all__ = ["ROUTERS", "audit", "candidates", "holds", "reviews", "sweep"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router, holds.router, reviews.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    candidates.router,
+    holds.router,
+    reviews.router,
+    sweep.router,
+    audit.router,
+)
