@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import audit, candidates, holds, reviews, sweep
+from retention.api.routes import audit, candidates, evidence, holds, reviews, sweep
 
-__all__ = ["ROUTERS", "audit", "candidates", "holds", "reviews", "sweep"]
+__all__ = ["ROUTERS", "audit", "candidates", "evidence", "holds", "reviews", "sweep"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     candidates.router,
@@ -18,4 +18,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     reviews.router,
     sweep.router,
     audit.router,
+    evidence.router,
 )

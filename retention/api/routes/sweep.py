@@ -11,18 +11,16 @@ work is picked up by the next), and the server waits for it.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention.api.auth import PrincipalDep
+from retention.api.background import Background, BackgroundDep, background_lifespan
 from retention.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, decode_cursor
 from retention.api.problems import ApiProblem, ProblemKind, problems
 from retention.api.state import ClockDep, InstallationDep
@@ -41,74 +39,42 @@ from retention.operations import (
     start_sweep,
 )
 
-__all__ = ["BackgroundSweeps", "PlanOut", "RunOut", "RunStart", "RunStarted", "router"]
+__all__ = ["PlanOut", "RunOut", "RunStart", "RunStarted", "router", "run_in_background"]
 
 log = get_logger("retention.api.sweep")
 
 REGISTER_WAIT_S = 10.0  # how long a start waits for its run to register before answering
-STOP_WAIT_S = 60.0  # how long shutdown waits for a run to end its batch
 
 
-class BackgroundSweeps:
-    """The runs this server process works on in threads, and the stop asked at shutdown."""
+def run_in_background(
+    background: Background, started: StartedSweep, *, wait_s: float = REGISTER_WAIT_S
+) -> None:
+    """Work on `started` in a thread; return once it registered (or failed before: raise that)."""
+    registered = threading.Event()
+    outcome: dict[str, Any] = {}
 
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.lock = threading.Lock()
+    def progress(handled: int, selected: int) -> None:
+        outcome.setdefault("registered", True)
+        registered.set()
 
-    def start(self, started: StartedSweep, *, wait_s: float = REGISTER_WAIT_S) -> None:
-        """Work on `started` in a thread; return once it registered (or failed: raise that)."""
-        registered = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def progress(handled: int, selected: int) -> None:
-            outcome.setdefault("registered", True)
+    def work() -> None:
+        try:
+            result = started.run(background.stop, progress)
+            log.info("sweep.background_done", run=str(started.run_id), status=result.status)
+        except BaseException as exc:
+            outcome["error"] = exc
+            log.error("sweep.background_failed", run=str(started.run_id), error=type(exc).__name__)
+        finally:
             registered.set()
 
-        def work() -> None:
-            try:
-                result = started.run(self.stop, progress)
-                log.info("sweep.background_done", run=str(started.run_id), status=result.status)
-            except BaseException as exc:
-                outcome["error"] = exc
-                log.error(
-                    "sweep.background_failed", run=str(started.run_id), error=type(exc).__name__
-                )
-            finally:
-                registered.set()
-
-        context = contextvars.copy_context()  # the request's audit channel and request id
-        thread = threading.Thread(
-            target=context.run, args=(work,), name=f"sweep-{started.run_id}", daemon=True
-        )
-        with self.lock:
-            self.threads = [t for t in self.threads if t.is_alive()]
-            self.threads.append(thread)
-        thread.start()
-        registered.wait(wait_s)
-        error = outcome.get("error")
-        if error is not None and "registered" not in outcome:
-            raise error  # failed before it registered: the client hears why, as from the CLI
-
-    def shutdown(self) -> None:
-        self.stop.set()
-        with self.lock:
-            threads = list(self.threads)
-        for thread in threads:
-            thread.join(STOP_WAIT_S)
+    background.start(work, name=f"sweep-{started.run_id}")
+    registered.wait(wait_s)
+    error = outcome.get("error")
+    if error is not None and "registered" not in outcome:
+        raise error  # failed before it registered: the client hears why, as from the CLI
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.sweeps = BackgroundSweeps()
-    try:
-        yield
-    finally:
-        app.state.sweeps.shutdown()
-
-
-router = APIRouter(prefix="/sweep", tags=["sweep"], lifespan=_lifespan)
+router = APIRouter(prefix="/sweep", tags=["sweep"], lifespan=background_lifespan)
 
 
 def _country(value: str | None) -> str | None:
@@ -292,11 +258,11 @@ def post_run(
     installation: InstallationDep,
     principal: PrincipalDep,
     clock: ClockDep,
+    background: BackgroundDep,
 ) -> RunStarted:
     """202 once the run holds the lease; 409 while another run holds it."""
     start = StartSweep(country=_country(body.country), limit=body.limit)
     started = start_sweep(installation, principal, start, clock=clock)
-    sweeps: BackgroundSweeps = request.app.state.sweeps
-    sweeps.start(started)
+    run_in_background(background, started)
     response.headers["Location"] = f"{request.url.path}/{started.run_id}"
     return RunStarted(run_id=started.run_id)
