@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import audit, candidates, evidence, holds, reviews, sweep
+from retention.api.routes import access, audit, candidates, evidence, holds, reviews, sweep
 
-__all__ = ["ROUTERS", "audit", "candidates", "evidence", "holds", "reviews", "sweep"]
+__all__ = ["ROUTERS", "access", "audit", "candidates", "evidence", "holds", "reviews", "sweep"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     candidates.router,
@@ -19,4 +19,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     sweep.router,
     audit.router,
     evidence.router,
+    access.router,
 )
