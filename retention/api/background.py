@@ -30,7 +30,7 @@ class Background:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def start(self, work: Callable[[], None], *, name: str) -> threading.Thread:
+    def start(self, work: Callable[[], object], *, name: str) -> threading.Thread:
         context = contextvars.copy_context()  # the request's audit channel and request id
         thread = threading.Thread(target=context.run, args=(work,), name=name, daemon=True)
         with self._lock:
