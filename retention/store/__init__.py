@@ -7,7 +7,9 @@ retention rules; `policies` and `audit_log` below it know nothing of it.
 
 from __future__ import annotations
 
+from retention.store import idempotency
 from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
+from retention.store.api_tables import IdempotentRequest
 from retention.store.audit import (
     ANONYMOUS,
     Via,
@@ -59,6 +61,7 @@ __all__ = [
     "Document",
     "Enrollment",
     "Grant",
+    "IdempotentRequest",
     "LegalHold",
     "Principal",
     "PrincipalKind",
@@ -79,6 +82,7 @@ __all__ = [
     "check_reason",
     "connect",
     "document_path",
+    "idempotency",
     "is_postgresql",
     "is_sqlite",
     "last_grant_uses",

@@ -60,17 +60,20 @@ class Via:
     """The front end and request an audit entry was recorded for (`details.via`)."""
 
     channel: str
-    request_id: str
+    request_id: str | None = None  # None: the front end's own work, outside any request
 
     def to_json(self) -> dict[str, str]:
-        return {"channel": self.channel, "request_id": self.request_id}
+        out = {"channel": self.channel}
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
+        return out
 
 
 _VIA: ContextVar[Via | None] = ContextVar("retention_audit_via", default=None)
 
 
 @contextlib.contextmanager
-def recorded_via(channel: str, request_id: str) -> Iterator[Via]:
+def recorded_via(channel: str, request_id: str | None = None) -> Iterator[Via]:
     """Tag every entry recorded in this context with `channel` and `request_id`.
 
     Both must be safe to record (the API generates its request ids; it never takes a client's).
