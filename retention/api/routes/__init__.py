@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates
+from retention.api.routes import access, audit, candidates, evidence, holds, reviews, sweep
 
-__all__ = ["ROUTERS", "candidates"]
+__all__ = ["ROUTERS", "access", "audit", "candidates", "evidence", "holds", "reviews", "sweep"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    candidates.router,
+    holds.router,
+    reviews.router,
+    sweep.router,
+    audit.router,
+    evidence.router,
+    access.router,
+)
