@@ -64,7 +64,16 @@ class CandidateList(BaseModel):
 class CandidateSearch(BaseModel):
     """Find by e-mail address or ATS reference: in a body, so addresses never reach a URL."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says "exactly one of", as the validator does (schemathesis checks both agree).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["external_ref"], "properties": {"external_ref": {"type": "string"}}},
+            ]
+        },
+    )
 
     email: str | None = Field(default=None, min_length=3, max_length=320)
     external_ref: str | None = Field(default=None, min_length=1, max_length=128)
