@@ -32,13 +32,25 @@ How to add a router (on the model of `retention/api/routes/candidates.py`):
 - Lists: cursor pagination (`retention.api.pagination`): a bounded `limit` query parameter and
   an opaque `cursor`; the response is `{"items": [...], "next": <cursor or null>}`.
 - Writes: every POST honours `Idempotency-Key` (`retention.api.idempotency`: a replay returns the
-  first response, the same key with another body is 422); updates take `If-Match` with the
-  `ETag` of the representation (`retention.api.etags`; 412 when stale, 428 when missing).
+  first response, the same key with another body is 422); nothing to do in a router, the
+  middleware and `PrincipalDep` handle it. Updates take `If-Match` with the `ETag` of the
+  representation (`retention.api.etags`: declare `if_match: IfMatchHeader`, pass
+  `expected_versions(if_match)` to the operation, which checks it in its transaction and
+  raises `StaleVersion`, 412; a missing header is 428).
+- Shared for free: rate limits per source and principal and aggregated audit of failed
+  authentications (`retention.api.limits`), JSON-only bodies within the size limit
+  (`retention.api.bodies`: 415, 413), security headers, the JSON access line and the
+  Prometheus counters by route template (`retention.api.middleware`, `retention.api.metrics`).
+  Audited reads that go through `Gateway.on_subject(..., read_only=True)` share audit appends
+  under concurrency (`retention.store.GroupCommit`, set on the installation by the lifespan).
+- Tests: `tests/api/conftest.py` (`api` client over the `world`, `bearer(token)`,
+  `audit_entries`, `app_with(installation, clock, **api_settings)`).
 """
 
 from __future__ import annotations
 
 from retention.api.app import API_PREFIX, create_app
 from retention.api.server import serve
+from retention.api.tour import ApiTour, serve_and_call
 
-__all__ = ["API_PREFIX", "create_app", "serve"]
+__all__ = ["API_PREFIX", "ApiTour", "create_app", "serve", "serve_and_call"]

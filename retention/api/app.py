@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import re
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import compile_path
 
 from retention.api import metrics, probes
-from retention.api.idempotency import IdempotencyKeys, Replayed
+from retention.api.bodies import BodyRules
+from retention.api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyKeys,
+    Replayed,
+)
 from retention.api.middleware import CHANNEL, RequestContext
+from retention.api.params import REASON_HEADER
 from retention.api.problems import install_problem_handlers
 from retention.api.routes import ROUTERS
 from retention.api.state import ApiState, Guards
@@ -24,12 +36,13 @@ from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.install import Installation, open_installation
 from retention.logs import get_logger
-from retention.store import recorded_via
+from retention.store import GroupCommit, recorded_via
 
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/v1"
 FLUSH_EVERY_S = 5.0
+CLIENT_HEADERS = (IDEMPOTENCY_HEADER, "If-Match", REASON_HEADER)
 
 log = get_logger("retention.api")
 TITLE = "GDPR compliance engine"
@@ -86,6 +99,10 @@ def create_app(
             installation, owned = source, False
         else:
             installation, owned = open_installation(source), True
+        group: GroupCommit | None = None
+        if settings.group_commit and installation.audit_group is None:
+            group = GroupCommit(installation.engine)
+            installation = dataclasses.replace(installation, audit_group=group)
         guards = Guards.of(installation, settings)
         app.state.api = ApiState(installation, clock, settings, guards)
         flusher = asyncio.create_task(_flush_every(guards, FLUSH_EVERY_S))
@@ -96,6 +113,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await run_in_threadpool(_flush_all, guards)
+            if group is not None:
+                group.close()
             if owned:
                 installation.engine.dispose()
 
@@ -112,9 +131,20 @@ def create_app(
     app.include_router(probes.router)
     app.include_router(metrics.router)
     prefixes: dict[int, str] = {}
+    patterns: list[tuple[re.Pattern[str], frozenset[str]]] = []
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router, prefix=API_PREFIX)
-        prefixes.update((id(route), API_PREFIX) for route in router.routes)
+        for route in router.routes:
+            prefixes[id(route)] = API_PREFIX
+            if isinstance(route, APIRoute):
+                patterns.append(
+                    (compile_path(API_PREFIX + route.path)[0], frozenset(route.methods or ()))
+                )
+
+    def allowed_methods(path: str) -> list[str]:
+        return sorted({m for regex, methods in patterns if regex.match(path) for m in methods})
+
+    app.state.allowed_methods = allowed_methods
     app.state.metrics = metrics.ApiMetrics()
 
     async def on_replay(request: Request, exc: Exception) -> Response:
@@ -122,7 +152,18 @@ def create_app(
         return exc.response
 
     app.add_exception_handler(Replayed, on_replay)
-    # The last added is the outermost: the request context wraps everything.
-    app.add_middleware(IdempotencyKeys, max_body_bytes=settings.max_body_bytes)
+    # The last added is the outermost: the request context wraps everything, then CORS (when
+    # configured: preflights need no token), then the body rules, then idempotency keys.
+    app.add_middleware(IdempotencyKeys)
+    app.add_middleware(BodyRules, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", *CLIENT_HEADERS],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", REPLAYED_HEADER],
+            max_age=600,
+        )
     app.add_middleware(RequestContext, metrics=app.state.metrics, prefixes=prefixes)
     return app

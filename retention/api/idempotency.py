@@ -3,7 +3,7 @@
 How it works, without any router doing anything:
 
 1. `IdempotencyKeys` (ASGI middleware) sees a POST with the header, checks the key (1-255
-   printable ASCII characters), reads the body (within the body limit) and puts the request's
+   printable ASCII characters), reads the body (`BodyRules` bounds it) and puts the request's
    fingerprint (method, path, query, body) in the scope.
 2. Authentication (`retention.api.auth`) claims the key for the principal before the endpoint
    runs: a key answered before replays the first response (`Idempotent-Replayed: true`; the
@@ -39,6 +39,7 @@ from retention.store import idempotency
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "REPLAYED_HEADER",
     "IdempotencyKeys",
     "PendingKey",
     "Replayed",
@@ -150,9 +151,8 @@ def claim_for(
 class IdempotencyKeys:
     """Steps 1 and 3 (pure ASGI middleware, inside `RequestContext`)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -178,14 +178,7 @@ class IdempotencyKeys:
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
-            more = bool(message.get("more_body"))
-            if len(body) > self.max_body_bytes:
-                await problem_response(
-                    state.get("request_id"),
-                    ProblemKind.CONTENT_TOO_LARGE,
-                    f"request body larger than {self.max_body_bytes} bytes",
-                )(scope, receive, send)
-                return
+            more = bool(message.get("more_body"))  # bounded by BodyRules, outside
         fingerprint = hashlib.sha256(
             b"\x1f".join(
                 [b"POST", scope["path"].encode(), scope.get("query_string", b""), bytes(body)]

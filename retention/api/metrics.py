@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
@@ -53,6 +53,15 @@ class _ServiceCollector(Collector):
             ("gdpr_last_sweep_timestamp_seconds", "Last completed sweep", gauges.last_sweep_at),
         ):  # fmt: skip
             yield GaugeMetricFamily(name, doc, value=at.timestamp() if at else 0.0)
+        group = self.installation.audit_group
+        if group is not None:
+            stats = group.stats
+            for name, doc, value in (
+                ("gdpr_audit_group_commits", "Shared audit appends committed or failed", stats.groups),
+                ("gdpr_audit_group_callers", "Audited actions that went through a group", stats.callers),
+                ("gdpr_audit_group_failures", "Shared audit appends that failed", stats.failed_groups),
+            ):  # fmt: skip
+                yield CounterMetricFamily(name, doc, value=value)
 
 
 class ApiMetrics:

@@ -2,7 +2,7 @@
 
 The engine raises the typed errors of `retention.errors`; `cli.main` turns them into exit codes
 and this module into statuses, with the same one-line messages: `NotFound` 404, `AccessDenied`
-403, `CheckFailed` and `LockBroken` 409 (the state forbids it), `InstallationError` 503, any other
+403, `CheckFailed` and `LockBroken` 409 (the state forbids it), `StaleVersion` 412 (an `If-Match` that no longer holds), `InstallationError` 503, any other
 `BadInput` 400, a policy error 422. Authentication failures are 401 (`retention.api.auth`).
 Request validation (FastAPI's 422) and `HTTPException` are replaced by problems too, and neither
 echoes a submitted value: a body may hold personal data. A database that cannot be reached is
@@ -33,6 +33,7 @@ from retention.errors import (
     InstallationError,
     LockBroken,
     NotFound,
+    StaleVersion,
 )
 from retention.logs import get_logger
 
@@ -134,6 +135,8 @@ def problem_for_engine_error(exc: EngineError) -> ProblemKind:
         return ProblemKind.UNAVAILABLE
     if isinstance(exc, AccessDenied):
         return ProblemKind.FORBIDDEN
+    if isinstance(exc, StaleVersion):
+        return ProblemKind.PRECONDITION_FAILED
     if isinstance(exc, CheckFailed | LockBroken):
         return ProblemKind.CONFLICT
     if isinstance(exc, BadInput):
@@ -258,6 +261,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         kind = next((k for k in ProblemKind if k.status == exc.status_code), None)
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # One route per method: Starlette's Allow names the first one only.
+            allowed = getattr(request.app.state, "allowed_methods", None)
+            if callable(allowed):
+                headers["Allow"] = ", ".join(allowed(request.url.path))
         if kind is None:
             kind = ProblemKind.BAD_REQUEST if exc.status_code < 500 else ProblemKind.INTERNAL
         detail = exc.detail if isinstance(exc.detail, str) else kind.title

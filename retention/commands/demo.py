@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
+from retention.access import Role
+from retention.api import serve_and_call
 from retention.commands.context import AppContext, pass_app
 from retention.commands.options import json_option
 from retention.commands.output import emit, progress_bar
@@ -55,7 +59,26 @@ def demo(ctx: click.Context, fresh: bool, candidates: int, seed: int, as_json: b
     assert app is not None
     with progress_bar(candidates, as_json, "Seeding candidates") as progress:
         summary = run_demo_tour(app.config, DemoRequest(candidates, seed, fresh), progress=progress)
+    summary = _with_api(app, summary)
     emit(as_json, summary, lambda: _demo_text(summary))
+
+
+def _with_api(app: AppContext, summary: DemoSummary) -> DemoSummary:
+    """End the tour with the HTTP API: serve, one allowed and one denied request, stop."""
+    tokens = {p.role: p.token for p in summary.principals}
+    subject = summary.steps.get("access", {}).get("allowed_subject")
+    if Role.DPO not in tokens or Role.ADMIN not in tokens or subject is None:
+        return summary
+    tour = serve_and_call(app.config, tokens[Role.DPO], tokens[Role.ADMIN], subject)
+    steps = {
+        **summary.steps,
+        "api": {
+            "url": tour.url,
+            "allowed_status": tour.allowed_status,
+            "denied_status": tour.denied_status,
+        },
+    }
+    return dataclasses.replace(summary, notes=[*summary.notes, *tour.lines], steps=steps)
 
 
 def _demo_text(summary: DemoSummary) -> str:

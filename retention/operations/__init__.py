@@ -135,6 +135,8 @@ from retention.operations.subjects import (
     RecordConsent,
     ShowCandidate,
     UpdateCandidate,
+    UpsertCandidate,
+    UpsertResult,
     WithdrawConsent,
     erase_candidate,
     export_candidate,
@@ -143,6 +145,7 @@ from retention.operations.subjects import (
     record_consent,
     show_candidate,
     update_candidate,
+    upsert_candidate,
     withdraw_consent,
 )
 from retention.operations.sweeps import (
@@ -244,6 +247,8 @@ __all__ = [
     "StartedSweep",
     "SubjectExplanation",
     "UpdateCandidate",
+    "UpsertCandidate",
+    "UpsertResult",
     "VerifierKey",
     "VerifyEvidence",
     "VerifyLog",
@@ -299,6 +304,7 @@ __all__ = [
     "sweep",
     "update_candidate",
     "upgrade_schema",
+    "upsert_candidate",
     "verifier_key",
     "verify_evidence",
     "verify_log",

@@ -16,8 +16,10 @@ from retention.store.audit import (
     check_reason,
     last_grant_uses,
     record,
+    record_stamped,
     recorded_via,
     refuse_personal,
+    tagged,
     via,
 )
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
@@ -26,9 +28,11 @@ from retention.store.engine import (
     connect,
     is_postgresql,
     is_sqlite,
+    reader_for,
     table_of,
     transaction,
 )
+from retention.store.group_commit import GroupCommit, GroupStats
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.scrub import scrub_erased
@@ -61,6 +65,8 @@ __all__ = [
     "Document",
     "Enrollment",
     "Grant",
+    "GroupCommit",
+    "GroupStats",
     "IdempotentRequest",
     "LegalHold",
     "Principal",
@@ -87,7 +93,9 @@ __all__ = [
     "is_sqlite",
     "last_grant_uses",
     "queue_documents",
+    "reader_for",
     "record",
+    "record_stamped",
     "recorded_via",
     "recover_staged",
     "refuse_personal",
@@ -95,6 +103,7 @@ __all__ = [
     "scrub_erased",
     "staged_files",
     "table_of",
+    "tagged",
     "text_array",
     "transaction",
     "uuid_array",

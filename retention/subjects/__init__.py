@@ -13,12 +13,14 @@ from retention.subjects.gateway import (
     Gateway,
     parse_subject_id,
 )
+from retention.subjects.versions import candidate_version
 
 __all__ = [
     "CONTACT_FIELDS",
     "ErasureResult",
     "ExportResult",
     "Gateway",
+    "candidate_version",
     "consents",
     "explain_subject",
     "parse_subject_id",

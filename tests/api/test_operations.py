@@ -57,6 +57,7 @@ class TestMetrics:
         assert str(world.nl) not in text and str(world.de) not in text
         assert "gdpr_audit_log_entries " in text
         assert "gdpr_review_backlog 0.0" in text
+        assert "gdpr_audit_group_callers_total 2.0" in text  # both reads went through the group
 
     def test_other_hosts_are_refused_without_the_token(self, api: TestClient) -> None:
         response = api.get("/metrics")

@@ -67,7 +67,11 @@ class TestDemo:
         assert "notes" not in summary
         assert summary["verifier_key"].startswith("gdpr-")
         assert [p["role"] for p in summary["principals"]] == ["admin", "dpo"]
-        assert set(summary["steps"]) == {"access", "sweep", "audit", "evidence"}
+        assert set(summary["steps"]) == {"access", "sweep", "audit", "evidence", "api"}
+        assert (
+            summary["steps"]["api"]["allowed_status"],
+            summary["steps"]["api"]["denied_status"],
+        ) == (200, 403)
         assert summary["steps"]["evidence"]["verified"] is True
         assert summary["steps"]["sweep"]["sweep"]["evaluated_at"].endswith("Z")
         assert summary["seed"]["now"].endswith("Z")
@@ -230,3 +234,17 @@ class TestImport:
         assert err == (
             f"Error: {export} is a binary file, not CSV or JSONL: export the candidates as CSV\n"
         )
+
+
+class TestDemoApi:
+    def test_demo_ends_with_the_api_served_and_stopped(
+        self, tmp_path: Path, database_env: dict[str, str | None]
+    ) -> None:
+        """The tour serves the API on loopback: the DPO's read is 200, the admin's 403."""
+        code, out, err = gdpr(
+            database_env, "--data-dir", str(tmp_path / "demo"), "demo", "--candidates", "60"
+        )
+        assert code == 0, err
+        assert "  as the DPO: 200" in out
+        assert "  as the admin: 403 access denied" in out
+        assert out.rstrip().endswith("then stopped.")

@@ -90,3 +90,43 @@ class TestResults:
             "purpose": "talent_pool",
             "withdrawn": 2,
         }
+
+
+class TestUpsert:
+    def test_create_then_update_by_external_ref(self, world: World) -> None:
+        rita = as_principal(world.recruiter)
+        request = ops.UpsertCandidate("ATS-100", "nl", {"city": "Delft"})
+        created = ops.upsert_candidate(world.installation, rita, request, clock=world.clock)
+        assert created.created and created.candidate.fields["country"] == "NL"
+        entry = audit_rows(world.engine, action="candidate.create")[-1]
+        assert (entry.outcome, entry.subject) == ("ok", created.candidate.id)
+        again = ops.upsert_candidate(
+            world.installation,
+            rita,
+            ops.UpsertCandidate("ATS-100", "NL", {"city": "Leiden"}),
+            clock=world.clock,
+        )
+        assert not again.created
+        assert again.candidate.id == created.candidate.id
+        assert again.candidate.fields["city"] == "Leiden"
+        assert again.candidate.version != created.candidate.version
+
+    def test_create_elsewhere_is_denied_and_adds_nothing(self, world: World) -> None:
+        before = snapshot(world.engine)
+        request = ops.UpsertCandidate("ATS-200", "DE", {"city": "Bonn"})
+        with pytest.raises(AccessDenied):
+            ops.upsert_candidate(
+                world.installation, as_principal(world.recruiter), request, clock=world.clock
+            )
+        assert snapshot(world.engine) == before
+        assert audit_rows(world.engine, action="candidate.create")[-1].outcome == "denied"
+
+    def test_update_against_a_stale_version_is_refused(self, world: World) -> None:
+        from retention.errors import StaleVersion
+
+        rita = as_principal(world.recruiter)
+        shown = ops.show_candidate(world.installation, rita, ops.ShowCandidate(world.nl))
+        ok = ops.UpdateCandidate(world.nl, {"city": "Gouda"}, if_version=frozenset({shown.version}))
+        ops.update_candidate(world.installation, rita, ok, clock=world.clock)
+        with pytest.raises(StaleVersion):
+            ops.update_candidate(world.installation, rita, ok, clock=world.clock)
