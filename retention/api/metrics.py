@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from retention.api.problems import ApiProblem, ProblemKind
+from retention.api.problems import ApiProblem, ProblemKind, problems
 from retention.api.state import StateDep, api_state
 from retention.install import Installation, secret_is_private
 from retention.operations import service_gauges
@@ -127,7 +127,10 @@ def _allowed(request: Request, token_file: Path | None) -> bool:
     "/metrics",
     summary="Prometheus metrics (loopback or the metrics token)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={
+        **problems(ProblemKind.FORBIDDEN, authenticated=False),
+        200: {"content": {CONTENT_TYPE_LATEST: {}}},
+    },
 )
 def metrics(request: Request, state: StateDep) -> Response:
     if not _allowed(request, state.installation.config.api.metrics_token_path):

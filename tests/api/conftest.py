@@ -49,3 +49,18 @@ def app_with(installation: Installation, clock: FixedClock, **settings: Any) -> 
     api = dataclasses.replace(installation.config.api, **settings)
     config = dataclasses.replace(installation.config, api=api)
     return create_app(Installation(config, installation.engine), clock=clock)
+
+
+def unlimited(installation: Installation) -> Installation:
+    """The installation with rate limits off (principal, source, failed authentications): for
+    tests that make many calls on purpose (the authorization matrix, schemathesis)."""
+    import dataclasses
+
+    config = installation.config
+    api = dataclasses.replace(
+        config.api,
+        principal_rate_per_minute=0,
+        source_rate_per_minute=0,
+        auth_failures_per_minute=0,
+    )
+    return dataclasses.replace(installation, config=dataclasses.replace(config, api=api))

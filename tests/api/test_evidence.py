@@ -91,10 +91,11 @@ class TestExport:
         entry = audit_entries(world.engine, action="evidence.download")[-1]
         assert entry["outcome"] == "denied"
 
-    def test_reversed_period_is_422(self, api: TestClient, world: World) -> None:
+    def test_reversed_period_is_400(self, api: TestClient, world: World) -> None:
         body = {"from": "2026-11-30", "to": "2026-11-01"}
         response = api.post("/v1/evidence/exports", json=body, headers=bearer(world.dpo.token))
-        assert response.status_code == 422
+        assert response.status_code == 400
+        assert "ends before it starts" in response.json()["detail"]
 
     def test_unknown_job_is_404(self, api: TestClient, world: World) -> None:
         missing = uuid.uuid4()

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from retention.access import Permission, Role
 from retention.api.auth import PrincipalDep
 from retention.api.listing import page_after
 from retention.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
@@ -215,7 +216,10 @@ class AccessReviewOut(BaseModel):
 class PrincipalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$",
+        description="Letters, digits and . _ @ -, starting with a letter or digit",
+    )
     kind: Literal["human", "service"]
 
 
@@ -228,7 +232,9 @@ class PrincipalDisable(BaseModel):
 class EnrollmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=200, description="The one-time enrollment code")
+    code: str = Field(
+        pattern=r"^enroll_[A-Za-z0-9_-]{43}$", description="The one-time enrollment code"
+    )
 
 
 class GrantCreate(BaseModel):
@@ -237,7 +243,7 @@ class GrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     principal_id: uuid.UUID
-    role: str = Field(min_length=1, max_length=32, description="recruiter, dpo, auditor, ...")
+    role: Role
     countries: str = Field(
         min_length=1, max_length=200, description="Codes like RO,NL (UK for GB), or '*'"
     )
@@ -355,7 +361,7 @@ def post_grant(
     clock: ClockDep,
 ) -> GrantOut:
     request = GrantAccess(
-        str(body.principal_id), body.role, body.countries, body.expires, body.reason
+        str(body.principal_id), body.role.value, body.countries, body.expires, body.reason
     )
     return GrantOut.of(grant_access(installation, principal, request, clock=clock))
 
@@ -423,15 +429,13 @@ def get_check(
     principal: PrincipalDep,
     clock: ClockDep,
     principal_id: Annotated[uuid.UUID, Query(description="Whose access")],
-    permission: Annotated[
-        str, Query(min_length=1, max_length=32, description="e.g. candidate:read")
-    ],
+    permission: Annotated[Permission, Query(description="The permission to check")],
     country: Annotated[
-        str | None, Query(min_length=2, max_length=2, description="Omit for every country")
+        str | None, Query(pattern="^[A-Za-z]{2}$", description="Omit for every country")
     ] = None,
 ) -> AccessCheckOut:
     """A denial is an answer here (`allowed: false`), not an error."""
-    request = CheckAccess(str(principal_id), permission, country)
+    request = CheckAccess(str(principal_id), permission.value, country)
     return AccessCheckOut.of(check_access(installation, principal, request, clock=clock))
 
 

@@ -97,7 +97,16 @@ class CandidateList(BaseModel):
 class CandidateSearch(BaseModel):
     """Find by e-mail address or ATS reference: in a body, so addresses never reach a URL."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says "exactly one of", as the validator does (schemathesis checks both agree).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["external_ref"], "properties": {"external_ref": {"type": "string"}}},
+            ]
+        },
+    )
 
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     external_ref: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")

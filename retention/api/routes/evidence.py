@@ -17,7 +17,7 @@ from typing import Self
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from retention.api.auth import PrincipalDep
 from retention.api.background import BackgroundDep, background_lifespan
@@ -48,13 +48,7 @@ class ExportStart(BaseModel):
 
     start: date = Field(alias="from", description="First day (YYYY-MM-DD)")
     end: date = Field(alias="to", description="Last day, inclusive")
-    country: str | None = Field(default=None, min_length=2, max_length=2)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.end < self.start:
-            raise ValueError("'to' is before 'from'")
-        return self
+    country: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
 
 
 class ExportJobOut(BaseModel):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retention.api.auth import PrincipalDep
 from retention.api.listing import page_after
@@ -23,7 +23,7 @@ from retention.api.state import ClockDep, InstallationDep
 from retention.operations import DecideReview, ListReviews, decide_review, list_reviews
 from retention.store import ReviewDecision
 
-__all__ = ["ReviewDecisionIn", "ReviewOut", "router"]
+__all__ = ["ActDecision", "KeepDecision", "ReviewDecisionIn", "ReviewOut", "router"]
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
 
@@ -60,24 +60,31 @@ class ReviewOut(BaseModel):
         )
 
 
-class ReviewDecisionIn(BaseModel):
-    """The CLI's `review decide`: `keep` takes `keep_until` (a date, UTC), the others none."""
+class KeepDecision(BaseModel):
+    """Keep the subject until a date (a future instant; a date alone is midnight UTC)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    decision: ReviewDecision
+    decision: Literal["keep"]
     reason: str = Field(min_length=1, max_length=1000, description="Why (audited).")
-    keep_until: datetime | None = Field(
-        default=None, description="Only with decision 'keep': until when (a future instant)."
-    )
+    keep_until: datetime
 
-    @model_validator(mode="after")
-    def _keep_until_with_keep(self) -> Self:
-        if (self.decision is ReviewDecision.KEEP) != (self.keep_until is not None):
-            raise ValueError("keep_until goes with decision 'keep', and only with it")
-        if self.keep_until is not None and self.keep_until.tzinfo is None:
-            self.keep_until = self.keep_until.replace(tzinfo=UTC)
-        return self
+    @field_validator("keep_until")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class ActDecision(BaseModel):
+    """Anonymize or delete the subject now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["anonymize", "delete"]
+    reason: str = Field(min_length=1, max_length=1000, description="Why (audited).")
+
+
+ReviewDecisionIn = Annotated[KeepDecision | ActDecision, Field(discriminator="decision")]
 
 
 @router.get(
@@ -110,7 +117,7 @@ def decide(
     clock: ClockDep,
 ) -> ReviewOut:
     """Anonymize, delete, or keep the subject until a date; 404 when no review is open."""
-    request = DecideReview(
-        subject_id, body.decision, reason=body.reason, keep_until=body.keep_until
-    )
+    keep_until = body.keep_until if isinstance(body, KeepDecision) else None
+    decision = ReviewDecision(body.decision)
+    request = DecideReview(subject_id, decision, reason=body.reason, keep_until=keep_until)
     return ReviewOut.of(decide_review(installation, principal, request, clock=clock))

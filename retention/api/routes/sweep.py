@@ -84,8 +84,7 @@ def _country(value: str | None) -> str | None:
 CountryQuery = Annotated[
     str | None,
     Query(
-        min_length=2,
-        max_length=2,
+        pattern="^[A-Za-z]{2}$",
         description="Only this country's subjects (ISO 3166-1 alpha-2); omit for every country.",
     ),
 ]
@@ -159,7 +158,7 @@ class RunStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    country: str | None = Field(default=None, min_length=2, max_length=2)
+    country: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
     limit: int | None = Field(default=None, ge=1, le=100_000_000)
 
 
