@@ -162,7 +162,11 @@ def gateway_for(
 ) -> Gateway:
     """The audited path to personal data as `principal` (for operations in this layer)."""
     return Gateway(
-        installation.engine, principal.id, installation.config.documents_dir, clock=clock
+        installation.engine,
+        principal.id,
+        installation.config.documents_dir,
+        clock=clock,
+        targets=installation.config.targets,
     )
 
 

@@ -19,6 +19,12 @@ from retention.store.engine import (
     transaction,
 )
 from retention.store.id_sets import among, text_array, uuid_array
+from retention.store.integration_tables import (
+    IntegrationDelivery,
+    IntegrationLink,
+    MessageState,
+    OutboxMessage,
+)
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.scrub import scrub_erased
 from retention.store.staged_files import StagedFiles, recover_staged, staged_files
@@ -50,7 +56,11 @@ __all__ = [
     "Document",
     "Enrollment",
     "Grant",
+    "IntegrationDelivery",
+    "IntegrationLink",
     "LegalHold",
+    "MessageState",
+    "OutboxMessage",
     "Principal",
     "PrincipalKind",
     "ReviewDecision",
