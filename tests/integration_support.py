@@ -1,5 +1,6 @@
-"""Fixtures of the integration tests: an installation with a Greenhouse source, a Standard
-Webhooks source, and (when a test starts receivers) targets on loopback ports."""
+"""Shared set-up of the integration tests: an installation with a Greenhouse source and a Standard
+Webhooks source, signed posts of Greenhouse's documented example payloads, and targets on
+loopback ports. Not a test module; test modules import the fixtures they use."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from retention.integration import greenhouse_signature
 from retention.operations import Receipt, receive_event
 from retention.testing import FixedClock
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "integration" / "data"
 GREENHOUSE_SECRET = "greenhouse-test-secret-0123456789abcdef"
 WHSEC = "whsec_" + base64.b64encode(b"standard-webhooks-test-secret-32").decode()
 WHSEC_OLD = "whsec_" + base64.b64encode(b"standard-webhooks-old-secret-32b").decode()
