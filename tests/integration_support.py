@@ -83,8 +83,14 @@ Post = Callable[..., Receipt]
 
 @pytest.fixture
 def post_greenhouse(sources: Installation, clock: FixedClock) -> Post:
-    def post(body: bytes, event_id: str | None = None, *, secret: str = GREENHOUSE_SECRET,
-             signature: str | None = None, inst: Installation | None = None) -> Receipt:
+    def post(
+        body: bytes,
+        event_id: str | None = None,
+        *,
+        secret: str = GREENHOUSE_SECRET,
+        signature: str | None = None,
+        inst: Installation | None = None,
+    ) -> Receipt:
         headers = {
             "Signature": signature or greenhouse_signature(secret, body),
             "Greenhouse-Event-ID": event_id or str(uuid.uuid4()),
@@ -109,8 +115,13 @@ def standard_headers(
 
 @pytest.fixture
 def post_generic(sources: Installation, clock: FixedClock) -> Post:
-    def post(event: Mapping[str, Any], *, secrets: list[str] | None = None,
-             at: datetime | None = None, msg_id: str | None = None) -> Receipt:
+    def post(
+        event: Mapping[str, Any],
+        *,
+        secrets: list[str] | None = None,
+        at: datetime | None = None,
+        msg_id: str | None = None,
+    ) -> Receipt:
         body = json.dumps(event).encode()
         headers = standard_headers(body, secrets or [WHSEC], at or clock(), msg_id)
         return receive_event(sources, "lever", headers, body, clock=clock)

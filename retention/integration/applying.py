@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from audit_log import Event, Outcome
 from retention.config import Integration
@@ -116,7 +116,7 @@ class _Context:
     def key(self, kind: str, source_id: str) -> str:
         return link_key(self.secret, kind, source_id)
 
-    def link(self, kind: str, source_id: str) -> Row[Any] | None:
+    def link(self, kind: str, source_id: str) -> Any:
         lk = _links.c
         return self.conn.execute(
             select(lk.subject_id, lk.application_id, lk.event_at).where(
@@ -126,7 +126,7 @@ class _Context:
             )
         ).one_or_none()
 
-    def subject(self, subject_id: uuid.UUID) -> Row[Any] | None:
+    def subject(self, subject_id: uuid.UUID) -> Any:
         c = _candidates.c
         q = select(_candidates).where(c.id == subject_id).with_for_update()
         return self.conn.execute(q).one_or_none()

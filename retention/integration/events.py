@@ -185,7 +185,7 @@ def parse_greenhouse(body: bytes, mapping: Mapping[str, str] | None = None) -> I
         )
     if action == "delete_candidate":
         person = _obj(payload.get("person"), "person")
-        ids = person.get("deleted_application_ids") or person.get("application_ids") or []
+        ids: Any = person.get("deleted_application_ids") or person.get("application_ids") or []
         if not isinstance(ids, list):
             raise Malformed("person.deleted_application_ids must be a list")
         return InboundEvent(

@@ -137,7 +137,7 @@ def propagation(
     ):
         per_entry[(actor.removeprefix("integration:"), action)] = n
     o = _outbox.c
-    written = dict(
+    written: dict[str, int] = dict(
         conn.execute(
             select(o.target, func.count())
             .where(o.created_at >= start, o.created_at < end)

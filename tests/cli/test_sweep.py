@@ -170,13 +170,14 @@ class TestHoldAndReviewCommands:
 
 class TestSchedulerCommands:
     def test_jobs_and_run_once(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
-        """`scheduler jobs` lists three jobs; `run-once expiries` runs one now."""
+        """`scheduler jobs` lists the four jobs; `run-once expiries` runs one now."""
         g, tokens = gdpr
         code, out, _ = g("scheduler", "jobs", "--json", token=tokens["dpo"])
         assert code == 0 and [j["job"] for j in json.loads(out)] == [
             "sweep",
             "checkpoint",
             "expiries",
+            "deliver",
         ]
         code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
         assert code == 0 and "consents_expiring_30_days" in json.loads(out)

@@ -45,7 +45,9 @@ def candidate(inst: Installation, ref: str) -> dict | None:
 def applications(inst: Installation, subject: uuid.UUID) -> list[dict]:
     t = Application.__table__
     with transaction(inst.engine) as conn:
-        return [dict(r._mapping) for r in conn.execute(select(t).where(t.c.candidate_id == subject))]
+        return [
+            dict(r._mapping) for r in conn.execute(select(t).where(t.c.candidate_id == subject))
+        ]
 
 
 def entries(inst: Installation, action: str) -> list[dict]:
@@ -77,7 +79,13 @@ EXAMPLES = [
 class TestGreenhouseExamples:
     @pytest.mark.parametrize(("name", "source_id", "status", "app_status", "position"), EXAMPLES)
     def test_each_example_maps_to_its_state(
-        self, sources: Installation, post_greenhouse: Post, name, source_id, status, app_status,
+        self,
+        sources: Installation,
+        post_greenhouse: Post,
+        name,
+        source_id,
+        status,
+        app_status,
         position,
     ) -> None:
         """Each documented application event creates the subject with its status and application."""
@@ -247,7 +255,9 @@ class TestRefusals:
         subject = uuid.UUID(created.subject)
         with transaction(sources.engine) as conn:
             anonymize(conn, [(subject, "NL")], at=clock(), anonymizer=Anonymizer())
-        receipt = post_greenhouse(greenhouse_body("update_candidate", payload__candidate__id=265788))
+        receipt = post_greenhouse(
+            greenhouse_body("update_candidate", payload__candidate__id=265788)
+        )
         assert receipt.effect == "refused" and "anonymized" in (receipt.reason or "")
         with transaction(sources.engine) as conn:
             row = conn.execute(
@@ -262,7 +272,9 @@ class TestRefusals:
         created = post_greenhouse(greenhouse_body("reject_candidate"))
         with transaction(sources.engine) as conn:
             block(conn, [uuid.UUID(created.subject)], at=clock())
-        receipt = post_greenhouse(greenhouse_body("update_candidate", payload__candidate__id=265788))
+        receipt = post_greenhouse(
+            greenhouse_body("update_candidate", payload__candidate__id=265788)
+        )
         assert receipt.effect == "refused"
         row = candidate(sources, "greenhouse:265788")
         assert row is not None and row["first_name"] != "Ronald"
@@ -273,7 +285,9 @@ class TestRefusals:
         created = post_greenhouse(greenhouse_body("reject_candidate"))
         subject = uuid.UUID(created.subject)
         with transaction(sources.engine) as conn:
-            place_hold(conn, subject, case_ref="CASE-9", reason="litigation", actor="dpo", clock=clock)
+            place_hold(
+                conn, subject, case_ref="CASE-9", reason="litigation", actor="dpo", clock=clock
+            )
         update = post_greenhouse(greenhouse_body("update_candidate", payload__candidate__id=265788))
         assert update.effect == "updated"
         deleted = post_greenhouse(greenhouse_body("delete_candidate", payload__person__id=265788))
@@ -295,8 +309,12 @@ def generic(kind: str = "candidate.updated", **data) -> dict:
         "type": kind,
         "timestamp": "2026-11-22T11:00:00Z",
         "data": {
-            "candidate": {"id": "lv-1", "firstName": "Mara", "lastName": "Ionescu",
-                          "email": "mara@example.org"},
+            "candidate": {
+                "id": "lv-1",
+                "firstName": "Mara",
+                "lastName": "Ionescu",
+                "email": "mara@example.org",
+            },
             **data,
         },
     }
@@ -307,8 +325,14 @@ class TestStandardWebhooks:
         self, sources: Installation, post_generic: Post
     ) -> None:
         receipt = post_generic(
-            generic(application={"id": "a-1", "position": "Analyst", "status": "rejected",
-                                 "decided_at": "2026-11-01T10:00:00Z"})
+            generic(
+                application={
+                    "id": "a-1",
+                    "position": "Analyst",
+                    "status": "rejected",
+                    "decided_at": "2026-11-01T10:00:00Z",
+                }
+            )
         )
         assert receipt.effect == "created"
         row = candidate(sources, "lever:lv-1")
@@ -316,7 +340,9 @@ class TestStandardWebhooks:
         assert (row["first_name"], row["last_name"], row["country"]) == ("Mara", "Ionescu", "DE")
         assert row["status"] == "rejected"
 
-    @pytest.mark.parametrize(("minutes", "accepted"), [(-4, True), (4, True), (-6, False), (6, False)])
+    @pytest.mark.parametrize(
+        ("minutes", "accepted"), [(-4, True), (4, True), (-6, False), (6, False)]
+    )
     def test_timestamp_tolerance_is_five_minutes(
         self, post_generic: Post, clock: FixedClock, minutes: int, accepted: bool
     ) -> None:
