@@ -355,7 +355,9 @@ def _entries(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, Any]]
 def _send(target: _Target, msg: Message, clock: Clock, stop: threading.Event) -> _Outcome:
     if not target.bucket.take(stop):
         return _Outcome(msg, attempted=False)
-    now = clock()
+    # The wall clock, not the injected one: the receiver checks the signed timestamp against
+    # its own clock (Standard Webhooks' 5 minutes), and Retry-After dates are wall-clock times.
+    now = utc_now()
     request: Request = request_for(target.config, target.credential, msg, now)
     try:
         response = target.client.request(
