@@ -139,16 +139,52 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
 # Harvest's documented anonymize fields (PUT /v1/candidates/{id}/anonymize?fields=...).
 HARVEST_ANONYMIZE_FIELDS = frozenset(
-    "full_name, current_company, current_title, tags, phone_numbers, emails, social_media_links, "
-    "websites, addresses, location, custom_candidate_fields, source, recruiter, coordinator, "
-    "attachments, application_questions, referral_questions, notes, rejection_notes, "
-    "email_addresses, activity_items, innotes, inmails, rejection_reason, "
-    "scorecards_and_interviews, offers, credited_to, headline, all_offer_versions, "
-    "follow_up_reminders, custom_application_fields, education, employment, "
-    "candidate_stage_data, prospect_owner, custom_rejection_question_fields, touchpoints, "
-    "prospect_pool_and_stage, prospect_jobs, prospect_offices, "
-    "prospect_offices_and_departments, match_score_reasoning, identity_verification, "
-    "third_party_integrations".split(", ")
+    [
+        "full_name",
+        "current_company",
+        "current_title",
+        "tags",
+        "phone_numbers",
+        "emails",
+        "social_media_links",
+        "websites",
+        "addresses",
+        "location",
+        "custom_candidate_fields",
+        "source",
+        "recruiter",
+        "coordinator",
+        "attachments",
+        "application_questions",
+        "referral_questions",
+        "notes",
+        "rejection_notes",
+        "email_addresses",
+        "activity_items",
+        "innotes",
+        "inmails",
+        "rejection_reason",
+        "scorecards_and_interviews",
+        "offers",
+        "credited_to",
+        "headline",
+        "all_offer_versions",
+        "follow_up_reminders",
+        "custom_application_fields",
+        "education",
+        "employment",
+        "candidate_stage_data",
+        "prospect_owner",
+        "custom_rejection_question_fields",
+        "touchpoints",
+        "prospect_pool_and_stage",
+        "prospect_jobs",
+        "prospect_offices",
+        "prospect_offices_and_departments",
+        "match_score_reasoning",
+        "identity_verification",
+        "third_party_integrations",
+    ]
 )
 HARVEST_KEY = "harvest-api-key-for-tests"
 
