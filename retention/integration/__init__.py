@@ -22,6 +22,13 @@ from retention.integration.events import (
 )
 from retention.integration.keys import link_secret
 from retention.integration.outbox import ACTIONS, write_outbox
+from retention.integration.propagation import (
+    PROPAGATION_HEADER,
+    Propagation,
+    TargetStatus,
+    propagation,
+    target_status,
+)
 from retention.integration.secrets import api_key, read_private, webhook_secrets
 from retention.integration.signatures import (
     TOLERANCE,
@@ -35,6 +42,7 @@ from retention.integration.signatures import (
 __all__ = [
     "ACTIONS",
     "GENERIC_TYPES",
+    "PROPAGATION_HEADER",
     "TOLERANCE",
     "Applied",
     "BadSignature",
@@ -42,6 +50,8 @@ __all__ = [
     "EventKind",
     "InboundEvent",
     "Malformed",
+    "Propagation",
+    "TargetStatus",
     "Verified",
     "actor_of",
     "api_key",
@@ -51,7 +61,9 @@ __all__ = [
     "link_secret",
     "parse_generic",
     "parse_greenhouse",
+    "propagation",
     "read_private",
+    "target_status",
     "verify_greenhouse",
     "verify_standard_webhooks",
     "webhook_secrets",

@@ -397,3 +397,57 @@ class TestCrash:
                 select(func.count()).where(audit_entry.c.action == "integration.delivered")
             ).scalar_one()
         assert confirmations == 200
+
+
+class TestEvidence:
+    def test_the_packs_propagation_csv_matches_its_audit_log(
+        self,
+        world: World,
+        receiver: Receiver,
+        clock: FixedClock,
+        post_greenhouse,
+        tmp_path: Path,
+    ) -> None:
+        """propagation.csv's reached and dead figures are the integration.delivered and
+        integration.dead lines of the pack's own audit-log.jsonl; the report has the section."""
+        import csv
+
+        from retention.evidence import ExportRequest, export_pack, load_signer
+        from tests.evidence_support import POLICIES, install_key
+
+        receiver.script = [(500, {})] * 4
+        inst = wired(world, receiver, None, dead_after_hours=1)
+        install_key(inst)
+        erase_from_greenhouse(
+            inst,
+            world,
+            clock,
+            post_greenhouse,
+            ["reject_candidate", "candidate_stage_change", "hire_candidate"],
+        )
+        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        clock.advance(timedelta(hours=2))
+        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        day = clock().date()
+        request = ExportRequest(day - timedelta(days=1), day, tmp_path / "out", actor="dpo")
+        result = export_pack(
+            inst,
+            request,
+            signer=load_signer(inst),
+            policies=POLICIES,
+            clock=FixedClock(clock() + timedelta(days=2)),
+        )
+        with (result.path / "propagation.csv").open(newline="") as fh:
+            lines = {r["target"]: r for r in csv.DictReader(fh)}
+        entries = [
+            json.loads(line) for line in (result.path / "audit-log.jsonl").read_text().splitlines()
+        ]
+        reached = sum(1 for e in entries if e["action"] == "integration.delivered")
+        dead = sum(1 for e in entries if e["action"] == "integration.dead")
+        hrbox = lines["hrbox"]
+        assert (int(hrbox["delivered"]), int(hrbox["dead"])) == (reached, dead) == (2, 1)
+        assert (hrbox["written"], hrbox["pending"], hrbox["oldest_pending"]) == ("3", "0", "")
+        assert (
+            "Propagation to the systems that hold a copy"
+            in (result.path / "report.html").read_text()
+        )
