@@ -220,6 +220,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -32,12 +32,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from audit_log import Event, Outcome
 from retention.config import Integration
 from retention.countries import parse_country
-from retention.integration.events import ApplicationFacts, EventKind, InboundEvent
+from retention.integration.events import (
+    PERSON_FIELDS,
+    ApplicationFacts,
+    EventKind,
+    InboundEvent,
+)
 from retention.integration.outbox import write_outbox
 from retention.store import (
     Application,
@@ -62,6 +67,21 @@ _consents = table_of(Consent)
 _documents = table_of(Document)
 
 UNSPECIFIED_POSITION = "unspecified"
+
+# The hot path's statements, built once: building a Core statement and its cache key on every
+# event cost more than SQLite's work for it.
+_lk = _links.c
+_LINK = select(_lk.subject_id, _lk.application_id, _lk.event_at).where(
+    _lk.source == bindparam("source"), _lk.kind == bindparam("kind"), _lk.key == bindparam("key")
+)
+_SUBJECT = select(_candidates).where(_candidates.c.id == bindparam("subject")).with_for_update()
+_HELD = select(func.count()).where(
+    _holds.c.subject_id == bindparam("subject"), _holds.c.released_at.is_(None)
+)
+_BY_REF = select(_candidates.c.id).where(_candidates.c.external_ref == bindparam("ref"))
+_INSERT_LINK = insert(_links)
+_INSERT_CANDIDATE = insert(_candidates)
+_INSERT_APPLICATION = insert(_applications).returning(_applications.c.id)
 _STATUS_ORDER = (
     CandidateStatus.HIRED,
     CandidateStatus.IN_PROCESS,
@@ -117,26 +137,14 @@ class _Context:
         return link_key(self.secret, kind, source_id)
 
     def link(self, kind: str, source_id: str) -> Any:
-        lk = _links.c
-        return self.conn.execute(
-            select(lk.subject_id, lk.application_id, lk.event_at).where(
-                lk.source == self.integration.name,
-                lk.kind == kind,
-                lk.key == self.key(kind, source_id),
-            )
-        ).one_or_none()
+        params = {"source": self.integration.name, "kind": kind, "key": self.key(kind, source_id)}
+        return self.conn.execute(_LINK, params).one_or_none()
 
     def subject(self, subject_id: uuid.UUID) -> Any:
-        c = _candidates.c
-        q = select(_candidates).where(c.id == subject_id).with_for_update()
-        return self.conn.execute(q).one_or_none()
+        return self.conn.execute(_SUBJECT, {"subject": subject_id}).one_or_none()
 
     def held(self, subject_id: uuid.UUID) -> bool:
-        h = _holds.c
-        n = self.conn.execute(
-            select(func.count()).where(h.subject_id == subject_id, h.released_at.is_(None))
-        ).scalar_one()
-        return bool(n)
+        return bool(self.conn.execute(_HELD, {"subject": subject_id}).scalar_one())
 
     def audit(self, applied: Applied) -> Applied:
         details: dict[str, Any] = {
@@ -193,11 +201,8 @@ def _candidate_event(ctx: _Context, source_id: str) -> Applied:
     event = ctx.event
     link = ctx.link("candidate", source_id)
     if link is None:
-        adopted = ctx.conn.execute(
-            select(_candidates.c.id).where(
-                _candidates.c.external_ref == f"{ctx.integration.ref_prefix}{source_id}"
-            )
-        ).scalar_one_or_none()
+        ref = f"{ctx.integration.ref_prefix}{source_id}"
+        adopted = ctx.conn.execute(_BY_REF, {"ref": ref}).scalar_one_or_none()
         if adopted is None:
             return _create(ctx, source_id)
         _link(ctx, "candidate", source_id, adopted, None)
@@ -249,30 +254,30 @@ def _create(ctx: _Context, source_id: str) -> Applied:
         )
     subject_id = uuid.uuid4()
     at = event.occurred_at or ctx.at
+    facts = event.application
+    status = (facts.status if facts else None) or CandidateStatus.IN_PROCESS.value
+    decided = None
+    if status != CandidateStatus.IN_PROCESS.value and facts is not None:
+        decided = facts.decided_at or at
     ctx.conn.execute(
-        insert(_candidates).values(
-            id=subject_id,
-            external_ref=f"{ctx.integration.ref_prefix}{source_id}",
-            country=country,
-            status=CandidateStatus.IN_PROCESS.value,
-            applied_at=at,
-            last_activity_at=at,
-            created_at=ctx.at,
-            updated_at=ctx.at,
-            **{k: v for k, v in event.person.items()},
-        )
+        _INSERT_CANDIDATE,
+        {
+            "id": subject_id,
+            "external_ref": f"{ctx.integration.ref_prefix}{source_id}",
+            "country": country,
+            "status": status,
+            "applied_at": (facts.applied_at if facts else None) or at,
+            "decided_at": decided,
+            "last_activity_at": at,
+            "created_at": ctx.at,
+            "updated_at": ctx.at,
+            **{f: event.person.get(f) for f in PERSON_FIELDS},
+        },
     )
     _link(ctx, "candidate", source_id, subject_id, None, event_at=event.occurred_at)
     fields = sorted(event.person)
-    if event.application is not None:
-        _upsert_application(ctx, subject_id, event.application)
-        row = ctx.subject(subject_id)
-        assert row is not None
-        status = _status_from_applications(ctx, subject_id, row)
-        if status:
-            ctx.conn.execute(
-                update(_candidates).where(_candidates.c.id == subject_id).values(**status)
-            )
+    if facts is not None:
+        _upsert_application(ctx, subject_id, facts)
         fields.append("application")
     return ctx.audit(Applied(Effect.CREATED, subject_id, None, tuple(fields)))
 
@@ -300,14 +305,15 @@ def _link(
     event_at: datetime | None = None,
 ) -> None:
     ctx.conn.execute(
-        insert(_links).values(
-            source=ctx.integration.name,
-            kind=kind,
-            key=ctx.key(kind, source_id),
-            subject_id=subject_id,
-            application_id=application_id,
-            event_at=event_at,
-        )
+        _INSERT_LINK,
+        {
+            "source": ctx.integration.name,
+            "kind": kind,
+            "key": ctx.key(kind, source_id),
+            "subject_id": subject_id,
+            "application_id": application_id,
+            "event_at": event_at,
+        },
     )
 
 
@@ -359,16 +365,14 @@ def _upsert_application(ctx: _Context, subject_id: uuid.UUID, facts: Application
                 _links.c.key == ctx.key("application", facts.id),
             )
         )
-    new_id = ctx.conn.execute(
-        insert(_applications)
-        .values(
-            candidate_id=subject_id,
-            position=values.pop("position", UNSPECIFIED_POSITION),
-            status=values.pop("status", CandidateStatus.IN_PROCESS.value),
-            **values,
-        )
-        .returning(_applications.c.id)
-    ).scalar_one()
+    row = {
+        "candidate_id": subject_id,
+        "position": values.pop("position", UNSPECIFIED_POSITION),
+        "status": values.pop("status", CandidateStatus.IN_PROCESS.value),
+        "applied_at": values.get("applied_at"),
+        "decided_at": values.get("decided_at"),
+    }
+    new_id = ctx.conn.execute(_INSERT_APPLICATION, row).scalar_one()
     _link(ctx, "application", facts.id, subject_id, new_id, event_at=ctx.event.occurred_at)
 
 

@@ -5,7 +5,8 @@ by stamping `claimed_until` and committing, so that a worker killed at any insta
 nothing: its claims expire and a later round sends the same messages again under the same id
 (the receiver's `webhook-id` / `Idempotency-Key`), which is the only way a duplicate can arise.
 The batch is sent by `concurrency` threads over one keep-alive connection pool, no faster than
-`rate` requests per second (a token bucket); then one transaction records every outcome:
+`rate` requests per second (a token bucket); then one transaction records every outcome (while
+the next batch is already being sent):
 
 - a 2xx: `delivered`, the target's record id (`source_ref`) dropped, and an audit entry
   `integration.delivered` (subject, target, message, attempt, status, the action's seq). A 404
@@ -30,14 +31,14 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 
 from audit_log import Event, Outcome
 from audit_log import metadata as audit_metadata
@@ -49,6 +50,7 @@ from retention.integration.secrets import api_key, webhook_secrets
 from retention.integration.targets import Message, Request, message_id, request_for
 from retention.logs import get_logger
 from retention.store import (
+    WAITING,
     MessageState,
     OutboxMessage,
     is_postgresql,
@@ -74,7 +76,7 @@ MAX_DELAY = timedelta(hours=1)
 BATCH_PER_CONNECTION = 32
 _outbox = table_of(OutboxMessage)
 audit_entry = audit_metadata.tables["audit_entry"]
-_DUE_STATES = (MessageState.PENDING.value, MessageState.FAILED.value)
+
 _AUDIT_ACTIONS = {v: k for k, v in ACTIONS.items()}
 _rng = random.SystemRandom()
 
@@ -238,18 +240,28 @@ def _deliver_target(
     clock: Clock,
     stop: threading.Event,
 ) -> None:
-    sent = 0
-    while not stop.is_set() and (limit is None or sent < limit):
-        size = target.batch_size if limit is None else min(target.batch_size, limit - sent)
-        messages = _claim(installation, target, size, clock)
-        if not messages:
+    """Rounds of claim, send, record; a batch's outcomes are recorded while the next is sent."""
+    claimed = 0
+    in_flight: list[Future[_Outcome]] | None = None
+    while True:
+        batch: list[Message] = []
+        if not stop.is_set() and (limit is None or claimed < limit):
+            size = target.batch_size if limit is None else min(target.batch_size, limit - claimed)
+            batch = _claim(installation, target, size, clock)
+            claimed += len(batch)
+        sending = [target.pool.submit(_send, target, m, clock, stop) for m in batch]
+        stop_target = False
+        if in_flight is not None:
+            outcomes = [f.result() for f in in_flight]
+            _record(installation, target, outcomes, run, clock)
+            # Paused (Retry-After) or stopping: what is in flight goes back, then stop.
+            stop_target = not any(o.attempted for o in outcomes)
+        if not sending:
             return
-        outcomes = list(target.pool.map(lambda m: _send(target, m, clock, stop), messages))
-        _record(installation, target, outcomes, run, clock)
-        attempted = sum(1 for o in outcomes if o.attempted)
-        sent += len(messages)
-        if not attempted:
-            return  # paused (Retry-After) or stopping: the rest waits for a later run
+        if stop_target:
+            _record(installation, target, [f.result() for f in sending], run, clock)
+            return
+        in_flight = sending
 
 
 def _claim(installation: Installation, target: _Target, size: int, clock: Clock) -> list[Message]:
@@ -261,7 +273,7 @@ def _claim(installation: Installation, target: _Target, size: int, clock: Clock)
             select(o.id)
             .where(
                 o.target == target.config.name,
-                o.state.in_(_DUE_STATES),
+                text(WAITING),  # as the partial index says it, so that SQLite uses it
                 o.next_at <= now,
                 or_(o.claimed_until.is_(None), o.claimed_until < now),
             )

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from audit_log import Event, Outcome
@@ -67,6 +69,11 @@ __all__ = [
 log = get_logger("retention.integration")
 
 _deliveries = table_of(IntegrationDelivery)
+# Record a delivery id, or nothing if it is there already: one statement decides "first time?".
+_FIRST_DELIVERY = {
+    "sqlite": sqlite_insert(_deliveries).on_conflict_do_nothing(),
+    "postgresql": postgresql_insert(_deliveries).on_conflict_do_nothing(),
+}
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_BODY = 1024 * 1024  # a Greenhouse application event with custom fields is ~10 KB
 
@@ -168,19 +175,12 @@ def receive_event(
     targets = installation.config.targets
 
     def unit(conn: Connection) -> Applied | None:
-        d = _deliveries.c
-        seen = conn.execute(
-            select(d.delivery_id).where(
-                d.source == integration.name, d.delivery_id == verified.delivery_id
-            )
-        ).first()
-        if seen is not None:
-            return None
-        conn.execute(
-            insert(_deliveries).values(
-                source=integration.name, delivery_id=verified.delivery_id, received_at=now
-            )
-        )
+        first = conn.execute(
+            _FIRST_DELIVERY[conn.dialect.name],
+            {"source": integration.name, "delivery_id": verified.delivery_id, "received_at": now},
+        ).rowcount
+        if not first:
+            return None  # seen before: acknowledged, not acted on again
         return apply_event(
             conn,
             integration,

@@ -20,6 +20,7 @@ from retention.store.engine import (
 )
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.integration_tables import (
+    WAITING,
     IntegrationDelivery,
     IntegrationLink,
     MessageState,
@@ -49,6 +50,7 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "WAITING",
     "Application",
     "Candidate",
     "CandidateStatus",

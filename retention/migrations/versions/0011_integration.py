@@ -43,8 +43,14 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_integration_outbox_due", "integration_outbox", ["state", "next_at"])
-    op.create_index("ix_integration_outbox_target", "integration_outbox", ["target", "state"])
+    waiting = sa.text("state IN ('pending', 'failed')")
+    op.create_index(
+        "ix_integration_outbox_waiting",
+        "integration_outbox",
+        ["target", "id"],
+        sqlite_where=waiting,
+        postgresql_where=waiting,
+    )
     op.create_table(
         "integration_delivery",
         sa.Column("source", sa.String(length=64), nullable=False),
@@ -69,6 +75,5 @@ def downgrade() -> None:
     op.drop_index("ix_integration_link_subject", table_name="integration_link")
     op.drop_table("integration_link")
     op.drop_table("integration_delivery")
-    op.drop_index("ix_integration_outbox_target", table_name="integration_outbox")
-    op.drop_index("ix_integration_outbox_due", table_name="integration_outbox")
+    op.drop_index("ix_integration_outbox_waiting", table_name="integration_outbox")
     op.drop_table("integration_outbox")
