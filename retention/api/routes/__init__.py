@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates
+from retention.api.routes import candidates, integrations
 
-__all__ = ["ROUTERS", "candidates"]
+__all__ = ["ROUTERS", "candidates", "integrations"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router,)
+ROUTERS: tuple[APIRouter, ...] = (candidates.router, integrations.router)
