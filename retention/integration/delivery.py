@@ -295,6 +295,7 @@ def _claim(installation: Installation, target: _Target, size: int, clock: Clock)
                 o.audit_seq,
                 o.attempts,
                 o.created_at,
+                o.retried_at,
             )
         ).all()
         if not rows:
@@ -313,6 +314,7 @@ def _claim(installation: Installation, target: _Target, size: int, clock: Clock)
             attempts=r.attempts,
             created_at=r.created_at,
             entry=entries.get(seqs.get(r.id) or -1, {}),
+            retried_at=r.retried_at,
         )
         for r in rows
     ]
@@ -432,7 +434,7 @@ def _record(
                     )
                 )
                 continue
-            if now - msg.created_at >= target.config.dead_after:
+            if now - msg.age_from >= target.config.dead_after:
                 dead.append(
                     {
                         "b_id": msg.id,
@@ -547,8 +549,8 @@ def retry_dead(
 ) -> dict[str, int]:
     """Put each target's dead messages back to be delivered now; audited per target.
 
-    The dead-letter age starts again from now (`created_at`); the action's own time stays in its
-    audit entry.
+    The dead-letter age starts again from now (`retried_at`); when the message was written stays
+    as it was.
     """
     o = _outbox.c
     counts: dict[str, int] = {}
@@ -562,7 +564,7 @@ def retry_dead(
                 .values(
                     state=MessageState.FAILED.value,
                     next_at=now,
-                    created_at=now,
+                    retried_at=now,
                     finished_at=None,
                     claimed_until=None,
                 )

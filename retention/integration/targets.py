@@ -83,6 +83,12 @@ class Message:
     attempts: int
     created_at: datetime
     entry: dict[str, Any]  # the action's audit entry (no personal data in it)
+    retried_at: datetime | None = None
+
+    @property
+    def age_from(self) -> datetime:
+        """Where the dead-letter age counts from: written, or last put back by a retry."""
+        return self.retried_at or self.created_at
 
     @property
     def message_id(self) -> str:

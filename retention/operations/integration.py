@@ -195,8 +195,10 @@ def receive_event(
         with transaction(installation.engine) as conn:
             applied = unit(conn)
     except IntegrityError:
-        # The same delivery raced in on another connection and committed first.
-        applied = None
+        # Another event about the same new record committed first (PostgreSQL, concurrent
+        # requests): once more, and this time the record is found.
+        with transaction(installation.engine) as conn:
+            applied = unit(conn)
     if applied is None:
         return Receipt(ReceiptStatus.DUPLICATE)
     if applied.files:

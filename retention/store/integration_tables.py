@@ -80,6 +80,8 @@ class OutboxMessage(SQLModel, table=True):
     next_at: datetime = Field(sa_type=TZDateTime, nullable=False)
     claimed_until: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
     created_at: datetime = Field(sa_type=TZDateTime, nullable=False)
+    # Set by `gdpr integration retry`: the dead-letter age counts from here then.
+    retried_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
     finished_at: datetime | None = Field(default=None, sa_type=TZDateTime, nullable=True)
     last_status: int | None = Field(default=None, sa_type=SmallInteger, nullable=True)
     last_error: str | None = Field(default=None, max_length=64)

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("next_at", sa.DateTime(), nullable=False),
         sa.Column("claimed_until", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("retried_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("last_status", sa.SmallInteger(), nullable=True),
         sa.Column("last_error", sa.String(length=64), nullable=True),
