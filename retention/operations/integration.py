@@ -71,8 +71,12 @@ log = get_logger("retention.integration")
 _deliveries = table_of(IntegrationDelivery)
 # Record a delivery id, or nothing if it is there already: one statement decides "first time?".
 _FIRST_DELIVERY = {
-    "sqlite": sqlite_insert(_deliveries).on_conflict_do_nothing(),
-    "postgresql": postgresql_insert(_deliveries).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_deliveries)
+    .on_conflict_do_nothing()
+    .returning(_deliveries.c.delivery_id),
+    "postgresql": postgresql_insert(_deliveries)
+    .on_conflict_do_nothing()
+    .returning(_deliveries.c.delivery_id),
 }
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_BODY = 1024 * 1024  # a Greenhouse application event with custom fields is ~10 KB
@@ -175,11 +179,12 @@ def receive_event(
     targets = installation.config.targets
 
     def unit(conn: Connection) -> Applied | None:
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
         first = conn.execute(
             _FIRST_DELIVERY[conn.dialect.name],
             {"source": integration.name, "delivery_id": verified.delivery_id, "received_at": now},
-        ).rowcount
-        if not first:
+        ).first()
+        if first is None:
             return None  # seen before: acknowledged, not acted on again
         return apply_event(
             conn,
