@@ -53,7 +53,7 @@ from policies import load_default_policy_set
 from retention.access import PrincipalView
 from retention.config import load_config
 from retention.demo import seed_candidates
-from retention.install import Installation, bootstrap_principals
+from retention.install import MARKER, Installation, bootstrap_principals
 from retention.integration import greenhouse_signature
 from retention.operations import DeliverMessages, deliver_messages, receive_event
 from retention.store import Candidate, MessageState, OutboxMessage, connect, table_of, transaction
@@ -116,6 +116,7 @@ def installation_with(
 ) -> Installation:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "documents").mkdir(exist_ok=True)
+    (data_dir / MARKER).write_text("bench installation\n")  # what open_installation looks for
     write_private(data_dir / "gh.secret", GH_SECRET + "\n")
     write_private(data_dir / "wh.secret", WHSEC + "\n")
     write_private(data_dir / "harvest.key", "bench-key\n")
