@@ -215,5 +215,5 @@ class TestSchedulerService:
         _, err = proc.communicate(timeout=180)
         events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
         assert proc.returncode == 0, err
-        assert events.count("scheduler.job") == 3
+        assert events.count("scheduler.job") == 4  # sweep, checkpoint, expiries, deliver
         assert events[-2:] == ["scheduler.stopping", "scheduler.stopped"]
