@@ -9,9 +9,12 @@ down keeps every module free of environment look-ups and makes tests explicit.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,9 +28,12 @@ from retention.errors import BadInput
 __all__ = [
     "CONFIG_FILE",
     "DEFAULT_DATA_DIR",
+    "INTEGRATION_FIELDS",
     "MAX_SWEEP_WORKERS",
     "ApiSettings",
     "Config",
+    "Integration",
+    "IntegrationKind",
     "Schedule",
     "check_api_workers",
     "default_sqlite_url",
@@ -70,6 +76,69 @@ class Schedule:
     sweep: str = "0 2 * * *"
     checkpoint: str = "0 * * * *"
     expiries: str = "30 1 * * *"
+    deliver: str = "*/5 * * * *"
+
+
+class IntegrationKind(StrEnum):
+    """How a system talks: Greenhouse's own webhooks and Harvest API, or Standard Webhooks."""
+
+    GREENHOUSE = "greenhouse"
+    STANDARD_WEBHOOKS = "standard-webhooks"
+
+
+_INTEGRATION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_INTEGRATION_KEYS = frozenset(
+    {
+        "kind",
+        "secret_file",
+        "country",
+        "fields",
+        "url",
+        "on_behalf_of",
+        "api_key_file",
+        "rate",
+        "concurrency",
+        "dead_after_hours",
+        "timeout_seconds",
+    }
+)
+# The engine's fields a source's own field names may be mapped onto (`[integration.NAME.fields]`).
+INTEGRATION_FIELDS = frozenset(
+    {"first_name", "last_name", "email", "phone", "city", "notes", "country"}
+)
+
+
+@dataclass(frozen=True)
+class Integration:
+    """One system that holds a copy: `[integration.NAME]` in gdpr.toml.
+
+    Every integration is a source (it signs what it posts to the engine with `secret_file`); one
+    with a `url` is also a target that erasures, anonymizations and blocks are delivered to. The
+    secret files are read when used (`retention.integration.secrets`), never here.
+    """
+
+    name: str
+    kind: IntegrationKind
+    secret_file: Path
+    country: str | None = None
+    # (source field, engine field) pairs: the source's own names for the engine's fields.
+    fields: tuple[tuple[str, str], ...] = ()
+    url: str | None = None
+    on_behalf_of: str | None = None  # Greenhouse: the user the Harvest API audits the change as
+    api_key_file: Path | None = None  # Greenhouse target: the Harvest API key
+    rate: float = 20.0  # deliveries per second, at most
+    concurrency: int = 4  # deliveries in flight, at most
+    dead_after: timedelta = timedelta(hours=72)
+    timeout_seconds: float = 10.0
+
+    @property
+    def is_target(self) -> bool:
+        return self.url is not None
+
+    @property
+    def ref_prefix(self) -> str:
+        """What `external_ref` of a record that came from this source starts with."""
+        return f"{self.name}:"
 
 
 @dataclass(frozen=True)
@@ -84,6 +153,15 @@ class Config:
     schedule: Schedule = field(default_factory=Schedule)
     sweep_workers: int | None = None  # None: the sweep's default for the database
     api: ApiSettings = field(default_factory=ApiSettings)
+    integrations: tuple[Integration, ...] = ()
+
+    def integration(self, name: str) -> Integration | None:
+        return next((i for i in self.integrations if i.name == name), None)
+
+    @property
+    def targets(self) -> tuple[Integration, ...]:
+        """The integrations that erasures and the other actions are delivered to."""
+        return tuple(i for i in self.integrations if i.is_target)
 
     @property
     def is_default_sqlite(self) -> bool:
@@ -133,8 +211,15 @@ def load_config(
             f"{CONFIG_FILE}: unknown timezone '{timezone}': use an IANA name like Europe/Bucharest"
         ) from None
     sched = settings.get("schedule", {})
-    if not isinstance(sched, dict) or not set(sched) <= {"sweep", "checkpoint", "expiries"}:
-        raise BadInput(f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint and expiries")
+    if not isinstance(sched, dict) or not set(sched) <= {
+        "sweep",
+        "checkpoint",
+        "expiries",
+        "deliver",
+    }:
+        raise BadInput(
+            f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint, expiries and deliver"
+        )
     return Config(
         sweep_workers=_sweep_workers(settings.get("sweep", {}), url),
         data_dir=root,
@@ -146,6 +231,84 @@ def load_config(
         witness_path=_path(settings.get("witness_file"), root),
         schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
         api=_api_settings(settings.get("api", {}), url, root),
+        integrations=_integrations(settings.get("integration", {}), root),
+    )
+
+
+def _integrations(section: object, root: Path) -> tuple[Integration, ...]:
+    if not isinstance(section, dict):
+        raise BadInput(f"{CONFIG_FILE}: [integration.NAME] sections expected")
+    return tuple(_integration(name, values, root) for name, values in sorted(section.items()))
+
+
+def _integration(name: str, values: object, root: Path) -> Integration:
+    where = f"{CONFIG_FILE}: [integration.{name}]"
+    if not _INTEGRATION_NAME.fullmatch(name):
+        raise BadInput(f"{where}: a name is 1-63 lower-case letters, digits and '-'")
+    if not isinstance(values, dict):
+        raise BadInput(f"{where}: must be a table")
+    unknown = set(values) - _INTEGRATION_KEYS
+    if unknown:
+        raise BadInput(f"{where}: unknown key '{sorted(unknown)[0]}'")
+    try:
+        kind = IntegrationKind(str(values.get("kind")))
+    except ValueError:
+        raise BadInput(f"{where}: kind must be greenhouse or standard-webhooks") from None
+    secret = _path(values.get("secret_file"), root)
+    if secret is None:
+        raise BadInput(f"{where}: secret_file is required (a file of mode 0600)")
+    country = values.get("country")
+    if country is not None and (
+        not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2}", country)
+    ):
+        raise BadInput(f"{where}: country must be an ISO 3166-1 alpha-2 code such as NL")
+    fields = values.get("fields", {})
+    if not isinstance(fields, dict) or not all(
+        isinstance(k, str) and v in INTEGRATION_FIELDS for k, v in fields.items()
+    ):
+        raise BadInput(
+            f"{where}: fields maps the source's field names onto "
+            f"{', '.join(sorted(INTEGRATION_FIELDS))}"
+        )
+    url = values.get("url")
+    if url is not None and (not isinstance(url, str) or not re.fullmatch(r"https?://[^\s]+", url)):
+        raise BadInput(f"{where}: url must be an http(s) URL")
+    on_behalf_of = values.get("on_behalf_of")
+    api_key = _path(values.get("api_key_file"), root)
+    if (
+        kind is IntegrationKind.GREENHOUSE
+        and url is not None
+        and (on_behalf_of is None or api_key is None)
+    ):
+        raise BadInput(
+            f"{where}: a Greenhouse target needs on_behalf_of (a Greenhouse user id) and "
+            "api_key_file (the Harvest API key, mode 0600)"
+        )
+    rate = values.get("rate", 20.0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 10_000:
+        raise BadInput(f"{where}: rate is deliveries per second, above 0 and at most 10000")
+    concurrency = values.get("concurrency", 4)
+    if type(concurrency) is not int or not 1 <= concurrency <= 64:
+        raise BadInput(f"{where}: concurrency must be a whole number from 1 to 64")
+    dead = values.get("dead_after_hours", 72)
+    if isinstance(dead, bool) or not isinstance(dead, int | float) or not 0 < dead <= 24 * 90:
+        raise BadInput(f"{where}: dead_after_hours must be above 0 and at most 2160 (90 days)")
+    timeout = values.get("timeout_seconds", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+        raise BadInput(f"{where}: timeout_seconds must be above 0 and at most 300")
+    return Integration(
+        name=name,
+        kind=kind,
+        secret_file=secret,
+        country=country,
+        fields=tuple(sorted((str(k), str(v)) for k, v in fields.items())),
+        url=url.rstrip("/") if url else None,
+        on_behalf_of=None if on_behalf_of is None else str(on_behalf_of),
+        api_key_file=api_key,
+        rate=float(rate),
+        concurrency=concurrency,
+        dead_after=timedelta(hours=float(dead)),
+        timeout_seconds=float(timeout),
     )
 
 

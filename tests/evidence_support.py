@@ -212,6 +212,7 @@ PACK_FILES: tuple[str, ...] = (
     "policies/eu.policy",
     "policies/index.json",
     "policies/nl.policy",
+    "propagation.csv",
     "proofs.json",
     "report.html",
     "retention-actions.csv",

@@ -88,3 +88,57 @@ class TestApi:
     def test_wrong_values_are_one_line(self, tmp_path: Path, toml: str, message: str) -> None:
         with pytest.raises(BadInput, match=re.escape(message)):
             config_with(tmp_path, toml)
+
+
+GREENHOUSE = """
+[integration.greenhouse]
+kind = "greenhouse"
+secret_file = "gh.secret"
+country = "NL"
+url = "https://harvest.greenhouse.io/"
+on_behalf_of = "4080"
+api_key_file = "/etc/gdpr/harvest.key"
+"""
+
+
+class TestIntegrations:
+    def test_a_source_and_a_target(self, tmp_path: Path) -> None:
+        cfg = config_with(
+            tmp_path,
+            GREENHOUSE + '[integration.lever]\nkind = "standard-webhooks"\n'
+            'secret_file = "lever.secret"\nfields = { firstName = "first_name" }\n',
+        )
+        gh, lever = cfg.integration("greenhouse"), cfg.integration("lever")
+        assert gh is not None and lever is not None
+        assert gh.secret_file == tmp_path / "gh.secret"
+        assert gh.url == "https://harvest.greenhouse.io" and gh.is_target
+        assert lever.fields == (("firstName", "first_name"),) and not lever.is_target
+        assert [t.name for t in cfg.targets] == ["greenhouse"]
+
+    @pytest.mark.parametrize(
+        ("toml", "message"),
+        [
+            ('[integration.x]\nkind = "workday"\nsecret_file = "s"', "kind must be greenhouse"),
+            ('[integration.x]\nkind = "greenhouse"', "secret_file is required"),
+            ('[integration.X_1]\nkind = "greenhouse"\nsecret_file = "s"', "lower-case letters"),
+            ('[integration.x]\nkind = "greenhouse"\nsecret_file = "s"\ncountry = "nl"', "alpha-2"),
+            ('[integration.x]\nkind = "greenhouse"\nsecret_file = "s"\nurl = "ftp://h"', "http(s)"),
+            (
+                '[integration.x]\nkind = "greenhouse"\nsecret_file = "s"\nurl = "https://h"',
+                "needs on_behalf_of",
+            ),
+            (
+                '[integration.x]\nkind = "standard-webhooks"\nsecret_file = "s"\ncolour = 1',
+                "unknown key",
+            ),
+            (
+                '[integration.x]\nkind = "standard-webhooks"\nsecret_file = "s"\n'
+                'fields = { a = "salary" }',
+                "fields maps",
+            ),
+            ('[integration.x]\nkind = "standard-webhooks"\nsecret_file = "s"\nrate = 0', "rate"),
+        ],
+    )
+    def test_mistakes_are_one_clear_line(self, tmp_path: Path, toml: str, message: str) -> None:
+        with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+            config_with(tmp_path, toml)

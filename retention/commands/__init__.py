@@ -15,6 +15,7 @@ from retention.commands.demo import demo
 from retention.commands.evidence import evidence
 from retention.commands.install import db, init
 from retention.commands.intake import import_group
+from retention.commands.integration import integration
 from retention.commands.policy import policy
 from retention.commands.scheduler import scheduler
 from retention.commands.serve import serve
@@ -41,4 +42,5 @@ GROUPS: tuple[click.Command, ...] = (
     sweep,
     scheduler,
     serve,
+    integration,
 )

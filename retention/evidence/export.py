@@ -62,6 +62,7 @@ from retention.evidence.sources import (
 from retention.evidence.stream import StreamStats, copy_entries
 from retention.evidence.verify import PackReport, verify_pack
 from retention.install import Installation
+from retention.integration import PROPAGATION_HEADER, propagation
 
 __all__ = [
     "EXPORT_ACTION",
@@ -285,6 +286,7 @@ def _write(
             due = src.due(policy_set, made_at, period.country)
         else:
             due = {cc: Due(0, n, 0) for cc, n in src.held_subjects(now).items()}
+        spread = propagation(conn, cfg.targets, parse_ts(period.start), parse_ts(period.end))
         names = src.principal_names()
         run_hashes = src.run_policy_hashes(bounds)
         missing = list(dict.fromkeys(src.missing))
@@ -297,6 +299,8 @@ def _write(
     access_rows += [["activity", name, pid, *blank, ok, no] for name, pid, ok, no in activity]
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))
     digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
+    spread_rows = [p.row() for p in spread]
+    digests.append(write_csv(work / PackFile.PROPAGATION, PROPAGATION_HEADER, spread_rows))
     referenced = stream.policy_hashes | run_hashes
     policy_files = write_policies(work, policies, referenced)
     digests += policy_files
@@ -321,6 +325,7 @@ def _write(
         backlog_at=format_ts(made_at),
         coverage=tuple(coverage),
         consents=tuple(tuple(r) for r in consents),
+        propagation=tuple(tuple(r) for r in spread_rows),
         grants=tuple(tuple(g) for g in grants),
         activity=tuple((name, ok, no) for name, _, ok, no in activity),
         holds_count=_rows_in(work / PackFile.HOLDS),

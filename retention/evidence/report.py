@@ -47,6 +47,7 @@ class ReportData:
     backlog_at: str
     coverage: tuple[Any, ...] = ()
     consents: tuple[tuple[Any, ...], ...] = ()
+    propagation: tuple[tuple[Any, ...], ...] = ()
     grants: tuple[tuple[Any, ...], ...] = ()
     activity: tuple[tuple[str, int, int], ...] = ()
     holds_count: int = 0
@@ -267,6 +268,18 @@ def render_report(d: ReportData) -> str:
             ["purpose", "country", "given", "withdrawn", "expired"],
             [list(r) for r in d.consents],
             "No consent given, withdrawn or expired during the period.",
+        ),
+        "<h2>Propagation to the systems that hold a copy</h2>",
+        "<p>Per target (an <code>[integration.NAME]</code> with a url), every country: the "
+        "anonymizations, deletions, blocks and erasures of the period it was to be told "
+        "(written), the confirmations the audit log holds for the period "
+        "(<code>integration.delivered</code>: a 2xx, or a 404 from Greenhouse for a candidate "
+        "no longer there), the dead letters (<code>integration.dead</code>), and what was still "
+        "waiting when the pack was made, with the oldest (propagation.csv).</p>",
+        _table(
+            ["target", "kind", "written", "reached", "dead", "pending", "oldest pending"],
+            [list(r) for r in d.propagation],
+            "No integration targets configured.",
         ),
         "<h2>Access</h2>",
         _table(

@@ -201,6 +201,7 @@ def gateway_for(
         installation.config.documents_dir,
         clock=clock,
         audit_group=installation.audit_group,
+        targets=installation.config.targets,
     )
 
 

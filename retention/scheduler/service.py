@@ -35,8 +35,10 @@ from retention.install import Installation
 from retention.logs import get_logger
 from retention.operations import (
     CheckExpiries,
+    DeliverMessages,
     RunSweep,
     SignCheckpoint,
+    deliver_messages,
     expiry_check,
     sign_checkpoint,
 )
@@ -56,7 +58,7 @@ __all__ = [
     "serve",
 ]
 
-JOB_NAMES = ("sweep", "checkpoint", "expiries")
+JOB_NAMES = ("sweep", "checkpoint", "expiries", "deliver")
 MISFIRE_GRACE = timedelta(hours=1)
 
 # A job receives the stop flag (set on SIGTERM) and returns a JSON-ready summary.
@@ -95,7 +97,7 @@ class JobRun:
 def default_jobs(
     installation: Installation, principal: PrincipalView, clock: Clock = utc_now
 ) -> dict[str, Job]:
-    """The three jobs of the service, acting as `principal` (a service with the scheduler role),
+    """The jobs of the service, acting as `principal` (a service with the scheduler role),
     through the same operations as the CLI."""
 
     def sweep(stop: threading.Event) -> dict[str, Any]:
@@ -110,7 +112,12 @@ def default_jobs(
         counts = expiry_check(installation, principal, CheckExpiries(), clock=clock)
         return dataclasses.asdict(counts)
 
-    return {"sweep": sweep, "checkpoint": checkpoint, "expiries": expiries}
+    def deliver(stop: threading.Event) -> dict[str, Any]:
+        # The outbox's messages to the integration targets (none configured: nothing to do).
+        done = deliver_messages(installation, principal, DeliverMessages(), stop=stop, clock=clock)
+        return done.to_json()
+
+    return {"sweep": sweep, "checkpoint": checkpoint, "expiries": expiries, "deliver": deliver}
 
 
 def _trigger(cron: str, zone: Any) -> CronTrigger:
@@ -122,7 +129,12 @@ def _trigger(cron: str, zone: Any) -> CronTrigger:
 
 def _crons(installation: Installation) -> dict[str, str]:
     s = installation.config.schedule
-    return {"sweep": s.sweep, "checkpoint": s.checkpoint, "expiries": s.expiries}
+    return {
+        "sweep": s.sweep,
+        "checkpoint": s.checkpoint,
+        "expiries": s.expiries,
+        "deliver": s.deliver,
+    }
 
 
 def _logged(name: str, job: Job, stop: threading.Event) -> Callable[[], JobRun]:

@@ -34,6 +34,13 @@ from retention.store.engine import (
 )
 from retention.store.group_commit import GroupCommit, GroupStats
 from retention.store.id_sets import among, text_array, uuid_array
+from retention.store.integration_tables import (
+    WAITING,
+    IntegrationDelivery,
+    IntegrationLink,
+    MessageState,
+    OutboxMessage,
+)
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.scrub import scrub_erased
 from retention.store.staged_files import StagedFiles, recover_staged, staged_files
@@ -58,6 +65,7 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "WAITING",
     "Application",
     "Candidate",
     "CandidateStatus",
@@ -68,7 +76,11 @@ __all__ = [
     "GroupCommit",
     "GroupStats",
     "IdempotentRequest",
+    "IntegrationDelivery",
+    "IntegrationLink",
     "LegalHold",
+    "MessageState",
+    "OutboxMessage",
     "Principal",
     "PrincipalKind",
     "ReviewDecision",

@@ -43,8 +43,10 @@ from retention.access import (
     with_access,
 )
 from retention.clock import Clock, utc_now
+from retention.config import Integration
 from retention.errors import BadInput, CheckFailed, NotFound, StaleVersion
 from retention.fields import CONTACT_FIELDS, check_contact
+from retention.integration import write_outbox
 from retention.store import (
     Application,
     Candidate,
@@ -131,6 +133,8 @@ class Gateway:
     clock: Clock = utc_now
     export_sections: Sequence[ExportSection] = ()
     audit_group: GroupCommit | None = None  # audited reads share appends (the HTTP API)
+    # The integrations an erasure is told to (the transactional outbox): `Config.targets`.
+    targets: Sequence[Integration] = ()
 
     # --- the guarded path every operation on one subject takes ---------------------------------
 
@@ -590,6 +594,8 @@ class Gateway:
                 )
                 refusal.error = CheckFailed(refusal.message)
                 raise refusal
+            # The outbox's messages first: the deletion below takes the external ref with it.
+            write_outbox(conn, self.targets, "erase", [subject.id], at=at)
             docs = (
                 conn.execute(select(col(Document.id)).where(Document.candidate_id == subject.id))
                 .scalars()

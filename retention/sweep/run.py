@@ -63,6 +63,7 @@ from retention.clock import Clock, utc_now
 from retention.config import MAX_SWEEP_WORKERS
 from retention.errors import BadInput
 from retention.install import Installation
+from retention.integration import write_outbox
 from retention.logs import get_logger
 from retention.results import rfc3339
 from retention.store import (
@@ -350,6 +351,7 @@ class _Sweep:
     ) -> None:
         self.engine = installation.engine
         self.documents_dir = installation.config.documents_dir
+        self.targets = installation.config.targets
         self.policy_set = policy_set
         self.lease = lease
         self.actor = actor
@@ -543,7 +545,14 @@ class _Sweep:
             if row[5]:
                 due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
         t2 = time.perf_counter()
-        done = self.act(conn, due, self.clock())
+        now = self.clock()
+        if self.targets:
+            # The transactional outbox: the targets' messages, before the actions clear the
+            # records' external refs (see retention.integration.outbox).
+            for action in ("anonymize", "delete", "block"):
+                if due.get(action):
+                    write_outbox(conn, self.targets, action, [r[0] for r in due[action]], at=now)
+        done = self.act(conn, due, now)
         t3 = time.perf_counter()
         rule_of = {}
         for rows_of_action in due.values():

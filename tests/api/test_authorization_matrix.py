@@ -251,6 +251,12 @@ SPECS: dict[tuple[str, str], Spec] = {
         200,
         having(P.ACCESS_MANAGE),
     ),
+    # A source authenticates by its signature, not a bearer token: an unknown one is 401 to all.
+    ("POST", "/v1/integrations/{name}/events"): Spec(
+        lambda m: Call("POST", "/v1/integrations/nosuch/events", json={"action": "ping"}),
+        401,
+        public=True,
+    ),
     ("POST", "/v1/access/enroll"): Spec(
         lambda m: Call("POST", "/v1/access/enroll", json={"code": enrollment_code(m)}),
         200,

@@ -8,9 +8,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import access, audit, candidates, evidence, holds, reviews, sweep
+from retention.api.routes import (
+    access,
+    audit,
+    candidates,
+    evidence,
+    holds,
+    integrations,
+    reviews,
+    sweep,
+)
 
-__all__ = ["ROUTERS", "access", "audit", "candidates", "evidence", "holds", "reviews", "sweep"]
+__all__ = [
+    "ROUTERS",
+    "access",
+    "audit",
+    "candidates",
+    "evidence",
+    "holds",
+    "integrations",
+    "reviews",
+    "sweep",
+]
 
 ROUTERS: tuple[APIRouter, ...] = (
     candidates.router,
@@ -20,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     evidence.router,
     access.router,
+    integrations.router,
 )

@@ -1,0 +1,368 @@
+"""The ATS integration as service operations: receive a source's event; list, check, deliver,
+retry and report on the integrations.
+
+`receive_event` is the inbound path for every front end (the HTTP route, tests, the bench): no
+bearer token, because the signature over the raw body is the source's credential. It verifies
+before it parses, refuses what does not verify (audited without personal data, never the
+payload), acknowledges a delivery id seen before without acting again, and applies the event
+with its delivery id and audit entry in one transaction. The source acts as a service
+principal with the INTEGRATION role: its audit actor is `integration:NAME`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from audit_log import Event, Outcome
+from retention.access import Permission, PrincipalView, Role, guarded, require
+from retention.access.permissions import ROLE_PERMISSIONS
+from retention.clock import Clock, utc_now
+from retention.config import Integration, IntegrationKind
+from retention.errors import BadInput, NotFound
+from retention.install import Installation
+from retention.integration import (
+    Applied,
+    BadSignature,
+    Effect,
+    Malformed,
+    apply_event,
+    link_secret,
+    parse_generic,
+    parse_greenhouse,
+    verify_greenhouse,
+    verify_standard_webhooks,
+    webhook_secrets,
+)
+from retention.integration.delivery import DeliveryRun, deliver, retry_dead
+from retention.integration.propagation import TargetStatus, target_status
+from retention.logs import get_logger
+from retention.results import JSONData
+from retention.store import IntegrationDelivery, record, remove_pending, table_of, transaction
+
+__all__ = [
+    "CheckIntegrations",
+    "DeliverMessages",
+    "IntegrationCheck",
+    "IntegrationInfo",
+    "IntegrationStatus",
+    "Receipt",
+    "ReceiptStatus",
+    "RetryMessages",
+    "check_integrations",
+    "deliver_messages",
+    "integration_status",
+    "list_integrations",
+    "receive_event",
+    "retry_messages",
+]
+
+log = get_logger("retention.integration")
+
+_deliveries = table_of(IntegrationDelivery)
+# Record a delivery id, or nothing if it is there already: one statement decides "first time?".
+_FIRST_DELIVERY = {
+    "sqlite": sqlite_insert(_deliveries)
+    .on_conflict_do_nothing()
+    .returning(_deliveries.c.delivery_id),
+    "postgresql": postgresql_insert(_deliveries)
+    .on_conflict_do_nothing()
+    .returning(_deliveries.c.delivery_id),
+}
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+MAX_BODY = 1024 * 1024  # a Greenhouse application event with custom fields is ~10 KB
+
+
+class ReceiptStatus(StrEnum):
+    ACCEPTED = "accepted"  # applied (or refused by the rules: acknowledged, audited)
+    DUPLICATE = "duplicate"  # this delivery id was seen before: acknowledged, not acted on
+    UNAUTHENTICATED = "unauthenticated"  # unknown source, bad signature, stale timestamp: 401
+    MALFORMED = "malformed"  # verified, but not an event of the source's format: 400
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: ReceiptStatus
+    effect: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status in (ReceiptStatus.ACCEPTED, ReceiptStatus.DUPLICATE)
+
+    def to_json(self) -> JSONData:
+        return {
+            "status": self.status.value,
+            "effect": self.effect,
+            "subject": self.subject,
+            "reason": self.reason,
+        }
+
+
+def _refuse(
+    installation: Installation,
+    source: str,
+    status: ReceiptStatus,
+    reason: str,
+    clock: Clock,
+) -> Receipt:
+    """Audit a refused request: the source's name (if it is a name) and why, nothing of the body."""
+    with transaction(installation.engine) as conn:
+        record(
+            conn,
+            Event(
+                actor=f"integration:{source}" if _NAME.fullmatch(source) else "integration:?",
+                action="integration.refused",
+                outcome=Outcome.DENIED,
+                reason=reason,
+                details={"source": source if _NAME.fullmatch(source) else None},
+            ),
+            at=clock(),
+        )
+    log.warning("integration.refused", source=source[:64], reason=reason)
+    return Receipt(status, reason=reason)
+
+
+def receive_event(
+    installation: Installation,
+    source_name: str,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    clock: Clock = utc_now,
+) -> Receipt:
+    """Verify, dedupe and apply one event a source posted (see the module docstring)."""
+    integration = installation.config.integration(source_name)
+    if integration is None:
+        return _refuse(
+            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "unknown source", clock
+        )
+    if Permission.CANDIDATE_WRITE not in ROLE_PERMISSIONS[Role.INTEGRATION]:
+        return _refuse(
+            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "role forbids", clock
+        )
+    if len(raw_body) > MAX_BODY:
+        return _refuse(installation, source_name, ReceiptStatus.MALFORMED, "body too large", clock)
+    now = clock()
+    try:
+        secrets = webhook_secrets(integration)
+        if integration.kind is IntegrationKind.GREENHOUSE:
+            verified = verify_greenhouse(secrets[0], headers, raw_body)
+        else:
+            verified = verify_standard_webhooks(secrets, headers, raw_body, now=now)
+    except BadSignature as exc:
+        return _refuse(installation, source_name, ReceiptStatus.UNAUTHENTICATED, exc.reason, clock)
+    except BadInput:
+        # The secret file is missing or unsafe: nothing can be verified, so nothing is accepted.
+        return _refuse(
+            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "secret unusable", clock
+        )
+    mapping = dict(integration.fields)
+    try:
+        if integration.kind is IntegrationKind.GREENHOUSE:
+            event = parse_greenhouse(raw_body, mapping)
+        else:
+            event = parse_generic(raw_body, mapping)
+    except Malformed as exc:
+        return _refuse(installation, source_name, ReceiptStatus.MALFORMED, str(exc), clock)
+    secret = link_secret(installation.config)
+    targets = installation.config.targets
+
+    def unit(conn: Connection) -> Applied | None:
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+        first = conn.execute(
+            _FIRST_DELIVERY[conn.dialect.name],
+            {"source": integration.name, "delivery_id": verified.delivery_id, "received_at": now},
+        ).first()
+        if first is None:
+            return None  # seen before: acknowledged, not acted on again
+        return apply_event(
+            conn,
+            integration,
+            event,
+            secret=secret,
+            targets=targets,
+            at=now,
+            delivery_id=verified.delivery_id,
+        )
+
+    try:
+        with transaction(installation.engine) as conn:
+            applied = unit(conn)
+    except IntegrityError:
+        # Another event about the same new record committed first (PostgreSQL, concurrent
+        # requests): once more, and this time the record is found.
+        with transaction(installation.engine) as conn:
+            applied = unit(conn)
+    if applied is None:
+        return Receipt(ReceiptStatus.DUPLICATE)
+    if applied.files:
+        remove_pending(installation.engine, installation.config.documents_dir)
+    return Receipt(
+        ReceiptStatus.ACCEPTED,
+        applied.effect,
+        str(applied.subject) if applied.subject else None,
+        applied.reason if applied.effect == Effect.REFUSED else None,
+    )
+
+
+# --- list and check ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntegrationInfo:
+    name: str
+    kind: str
+    country: str | None
+    target: str | None  # the url, when it is a target
+
+    def to_json(self) -> JSONData:
+        return {"name": self.name, "kind": self.kind, "country": self.country, "url": self.target}
+
+
+def list_integrations(installation: Installation) -> list[IntegrationInfo]:
+    """The configured integrations (no secrets: the files are not read)."""
+    return [
+        IntegrationInfo(i.name, i.kind.value, i.country, i.url)
+        for i in installation.config.integrations
+    ]
+
+
+@dataclass(frozen=True)
+class CheckIntegrations:
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IntegrationCheck:
+    name: str
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONData:
+        return {"name": self.name, "ok": self.ok, "problems": list(self.problems)}
+
+
+def _check(integration: Integration) -> IntegrationCheck:
+    problems = []
+    try:
+        webhook_secrets(integration)
+    except BadInput as exc:
+        problems.append(str(exc))
+    if integration.kind is IntegrationKind.GREENHOUSE and integration.is_target:
+        from retention.integration import api_key
+
+        try:
+            api_key(integration)
+        except BadInput as exc:
+            problems.append(str(exc))
+    return IntegrationCheck(integration.name, not problems, tuple(problems))
+
+
+def check_integrations(
+    installation: Installation, request: CheckIntegrations
+) -> list[IntegrationCheck]:
+    """Each integration's secret files exist, are mode 0600 and hold secrets of the right form."""
+    chosen = [
+        i
+        for i in installation.config.integrations
+        if request.name is None or i.name == request.name
+    ]
+    if request.name is not None and not chosen:
+        raise NotFound(f"no integration named {request.name} in gdpr.toml")
+    return [_check(i) for i in chosen]
+
+
+# --- delivery, status, retry -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliverMessages:
+    target: str | None = None
+    limit: int | None = None  # at most this many messages (default: until none is due)
+
+
+@dataclass(frozen=True)
+class IntegrationStatus:
+    targets: list[TargetStatus] = field(default_factory=list)
+
+    def to_json(self) -> JSONData:
+        return {"targets": [t.to_json() for t in self.targets]}
+
+
+@dataclass(frozen=True)
+class RetryMessages:
+    target: str | None = None
+
+
+def _require(
+    installation: Installation,
+    principal: PrincipalView,
+    perm: Permission,
+    action: str,
+    clock: Clock,
+) -> None:
+    def work(conn: Connection) -> None:
+        require(conn, principal.id, perm, at=clock(), action=action, country=None)
+
+    guarded(installation.engine, work)
+
+
+def _targets(installation: Installation, name: str | None) -> list[Integration]:
+    targets = list(installation.config.targets)
+    if name is not None:
+        targets = [t for t in targets if t.name == name]
+        if not targets:
+            raise NotFound(f"no target named {name} (an [integration.{name}] with a url)")
+    return targets
+
+
+def deliver_messages(
+    installation: Installation,
+    principal: PrincipalView,
+    request: DeliverMessages,
+    *,
+    clock: Clock = utc_now,
+    stop: threading.Event | None = None,
+) -> DeliveryRun:
+    """Deliver the due outbox messages (sweep:run: the delivery finishes what a sweep did)."""
+    _require(installation, principal, Permission.SWEEP_RUN, "integration.deliver", clock)
+    return deliver(
+        installation,
+        _targets(installation, request.target),
+        limit=request.limit,
+        clock=clock,
+        stop=stop,
+    )
+
+
+def integration_status(
+    installation: Installation, principal: PrincipalView, *, clock: Clock = utc_now
+) -> IntegrationStatus:
+    """Per target: pending, failed, delivered, dead, and the oldest pending (sweep:plan)."""
+    _require(installation, principal, Permission.SWEEP_PLAN, "integration.status", clock)
+    with transaction(installation.engine) as conn:
+        return IntegrationStatus(target_status(conn, installation.config.targets))
+
+
+def retry_messages(
+    installation: Installation,
+    principal: PrincipalView,
+    request: RetryMessages,
+    *,
+    clock: Clock = utc_now,
+) -> dict[str, Any]:
+    """Put dead messages back to be delivered (sweep:run), audited per target."""
+    _require(installation, principal, Permission.SWEEP_RUN, "integration.retry", clock)
+    targets = _targets(installation, request.target)
+    return {"requeued": retry_dead(installation, targets, actor=str(principal.id), clock=clock)}
