@@ -9,6 +9,7 @@ down keeps every module free of environment look-ups and makes tests explicit.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "MAX_SWEEP_WORKERS",
     "Config",
+    "RequestSettings",
     "Schedule",
     "default_sqlite_url",
     "load_config",
@@ -47,6 +50,20 @@ class Schedule:
     expiries: str = "30 1 * * *"
 
 
+_KEEP_RE = re.compile(r"[1-9]\d{0,3}[dwmy]")
+_PROCESSOR_RE = re.compile(r"[^\x00-\x1f]{1,200}")
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """`[requests]`: the working calendar of Art. 12(3) deadlines, how long closed requests are
+    kept, and the processors an access answer names as recipients."""
+
+    calendar: str | None = None  # "RO", "DE-BY"; None: Saturdays and Sundays only
+    keep_closed: str = "3y"  # a duration after closure (30d, 6m, 3y)
+    processors: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
@@ -58,6 +75,8 @@ class Config:
     witness_path: Path | None = None
     schedule: Schedule = field(default_factory=Schedule)
     sweep_workers: int | None = None  # None: the sweep's default for the database
+    requests: RequestSettings = field(default_factory=RequestSettings)
+    integration_targets: tuple[str, ...] = ()  # names of the [integration.*] tables
 
     @property
     def is_default_sqlite(self) -> bool:
@@ -119,7 +138,44 @@ def load_config(
         signing_key_path=_path(settings.get("signing_key"), root),
         witness_path=_path(settings.get("witness_file"), root),
         schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
+        requests=_requests(settings.get("requests", {})),
+        integration_targets=_integration_targets(settings.get("integration", {})),
     )
+
+
+def _requests(section: object) -> RequestSettings:
+    what = f"{CONFIG_FILE}: [requests]"
+    if not isinstance(section, dict) or not set(section) <= {"calendar", "keep_closed", "processors"}:
+        raise BadInput(f"{what} takes only calendar, keep_closed and processors")
+    calendar = section.get("calendar")
+    if calendar is not None:
+        calendar = _calendar(calendar, what)
+    keep = section.get("keep_closed", "3y")
+    if not isinstance(keep, str) or not _KEEP_RE.fullmatch(keep):
+        raise BadInput(f"{what} keep_closed must be a duration like 90d, 6m or 3y")
+    processors = section.get("processors", [])
+    if not isinstance(processors, list) or not all(
+        isinstance(p, str) and _PROCESSOR_RE.fullmatch(p) for p in processors
+    ):
+        raise BadInput(f"{what} processors must be a list of names (at most 200 characters each)")
+    return RequestSettings(calendar, keep, tuple(processors))
+
+
+def _calendar(value: object, what: str) -> str:
+    country, _, subdivision = str(value).strip().upper().partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise BadInput(f"{what} calendar: no public holidays known for '{value}': use a code like RO")
+    if subdivision and subdivision not in supported[country]:
+        raise BadInput(f"{what} calendar: {country} has no subdivision '{subdivision}'")
+    return f"{country}-{subdivision}" if subdivision else country
+
+
+def _integration_targets(section: object) -> tuple[str, ...]:
+    # The integration issue owns the contents of [integration.*]; an access answer names them.
+    if not isinstance(section, dict):
+        return ()
+    return tuple(sorted(name for name, value in section.items() if isinstance(value, dict)))
 
 
 def _sweep_workers(section: object, url: str) -> int | None:
