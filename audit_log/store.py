@@ -28,6 +28,7 @@ from audit_log.merkle import (
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
+    perfect_subtrees,
     range_hashes,
     root,
 )
@@ -128,6 +129,16 @@ class _StoredNodes:
         if missing:
             raise LogStateError(f"stored Merkle node {missing[0]} is missing")
         return [found[n] for n in ids]
+
+
+class _KnownNodes:
+    """`NodeSource` over hashes already read."""
+
+    def __init__(self, known: dict[NodeId, bytes]) -> None:
+        self._known = known
+
+    def node_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        return [self._known[n] for n in ids]
 
 
 class AuditLog:
@@ -277,6 +288,36 @@ class AuditLog:
         *hashes, leaf, tree_root = range_hashes([*ranges, (seq, seq + 1), (0, size)],
                                                 _StoredNodes(conn))  # fmt: skip
         return InclusionProof(seq, size, leaf, tuple(hashes), tree_root)
+
+    def inclusion_proofs(
+        self, bind: Connection | Session, seqs: Sequence[int], size: int, chunk: int = 200
+    ) -> list[InclusionProof]:
+        """Proofs that each entry of `seqs` is in the tree of `size` entries, read together.
+
+        Many proofs share their upper nodes: each perfect subtree is read once, `chunk` at a time
+        (one round trip each), instead of a round trip per proof.
+        """
+        conn = _conn(bind)
+        size = self._size(conn, size)
+        for seq in seqs:
+            if not 0 <= seq < size:
+                raise LogStateError(f"entry {seq} is not within a tree of {size} entries")
+        per_proof = [[*inclusion_ranges(seq, size), (seq, seq + 1)] for seq in seqs]
+        parts = {r: perfect_subtrees(*r) for rs in per_proof for r in rs}
+        parts[(0, size)] = perfect_subtrees(0, size)
+        wanted = sorted({node for nodes in parts.values() for node in nodes})
+        source = _StoredNodes(conn)
+        known: dict[NodeId, bytes] = {}
+        for i in range(0, len(wanted), chunk):
+            ids = wanted[i : i + chunk]
+            known.update(zip(ids, source.node_hashes(ids), strict=True))
+        ranges = list(parts)
+        hashes = dict(zip(ranges, range_hashes(ranges, _KnownNodes(known)), strict=True))
+        tree_root = hashes[(0, size)]
+        return [
+            InclusionProof(seq, size, hashes[rs[-1]], tuple(hashes[r] for r in rs[:-1]), tree_root)
+            for seq, rs in zip(seqs, per_proof, strict=True)
+        ]
 
     def consistency_proof(
         self, bind: Connection | Session, size1: int, size2: int | None = None

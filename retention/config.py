@@ -145,7 +145,11 @@ def load_config(
 
 def _requests(section: object) -> RequestSettings:
     what = f"{CONFIG_FILE}: [requests]"
-    if not isinstance(section, dict) or not set(section) <= {"calendar", "keep_closed", "processors"}:
+    if not isinstance(section, dict) or not set(section) <= {
+        "calendar",
+        "keep_closed",
+        "processors",
+    }:
         raise BadInput(f"{what} takes only calendar, keep_closed and processors")
     calendar = section.get("calendar")
     if calendar is not None:
@@ -165,7 +169,9 @@ def _calendar(value: object, what: str) -> str:
     country, _, subdivision = str(value).strip().upper().partition("-")
     supported = holidays.list_supported_countries()
     if country not in supported:
-        raise BadInput(f"{what} calendar: no public holidays known for '{value}': use a code like RO")
+        raise BadInput(
+            f"{what} calendar: no public holidays known for '{value}': use a code like RO"
+        )
     if subdivision and subdivision not in supported[country]:
         raise BadInput(f"{what} calendar: {country} has no subdivision '{subdivision}'")
     return f"{country}-{subdivision}" if subdivision else country

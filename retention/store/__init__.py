@@ -20,6 +20,13 @@ from retention.store.engine import (
 )
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.store.request_tables import (
+    REQUEST_PERSONAL_COLUMNS,
+    DataRequest,
+    RequestEvent,
+    RequestStatus,
+    RequestType,
+)
 from retention.store.scrub import scrub_erased
 from retention.store.staged_files import StagedFiles, recover_staged, staged_files
 from retention.store.storage_order import StoragePosition
@@ -43,16 +50,21 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "REQUEST_PERSONAL_COLUMNS",
     "Application",
     "Candidate",
     "CandidateStatus",
     "Consent",
+    "DataRequest",
     "Document",
     "Enrollment",
     "Grant",
     "LegalHold",
     "Principal",
     "PrincipalKind",
+    "RequestEvent",
+    "RequestStatus",
+    "RequestType",
     "ReviewDecision",
     "ReviewItem",
     "RunStatus",

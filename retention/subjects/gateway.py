@@ -63,10 +63,17 @@ __all__ = [
     "ExportResult",
     "ExportSection",
     "Gateway",
+    "SubjectWork",
+    "Then",
     "parse_subject_id",
 ]
 
 T = TypeVar("T")
+
+Then = Callable[[Connection, datetime], Mapping[str, Any]]
+"""More work in an operation's transaction after it acted (a request it answers records its
+state change): returns details added to the operation's audit entry. It runs after the last
+check that refuses, so it must not refuse; any error it raises rolls the whole unit back."""
 
 _SUBJECT_BY_ID = select(Candidate).where(col(Candidate.id) == bindparam("subject_id"))
 
@@ -326,7 +333,12 @@ class Gateway:
     # --- changes -----------------------------------------------------------------------------
 
     def update(
-        self, subject_id: uuid.UUID, changes: Mapping[str, str | None], *, reason: str | None = None
+        self,
+        subject_id: uuid.UUID,
+        changes: Mapping[str, str | None],
+        *,
+        reason: str | None = None,
+        then: Then | None = None,
     ) -> dict[str, Any]:
         """Change contact fields (an empty value clears one); the entry names fields, not values.
 
@@ -346,23 +358,31 @@ class Gateway:
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
             fields = sorted(values)
+            more = {} if then is None else dict(then(conn, at))
             read = authorize(conn, actor, Permission.CANDIDATE_READ, subject.country, at)
             if not read.allowed:
                 return SubjectWork(
                     {"id": subject.id, "updated": fields},
-                    {"fields": fields, "returned": "fields"},
+                    {"fields": fields, "returned": "fields", **more},
                 )
             fresh = conn.execute(select(Candidate).where(col(Candidate.id) == subject.id)).one()
             return SubjectWork(
                 candidate_dict(fresh),
-                {"fields": fields, "returned": "record", "read_allowed_by": str(read.grant_id)},
+                {
+                    "fields": fields,
+                    "returned": "record",
+                    "read_allowed_by": str(read.grant_id),
+                    **more,
+                },
             )
 
         return self.on_subject(
             subject_id, Permission.CANDIDATE_WRITE, "candidate.update", work, reason=reason
         )
 
-    def erase(self, subject_id: uuid.UUID, *, reason: str) -> ErasureResult:
+    def erase(
+        self, subject_id: uuid.UUID, *, reason: str, then: Then | None = None
+    ) -> ErasureResult:
         """Erase the subject on request (Art. 17): its rows now, its document files after commit.
 
         Refused while a legal hold is active (Art. 17(3)(e)); the refusal is audited.
@@ -404,7 +424,8 @@ class Gateway:
                 conn.execute(delete(model).where(column == subject.id))
             conn.execute(delete(Candidate).where(Candidate.id == subject.id))
             files.extend(self.documents_dir / str(d) for d in docs)
-            return SubjectWork(counts, counts)
+            more = {} if then is None else dict(then(conn, at))
+            return SubjectWork(counts, {**counts, **more})
 
         counts = self.on_subject(
             subject_id, Permission.CANDIDATE_ERASE, "candidate.erase", work, reason=reason
