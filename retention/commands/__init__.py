@@ -16,6 +16,7 @@ from retention.commands.evidence import evidence
 from retention.commands.install import db, init
 from retention.commands.intake import import_group
 from retention.commands.policy import policy
+from retention.commands.requests import request_group
 from retention.commands.scheduler import scheduler
 from retention.commands.subjects import candidate, consent
 from retention.commands.sweep import hold, review, sweep
@@ -35,6 +36,7 @@ GROUPS: tuple[click.Command, ...] = (
     access,
     candidate,
     consent,
+    request_group,
     hold,
     review,
     sweep,

@@ -440,9 +440,9 @@ class Register:
                 "changes are recorded in the order they happened"
             )
         values = dict(change(row, when))
-        conn.execute(
-            update(table_of(DataRequest)).where(table_of(DataRequest).c.id == rid).values(**values)
-        )
+        if values:  # some changes (a lift) only add their event
+            t = table_of(DataRequest)
+            conn.execute(update(t).where(t.c.id == rid).values(**values))
         fresh = _locked(conn, rid)
         self._append(conn, fresh, kind, when, now, note, decision, extra or {})
         return RequestView.of(fresh)
