@@ -1,12 +1,11 @@
-"""Shared set-up for the request tests (import `rw` as a fixture): the access world on a Bucharest controller with the RO calendar, a second DPO
-(for four eyes), the signing key, and a document file for the NL candidate."""
+"""Shared set-up for the request tests: the access world on a Bucharest controller with the RO
+calendar, a second DPO (for four eyes), the signing key, and a document file for a candidate."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-import pytest
 from sqlalchemy import select
 
 from retention.access import PrincipalView, grants
@@ -32,8 +31,7 @@ class RequestWorld:
     recruiter: PrincipalView
 
 
-@pytest.fixture
-def rw(installation: Installation, clock: FixedClock) -> RequestWorld:
+def build_request_world(installation: Installation, clock: FixedClock) -> RequestWorld:
     config = dataclasses.replace(
         installation.config,
         timezone="Europe/Bucharest",

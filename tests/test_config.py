@@ -68,5 +68,7 @@ class TestRequests:
             config_with(tmp_path, f"[requests]\n{toml}\n")
 
     def test_integration_targets_are_named(self, tmp_path: Path) -> None:
-        config = config_with(tmp_path, "[integration.workday]\nurl = 'x'\n[integration.greenhouse]\n")
+        config = config_with(
+            tmp_path, "[integration.workday]\nurl = 'x'\n[integration.greenhouse]\n"
+        )
         assert config.integration_targets == ("greenhouse", "workday")

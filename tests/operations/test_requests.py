@@ -14,14 +14,23 @@ from sqlalchemy import select
 from audit_log import Entry, InclusionProof
 from audit_log.schema import audit_entry
 from retention.errors import AccessDenied, BadInput, CheckFailed, NotFound
+from retention.install import Installation
 from retention.operations import requests as ops
 from retention.requests import HOLD_GROUND
 from retention.store import Candidate, Consent, LegalHold, RequestType, transaction
+from retention.testing import FixedClock
 from tests import merkle_reference as ref
 from tests.access_support import audit_rows
-from tests.requests_support import RequestWorld, rw  # noqa: F401 (a fixture)
+from tests.requests_support import RequestWorld, build_request_world
 
 T = RequestType
+
+
+@pytest.fixture
+def rw(installation: Installation, clock: FixedClock) -> RequestWorld:
+    return build_request_world(installation, clock)
+
+
 RECEIVED = datetime(2026, 11, 20, 10, tzinfo=UTC)  # due 20 Dec 2026, a Sunday -> Mon 21 Dec
 
 
@@ -250,12 +259,15 @@ class TestList:
         late = open_(rw, T.ACCESS, rw.world.nl, received_at=datetime(2026, 10, 1, 9, tzinfo=UTC))
         soon = open_(rw, T.ACCESS, rw.world.de, received_at=datetime(2026, 10, 27, 9, tzinfo=UTC))
         later = open_(rw, T.ERASURE, rw.world.de)
-        listed = lambda **kw: [
-            r.id
-            for r in ops.list_requests(
-                rw.installation, rw.dpo, ops.ListRequests(**kw), clock=rw.world.clock
-            )
-        ]
+
+        def listed(**kw):
+            return [
+                r.id
+                for r in ops.list_requests(
+                    rw.installation, rw.dpo, ops.ListRequests(**kw), clock=rw.world.clock
+                )
+            ]
+
         assert listed(overdue=True) == [late.id]
         assert listed(due_within=timedelta(days=7)) == [soon.id]
         assert listed(overdue=True, due_within=timedelta(days=7)) == [late.id, soon.id]
@@ -406,7 +418,7 @@ class TestPortability:
         rows = list(csv.DictReader((result.path / "candidate.csv").open()))
         assert rows[0]["city"] == "Cluj"
         assert (
-            list(csv.DictReader((result.path / "applications.csv").open()))[0]["position"]
+            next(iter(csv.DictReader((result.path / "applications.csv").open())))["position"]
             == "Engineer"
         )
         assert (result.path / "consents.csv").read_text().startswith("purpose,")
