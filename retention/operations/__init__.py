@@ -105,6 +105,8 @@ from retention.operations.policies import (
 )
 from retention.operations.requests import (
     ApproveRequest,
+    DueList,
+    DueRequests,
     ExtendRequest,
     Fulfilment,
     FulfilRequest,
@@ -126,6 +128,7 @@ from retention.operations.requests import (
     open_request,
     pause_request,
     refuse_request,
+    requests_due,
     resume_request,
     show_request,
     verify_request,
@@ -175,6 +178,8 @@ __all__ = [
     "CreatePrincipal",
     "DecideReview",
     "DisablePrincipal",
+    "DueList",
+    "DueRequests",
     "Enroll",
     "EntriesRequest",
     "EraseCandidate",
@@ -282,6 +287,7 @@ __all__ = [
     "record_consent",
     "refuse_request",
     "release_hold",
+    "requests_due",
     "resume_request",
     "review_access",
     "revoke_grant",

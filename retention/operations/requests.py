@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from audit_log import Event
 from retention.access import PrincipalView
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.install import Installation
 from retention.operations.subjects import gateway_for
-from retention.requests import Fulfiller, Fulfilment, Register, RequestView
-from retention.store import RequestType
+from retention.requests import DueList, Fulfiller, Fulfilment, Register, RequestView, due_list
+from retention.store import RequestType, record, transaction
 
 __all__ = [
     "ApproveRequest",
+    "DueList",
+    "DueRequests",
     "ExtendRequest",
     "FulfilRequest",
     "Fulfilment",
@@ -46,6 +49,7 @@ __all__ = [
     "open_request",
     "pause_request",
     "refuse_request",
+    "requests_due",
     "resume_request",
     "show_request",
     "verify_request",
@@ -138,6 +142,11 @@ class FulfilRequest:
 class LiftRestriction:
     request_id: uuid.UUID
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DueRequests:
+    """Open requests overdue, or due within the next seven days (there is nothing to choose)."""
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -324,3 +333,23 @@ def lift_restriction(
 ) -> Fulfilment:
     """End a fulfilled restriction: the subject is unblocked if the restriction blocked it."""
     return _fulfiller(installation, principal, clock).lift(request.request_id, at=request.at)
+
+
+def requests_due(
+    installation: Installation,
+    principal: PrincipalView,
+    request: DueRequests,
+    *,
+    clock: Clock = utc_now,
+) -> DueList:
+    """The scheduler's daily due list: ids, types, countries and deadlines (no personal data),
+    so, like the expiry check, open to any authenticated principal; the counts are audited."""
+    with transaction(installation.engine) as conn:
+        now = clock()
+        found = due_list(conn, now)
+        record(
+            conn,
+            Event(actor=str(principal.id), action="request.due", details=found.counts()),
+            at=now,
+        )
+    return found

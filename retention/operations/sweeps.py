@@ -7,6 +7,7 @@ sweep itself is many transactions (one per batch, each with its audit entries) u
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from sqlalchemy import Connection
 from retention.access import Permission, PrincipalView, guarded, require
 from retention.clock import Clock, utc_now
 from retention.install import Installation, load_installation_policies
+from retention.requests import expire_closed
+from retention.store import transaction
 from retention.sweep import Plan, Progress, SweepResult, make_plan, run_sweep
 
 __all__ = ["PlanSweep", "RunSweep", "plan_sweep", "sweep"]
@@ -97,7 +100,7 @@ def sweep(
         )
 
     guarded(installation.engine, work)
-    return run_sweep(
+    result = run_sweep(
         installation,
         policy_set,
         actor=str(principal.id),
@@ -109,3 +112,9 @@ def sweep(
         clock=clock,
         workers=installation.config.sweep_workers,
     )
+    if request.country is not None or request.limit is not None or result.status != "completed":
+        return result
+    # The request register's own retention, once the subjects are done (a whole, unlimited run).
+    with transaction(installation.engine) as conn:
+        expired = expire_closed(conn, installation.config, str(principal.id), result.evaluated_at)
+    return dataclasses.replace(result, requests_expired=expired)

@@ -11,7 +11,9 @@ due list for the scheduler and a summary for the evidence pack (`due`).
 from __future__ import annotations
 
 from retention.requests.deadlines import Deadline, WorkingCalendar, deadline
+from retention.requests.due import DUE_WINDOW, DueItem, DueList, due_list
 from retention.requests.fulfilment import HOLD_GROUND, Fulfiller, Fulfilment
+from retention.requests.keep_closed import expire_closed, keep_closed_cutoff
 from retention.requests.register import (
     CHANNELS,
     EventView,
@@ -24,8 +26,11 @@ from retention.requests.register import (
 
 __all__ = [
     "CHANNELS",
+    "DUE_WINDOW",
     "HOLD_GROUND",
     "Deadline",
+    "DueItem",
+    "DueList",
     "EventView",
     "Fulfiller",
     "Fulfilment",
@@ -33,6 +38,9 @@ __all__ = [
     "RequestView",
     "WorkingCalendar",
     "deadline",
+    "due_list",
+    "expire_closed",
+    "keep_closed_cutoff",
     "parse_instant",
     "parse_request_id",
     "parse_type",
