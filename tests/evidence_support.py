@@ -214,6 +214,7 @@ PACK_FILES: tuple[str, ...] = (
     "policies/nl.policy",
     "proofs.json",
     "report.html",
+    "requests.csv",
     "retention-actions.csv",
     "reviews.csv",
     "verifier-key.txt",
