@@ -29,6 +29,7 @@ class RequestWorld:
     dpo: PrincipalView
     dpo2: PrincipalView
     recruiter: PrincipalView
+    dpo2_token: str = ""
 
 
 def build_request_world(installation: Installation, clock: FixedClock) -> RequestWorld:
@@ -50,4 +51,6 @@ def build_request_world(installation: Installation, clock: FixedClock) -> Reques
     with engine.connect() as conn:
         doc = conn.execute(select(Document.id).where(Document.candidate_id == world.nl)).scalar()
     (config.documents_dir / str(doc)).write_bytes(b"%PDF")
-    return RequestWorld(world, inst, view(world.dpo), view(dora), view(world.recruiter))
+    return RequestWorld(
+        world, inst, view(world.dpo), view(dora), view(world.recruiter), dpo2_token=dora.token
+    )

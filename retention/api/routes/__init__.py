@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates
+from retention.api.routes import candidates, requests
 
-__all__ = ["ROUTERS", "candidates"]
+__all__ = ["ROUTERS", "candidates", "requests"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router,)
+ROUTERS: tuple[APIRouter, ...] = (candidates.router, requests.router)
