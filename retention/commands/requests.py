@@ -123,7 +123,7 @@ def request_open(
     at_text: str | None,
     as_json: bool,
 ) -> None:
-    """Register a request received at --received; its deadline follows Art. 12(3)."""
+    """Register a request received at --received; the deadline is GDPR Article 12(3)'s."""
     if sum(v is not None for v in (subject_text, email, external_ref)) != 1:
         raise click.UsageError("give exactly one of --subject, --email or --external-ref")
     request = OpenRequest(
