@@ -153,14 +153,12 @@ def _subtree(known: dict[NodeId, bytes], level: int, idx: int) -> bytes:
     return node_hash(known[left], known[right])
 
 
-class _KnownNodes:
-    """`NodeSource` over hashes already read."""
-
-    def __init__(self, known: dict[NodeId, bytes]) -> None:
-        self._known = known
-
-    def node_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
-        return [self._known[n] for n in ids]
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    """Root of an aligned range from its perfect subtrees, left to right (as `range_hashes`)."""
+    acc = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        acc = node_hash(left, acc)
+    return acc
 
 
 class AuditLog:
@@ -333,7 +331,7 @@ class AuditLog:
                     parts[r] = _aligned(r)
         parts[(0, size)] = perfect_subtrees(0, size)
         known = self._node_hashes(conn, {n for nodes in parts.values() for n in nodes}, seqs, chunk)
-        hashes = dict(zip(parts, range_hashes(list(parts), _KnownNodes(known)), strict=True))
+        hashes = {r: _fold([known[n] for n in nodes]) for r, nodes in parts.items()}
         tree_root = hashes[(0, size)]
         return [
             InclusionProof(seq, size, known[(0, seq)], tuple(hashes[r] for r in ranges), tree_root)
@@ -378,19 +376,24 @@ class AuditLog:
         def param(ids: list[int]) -> object:
             return json.dumps(ids) if sqlite else ids
 
-        for level, ids in by_level.items():
-            ids.sort()
-            for i in range(0, len(ids), chunk):
-                rows = conn.exec_driver_sql(node_sql, (level, param(ids[i : i + chunk])))
-                known.update(((level, idx), bytes(h)) for idx, h in rows)
-        blocks = sorted({seq >> NODE_MIN_LEVEL for seq in leaves})
-        for i in range(0, len(blocks), chunk):
-            rows = conn.exec_driver_sql(leaf_sql, (param(blocks[i : i + chunk]),))
-            known.update(((0, seq), bytes(h)) for seq, h in rows)
-        for level in range(1, NODE_MIN_LEVEL):  # the small subtrees, bottom up
-            for lv, idx in wanted:
-                if lv == level:
-                    known[(lv, idx)] = _subtree(known, lv, idx)
+        # The DBAPI cursor of this transaction: rows as plain tuples, no result objects.
+        cursor = conn.connection.cursor()
+        try:
+            for level, ids in by_level.items():
+                ids.sort()
+                for i in range(0, len(ids), chunk):
+                    cursor.execute(node_sql, (level, param(ids[i : i + chunk])))
+                    known.update(((level, idx), bytes(h)) for idx, h in cursor.fetchall())
+            blocks = sorted({seq >> NODE_MIN_LEVEL for seq in leaves})
+            for i in range(0, len(blocks), chunk):
+                cursor.execute(leaf_sql, (param(blocks[i : i + chunk]),))
+                known.update(((0, seq), bytes(h)) for seq, h in cursor.fetchall())
+        finally:
+            cursor.close()
+        small = sorted(n for n in wanted if 0 < n[0] < NODE_MIN_LEVEL)
+        for level, idx in small:  # the small subtrees, bottom up
+            if (level, idx) not in known:
+                known[(level, idx)] = _subtree(known, level, idx)
         missing = [n for n in wanted if n not in known]
         if missing:
             raise LogStateError(f"stored Merkle node {min(missing)} is missing")
