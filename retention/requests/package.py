@@ -195,7 +195,7 @@ _CSS = (
     "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
     "table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}"
     "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
-    "th{background:#f3f3f3}code{font-size:12px;word-break:break-all}"
+    "th{background:#f3f3f3}code,pre{font-size:12px;word-break:break-all;white-space:pre-wrap}"
 )
 
 
