@@ -138,19 +138,10 @@ def _aligned(r: Range) -> list[NodeId]:
     """`perfect_subtrees(*r)`, without the loop for the common case of one perfect subtree."""
     start, end = r
     width = end - start
-    if width & (width - 1) == 0 and start % width == 0:
+    if (width & (width - 1)) == 0 and start % width == 0:  # a power of two, aligned
         level = width.bit_length() - 1
         return [(level, start >> level)]
     return perfect_subtrees(start, end)
-
-
-def _subtree(known: dict[NodeId, bytes], level: int, idx: int) -> bytes:
-    """The hash of a small perfect subtree from its two halves (computed or read already)."""
-    left, right = (level - 1, 2 * idx), (level - 1, 2 * idx + 1)
-    for half in (left, right):
-        if half not in known:
-            known[half] = _subtree(known, *half)
-    return node_hash(known[left], known[right])
 
 
 def _fold(hashes: Sequence[bytes]) -> bytes:
@@ -331,7 +322,10 @@ class AuditLog:
                     parts[r] = _aligned(r)
         parts[(0, size)] = perfect_subtrees(0, size)
         known = self._node_hashes(conn, {n for nodes in parts.values() for n in nodes}, seqs, chunk)
-        hashes = {r: _fold([known[n] for n in nodes]) for r, nodes in parts.items()}
+        hashes = {
+            r: known[nodes[0]] if len(nodes) == 1 else _fold([known[n] for n in nodes])
+            for r, nodes in parts.items()
+        }
         tree_root = hashes[(0, size)]
         return [
             InclusionProof(seq, size, known[(0, seq)], tuple(hashes[r] for r in ranges), tree_root)
@@ -390,10 +384,17 @@ class AuditLog:
                 known.update(((0, seq), bytes(h)) for seq, h in cursor.fetchall())
         finally:
             cursor.close()
-        small = sorted(n for n in wanted if 0 < n[0] < NODE_MIN_LEVEL)
-        for level, idx in small:  # the small subtrees, bottom up
-            if (level, idx) not in known:
-                known[(level, idx)] = _subtree(known, level, idx)
+        # The small subtrees, bottom up: each wanted one and the halves below it.
+        small: set[NodeId] = set()
+        for level, idx in wanted:
+            if 0 < level < NODE_MIN_LEVEL:
+                for lv in range(1, level + 1):
+                    shift = level - lv
+                    small.update((lv, i) for i in range(idx << shift, (idx + 1) << shift))
+        for level, idx in sorted(small):
+            known[(level, idx)] = node_hash(
+                known[(level - 1, 2 * idx)], known[(level - 1, 2 * idx + 1)]
+            )
         missing = [n for n in wanted if n not in known]
         if missing:
             raise LogStateError(f"stored Merkle node {min(missing)} is missing")
