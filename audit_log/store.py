@@ -165,10 +165,30 @@ class AuditLog:
             raise InvalidEventError("append takes Event values")
         if not events:
             return []
-        conn = _conn(bind)
-        frontier, prev = self._lock_head(conn)
         ts = self._clock()
-        ts_text, naive = format_ts(ts), _naive(ts)
+        return self._append(_conn(bind), [(e, ts) for e in events])
+
+    def append_stamped(
+        self, bind: Connection | Session, stamped: Iterable[tuple[Event, datetime]]
+    ) -> list[Entry]:
+        """Append each event stamped with its own instant, in order, in the caller's transaction.
+
+        For a writer that gathers the events of several actions into one append (a group
+        commit): each entry keeps the time of its action. Never commits.
+        """
+        stamped = list(stamped)
+        for event, ts in stamped:
+            if not isinstance(event, Event):
+                raise InvalidEventError("append_stamped takes (Event, datetime) pairs")
+            if not isinstance(ts, datetime) or ts.tzinfo is None:
+                raise InvalidEventError("an entry's time must be a timezone-aware datetime")
+        if not stamped:
+            return []
+        return self._append(_conn(bind), stamped)
+
+    def _append(self, conn: Connection, stamped: list[tuple[Event, datetime]]) -> list[Entry]:
+        frontier, prev = self._lock_head(conn)
+        texts: dict[datetime, tuple[str, datetime]] = {}
         entries: list[Entry] = []
         rows: list[EntryRow] = []
         nodes: list[NodeRow] = []
@@ -176,8 +196,12 @@ class AuditLog:
         # canonical text; a details mapping is shared by such events, so it keys by identity
         # (every event, and so every key's mapping, lives until this call returns).
         shapes: dict[tuple[object, ...], EntryShape | None] = {}
-        for event in events:
-            key = (event.actor, event.action, event.outcome, event.reason, id(event.details))
+        for event, ts in stamped:
+            if ts not in texts:
+                texts[ts] = (format_ts(ts), _naive(ts))
+            ts_text, naive = texts[ts]
+            key = (ts_text, event.actor, event.action, event.outcome, event.reason,
+                   id(event.details))  # fmt: skip
             if key in shapes:
                 shape = shapes[key]
             else:
@@ -546,6 +570,12 @@ class AuditLog:
         """The most recently stored checkpoint note, if any."""
         q = select(audit_checkpoint.c.note).order_by(audit_checkpoint.c.id.desc()).limit(1)
         return _conn(bind).execute(q).scalar_one_or_none()
+
+    def latest_checkpoint_time(self, bind: Connection | Session) -> datetime | None:
+        """When the most recent checkpoint was stored (UTC), if any (for monitoring)."""
+        q = select(func.max(audit_checkpoint.c.created_at))
+        at = _conn(bind).execute(q).scalar_one_or_none()
+        return None if at is None else at.replace(tzinfo=UTC)
 
     def checkpoint_at(self, bind: Connection | Session, at: datetime) -> tuple[str, int] | None:
         """The checkpoint that was the latest stored at instant `at`: its note and size, if any."""

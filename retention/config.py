@@ -28,17 +28,42 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_DATA_DIR",
     "MAX_SWEEP_WORKERS",
+    "ApiSettings",
     "Config",
     "RequestSettings",
     "Schedule",
+    "check_api_workers",
     "default_sqlite_url",
     "load_config",
+    "parse_bind",
     "parse_database_url",
 ]
 
 DEFAULT_DATA_DIR = "gdpr-data"
 CONFIG_FILE = "gdpr.toml"
 MAX_SWEEP_WORKERS = 16
+MAX_API_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """`[api]` of gdpr.toml: how `gdpr serve` listens and what it allows (see README, HTTP API).
+
+    Rate limits are per worker process and per minute (0 turns one off); `metrics_token_path`
+    is a 0600 file whose token /metrics accepts from other hosts (loopback needs none).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    public_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    metrics_token_path: Path | None = None
+    max_body_bytes: int = 1 << 20
+    principal_rate_per_minute: int = 1200
+    source_rate_per_minute: int = 2400
+    auth_failures_per_minute: int = 30
+    group_commit: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,7 @@ class Config:
     witness_path: Path | None = None
     schedule: Schedule = field(default_factory=Schedule)
     sweep_workers: int | None = None  # None: the sweep's default for the database
+    api: ApiSettings = field(default_factory=ApiSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
     integration_targets: tuple[str, ...] = ()  # names of the [integration.*] tables
 
@@ -138,9 +164,93 @@ def load_config(
         signing_key_path=_path(settings.get("signing_key"), root),
         witness_path=_path(settings.get("witness_file"), root),
         schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
+        api=_api_settings(settings.get("api", {}), url, root),
         requests=_requests(settings.get("requests", {})),
         integration_targets=_integration_targets(settings.get("integration", {})),
     )
+
+
+_API_KEYS = {
+    "bind",
+    "workers",
+    "public_url",
+    "cors_origins",
+    "metrics_token_file",
+    "max_body_bytes",
+    "principal_rate_per_minute",
+    "source_rate_per_minute",
+    "auth_failures_per_minute",
+    "group_commit",
+}
+
+
+def _api_settings(section: object, url: str, root: Path) -> ApiSettings:
+    if not isinstance(section, dict) or not set(section) <= _API_KEYS:
+        raise BadInput(f"{CONFIG_FILE}: [api] takes only {', '.join(sorted(_API_KEYS))}")
+    defaults = ApiSettings()
+    host, port = defaults.host, defaults.port
+    if "bind" in section:
+        host, port = parse_bind(str(section["bind"]), f"{CONFIG_FILE}: [api] bind")
+    workers = _whole(section, "workers", defaults.workers, 1, MAX_API_WORKERS)
+    check_api_workers(workers, url, f"{CONFIG_FILE}: [api] workers")
+    public_url = section.get("public_url")
+    if public_url is not None and not (
+        isinstance(public_url, str) and public_url.startswith(("https://", "http://"))
+    ):
+        raise BadInput(f"{CONFIG_FILE}: [api] public_url must be an http(s) URL")
+    origins = section.get("cors_origins", [])
+    if not isinstance(origins, list) or not all(
+        isinstance(o, str) and o.startswith(("https://", "http://")) and o.count("/") == 2
+        for o in origins
+    ):
+        raise BadInput(
+            f"{CONFIG_FILE}: [api] cors_origins must be a list of origins like "
+            "'https://backoffice.example.org' (scheme and host, no path)"
+        )
+    group_commit = section.get("group_commit", defaults.group_commit)
+    if not isinstance(group_commit, bool):
+        raise BadInput(f"{CONFIG_FILE}: [api] group_commit must be true or false")
+    return ApiSettings(
+        host=host,
+        port=port,
+        workers=workers,
+        public_url=public_url.rstrip("/") if isinstance(public_url, str) else None,
+        cors_origins=tuple(origins),
+        metrics_token_path=_path(section.get("metrics_token_file"), root),
+        max_body_bytes=_whole(section, "max_body_bytes", defaults.max_body_bytes, 1024, 1 << 30),
+        principal_rate_per_minute=_whole(
+            section, "principal_rate_per_minute", defaults.principal_rate_per_minute, 0, 10**7
+        ),
+        source_rate_per_minute=_whole(
+            section, "source_rate_per_minute", defaults.source_rate_per_minute, 0, 10**7
+        ),
+        auth_failures_per_minute=_whole(
+            section, "auth_failures_per_minute", defaults.auth_failures_per_minute, 0, 10**7
+        ),
+        group_commit=group_commit,
+    )
+
+
+def _whole(section: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = section.get(key, default)
+    if type(value) is not int or not low <= value <= high:
+        raise BadInput(f"{CONFIG_FILE}: [api] {key} must be a whole number from {low} to {high}")
+    return value
+
+
+def parse_bind(text: str, what: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets: `[::1]:8000`) as (host, port)."""
+    host, sep, port_text = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise BadInput(f"{what} must be HOST:PORT, like 127.0.0.1:8000")
+    return host, int(port_text)
+
+
+def check_api_workers(workers: int, url: str, what: str) -> None:
+    """SQLite has one writer and its engine must not cross processes: one worker there."""
+    if workers > 1 and parse_database_url(url).get_backend_name() != "postgresql":
+        raise BadInput(f"{what} above 1 need PostgreSQL (on SQLite the API runs one worker)")
 
 
 def _requests(section: object) -> RequestSettings:

@@ -15,6 +15,7 @@ __all__ = [
     "InstallationError",
     "LockBroken",
     "NotFound",
+    "StaleVersion",
 ]
 
 
@@ -44,6 +45,13 @@ class CheckFailed(EngineError):
     """A check ran and found a problem: verification, lint, rejected import rows (exit 1)."""
 
     exit_code = 1
+
+
+class StaleVersion(CheckFailed):
+    """A change made against a version of a record that is no longer current (exit 1).
+
+    The caller read the record, someone changed it since: read it again and redo the change.
+    """
 
 
 class AccessDenied(EngineError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,49 @@ class TestRequests:
             tmp_path, "[integration.workday]\nurl = 'x'\n[integration.greenhouse]\n"
         )
         assert config.integration_targets == ("greenhouse", "workday")
+
+
+class TestApi:
+    def test_defaults_listen_on_loopback_with_one_worker(self, tmp_path: Path) -> None:
+        api = config_with(tmp_path, "").api
+        assert (api.host, api.port, api.workers, api.cors_origins) == ("127.0.0.1", 8000, 1, ())
+        assert api.group_commit is True
+
+    def test_a_full_section(self, tmp_path: Path) -> None:
+        toml = (
+            "[api]\n"
+            'bind = "[::1]:9001"\n'
+            "workers = 4\n"
+            'public_url = "https://gdpr.example.org/"\n'
+            'cors_origins = ["https://backoffice.example.org"]\n'
+            'metrics_token_file = "keys/metrics.token"\n'
+            "max_body_bytes = 65536\n"
+            "principal_rate_per_minute = 0\n"
+            "group_commit = false\n"
+        )
+        api = config_with(tmp_path, toml, PG).api
+        assert (api.host, api.port, api.workers) == ("::1", 9001, 4)
+        assert api.public_url == "https://gdpr.example.org"
+        assert api.cors_origins == ("https://backoffice.example.org",)
+        assert api.metrics_token_path == tmp_path.absolute() / "keys/metrics.token"
+        assert (api.max_body_bytes, api.principal_rate_per_minute) == (65536, 0)
+        assert api.group_commit is False
+
+    @pytest.mark.parametrize(
+        ("toml", "message"),
+        [
+            ("[api]\nworkers = 2\n", "above 1 need PostgreSQL"),
+            ('[api]\nbind = "localhost"\n', "HOST:PORT"),
+            ('[api]\nbind = "127.0.0.1:99999"\n', "HOST:PORT"),
+            ("[api]\nworkers = 0\n", "workers must be a whole number"),
+            ('[api]\ncors_origins = ["*"]\n', "cors_origins must be a list of origins"),
+            ('[api]\ncors_origins = ["https://a.org/path"]\n', "no path"),
+            ('[api]\npublic_url = "gdpr.example.org"\n', "public_url must be"),
+            ("[api]\nmax_body_bytes = 10\n", "max_body_bytes"),
+            ("[api]\nport = 8000\n", "[api] takes only"),
+            ('[api]\ngroup_commit = "yes"\n', "true or false"),
+        ],
+    )
+    def test_wrong_values_are_one_line(self, tmp_path: Path, toml: str, message: str) -> None:
+        with pytest.raises(BadInput, match=re.escape(message)):
+            config_with(tmp_path, toml)

@@ -20,12 +20,15 @@ from retention.access.guard import (
 )
 from retention.access.permissions import Permission, Role
 from retention.access.principals import (
+    AuthFailure,
     IssuedEnrollment,
     IssuedToken,
     authenticate,
     enroll,
     find_principal_by_name,
     insert_principal,
+    record_auth_failures,
+    verify_token,
 )
 from retention.access.review import INSTALLATION, AccessReview, ReviewedGrant, ReviewedPrincipal
 
@@ -33,6 +36,7 @@ __all__ = [
     "INSTALLATION",
     "MAX_GRANT_DAYS",
     "AccessReview",
+    "AuthFailure",
     "Decision",
     "ExpiryCounts",
     "GrantStatus",
@@ -58,6 +62,8 @@ __all__ = [
     "insert_grant",
     "insert_principal",
     "load_access",
+    "record_auth_failures",
     "require",
+    "verify_token",
     "with_access",
 ]

@@ -22,11 +22,12 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlmodel import col
 
 from audit_log import Event, Outcome
@@ -53,6 +54,7 @@ __all__ = [
     "ENROLLMENT_PREFIX",
     "ENROLLMENT_TTL",
     "TOKEN_PREFIX",
+    "AuthFailure",
     "IssuedEnrollment",
     "IssuedToken",
     "authenticate",
@@ -66,7 +68,9 @@ __all__ = [
     "insert_enrollment",
     "list_principals",
     "new_token",
+    "record_auth_failures",
     "rotate_token",
+    "verify_token",
 ]
 
 TOKEN_PREFIX = "gdpr_"  # noqa: S105  (a prefix that makes leaked tokens recognizable)
@@ -259,49 +263,111 @@ def _suspend_grants(conn: Connection, principal_id: uuid.UUID, at: datetime) -> 
     return ids
 
 
+@dataclass(frozen=True)
+class AuthFailure:
+    """Why a token did not authenticate: the reason recorded, the message shown, and who it
+    named (`actor`: the principal of a revoked token or a disabled principal, else anonymous).
+    `bad_usage`: no token or a malformed one (the CLI's exit 2), not a denial."""
+
+    actor: str
+    reason: str
+    message: str
+    bad_usage: bool = False
+
+    def error(self) -> BadInput | AccessDenied:
+        return BadInput(self.message) if self.bad_usage else AccessDenied(self.message)
+
+
+def verify_token(
+    engine: Engine, token: str | None, *, clock: Clock = utc_now
+) -> PrincipalView | AuthFailure:
+    """The one token check: the principal a token belongs to, or why not. Audits nothing.
+
+    A lookup by SHA-256, confirmed with a constant-time comparison. Front ends audit failures:
+    `authenticate` (the CLI) one entry each; the HTTP API aggregated per source and minute.
+    """
+    at = clock()
+    if not token:
+        return AuthFailure(
+            ANONYMOUS, "no token", "no token: set GDPR_TOKEN or pass --token-file", True
+        )
+    token = token.strip()
+    if not _TOKEN_RE.fullmatch(token):
+        message = f"malformed token: expected '{TOKEN_PREFIX}' followed by 43 characters"
+        return AuthFailure(ANONYMOUS, "malformed token", message, True)
+    digest = hash_token(token)
+    with engine.connect() as conn:
+        row = conn.execute(_TOKEN_LOOKUP, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return AuthFailure(ANONYMOUS, "unknown token", "authentication failed: unknown token")
+    failure: str | None = None
+    if row.revoked_at is not None and row.revoked_at <= at:
+        failure = "revoked token"
+    elif row.disabled_at is not None and row.disabled_at <= at:
+        failure = "disabled principal"
+    if failure is not None:
+        return AuthFailure(str(row.id), failure, f"authentication failed: {failure}")
+    return PrincipalView(row.id, row.name, row.disabled_at)
+
+
+_TOKEN_LOOKUP = (
+    select(
+        col(Token.token_hash),
+        col(Token.revoked_at),
+        col(Principal.id),
+        col(Principal.name),
+        col(Principal.disabled_at),
+    )
+    .join(Principal, col(Principal.id) == col(Token.principal_id))
+    .where(col(Token.token_hash) == bindparam("digest"))
+)
+
+
 def authenticate(engine: Engine, token: str | None, *, clock: Clock = utc_now) -> PrincipalView:
     """The principal a token belongs to; a failure is audited, then raised.
 
     Missing or malformed tokens are bad usage (`BadInput`, exit 2); unknown or revoked tokens and
     disabled principals are denials (`AccessDenied`, exit 1).
     """
-    at = clock()
-    if not token:
-        _audit_failure(engine, ANONYMOUS, "no token", at)
-        raise BadInput("no token: set GDPR_TOKEN or pass --token-file")
-    token = token.strip()
-    if not _TOKEN_RE.fullmatch(token):
-        _audit_failure(engine, ANONYMOUS, "malformed token", at)
-        raise BadInput(f"malformed token: expected '{TOKEN_PREFIX}' followed by 43 characters")
-    digest = hash_token(token)
+    result = verify_token(engine, token, clock=clock)
+    if isinstance(result, AuthFailure):
+        _audit_failure(engine, result.actor, result.reason, clock())
+        raise result.error()
+    return result
+
+
+def record_auth_failures(
+    engine: Engine,
+    source: str,
+    count: int,
+    reasons: Mapping[str, int],
+    principals: Sequence[str],
+    window_start: datetime,
+    *,
+    first: bool,
+) -> None:
+    """One entry for failed authentications from `source` (a network, never a full address)
+    in the minute from `window_start`: the first of the minute (`first`), or the rest, counted."""
+    event = Event(
+        actor=ANONYMOUS,
+        action="auth.failed",
+        outcome=Outcome.DENIED,
+        reason=(
+            next(iter(reasons), "failed authentication")
+            if first
+            else f"{count} more failed authentications from this source in the minute"
+        ),
+        details={
+            "source": source,
+            "count": count,
+            "reasons": dict(sorted(reasons.items())),
+            "principals": sorted(set(principals)),
+            "window_start": window_start,
+            "aggregated": not first,
+        },
+    )
     with transaction(engine) as conn:
-        row = conn.execute(
-            select(
-                col(Token.token_hash),
-                col(Token.revoked_at),
-                col(Principal.id),
-                col(Principal.name),
-                col(Principal.disabled_at),
-            )
-            .join(Principal, col(Principal.id) == col(Token.principal_id))
-            .where(col(Token.token_hash) == digest)
-        ).first()
-        failure: str | None = None
-        actor = ANONYMOUS
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
-            failure = "unknown token"
-        else:
-            actor = str(row.id)
-            if row.revoked_at is not None and row.revoked_at <= at:
-                failure = "revoked token"
-            elif row.disabled_at is not None and row.disabled_at <= at:
-                failure = "disabled principal"
-        if failure is not None:
-            record(conn, _failure_event(actor, failure))
-    if failure is not None:
-        raise AccessDenied(f"authentication failed: {failure}")
-    assert row is not None
-    return PrincipalView(row.id, row.name, row.disabled_at)
+        record(conn, event)
 
 
 def _failure_event(actor: str, reason: str) -> Event:

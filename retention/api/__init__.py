@@ -39,5 +39,6 @@ How to add a router (on the model of `retention/api/routes/candidates.py`):
 from __future__ import annotations
 
 from retention.api.app import API_PREFIX, create_app
+from retention.api.server import serve
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "serve"]

@@ -7,22 +7,41 @@ it, and disposed when it stops. Tests pass a ready `Installation` (its engine st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
-from retention.api.middleware import RequestContext
+from retention.api import metrics, probes
+from retention.api.bodies import BodyRules
+from retention.api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyKeys,
+    Replayed,
+)
+from retention.api.middleware import CHANNEL, RequestContext
+from retention.api.params import REASON_HEADER
 from retention.api.problems import install_problem_handlers
 from retention.api.routes import ROUTERS
-from retention.api.state import ApiState
+from retention.api.state import ApiState, Guards
 from retention.clock import Clock, utc_now
 from retention.config import Config
 from retention.install import Installation, open_installation
+from retention.logs import get_logger
+from retention.store import GroupCommit, recorded_via
 
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/v1"
+FLUSH_EVERY_S = 5.0
+CLIENT_HEADERS = (IDEMPOTENCY_HEADER, "If-Match", REASON_HEADER)
+
+log = get_logger("retention.api")
 TITLE = "GDPR compliance engine"
 DESCRIPTION = (
     "The engine's operations over HTTP: the same authorization and audit as the `gdpr` CLI. "
@@ -39,6 +58,26 @@ def _version() -> str:
         return "0+unknown"
 
 
+async def _flush_every(guards: Guards, seconds: float) -> None:
+    """Record finished minutes of failed authentications (in a thread: it writes)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(_flush, guards)
+        except Exception as exc:  # a database hiccup must not end the flusher
+            log.warning("auth_failures.flush_failed", error=type(exc).__name__)
+
+
+def _flush(guards: Guards) -> None:
+    with recorded_via(CHANNEL):
+        guards.auth_failures.flush()
+
+
+def _flush_all(guards: Guards) -> None:
+    with recorded_via(CHANNEL):
+        guards.auth_failures.flush(everything=True)
+
+
 def create_app(
     source: Config | Installation,
     *,
@@ -49,16 +88,30 @@ def create_app(
     tests and benchmarks, an open installation. `extra_routers` mount beside the built-in ones
     (the benchmark's bare endpoint; never in production)."""
 
+    settings = source.config.api if isinstance(source, Installation) else source.api
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(source, Installation):
             installation, owned = source, False
         else:
             installation, owned = open_installation(source), True
-        app.state.api = ApiState(installation=installation, clock=clock)
+        group: GroupCommit | None = None
+        if settings.group_commit and installation.audit_group is None:
+            group = GroupCommit(installation.engine)
+            installation = dataclasses.replace(installation, audit_group=group)
+        guards = Guards.of(installation, settings)
+        app.state.api = ApiState(installation, clock, settings, guards)
+        flusher = asyncio.create_task(_flush_every(guards, FLUSH_EVERY_S))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await run_in_threadpool(_flush_all, guards)
+            if group is not None:
+                group.close()
             if owned:
                 installation.engine.dispose()
 
@@ -72,7 +125,31 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.include_router(probes.router)
+    app.include_router(metrics.router)
+    prefixes: dict[int, str] = {}
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(RequestContext)
+        prefixes.update((id(route), API_PREFIX) for route in router.routes)
+    app.state.metrics = metrics.ApiMetrics()
+
+    async def on_replay(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Replayed)
+        return exc.response
+
+    app.add_exception_handler(Replayed, on_replay)
+    # The last added is the outermost: the request context wraps everything, then CORS (when
+    # configured: preflights need no token), then the body rules, then idempotency keys.
+    app.add_middleware(IdempotencyKeys)
+    app.add_middleware(BodyRules, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", *CLIENT_HEADERS],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", REPLAYED_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(RequestContext, metrics=app.state.metrics, prefixes=prefixes)
     return app

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from retention.api.metrics import ApiMetrics
 from retention.api.problems import ProblemKind, problem_response
 from retention.logs import get_logger
 from retention.store import recorded_via
@@ -33,18 +35,31 @@ REQUEST_ID_HEADER = "X-Request-ID"
 log = get_logger("retention.api.access")
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's template (`/v1/candidates/{candidate_id}`), or a fixed marker."""
+def route_template(scope: Scope, prefixes: Mapping[int, str]) -> str:
+    """The matched route's full template (`/v1/candidates/{candidate_id}`), or a fixed marker.
+
+    FastAPI leaves the route of an included router in the scope with its path relative to the
+    inclusion; `prefixes` maps each route (by identity) to the prefix it was included under.
+    """
     route: Any = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else "(unmatched)"
+    if not path:
+        return "(unmatched)"
+    return prefixes.get(id(route), "") + str(path)
 
 
 class RequestContext:
     """Pure ASGI middleware (no task switch, so context variables reach the endpoint)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ApiMetrics | None = None,
+        prefixes: Mapping[int, str] | None = None,
+    ) -> None:
         self.app = app
+        self.metrics = metrics
+        self.prefixes = prefixes or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,12 +96,16 @@ class RequestContext:
             )
             await response(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
+            route, method = route_template(scope, self.prefixes), str(scope.get("method"))
+            if self.metrics is not None:
+                self.metrics.observe(route, method, status, seconds)
             log.info(
                 "request",
                 request_id=request_id,
                 principal_id=state.get("principal_id"),
-                method=scope.get("method"),
-                route=route_template(scope),
+                method=method,
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
             )

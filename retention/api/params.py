@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Header
 
-__all__ = ["REASON_HEADER", "ReasonHeader"]
+__all__ = ["REASON_HEADER", "ReasonHeader", "RequiredReasonHeader"]
 
 REASON_HEADER = "GDPR-Reason"
 
@@ -21,5 +21,15 @@ ReasonHeader = Annotated[
         alias=REASON_HEADER,
         max_length=1000,
         description="Why (a case reference, never personal data); the CLI's --reason.",
+    ),
+]
+
+RequiredReasonHeader = Annotated[
+    str,
+    Header(
+        alias=REASON_HEADER,
+        min_length=1,
+        max_length=1000,
+        description="Why (a case reference, never personal data); required here.",
     ),
 ]

@@ -2,7 +2,7 @@
 
 The engine raises the typed errors of `retention.errors`; `cli.main` turns them into exit codes
 and this module into statuses, with the same one-line messages: `NotFound` 404, `AccessDenied`
-403, `CheckFailed` and `LockBroken` 409 (the state forbids it), `InstallationError` 503, any other
+403, `CheckFailed` and `LockBroken` 409 (the state forbids it), `StaleVersion` 412 (an `If-Match` that no longer holds), `InstallationError` 503, any other
 `BadInput` 400, a policy error 422. Authentication failures are 401 (`retention.api.auth`).
 Request validation (FastAPI's 422) and `HTTPException` are replaced by problems too, and neither
 echoes a submitted value: a body may hold personal data. A database that cannot be reached is
@@ -32,6 +32,7 @@ from retention.errors import (
     InstallationError,
     LockBroken,
     NotFound,
+    StaleVersion,
 )
 from retention.logs import get_logger
 
@@ -133,6 +134,8 @@ def problem_for_engine_error(exc: EngineError) -> ProblemKind:
         return ProblemKind.UNAVAILABLE
     if isinstance(exc, AccessDenied):
         return ProblemKind.FORBIDDEN
+    if isinstance(exc, StaleVersion):
+        return ProblemKind.PRECONDITION_FAILED
     if isinstance(exc, CheckFailed | LockBroken):
         return ProblemKind.CONFLICT
     if isinstance(exc, BadInput):
@@ -255,10 +258,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SQLAlchemyError, on_database)
 
 
-def problems(*kinds: ProblemKind) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each status it may answer with, as a Problem."""
+def problems(*kinds: ProblemKind, authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each status it may answer with, as a Problem.
+
+    An authenticated route may also answer 401, 429 (rate limits) and 503 (database down);
+    every route may answer 422 (a malformed parameter or body).
+    """
+    shared = (ProblemKind.UNAUTHORIZED, ProblemKind.TOO_MANY_REQUESTS, ProblemKind.UNAVAILABLE)
     out: dict[int | str, dict[str, Any]] = {}
-    for kind in (ProblemKind.UNAUTHORIZED, ProblemKind.VALIDATION, *kinds):
+    for kind in (*(shared if authenticated else ()), ProblemKind.VALIDATION, *kinds):
         out[kind.status] = {
             "model": Problem,
             "description": kind.title,

@@ -1,4 +1,5 @@
-"""What every request of one app shares: the installation (engine made in the lifespan), the clock.
+"""What every request of one app shares: the installation (engine made in the lifespan), the clock,
+the settings and the per-process guards (rate limits, failed-authentication aggregation).
 
 Routers never reach for globals: they declare `InstallationDep`, `ClockDep` (and `PrincipalDep`
 from `retention.api.auth`) as parameters, and FastAPI hands them the app's state.
@@ -11,10 +12,41 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from retention.access import record_auth_failures
+from retention.api.limits import AuthFailures, FailureWindow, RateLimiter
 from retention.clock import Clock
+from retention.config import ApiSettings
 from retention.install import Installation
 
-__all__ = ["ApiState", "ClockDep", "InstallationDep", "StateDep", "api_state"]
+__all__ = ["ApiState", "ClockDep", "Guards", "InstallationDep", "StateDep", "api_state"]
+
+
+@dataclass(frozen=True)
+class Guards:
+    sources: RateLimiter
+    principals: RateLimiter
+    auth_failures: AuthFailures
+
+    @classmethod
+    def of(cls, installation: Installation, settings: ApiSettings) -> Guards:
+        engine = installation.engine
+
+        def record(window: FailureWindow, first: bool) -> None:
+            record_auth_failures(
+                engine,
+                window.source,
+                window.count,
+                window.reasons,
+                sorted(window.principals),
+                window.start,
+                first=first,
+            )
+
+        return cls(
+            sources=RateLimiter(settings.source_rate_per_minute, "network"),
+            principals=RateLimiter(settings.principal_rate_per_minute, "principal"),
+            auth_failures=AuthFailures(settings.auth_failures_per_minute, record),
+        )
 
 
 @dataclass(frozen=True)
@@ -23,6 +55,8 @@ class ApiState:
 
     installation: Installation
     clock: Clock
+    settings: ApiSettings
+    guards: Guards
 
 
 def api_state(request: Request) -> ApiState:

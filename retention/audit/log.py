@@ -47,6 +47,7 @@ __all__ = [
     "engine_errors",
     "entries",
     "inclusion",
+    "latest_checkpoint",
     "load_signer",
     "load_verifier",
     "log_size",
@@ -211,6 +212,12 @@ def entries(
     """Entries from seq `since` on, optionally of one subject, streamed in seq order."""
     with engine_errors(), read_snapshot(installation) as conn:
         yield from AuditLog().entries(conn, since=since, subject=subject)
+
+
+def latest_checkpoint(installation: Installation) -> str | None:
+    """The most recently signed and stored checkpoint note, if any."""
+    with engine_errors(), read_snapshot(installation) as conn:
+        return AuditLog().latest_checkpoint(conn)
 
 
 def principal_names(installation: Installation) -> dict[str, str]:

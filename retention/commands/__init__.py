@@ -18,6 +18,7 @@ from retention.commands.intake import import_group
 from retention.commands.policy import policy
 from retention.commands.requests import request_group
 from retention.commands.scheduler import scheduler
+from retention.commands.serve import serve
 from retention.commands.subjects import candidate, consent
 from retention.commands.sweep import hold, review, sweep
 
@@ -41,4 +42,5 @@ GROUPS: tuple[click.Command, ...] = (
     review,
     sweep,
     scheduler,
+    serve,
 )

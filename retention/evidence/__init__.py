@@ -1,6 +1,6 @@
 """Evidence packs for an auditor: export a period's audit entries with proofs, a signed checkpoint,
 the policies and the retention records as CSV and HTML, sealed by a signed manifest; and verify a
-pack offline.
+pack offline; exports run in the background are recorded as jobs under the data directory.
 """
 
 from __future__ import annotations
@@ -12,19 +12,35 @@ from retention.evidence.export import (
     export_pack,
     load_signer,
 )
+from retention.evidence.jobs import (
+    ExportJob,
+    JobStatus,
+    create_job,
+    file_sha256,
+    job_dir,
+    load_job,
+    save_job,
+)
 from retention.evidence.policies import PolicyTexts, policy_texts
 from retention.evidence.verdict import PackReport
 from retention.evidence.verify import verify_pack, verify_path
 
 __all__ = [
     "EXPORT_ACTION",
+    "ExportJob",
     "ExportRequest",
     "ExportResult",
+    "JobStatus",
     "PackReport",
     "PolicyTexts",
+    "create_job",
     "export_pack",
+    "file_sha256",
+    "job_dir",
+    "load_job",
     "load_signer",
     "policy_texts",
+    "save_job",
     "verify_pack",
     "verify_path",
 ]

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from audit_log import AuditLog, Checkpoint, Event, Signer, format_ts
 from retention.clock import Clock
 from retention.evidence.pack import PackPeriod
+from retention.store import record
 
 __all__ = ["EXPORT_ACTION", "SealRequest", "Sealed", "period_bounds", "seal_period"]
 
@@ -77,7 +78,7 @@ def seal_period(
         "country": request.country,
         "zip": request.zip,
     }
-    log.append(conn, [Event(request.actor, EXPORT_ACTION, details=details)])
+    record(conn, Event(request.actor, EXPORT_ACTION, details=details), at=clock())
     checkpoint, note = log.sign_checkpoint(conn, signer, log_origin)
     start, end = bounds
     first, last = log.seq_range(conn, start, end) or (None, None)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from retention.config import Config, parse_database_url
 from retention.errors import InstallationError
-from retention.store import connect, migrate
+from retention.store import GroupCommit, connect, migrate
 
 __all__ = [
     "Installation",
@@ -41,6 +41,9 @@ InitStep = Callable[["Installation"], list[str]]
 class Installation:
     config: Config
     engine: Engine
+    # Audited reads share append transactions under concurrency (the HTTP API sets it; the
+    # CLI, one action per process, records in the action's transaction).
+    audit_group: GroupCommit | None = None
 
 
 def write_secret(path: Path, data: bytes) -> None:

@@ -22,6 +22,7 @@ from audit_log import Checkpoint, ConsistencyProof, Entry, InclusionProof, Repor
 from retention.access import Permission, PrincipalView, check_permission, guarded, require
 from retention.audit import log as auditing
 from retention.clock import Clock, utc_now
+from retention.errors import NotFound
 from retention.install import Installation
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ConsistencyRequest",
     "EntriesRequest",
     "InclusionRequest",
+    "LatestCheckpoint",
     "LogVerification",
     "SignCheckpoint",
     "VerifierKey",
@@ -37,6 +39,7 @@ __all__ = [
     "audit_entries",
     "consistency_proof",
     "inclusion_proof",
+    "latest_checkpoint",
     "sign_checkpoint",
     "verifier_key",
     "verify_log",
@@ -49,6 +52,11 @@ VerifyProgress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class SignCheckpoint:
     """Sign the log's current head (there is nothing to choose)."""
+
+
+@dataclass(frozen=True)
+class LatestCheckpoint:
+    """The most recently signed checkpoint (there is nothing to choose)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,24 @@ def sign_checkpoint(
     checkpoint, note = guarded(installation.engine, work)
     auditing.witness_checkpoint(config, note)
     return CheckpointResult(checkpoint.origin, checkpoint.size, note)
+
+
+def latest_checkpoint(
+    installation: Installation,
+    principal: PrincipalView,
+    request: LatestCheckpoint,
+    *,
+    clock: Clock = utc_now,
+) -> CheckpointResult:
+    """The latest signed checkpoint note as stored (audit:read); NotFound before the first."""
+    _require_everywhere(
+        installation, principal, Permission.AUDIT_READ, "audit.checkpoint.read", clock
+    )
+    note = auditing.latest_checkpoint(installation)
+    if note is None:
+        raise NotFound("no checkpoint has been signed yet: run 'gdpr audit checkpoint'")
+    origin, size = note.split("\n", 2)[:2]
+    return CheckpointResult(origin, int(size), note)
 
 
 def verifier_key(installation: Installation) -> VerifierKey:

@@ -17,9 +17,10 @@ from typing import Any
 
 from retention.access import PrincipalView
 from retention.clock import Clock, utc_now
+from retention.countries import country_code
 from retention.install import Installation
 from retention.results import JSONData
-from retention.subjects import ErasureResult, ExportResult, Gateway, consents
+from retention.subjects import ErasureResult, ExportResult, Gateway, candidate_version, consents
 
 __all__ = [
     "CandidateView",
@@ -34,6 +35,8 @@ __all__ = [
     "RecordConsent",
     "ShowCandidate",
     "UpdateCandidate",
+    "UpsertCandidate",
+    "UpsertResult",
     "WithdrawConsent",
     "erase_candidate",
     "export_candidate",
@@ -42,6 +45,7 @@ __all__ = [
     "record_consent",
     "show_candidate",
     "update_candidate",
+    "upsert_candidate",
     "withdraw_consent",
 ]
 
@@ -54,11 +58,24 @@ class CandidateView:
     """A subject's record (its candidate columns), as an authorized reader sees it."""
 
     fields: Mapping[str, Any]
+    written_version: str | None = None  # a write's result says its version (maybe no record)
 
     @property
     def id(self) -> uuid.UUID:
         value: uuid.UUID = self.fields["id"]
         return value
+
+    @property
+    def version(self) -> str:
+        """The record's version (`If-Match` of a later change); a write-only result says it."""
+        if self.written_version is not None:
+            return self.written_version
+        return candidate_version(self.fields)
+
+    @property
+    def is_record(self) -> bool:
+        """Whether this is the whole record (a write-only principal gets only id and fields)."""
+        return "country" in self.fields
 
     def to_json(self) -> JSONData:
         return dict(self.fields)
@@ -126,6 +143,23 @@ class UpdateCandidate:
     subject_id: uuid.UUID
     changes: Mapping[str, str | None]  # contact field -> new value ('' clears it)
     reason: str | None = None
+    if_version: frozenset[str] | None = None  # change only a record still at one of these
+
+
+@dataclass(frozen=True)
+class UpsertCandidate:
+    """Create or update the subject an ATS knows by `external_ref`."""
+
+    external_ref: str
+    country: str
+    changes: Mapping[str, str | None]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: bool
+    candidate: CandidateView
 
 
 @dataclass(frozen=True)
@@ -162,7 +196,11 @@ def gateway_for(
 ) -> Gateway:
     """The audited path to personal data as `principal` (for operations in this layer)."""
     return Gateway(
-        installation.engine, principal.id, installation.config.documents_dir, clock=clock
+        installation.engine,
+        principal.id,
+        installation.config.documents_dir,
+        clock=clock,
+        audit_group=installation.audit_group,
     )
 
 
@@ -215,7 +253,30 @@ def update_candidate(
 ) -> CandidateView:
     """Change contact fields (needs candidate:write); returns the record as it now is."""
     gateway = gateway_for(installation, principal, clock=clock)
-    return CandidateView(gateway.update(request.subject_id, request.changes, reason=request.reason))
+    fields, version = gateway.update_versioned(
+        request.subject_id,
+        request.changes,
+        reason=request.reason,
+        expected_versions=request.if_version,
+    )
+    return CandidateView(fields, version)
+
+
+def upsert_candidate(
+    installation: Installation,
+    principal: PrincipalView,
+    request: UpsertCandidate,
+    *,
+    clock: Clock = utc_now,
+) -> UpsertResult:
+    """Create the subject with this ATS reference, or update its contact fields (needs
+    candidate:write in its country); a creation is audited as candidate.create."""
+    gateway = gateway_for(installation, principal, clock=clock)
+    created, fields, version = gateway.upsert(
+        request.external_ref, country_code(request.country, "country"), request.changes,
+        reason=request.reason,
+    )  # fmt: skip
+    return UpsertResult(created, CandidateView(fields, version))
 
 
 def erase_candidate(

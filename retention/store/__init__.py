@@ -7,15 +7,19 @@ retention rules; `policies` and `audit_log` below it know nothing of it.
 
 from __future__ import annotations
 
+from retention.store import idempotency
 from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
+from retention.store.api_tables import IdempotentRequest
 from retention.store.audit import (
     ANONYMOUS,
     Via,
     check_reason,
     last_grant_uses,
     record,
+    record_stamped,
     recorded_via,
     refuse_personal,
+    tagged,
     via,
 )
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
@@ -24,9 +28,11 @@ from retention.store.engine import (
     connect,
     is_postgresql,
     is_sqlite,
+    reader_for,
     table_of,
     transaction,
 )
+from retention.store.group_commit import GroupCommit, GroupStats
 from retention.store.id_sets import among, text_array, uuid_array
 from retention.store.pending_files import document_path, queue_documents, remove_pending
 from retention.store.request_tables import (
@@ -68,6 +74,9 @@ __all__ = [
     "Document",
     "Enrollment",
     "Grant",
+    "GroupCommit",
+    "GroupStats",
+    "IdempotentRequest",
     "LegalHold",
     "Principal",
     "PrincipalKind",
@@ -91,11 +100,14 @@ __all__ = [
     "check_reason",
     "connect",
     "document_path",
+    "idempotency",
     "is_postgresql",
     "is_sqlite",
     "last_grant_uses",
     "queue_documents",
+    "reader_for",
     "record",
+    "record_stamped",
     "recorded_via",
     "recover_staged",
     "refuse_personal",
@@ -103,6 +115,7 @@ __all__ = [
     "scrub_erased",
     "staged_files",
     "table_of",
+    "tagged",
     "text_array",
     "transaction",
     "uuid_array",

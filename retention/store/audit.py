@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +38,10 @@ __all__ = [
     "last_grant_uses",
     "may_name_a_person",
     "record",
+    "record_stamped",
     "recorded_via",
     "refuse_personal",
+    "tagged",
     "via",
 ]
 
@@ -60,17 +62,20 @@ class Via:
     """The front end and request an audit entry was recorded for (`details.via`)."""
 
     channel: str
-    request_id: str
+    request_id: str | None = None  # None: the front end's own work, outside any request
 
     def to_json(self) -> dict[str, str]:
-        return {"channel": self.channel, "request_id": self.request_id}
+        out = {"channel": self.channel}
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
+        return out
 
 
 _VIA: ContextVar[Via | None] = ContextVar("retention_audit_via", default=None)
 
 
 @contextlib.contextmanager
-def recorded_via(channel: str, request_id: str) -> Iterator[Via]:
+def recorded_via(channel: str, request_id: str | None = None) -> Iterator[Via]:
     """Tag every entry recorded in this context with `channel` and `request_id`.
 
     Both must be safe to record (the API generates its request ids; it never takes a client's).
@@ -88,16 +93,25 @@ def via() -> Via | None:
     return _VIA.get()
 
 
+def tagged(events: Sequence[Event]) -> tuple[Event, ...]:
+    """`events` with the current context's `via` tag in their details (unchanged without one)."""
+    tag = _VIA.get()
+    if tag is None:
+        return tuple(events)
+    details = tag.to_json()
+    return tuple(dataclasses.replace(e, details={**e.details, "via": details}) for e in events)
+
+
 def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:
     """Append `events` in the caller's transaction, stamped `at` (default: now)."""
     log = _LOG if at is None else AuditLog(clock=lambda: at)
-    tag = _VIA.get()
-    if tag is not None:
-        details = tag.to_json()
-        events = tuple(
-            dataclasses.replace(e, details={**e.details, "via": details}) for e in events
-        )
-    log.append(conn, list(events))
+    log.append(conn, list(tagged(events)))
+
+
+def record_stamped(conn: Connection, stamped: Sequence[tuple[Event, datetime]]) -> None:
+    """Append events already tagged (`tagged`), each with its own instant: for group commits,
+    whose events come from other contexts (requests) than the one appending them."""
+    _LOG.append_stamped(conn, stamped)
 
 
 def refuse_personal(what: str, text: str) -> None:

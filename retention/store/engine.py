@@ -32,6 +32,7 @@ __all__ = [
     "is_postgresql",
     "is_sqlite",
     "parse_database_url",
+    "reader_for",
     "session",
     "table_of",
     "transaction",
@@ -108,7 +109,20 @@ def _postgresql_engine(url: URL, *, echo: bool) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
-def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+def reader_for(engine: Engine) -> Engine:
+    """An engine for reads beside `engine`'s writes: on SQLite its transactions begin deferred
+    (a WAL read snapshot that takes no write lock) and refuse writes; on PostgreSQL, `engine`.
+
+    The caller disposes a SQLite reader it made (`engine is not reader_for(...)`).
+    """
+    if not is_sqlite(engine):
+        return engine
+    return _sqlite_engine(engine.url, echo=bool(engine.echo), begin="BEGIN", query_only=True)
+
+
+def _sqlite_engine(
+    url: URL, *, echo: bool, begin: str = "BEGIN IMMEDIATE", query_only: bool = False
+) -> Engine:
     engine = create_engine(
         url,
         echo=echo,
@@ -139,11 +153,13 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         # batch spilled dirty pages to the WAL mid-transaction and read them back. Memory is
         # taken only as pages are used.
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        if query_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
     return engine
 

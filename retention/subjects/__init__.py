@@ -16,6 +16,7 @@ from retention.subjects.gateway import (
     Then,
     parse_subject_id,
 )
+from retention.subjects.versions import candidate_version
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -25,6 +26,7 @@ __all__ = [
     "SubjectWork",
     "Then",
     "candidate_dict",
+    "candidate_version",
     "consents",
     "explain_subject",
     "parse_subject_id",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from audit_log import Event, Outcome
@@ -42,20 +43,23 @@ from retention.access import (
     with_access,
 )
 from retention.clock import Clock, utc_now
-from retention.errors import BadInput, CheckFailed, NotFound
+from retention.errors import BadInput, CheckFailed, NotFound, StaleVersion
 from retention.fields import CONTACT_FIELDS, check_contact
 from retention.store import (
     Application,
     Candidate,
     Consent,
     Document,
+    GroupCommit,
     LegalHold,
     check_reason,
     record,
     scrub_erased,
     table_of,
+    transaction,
 )
 from retention.subjects.export import ExportSection, candidate_dict, export_document
+from retention.subjects.versions import candidate_version
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -133,6 +137,7 @@ class Gateway:
     documents_dir: Path
     clock: Clock = utc_now
     export_sections: Sequence[ExportSection] = ()
+    audit_group: GroupCommit | None = None  # audited reads share appends (the HTTP API)
 
     # --- the guarded path every operation on one subject takes ---------------------------------
 
@@ -145,66 +150,125 @@ class Gateway:
         *,
         reason: str | None = None,
         open_when_blocked: bool = False,
+        read_only: bool = False,
     ) -> T:
         """Authorize `permission` on the subject, run `work`, audit it; one transaction.
 
         `open_when_blocked` lets an operation that only reduces processing (withdrawing a
-        consent, Art. 7(3)) through on a blocked subject without the DPO rule.
+        consent, Art. 7(3)) through on a blocked subject without the DPO rule. `read_only`
+        work (it writes nothing) goes through the group commit when the gateway has one:
+        it reads in a read transaction, then its entry joins the next shared append, and
+        its result is returned once that entry is committed.
         """
-        actor = self.principal_id
+        if read_only and self.audit_group is not None:
+            return self._grouped_read(
+                subject_id, permission, action, work, reason, open_when_blocked
+            )
 
         def unit(conn: Connection) -> T:
             at = self.clock()
-            rows = conn.execute(
-                _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
-            ).all()
-            row = rows[0] if rows else None
-            country = None if row is None else row.country
-            # No row: an unknown subject (or principal); the decision then loads access itself.
-            access = access_from_rows(actor, rows) if rows else None
-            decision = require(
-                conn,
-                actor,
-                permission,
-                at=at,
-                action=action,
-                country=country,
-                subject=subject_id,
-                access=access,
+            subject, decision = self._authorized(
+                conn, at, subject_id, permission, action, reason, open_when_blocked
             )
-            if row is None:
-                # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
-                refusal = Refused(
-                    Event(
-                        actor=str(actor),
-                        action=action,
-                        subject=subject_id,
-                        outcome=Outcome.ERROR,
-                        reason="no such subject",
-                    ),
-                    NotFound(f"no subject {subject_id}"),
-                )
-                refusal.event_at = at
-                raise refusal
-            subject: Any = row  # a Core row with the candidate's columns
-            if not open_when_blocked:
-                self._check_blocked(subject, decision, action, reason, at)
             done = work(conn, subject, at)
-            details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
-            record(
-                conn,
+            event = self._done_event(subject_id, permission, action, reason, decision, done)
+            record(conn, event, at=at)
+            return done.result
+
+        return guarded(self.engine, unit, savepoint=False)
+
+    def _grouped_read(
+        self,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        work: Callable[[Connection, Any, datetime], SubjectWork[T]],
+        reason: str | None,
+        open_when_blocked: bool,
+    ) -> T:
+        group = self.audit_group
+        assert group is not None
+        at = self.clock()
+        try:
+            with transaction(group.reader) as conn:
+                subject, decision = self._authorized(
+                    conn, at, subject_id, permission, action, reason, open_when_blocked
+                )
+                done = work(conn, subject, at)
+        except Refused as refusal:
+            # A denial is on the record before it is reported, as in `guarded`.
+            group.append([(refusal.event, refusal.event_at or self.clock())])
+            raise refusal.error from None
+        group.append(
+            [(self._done_event(subject_id, permission, action, reason, decision, done), at)]
+        )
+        return done.result
+
+    def _authorized(
+        self,
+        conn: Connection,
+        at: datetime,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        reason: str | None,
+        open_when_blocked: bool,
+    ) -> tuple[Any, Decision]:
+        """The subject's row and the decision that allows `permission` on it; else `Refused`."""
+        actor = self.principal_id
+        rows = conn.execute(
+            _subject_with_access(), {"subject_id": subject_id, "principal_id": actor}
+        ).all()
+        row = rows[0] if rows else None
+        country = None if row is None else row.country
+        # No row: an unknown subject (or principal); the decision then loads access itself.
+        access = access_from_rows(actor, rows) if rows else None
+        decision = require(
+            conn,
+            actor,
+            permission,
+            at=at,
+            action=action,
+            country=country,
+            subject=subject_id,
+            access=access,
+        )
+        if row is None:
+            # Only a principal allowed everywhere gets here: the miss is recorded, not hidden.
+            refusal = Refused(
                 Event(
                     actor=str(actor),
                     action=action,
                     subject=subject_id,
-                    reason=reason or "",
-                    details={**details, **done.details},
+                    outcome=Outcome.ERROR,
+                    reason="no such subject",
                 ),
-                at=at,
+                NotFound(f"no subject {subject_id}"),
             )
-            return done.result
+            refusal.event_at = at
+            raise refusal
+        subject: Any = row  # a Core row with the candidate's columns
+        if not open_when_blocked:
+            self._check_blocked(subject, decision, action, reason, at)
+        return subject, decision
 
-        return guarded(self.engine, unit, savepoint=False)
+    def _done_event(
+        self,
+        subject_id: uuid.UUID,
+        permission: Permission,
+        action: str,
+        reason: str | None,
+        decision: Decision,
+        done: SubjectWork[Any],
+    ) -> Event:
+        details = {"allowed_by": str(decision.grant_id), "permission": permission.value}
+        return Event(
+            actor=str(self.principal_id),
+            action=action,
+            subject=subject_id,
+            reason=reason or "",
+            details={**details, **done.details},
+        )
 
     def _check_blocked(
         self,
@@ -235,7 +299,12 @@ class Gateway:
             return SubjectWork(candidate_dict(subject))
 
         return self.on_subject(
-            subject_id, Permission.CANDIDATE_READ, "candidate.read", work, reason=reason
+            subject_id,
+            Permission.CANDIDATE_READ,
+            "candidate.read",
+            work,
+            reason=reason,
+            read_only=True,
         )
 
     def find(
@@ -346,39 +415,171 @@ class Gateway:
         entry then records the read and the grant that allowed it); a write-only principal
         (an integration) gets the subject id and the names of the fields it changed.
         """
+        return self.update_versioned(subject_id, changes, reason=reason, then=then)[0]
+
+    def update_versioned(
+        self,
+        subject_id: uuid.UUID,
+        changes: Mapping[str, str | None],
+        *,
+        reason: str | None = None,
+        expected_versions: frozenset[str] | None = None,
+        then: Then | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """`update`, and the record's new version; with `expected_versions`, only if the record
+        is still at one of them (`candidate_version`, checked in the transaction that changes
+        it), else `StaleVersion`."""
         _optional_reason(reason)
         values = _contact_changes(changes)
-        actor = self.principal_id
 
-        def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[dict[str, Any]]:
+        def work(
+            conn: Connection, subject: Any, at: datetime
+        ) -> SubjectWork[tuple[dict[str, Any], str]]:
+            if expected_versions is not None and (
+                candidate_version(candidate_dict(subject)) not in expected_versions
+            ):
+                raise StaleVersion(
+                    f"subject {subject.id} changed since that version was read: read it again"
+                )
             if subject.anonymized_at is not None:
                 # Its personal data was erased on purpose: writing new data would undo that.
                 raise BadInput(f"subject {subject.id} is anonymized: its contact fields stay empty")
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
-            fields = sorted(values)
             more = {} if then is None else dict(then(conn, at))
-            read = authorize(conn, actor, Permission.CANDIDATE_READ, subject.country, at)
-            if not read.allowed:
-                return SubjectWork(
-                    {"id": subject.id, "updated": fields},
-                    {"fields": fields, "returned": "fields", **more},
-                )
-            fresh = conn.execute(select(Candidate).where(col(Candidate.id) == subject.id)).one()
-            return SubjectWork(
-                candidate_dict(fresh),
-                {
-                    "fields": fields,
-                    "returned": "record",
-                    "read_allowed_by": str(read.grant_id),
-                    **more,
-                },
-            )
+            done = self._written(conn, subject.id, subject.country, sorted(values), at)
+            return SubjectWork(done.result, {**done.details, **more})
 
         return self.on_subject(
             subject_id, Permission.CANDIDATE_WRITE, "candidate.update", work, reason=reason
         )
+
+    def _written(
+        self, conn: Connection, subject_id: uuid.UUID, country: str, fields: list[str], at: datetime
+    ) -> SubjectWork[tuple[dict[str, Any], str]]:
+        """What a write returns: the record to a reader, else the id and fields; the version."""
+        fresh = conn.execute(select(Candidate).where(col(Candidate.id) == subject_id)).one()
+        record = candidate_dict(fresh)
+        version = candidate_version(record)
+        read = authorize(conn, self.principal_id, Permission.CANDIDATE_READ, country, at)
+        if not read.allowed:
+            return SubjectWork(
+                ({"id": subject_id, "updated": fields}, version),
+                {"fields": fields, "returned": "fields"},
+            )
+        return SubjectWork(
+            (record, version),
+            {"fields": fields, "returned": "record", "read_allowed_by": str(read.grant_id)},
+        )
+
+    def upsert(
+        self,
+        external_ref: str,
+        country: str,
+        changes: Mapping[str, str | None],
+        *,
+        reason: str | None = None,
+    ) -> tuple[bool, dict[str, Any], str]:
+        """Create the subject an ATS knows as `external_ref` in `country`, or update its contact
+        fields if it exists; (created, what `update` returns, the new version). Needs candidate:write in the
+        subject's country; creating is audited as `candidate.create`.
+
+        An existing subject keeps its country (a different one is refused, once authorized);
+        an anonymized one is never filled again.
+        """
+        _optional_reason(reason)
+        ref = _external_ref(external_ref)
+        values = _contact_changes(changes) if changes else {}
+        actor = self.principal_id
+        with self.engine.connect() as conn:
+            existing = conn.execute(
+                select(col(Candidate.id)).where(col(Candidate.external_ref) == ref)
+            ).scalar()
+        if existing is not None:
+            if not values:
+                raise BadInput(
+                    f"nothing to change: give at least one of {', '.join(CONTACT_FIELDS)}"
+                )
+
+            def check(
+                conn: Connection, subject: Any, at: datetime
+            ) -> SubjectWork[tuple[dict[str, Any], str]]:
+                if subject.country != country:
+                    raise BadInput(
+                        f"subject {subject.id} with that external_ref is in {subject.country}, "
+                        f"not {country}: its country does not change"
+                    )
+                if subject.anonymized_at is not None:
+                    raise BadInput(
+                        f"subject {subject.id} is anonymized: its contact fields stay empty"
+                    )
+                conn.execute(
+                    update(Candidate)
+                    .where(Candidate.id == subject.id)
+                    .values(**values, updated_at=at, last_activity_at=at)
+                )
+                return self._written(conn, subject.id, subject.country, sorted(values), at)
+
+            fields, version = self.on_subject(
+                existing, Permission.CANDIDATE_WRITE, "candidate.update", check, reason=reason
+            )
+            return False, fields, version
+        subject_id = uuid.uuid4()
+
+        def create(conn: Connection) -> tuple[dict[str, Any], str]:
+            at = self.clock()
+            decision = require(
+                conn,
+                actor,
+                Permission.CANDIDATE_WRITE,
+                at=at,
+                action="candidate.create",
+                country=country,
+                subject=subject_id,
+            )
+            conn.execute(
+                table_of(Candidate)
+                .insert()
+                .values(
+                    id=subject_id,
+                    external_ref=ref,
+                    country=country,
+                    status="in_process",
+                    applied_at=at,
+                    last_activity_at=at,
+                    created_at=at,
+                    updated_at=at,
+                    **values,
+                )
+            )
+            done = self._written(conn, subject_id, country, sorted(values), at)
+            record(
+                conn,
+                Event(
+                    actor=str(actor),
+                    action="candidate.create",
+                    subject=subject_id,
+                    reason=reason or "",
+                    details={
+                        "allowed_by": str(decision.grant_id),
+                        "permission": Permission.CANDIDATE_WRITE.value,
+                        "country": country,
+                        **done.details,
+                    },
+                ),
+                at=at,
+            )
+            return done.result
+
+        try:
+            fields, version = guarded(self.engine, create, savepoint=False)
+            return True, fields, version
+        except IntegrityError:
+            # Another request created the same external_ref between our look-up and insert.
+            raise CheckFailed(
+                "a subject with that external_ref was created concurrently: retry"
+            ) from None
 
     def erase(
         self, subject_id: uuid.UUID, *, reason: str, then: Then | None = None
@@ -470,6 +671,12 @@ def _find_denial(decision: Decision, blocked: bool) -> str:
     if blocked and decision.allowed:
         return "the subject is blocked (restricted processing): only a DPO stating --reason"
     return decision.reason
+
+
+def _external_ref(external_ref: str) -> str:
+    if not _EXTERNAL_REF_RE.fullmatch(external_ref):
+        raise BadInput("external_ref must be 1-128 printable characters without spaces")
+    return external_ref
 
 
 def _find_clause(email: str | None, external_ref: str | None) -> Any:

@@ -8,7 +8,15 @@ from __future__ import annotations
 from retention.sweep.anonymization import PHONE_PLACEHOLDER, MonthStart
 from retention.sweep.holds import place_hold
 from retention.sweep.plan import Plan, make_plan
-from retention.sweep.run import BATCH_SIZE, POSTGRESQL_WORKERS, Progress, SweepResult, run_sweep
+from retention.sweep.run import (
+    BATCH_SIZE,
+    POSTGRESQL_WORKERS,
+    Progress,
+    SweepResult,
+    lease_holder,
+    run_sweep,
+    take_lease,
+)
 from retention.sweep.selection import actionable_only, decisions
 
 __all__ = [
@@ -21,7 +29,9 @@ __all__ = [
     "SweepResult",
     "actionable_only",
     "decisions",
+    "lease_holder",
     "make_plan",
     "place_hold",
     "run_sweep",
+    "take_lease",
 ]

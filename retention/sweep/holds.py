@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, update
 
-from audit_log import AuditLog, Event
+from audit_log import Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, LegalHold, check_reason, table_of
+from retention.store import Candidate, LegalHold, check_reason, record, table_of
 
 __all__ = [
     "Hold",
@@ -127,7 +127,7 @@ def place_hold(
         reason=reason,
         details={"hold": str(hold.id), "case": case_ref},
     )
-    AuditLog(clock).append(conn, [event])
+    record(conn, event, at=clock())
     return hold
 
 
@@ -154,7 +154,7 @@ def release_hold(
         reason=reason,
         details={"hold": str(hold_id), "case": row.case_ref},
     )
-    AuditLog(clock).append(conn, [event])
+    record(conn, event, at=clock())
     return replace(_hold(row), released_at=at, released_by=actor, release_reason=reason)
 
 

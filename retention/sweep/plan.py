@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from audit_log import AuditLog, Event
+from audit_log import Event
 from policies import PolicySet
 from retention.clock import Clock, utc_now
 from retention.results import rfc3339
+from retention.store import record
 from retention.sweep.selection import cites, decisions
 
 __all__ = ["Plan", "PlanError", "PlanRow", "make_plan"]
@@ -146,5 +147,5 @@ def make_plan(
         "errors": plan.in_error,
         "by_action": plan.by_action(),
     }
-    AuditLog(clock).append(conn, [Event(actor=actor, action="sweep.plan", details=details)])
+    record(conn, Event(actor=actor, action="sweep.plan", details=details), at=clock())
     return plan

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from audit_log import AuditLog, Event
+from audit_log import Event
 from retention.clock import Clock, utc_now
 from retention.durations import check_within_years
 from retention.errors import BadInput, NotFound
@@ -40,6 +40,7 @@ from retention.store import (
     TZDateTime,
     among,
     is_postgresql,
+    record,
     table_of,
     text_array,
     uuid_array,
@@ -279,7 +280,7 @@ def decide(
             reason=reason,
         )
     )
-    AuditLog(clock).append(conn, events)
+    record(conn, *events, at=clock())
     return _view(conn.execute(select(_items).where(i.id == row.id)).one())
 
 

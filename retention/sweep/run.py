@@ -73,6 +73,7 @@ from retention.store import (
     SweepRun,
     among,
     is_postgresql,
+    record,
     recover_staged,
     remove_pending,
     scrub_erased,
@@ -97,7 +98,9 @@ __all__ = [
     "POSTGRESQL_WORKERS",
     "Progress",
     "SweepResult",
+    "lease_holder",
     "run_sweep",
+    "take_lease",
 ]
 
 LEASE_NAME = "sweep"
@@ -237,25 +240,34 @@ def run_sweep(
     lease_ttl: timedelta = DEFAULT_TTL,
     anonymizer: Anonymizer | None = None,
     workers: int | None = None,
+    lease: Lease | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> SweepResult:
     """Run one sweep at instant `at` (default: now); see the module docstring.
 
     `workers` share the run's batches on PostgreSQL (default `POSTGRESQL_WORKERS`); SQLite,
-    with its single writer, takes one.
+    with its single writer, takes one. A caller that took the lease already (`take_lease`, to
+    answer at once whether the run can start) passes it, and the id it announced as `run_id`;
+    the run releases it either way.
     """
     at = at or clock()
     engine = installation.engine
-    workers = _workers(engine, workers)
-    owner = LeaseOwner.this_process()
-    lease = acquire(engine, LEASE_NAME, owner, ttl=lease_ttl, clock=clock)
+    if lease is None:
+        lease = take_lease(installation, run_id=run_id, ttl=lease_ttl, clock=clock)
     if lease is None:
         current = holder(engine, LEASE_NAME, clock=clock)
         log.info("sweep.skipped", reason="lease held", holder=current)
         return SweepResult("skipped", at, policy_set.content_hash, lease_holder=current)
+    try:
+        workers = _workers(engine, workers)
+    except BaseException:
+        release(engine, lease)
+        raise
     sweep = _Sweep(
         installation,
         policy_set,
         lease,
+        run_id=run_id,
         actor=actor,
         at=at,
         country=country,
@@ -274,6 +286,23 @@ def run_sweep(
         raise
     finally:
         release(engine, lease)
+
+
+def take_lease(
+    installation: Installation,
+    *,
+    run_id: uuid.UUID | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    clock: Clock = utc_now,
+) -> Lease | None:
+    """The sweep lease for a run of this process, or None while another live run holds it."""
+    owner = LeaseOwner.this_process()
+    return acquire(installation.engine, LEASE_NAME, owner, run_id=run_id, ttl=ttl, clock=clock)
+
+
+def lease_holder(installation: Installation, *, clock: Clock = utc_now) -> str | None:
+    """Who holds the sweep lease now (None when it is free)."""
+    return holder(installation.engine, LEASE_NAME, clock=clock)
 
 
 def _workers(engine: Engine, workers: int | None) -> int:
@@ -310,6 +339,7 @@ class _Sweep:
         policy_set: PolicySet,
         lease: Lease,
         *,
+        run_id: uuid.UUID | None = None,
         actor: str,
         at: datetime,
         country: str | None,
@@ -333,7 +363,7 @@ class _Sweep:
         self.lease_ttl = lease_ttl
         self.anonymizer = anonymizer
         self.audit = AuditLog(clock)
-        self.run_id = uuid.uuid4()
+        self.run_id = run_id or uuid.uuid4()
         self.counts: dict[str, int] = defaultdict(int)
         self.selected = 0
         self.resumes: uuid.UUID | None = None
@@ -478,7 +508,7 @@ class _Sweep:
             self.selected = conn.execute(
                 select(func.count()).where(_items.c.run_id == self.run_id)
             ).scalar_one()
-            self.audit.append(conn, [self.event("sweep.start", None, self.run_details())])
+            record(conn, self.event("sweep.start", None, self.run_details()), at=self.clock())
             self.started = True
         if is_postgresql(self.engine):
             # The work list was just filled in one transaction: give the planner its real size
@@ -649,7 +679,7 @@ class _Sweep:
                 conn.execute(delete(_items).where(_items.c.run_id == self.run_id))
             details = {**self.run_details(), **{k: v for k, v in sorted(self.counts.items())}}
             details["status"] = status.value
-            self.audit.append(conn, [self.event("sweep.finish", None, details)])
+            record(conn, self.event("sweep.finish", None, details), at=self.clock())
         result = self.result(status)
         log.info("sweep.finished", **{k: v for k, v in result.to_json().items() if v is not None})
         return result

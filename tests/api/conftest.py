@@ -8,6 +8,7 @@ app uses the world's fixed clock, so grants made by `world` stay in force whatev
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -41,3 +42,10 @@ def api(app: FastAPI, world: World) -> Iterator[TestClient]:
     """A client of the app over the world (its lifespan runs for the test)."""
     with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
         yield client
+
+
+def app_with(installation: Installation, clock: FixedClock, **settings: Any) -> FastAPI:
+    """The app with some `[api]` settings changed (rate limits, body size...)."""
+    api = dataclasses.replace(installation.config.api, **settings)
+    config = dataclasses.replace(installation.config, api=api)
+    return create_app(Installation(config, installation.engine), clock=clock)

@@ -179,7 +179,7 @@ class TestShared:
         assert response.headers["content-type"] == "application/problem+json"
 
     def test_wrong_method_is_405_problem(self, api: TestClient, world: World) -> None:
-        response = api.delete("/v1/candidates/search", headers=bearer(world.dpo.token))
+        response = api.put(f"/v1/candidates/{world.nl}", headers=bearer(world.dpo.token))
         assert response.status_code == 405
         assert response.json()["status"] == 405
 

@@ -8,8 +8,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates, requests
+from retention.api.routes import (
+    access,
+    audit,
+    candidates,
+    evidence,
+    holds,
+    requests,
+    reviews,
+    sweep,
+)
 
-__all__ = ["ROUTERS", "candidates", "requests"]
+__all__ = [
+    "ROUTERS",
+    "access",
+    "audit",
+    "candidates",
+    "evidence",
+    "holds",
+    "requests",
+    "reviews",
+    "sweep",
+]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router, requests.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    candidates.router,
+    requests.router,
+    holds.router,
+    reviews.router,
+    sweep.router,
+    audit.router,
+    evidence.router,
+    access.router,
+)

@@ -11,22 +11,51 @@ import uuid
 from datetime import datetime
 from typing import Self
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retention.api.auth import PrincipalDep
-from retention.api.params import ReasonHeader
-from retention.api.problems import ProblemKind, problems
+from retention.api.etags import IfMatchHeader, etag, expected_versions
+from retention.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, decode_cursor
+from retention.api.params import ReasonHeader, RequiredReasonHeader
+from retention.api.problems import ApiProblem, ProblemKind, problems
 from retention.api.state import ClockDep, InstallationDep
 from retention.operations import (
     CandidateView,
+    ConsentView,
+    EraseCandidate,
+    ExportCandidate,
     FindCandidates,
+    ListConsents,
+    RecordConsent,
     ShowCandidate,
+    UpdateCandidate,
+    UpsertCandidate,
+    WithdrawConsent,
+    erase_candidate,
+    export_candidate,
     find_candidates,
+    list_consents,
+    record_consent,
     show_candidate,
+    update_candidate,
+    upsert_candidate,
+    withdraw_consent,
 )
 
-__all__ = ["Candidate", "CandidateList", "CandidateSearch", "router"]
+__all__ = [
+    "Candidate",
+    "CandidateChanges",
+    "CandidateList",
+    "CandidateSearch",
+    "CandidateUpsert",
+    "CandidateWritten",
+    "Consent",
+    "ConsentGiven",
+    "ConsentWithdrawn",
+    "Erasure",
+    "router",
+]
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
@@ -76,6 +105,96 @@ class CandidateSearch(BaseModel):
         return self
 
 
+class ContactFields(BaseModel):
+    """Contact fields to set; null or "" clears one. Only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=200)
+
+    def changes(self) -> dict[str, str]:
+        # The engine clears a field given as "" (the CLI's convention); null means the same here.
+        return {name: getattr(self, name) or "" for name in sorted(self.model_fields_set)}
+
+
+class CandidateChanges(ContactFields):
+    """A partial update of a candidate's contact fields."""
+
+
+class CandidateUpsert(ContactFields):
+    """Create the candidate an ATS knows as `external_ref`, or update its contact fields."""
+
+    external_ref: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+
+    def changes(self) -> dict[str, str]:
+        return {k: v for k, v in super().changes().items() if k not in ("external_ref", "country")}
+
+
+class CandidateWritten(BaseModel):
+    """What a write returns to a principal that may not read the candidate (an integration)."""
+
+    id: uuid.UUID
+    updated: list[str]
+
+
+class Consent(BaseModel):
+    id: int
+    candidate_id: uuid.UUID
+    purpose: str
+    notice_version: str
+    channel: str
+    given_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+    @classmethod
+    def of(cls, view: ConsentView) -> Self:
+        return cls.model_validate(view, from_attributes=True)
+
+
+class ConsentGiven(BaseModel):
+    """A consent given now, with the version of the notice the person saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=64)
+    notice: str = Field(min_length=1, max_length=64, description="Notice version, like 2026-01")
+    channel: str = Field(min_length=1, max_length=64, description="Where, like 'web form'")
+    expires: str | None = Field(default=None, max_length=16, description="A validity like 24m")
+
+
+class ConsentWithdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=64)
+
+
+class ConsentWithdrawn(BaseModel):
+    subject: uuid.UUID
+    purpose: str
+    withdrawn: int
+
+
+class Erasure(BaseModel):
+    subject: uuid.UUID
+    applications: int
+    consents: int
+    documents: int
+    files_removed: int
+
+
+def _written(view: CandidateView, response: Response) -> Candidate | CandidateWritten:
+    response.headers["ETag"] = etag(view.version)
+    if view.is_record:
+        return Candidate.of(view)
+    return CandidateWritten(id=view.id, updated=list(view.fields["updated"]))
+
+
 @router.get(
     "/{candidate_id}",
     summary="Read one candidate (audited)",
@@ -83,13 +202,17 @@ class CandidateSearch(BaseModel):
 )
 def get_candidate(
     candidate_id: uuid.UUID,
+    response: Response,
     installation: InstallationDep,
     principal: PrincipalDep,
     clock: ClockDep,
     reason: ReasonHeader = None,
 ) -> Candidate:
-    """The record, returned only after the read is on the audit record (needs candidate:read)."""
+    """The record, returned only after the read is on the audit record (needs candidate:read).
+
+    Its `ETag` is what a later PATCH sends as `If-Match`."""
     view = show_candidate(installation, principal, ShowCandidate(candidate_id, reason), clock=clock)
+    response.headers["ETag"] = etag(view.version)
     return Candidate.of(view)
 
 
@@ -109,3 +232,176 @@ def search_candidates(
     request = FindCandidates(email=body.email, external_ref=body.external_ref, reason=reason)
     found = find_candidates(installation, principal, request, clock=clock)
     return CandidateList(items=[Candidate.of(v) for v in found])
+
+
+@router.post(
+    "",
+    summary="Create or update a candidate by its ATS reference (audited)",
+    status_code=201,
+    responses={
+        200: {"model": Candidate | CandidateWritten, "description": "Updated (it existed)"},
+        **problems(ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.CONFLICT),
+    },
+)
+def upsert(
+    body: CandidateUpsert,
+    request: Request,
+    response: Response,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    reason: ReasonHeader = None,
+) -> Candidate | CandidateWritten:
+    """201 and `Location` when created, 200 when the reference existed (needs candidate:write
+    in the country). The record comes back to a principal that may read it, else its id."""
+    upsert_request = UpsertCandidate(body.external_ref, body.country, body.changes(), reason)
+    done = upsert_candidate(installation, principal, upsert_request, clock=clock)
+    if done.created:
+        response.headers["Location"] = f"{request.url.path.rstrip('/')}/{done.candidate.id}"
+    else:
+        response.status_code = 200
+    return _written(done.candidate, response)
+
+
+@router.patch(
+    "/{candidate_id}",
+    summary="Change contact fields (If-Match required; audited)",
+    responses=problems(
+        ProblemKind.BAD_REQUEST,
+        ProblemKind.FORBIDDEN,
+        ProblemKind.NOT_FOUND,
+        ProblemKind.PRECONDITION_FAILED,
+        ProblemKind.PRECONDITION_REQUIRED,
+    ),
+)
+def patch_candidate(
+    candidate_id: uuid.UUID,
+    body: CandidateChanges,
+    response: Response,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    if_match: IfMatchHeader = None,
+    reason: ReasonHeader = None,
+) -> Candidate | CandidateWritten:
+    """Only if the record is still the version of `If-Match` (412 otherwise, 428 without it)."""
+    versions = expected_versions(if_match)
+    request = UpdateCandidate(candidate_id, body.changes(), reason, versions)
+    return _written(update_candidate(installation, principal, request, clock=clock), response)
+
+
+@router.get(
+    "/{candidate_id}/export",
+    summary="Download everything held about a candidate (GDPR Art. 15, 20; audited)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The export document"},
+        **problems(ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.NOT_FOUND),
+    },
+)
+def export(
+    candidate_id: uuid.UUID,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    reason: ReasonHeader = None,
+) -> Response:
+    """The export document (needs candidate:export), sent once its audit entry (with the
+    document's SHA-256, also in `Digest`-like `X-Content-SHA256`) is committed."""
+    request = ExportCandidate(candidate_id, None, reason)
+    result = export_candidate(installation, principal, request, clock=clock)
+    assert result.data is not None
+    return Response(
+        result.data,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="subject-{result.subject}.json"',
+            "X-Content-SHA256": result.sha256,
+        },
+    )
+
+
+@router.delete(
+    "/{candidate_id}",
+    summary="Erase a candidate on request (Art. 17; GDPR-Reason required; audited)",
+    responses=problems(
+        ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.NOT_FOUND, ProblemKind.CONFLICT
+    ),
+)
+def erase(
+    candidate_id: uuid.UUID,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    reason: RequiredReasonHeader,
+) -> Erasure:
+    """Needs candidate:erase; refused (409) while a legal hold is active."""
+    result = erase_candidate(
+        installation, principal, EraseCandidate(candidate_id, reason), clock=clock
+    )
+    return Erasure.model_validate(result, from_attributes=True)
+
+
+@router.get(
+    "/{candidate_id}/consents",
+    summary="A candidate's consent history, oldest first (audited)",
+    responses=problems(ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.NOT_FOUND),
+)
+def consents(
+    candidate_id: uuid.UUID,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[Consent]:
+    """Oldest first, paginated by (given_at, id); each page is one audited read."""
+    after = decode_cursor(cursor)
+    if after is not None and not (
+        isinstance(after, list) and len(after) == 2 and isinstance(after[1], int)
+    ):
+        raise ApiProblem(ProblemKind.BAD_REQUEST, "malformed cursor: pass the 'next' of a page")
+    views = list_consents(installation, principal, ListConsents(candidate_id), clock=clock)
+    ordered = sorted((Consent.of(v) for v in views), key=_consent_position)
+    rest = [c for c in ordered if after is None or _consent_position(c) > (after[0], after[1])]
+    return Page[Consent].of(rest[: limit + 1], limit, key=lambda c: list(_consent_position(c)))
+
+
+def _consent_position(consent: Consent) -> tuple[str, int]:
+    return (consent.given_at.isoformat(), consent.id)
+
+
+@router.post(
+    "/{candidate_id}/consents",
+    summary="Record a consent given now (audited)",
+    status_code=201,
+    responses=problems(ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.NOT_FOUND),
+)
+def give_consent(
+    candidate_id: uuid.UUID,
+    body: ConsentGiven,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> Consent:
+    """Needs consent:write in the candidate's country."""
+    request = RecordConsent(candidate_id, body.purpose, body.notice, body.channel, body.expires)
+    return Consent.of(record_consent(installation, principal, request, clock=clock))
+
+
+@router.post(
+    "/{candidate_id}/consents/withdraw",
+    summary="Withdraw the consents for a purpose (audited; open on blocked subjects)",
+    responses=problems(ProblemKind.BAD_REQUEST, ProblemKind.FORBIDDEN, ProblemKind.NOT_FOUND),
+)
+def withdraw(
+    candidate_id: uuid.UUID,
+    body: ConsentWithdrawal,
+    installation: InstallationDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> ConsentWithdrawn:
+    """Needs consent:write; says how many consents in force were withdrawn (maybe 0)."""
+    request = WithdrawConsent(candidate_id, body.purpose)
+    done = withdraw_consent(installation, principal, request, clock=clock)
+    return ConsentWithdrawn(subject=done.subject, purpose=done.purpose, withdrawn=done.withdrawn)

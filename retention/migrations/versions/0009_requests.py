@@ -1,7 +1,7 @@
 """data-subject requests: the register and its appended events
 
 Revision ID: 0009_requests
-Revises: 0007_enrollment
+Revises: 0008_api
 Create Date: 2026-12-01 23:45:00
 
 A request (Art. 15-21) refers to its subject by UUID, not by foreign key, so that the register
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_requests"
-down_revision: str | None = "0007_enrollment"
+down_revision: str | None = "0008_api"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

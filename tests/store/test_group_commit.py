@@ -1,0 +1,136 @@
+"""Group commit: concurrent callers share one append; each returns once its entry is committed;
+a failed commit fails its whole group; the chain stays one line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from audit_log import Event
+from audit_log.schema import audit_entry
+from retention.errors import InstallationError
+from retention.store import GroupCommit, record_stamped, recorded_via, transaction
+
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class HeldFirst(GroupCommit):
+    """Holds the first group's leader until `release` is set, so that others queue meanwhile."""
+
+    def __init__(self, engine: Engine, fail_group: int | None = None) -> None:
+        super().__init__(engine)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail_group = fail_group
+        self.calls = 0
+
+    def _write(self, stamped: list[tuple[Event, datetime]]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        if self.calls == self.fail_group:
+            with transaction(self.engine) as conn:
+                record_stamped(conn, stamped)
+                raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        super()._write(stamped)
+
+
+def entries(engine: Engine) -> list[dict]:
+    t = audit_entry.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.seq, t.canonical, t.leaf_hash).order_by(t.seq)).all()
+    return [
+        {"seq": r.seq, "leaf": bytes(r.leaf_hash).hex(), **json.loads(r.canonical)} for r in rows
+    ]
+
+
+def call(group: GroupCommit, n: int, errors: list[BaseException]) -> threading.Thread:
+    def run() -> None:
+        with recorded_via("api", f"req-{n}"):
+            try:
+                group.append([(Event(actor="a", action=f"x.{n}"), AT + timedelta(seconds=n))])
+            except BaseException as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_callers_arriving_together_share_one_append(engine: Engine) -> None:
+    group = HeldFirst(engine)
+    errors: list[BaseException] = []
+    first = call(group, 0, errors)
+    assert group.entered.wait(10)
+    others = [call(group, n, errors) for n in range(1, 6)]
+    while True:  # every other caller queued behind the held leader
+        with group._cond:
+            if len(group._queue) == 5:
+                break
+    done_early = [t for t in others if not t.is_alive()]
+    assert done_early == []  # nobody returned before its entry was committed
+    group.release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert errors == []
+    assert (group.stats.groups, group.stats.largest, group.stats.callers) == (2, 5, 6)
+    log = entries(engine)
+    assert [e["seq"] for e in log] == list(range(len(log)))
+    mine = {e["action"]: e for e in log if e["action"].startswith("x.")}
+    assert set(mine) == {f"x.{n}" for n in range(6)}
+    for n in range(6):  # each entry keeps its own caller's tag and instant
+        assert mine[f"x.{n}"]["details"]["via"]["request_id"] == f"req-{n}"
+        assert mine[f"x.{n}"]["ts"].startswith(f"2026-12-01T12:00:0{n}")
+    for before, after in itertools.pairwise(log):  # one chain, no fork
+        assert after["prev"] == before["leaf"]
+
+
+def test_a_failed_commit_fails_its_whole_group_only(engine: Engine) -> None:
+    group = HeldFirst(engine, fail_group=2)
+    errors: list[BaseException] = []
+    first = call(group, 0, errors)
+    assert group.entered.wait(10)
+    others = [call(group, n, errors) for n in range(1, 4)]
+    while True:
+        with group._cond:
+            if len(group._queue) == 3:
+                break
+    group.release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert len(errors) == 3
+    assert all(isinstance(e, InstallationError) for e in errors)
+    assert "OperationalError" in str(errors[0])
+    assert {e["action"] for e in entries(engine) if e["action"].startswith("x.")} == {"x.0"}
+    ok: list[BaseException] = []
+    call(group, 9, ok).join(10)  # the next group starts clean
+    assert ok == []
+    assert "x.9" in {e["action"] for e in entries(engine)}
+
+
+def test_alone_a_caller_commits_at_once(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    group.append([(Event(actor="a", action="x.alone"), AT)])
+    assert entries(engine)[-1]["action"] == "x.alone"
+    assert group.stats.groups == 1
+
+
+@pytest.mark.parametrize("callers", [16])
+def test_many_threads_one_chain(engine: Engine, callers: int) -> None:
+    group = GroupCommit(engine)
+    errors: list[BaseException] = []
+    threads = [call(group, n, errors) for n in range(callers)]
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    log = entries(engine)
+    assert [e["seq"] for e in log] == list(range(len(log)))
+    assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log))
+    assert group.stats.callers == callers
