@@ -385,7 +385,9 @@ class AuditLog:
                 f" ON e.seq >= b.value * {width} AND e.seq < (b.value + 1) * {width}"
             )
         else:
-            node_sql = "SELECT idx, hash FROM audit_node WHERE level = %s AND idx = ANY(%s)"
+            node_sql = (
+                "SELECT idx, hash FROM audit_node WHERE level = %s AND idx = ANY(%s::bigint[])"
+            )
             leaf_sql = (
                 "SELECT e.seq, e.leaf_hash FROM unnest(%s::bigint[]) AS b(v) JOIN audit_entry AS e"  # noqa: S608
                 f" ON e.seq >= b.v * {width} AND e.seq < (b.v + 1) * {width}"
