@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
@@ -34,6 +35,7 @@ __all__ = [
     "Config",
     "Integration",
     "IntegrationKind",
+    "RequestSettings",
     "Schedule",
     "check_api_workers",
     "default_sqlite_url",
@@ -141,6 +143,20 @@ class Integration:
         return f"{self.name}:"
 
 
+_KEEP_RE = re.compile(r"[1-9]\d{0,3}[dwmy]")
+_PROCESSOR_RE = re.compile(r"[^\x00-\x1f]{1,200}")
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """`[requests]`: the working calendar of Art. 12(3) deadlines, how long closed requests are
+    kept, and the processors an access answer names as recipients."""
+
+    calendar: str | None = None  # "RO", "DE-BY"; None: Saturdays and Sundays only
+    keep_closed: str = "3y"  # a duration after closure (30d, 6m, 3y)
+    processors: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
@@ -162,6 +178,8 @@ class Config:
     def targets(self) -> tuple[Integration, ...]:
         """The integrations that erasures and the other actions are delivered to."""
         return tuple(i for i in self.integrations if i.is_target)
+
+    requests: RequestSettings = field(default_factory=RequestSettings)
 
     @property
     def is_default_sqlite(self) -> bool:
@@ -231,6 +249,7 @@ def load_config(
         witness_path=_path(settings.get("witness_file"), root),
         schedule=Schedule(**{k: str(v) for k, v in sched.items()}),
         api=_api_settings(settings.get("api", {}), url, root),
+        requests=_requests(settings.get("requests", {})),
         integrations=_integrations(settings.get("integration", {}), root),
     )
 
@@ -393,6 +412,40 @@ def check_api_workers(workers: int, url: str, what: str) -> None:
     """SQLite has one writer and its engine must not cross processes: one worker there."""
     if workers > 1 and parse_database_url(url).get_backend_name() != "postgresql":
         raise BadInput(f"{what} above 1 need PostgreSQL (on SQLite the API runs one worker)")
+
+
+def _requests(section: object) -> RequestSettings:
+    what = f"{CONFIG_FILE}: [requests]"
+    if not isinstance(section, dict) or not set(section) <= {
+        "calendar",
+        "keep_closed",
+        "processors",
+    }:
+        raise BadInput(f"{what} takes only calendar, keep_closed and processors")
+    calendar = section.get("calendar")
+    if calendar is not None:
+        calendar = _calendar(calendar, what)
+    keep = section.get("keep_closed", "3y")
+    if not isinstance(keep, str) or not _KEEP_RE.fullmatch(keep):
+        raise BadInput(f"{what} keep_closed must be a duration like 90d, 6m or 3y")
+    processors = section.get("processors", [])
+    if not isinstance(processors, list) or not all(
+        isinstance(p, str) and _PROCESSOR_RE.fullmatch(p) for p in processors
+    ):
+        raise BadInput(f"{what} processors must be a list of names (at most 200 characters each)")
+    return RequestSettings(calendar, keep, tuple(processors))
+
+
+def _calendar(value: object, what: str) -> str:
+    country, _, subdivision = str(value).strip().upper().partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise BadInput(
+            f"{what} calendar: no public holidays known for '{value}': use a code like RO"
+        )
+    if subdivision and subdivision not in supported[country]:
+        raise BadInput(f"{what} calendar: {country} has no subdivision '{subdivision}'")
+    return f"{country}-{subdivision}" if subdivision else country
 
 
 def _sweep_workers(section: object, url: str) -> int | None:

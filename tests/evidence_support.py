@@ -215,6 +215,7 @@ PACK_FILES: tuple[str, ...] = (
     "propagation.csv",
     "proofs.json",
     "report.html",
+    "requests.csv",
     "retention-actions.csv",
     "reviews.csv",
     "verifier-key.txt",

@@ -110,6 +110,7 @@ def standard_headers(
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": sigs,
+        "content-type": "application/json",
     }
 
 

@@ -44,6 +44,31 @@ class TestSweepWorkers:
             config_with(tmp_path, "[sweep]\nbatch = 5\n", PG)
 
 
+class TestRequests:
+    def test_defaults(self, tmp_path: Path) -> None:
+        """No [requests]: weekends only, closed requests kept three years, no processors."""
+        settings = config_with(tmp_path, "").requests
+        assert (settings.calendar, settings.keep_closed, settings.processors) == (None, "3y", ())
+
+    def test_calendar_is_normalized(self, tmp_path: Path) -> None:
+        config = config_with(tmp_path, '[requests]\ncalendar = "de-by"\nkeep_closed = "6m"\n')
+        assert (config.requests.calendar, config.requests.keep_closed) == ("DE-BY", "6m")
+
+    @pytest.mark.parametrize(
+        ("toml", "message"),
+        [
+            ('calendar = "XX"', r"no public holidays known for 'XX'"),
+            ('calendar = "DE-ZZ"', r"DE has no subdivision 'ZZ'"),
+            ('keep_closed = "forever"', r"keep_closed must be a duration"),
+            ("processors = [1]", r"processors must be a list of names"),
+            ("colour = 1", r"takes only calendar, keep_closed and processors"),
+        ],
+    )
+    def test_bad_values(self, tmp_path: Path, toml: str, message: str) -> None:
+        with pytest.raises(BadInput, match=message):
+            config_with(tmp_path, f"[requests]\n{toml}\n")
+
+
 class TestApi:
     def test_defaults_listen_on_loopback_with_one_worker(self, tmp_path: Path) -> None:
         api = config_with(tmp_path, "").api

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     POLICY_MANAGE = "policy:manage"
     ACCESS_MANAGE = "access:manage"
     ACCESS_APPROVE = "access:approve"
+    REQUEST_MANAGE = "request:manage"  # the register of data-subject requests (Art. 15-21)
 
 
 class Role(StrEnum):
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.EVIDENCE_EXPORT,
                 P.POLICY_MANAGE,
                 P.ACCESS_APPROVE,
+                P.REQUEST_MANAGE,
             }
         ),
         # No personal data: an auditor checks the log and the evidence, never the records.
@@ -86,7 +88,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
 # The roles that hand out access or approve it: listed apart in the access review.
 PRIVILEGED_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.DPO})
 
-# What reaches personal data: reading, changing, exporting or erasing a subject, or its consents.
+# What reaches personal data: reading, changing, exporting or erasing a subject, or its consents,
+# and the request register (it holds the requester's contact and identity check).
 PERSONAL_DATA_PERMISSIONS: frozenset[Permission] = frozenset(
     {
         P.CANDIDATE_READ,
@@ -94,6 +97,7 @@ PERSONAL_DATA_PERMISSIONS: frozenset[Permission] = frozenset(
         P.CANDIDATE_EXPORT,
         P.CANDIDATE_ERASE,
         P.CONSENT_WRITE,
+        P.REQUEST_MANAGE,
     }
 )
 

@@ -7,6 +7,11 @@ installation's database, configuration and keys.
 
 from __future__ import annotations
 
-from retention.audit.log import sign_checkpoint
+from retention.audit.log import (
+    load_verifier,
+    sign_checkpoint,
+    store_checkpoint,
+    witness_checkpoint,
+)
 
-__all__ = ["sign_checkpoint"]
+__all__ = ["load_verifier", "sign_checkpoint", "store_checkpoint", "witness_checkpoint"]

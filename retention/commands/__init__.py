@@ -17,6 +17,7 @@ from retention.commands.install import db, init
 from retention.commands.intake import import_group
 from retention.commands.integration import integration
 from retention.commands.policy import policy
+from retention.commands.requests import request_group
 from retention.commands.scheduler import scheduler
 from retention.commands.serve import serve
 from retention.commands.subjects import candidate, consent
@@ -37,6 +38,7 @@ GROUPS: tuple[click.Command, ...] = (
     access,
     candidate,
     consent,
+    request_group,
     hold,
     review,
     sweep,

@@ -54,6 +54,7 @@ from retention.evidence.sources import (
     CONSENTS_HEADER,
     GRANTS_HEADER,
     HOLDS_HEADER,
+    REQUESTS_HEADER,
     REVIEWS_HEADER,
     Bounds,
     Due,
@@ -287,6 +288,8 @@ def _write(
         else:
             due = {cc: Due(0, n, 0) for cc, n in src.held_subjects(now).items()}
         spread = propagation(conn, cfg.targets, parse_ts(period.start), parse_ts(period.end))
+        requests = src.requests(bounds, cfg.zone)
+        requests_overdue = src.overdue_requests(made_at, period.country)
         names = src.principal_names()
         run_hashes = src.run_policy_hashes(bounds)
         missing = list(dict.fromkeys(src.missing))
@@ -301,6 +304,7 @@ def _write(
     digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
     spread_rows = [p.row() for p in spread]
     digests.append(write_csv(work / PackFile.PROPAGATION, PROPAGATION_HEADER, spread_rows))
+    digests.append(write_csv(work / PackFile.REQUESTS, REQUESTS_HEADER, requests))
     referenced = stream.policy_hashes | run_hashes
     policy_files = write_policies(work, policies, referenced)
     digests += policy_files
@@ -330,6 +334,8 @@ def _write(
         activity=tuple((name, ok, no) for name, _, ok, no in activity),
         holds_count=_rows_in(work / PackFile.HOLDS),
         reviews_count=len(reviews),
+        requests=tuple(tuple(r) for r in requests),
+        requests_overdue=requests_overdue,
         missing=tuple(missing),
     )
     digests.append(_write_bytes(work, PackFile.REPORT, render_report(data).encode()))

@@ -91,6 +91,7 @@ class PackFile(StrEnum):
     ACCESS = "access.csv"
     CONSENTS = "consents.csv"
     PROPAGATION = "propagation.csv"
+    REQUESTS = "requests.csv"
     REPORT = "report.html"
     VERIFY = "VERIFY.md"
     MANIFEST = "manifest.json"

@@ -8,6 +8,7 @@ no personal data because its inputs hold none (UUIDs, countries, counts, princip
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -52,6 +53,8 @@ class ReportData:
     activity: tuple[tuple[str, int, int], ...] = ()
     holds_count: int = 0
     reviews_count: int = 0
+    requests: tuple[tuple[str, ...], ...] = ()  # the rows of requests.csv
+    requests_overdue: int = 0  # open and past their deadline when the pack was made
     missing: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -170,6 +173,30 @@ th{background:#edf2f7}code,.mono{font-family:ui-monospace,monospace;font-size:12
 """
 
 
+def _requests_section(d: ReportData) -> list[str]:
+    """Data-subject requests: per type and month received, median days to close, the share
+    answered on time (fulfilled or refused by the end of the due day), and overdue now."""
+    per: dict[tuple[str, str], int] = {}
+    for row in d.requests:
+        per[(row[3][:7], row[1])] = per.get((row[3][:7], row[1]), 0) + 1
+    days = sorted(int(r[8]) for r in d.requests if r[8])
+    answered = [r for r in d.requests if r[7] in ("fulfilled", "refused")]
+    on_time = sum(1 for r in answered if r[9] == "yes")
+    median = "-" if not days else str(statistics.median(days))
+    share = "-" if not answered else f"{on_time / len(answered):.0%}"
+    return [
+        "<h2>Data-subject requests</h2>",
+        _table(
+            ["month received", "type", "requests"],
+            [[m, t, n] for (m, t), n in sorted(per.items())],
+            "No data-subject request was open during the period.",
+        ),
+        f"<p>{len(days)} closed during the period, median {median} days to close; "
+        f"{share} of {len(answered)} answered (fulfilled or refused) on time; "
+        f"{d.requests_overdue} open and overdue when the pack was made (requests.csv).</p>",
+    ]
+
+
 def render_report(d: ReportData) -> str:
     """The whole report.html."""
     p = d.period
@@ -281,6 +308,7 @@ def render_report(d: ReportData) -> str:
             [list(r) for r in d.propagation],
             "No integration targets configured.",
         ),
+        *_requests_section(d),
         "<h2>Access</h2>",
         _table(
             [h.replace("_", " ") for h in GRANTS_HEADER],

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Column,
@@ -40,6 +41,7 @@ __all__ = [
     "CONSENTS_HEADER",
     "GRANTS_HEADER",
     "HOLDS_HEADER",
+    "REQUESTS_HEADER",
     "REVIEWS_HEADER",
     "Bounds",
     "CoverageRow",
@@ -72,6 +74,18 @@ REVIEWS_HEADER = (
     "keep_until",
 )
 CONSENTS_HEADER = ("purpose", "country", "given", "withdrawn", "expired")
+REQUESTS_HEADER = (
+    "request_id",
+    "type",
+    "country",
+    "received",
+    "due",
+    "extended",
+    "closed",
+    "outcome",
+    "days_taken",
+    "on_time",
+)
 GRANTS_HEADER = (
     "principal",
     "principal_id",
@@ -293,6 +307,62 @@ class Sources:
                     )
                 )
         return rows
+
+    # --- requests.csv ------------------------------------------------------------------------
+
+    def requests(self, b: Bounds, zone: ZoneInfo) -> list[Sequence[str]]:
+        """Data-subject requests open at some time in the period: received before its end and
+        not closed before its start. Ids, types, countries and dates: no contact, no method.
+        Days taken count calendar days in the controller's zone; on time means closed by the
+        end of the due day."""
+        t = self.table("data_request", "requests.csv")
+        if t is None:
+            return []
+        c = t.c
+        q = select(
+            c.id, c.type, c.country, c.received_at, c.due_on, c.due_at, c.extended_at,
+            c.closed_at, c.status,
+        ).where(
+            c.received_at < b.end, or_(c.closed_at.is_(None), c.closed_at >= b.start)
+        )  # fmt: skip
+        if b.country is not None:
+            q = q.where(c.country == b.country)
+        rows: list[Sequence[str]] = []
+        for r in self._conn.execute(q.order_by(c.received_at, c.id)):
+            closed = r.closed_at is not None and r.closed_at < b.end
+            days = ""
+            on_time = ""
+            if closed:
+                local = r.closed_at.replace(tzinfo=UTC).astimezone(zone).date()
+                received = r.received_at.replace(tzinfo=UTC).astimezone(zone).date()
+                days = str((local - received).days)
+                on_time = "yes" if r.closed_at < r.due_at else "no"
+            rows.append(
+                [
+                    _uuid(r.id),
+                    r.type,
+                    r.country,
+                    _instant(r.received_at),
+                    str(r.due_on),
+                    "yes" if r.extended_at is not None else "no",
+                    _instant(r.closed_at) if closed else "",
+                    r.status if closed else "",
+                    days,
+                    on_time,
+                ]
+            )
+        return rows
+
+    def overdue_requests(self, at: datetime, country: str | None) -> int:
+        """Open requests past their deadline at `at`."""
+        if not self.has("data_request"):
+            return 0
+        t = self.table("data_request", "requests overdue")
+        assert t is not None
+        q = select(func.count()).where(t.c.closed_at.is_(None), t.c.due_at <= _naive(at))
+        if country is not None:
+            q = q.where(t.c.country == country)
+        return int(self._conn.execute(q).scalar_one())
 
     # --- backlog -----------------------------------------------------------------------------
 

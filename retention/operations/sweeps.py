@@ -9,6 +9,7 @@ HTTP API) can answer whether it started; `list_runs` and `show_run` read the rec
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from retention.access import Permission, PrincipalView, guarded, require
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, NotFound
 from retention.install import Installation, load_installation_policies
-from retention.store import SweepRun, table_of
+from retention.requests import expire_closed
+from retention.store import SweepRun, table_of, transaction
 from retention.sweep import (
     Plan,
     Progress,
@@ -128,7 +130,7 @@ def sweep(
         )
 
     guarded(installation.engine, work)
-    return run_sweep(
+    result = run_sweep(
         installation,
         policy_set,
         actor=str(principal.id),
@@ -140,6 +142,12 @@ def sweep(
         clock=clock,
         workers=installation.config.sweep_workers,
     )
+    if request.country is not None or request.limit is not None or result.status != "completed":
+        return result
+    # The request register's own retention, once the subjects are done (a whole, unlimited run).
+    with transaction(installation.engine) as conn:
+        expired = expire_closed(conn, installation.config, str(principal.id), result.evaluated_at)
+    return dataclasses.replace(result, requests_expired=expired)
 
 
 # --- runs: reading the record of past and current runs, starting one in the background ------

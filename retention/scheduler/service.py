@@ -36,10 +36,12 @@ from retention.logs import get_logger
 from retention.operations import (
     CheckExpiries,
     DeliverMessages,
+    DueRequests,
     RunSweep,
     SignCheckpoint,
     deliver_messages,
     expiry_check,
+    requests_due,
     sign_checkpoint,
 )
 from retention.operations import sweep as run_sweep
@@ -110,7 +112,13 @@ def default_jobs(
 
     def expiries(stop: threading.Event) -> dict[str, Any]:
         counts = expiry_check(installation, principal, CheckExpiries(), clock=clock)
-        return dataclasses.asdict(counts)
+        # The daily look at data-subject requests: one log line per request late or due soon.
+        due = requests_due(installation, principal, DueRequests(), clock=clock)
+        for item in due.overdue:
+            log.warning("request_overdue", **item.to_json())
+        for item in due.due_soon:
+            log.info("request_due_soon", **item.to_json())
+        return {**dataclasses.asdict(counts), **due.counts()}
 
     def deliver(stop: threading.Event) -> dict[str, Any]:
         # The outbox's messages to the integration targets (none configured: nothing to do).

@@ -42,6 +42,13 @@ from retention.store.integration_tables import (
     OutboxMessage,
 )
 from retention.store.pending_files import document_path, queue_documents, remove_pending
+from retention.store.request_tables import (
+    REQUEST_PERSONAL_COLUMNS,
+    DataRequest,
+    RequestEvent,
+    RequestStatus,
+    RequestType,
+)
 from retention.store.scrub import scrub_erased
 from retention.store.staged_files import StagedFiles, recover_staged, staged_files
 from retention.store.storage_order import StoragePosition
@@ -65,11 +72,13 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "REQUEST_PERSONAL_COLUMNS",
     "WAITING",
     "Application",
     "Candidate",
     "CandidateStatus",
     "Consent",
+    "DataRequest",
     "Document",
     "Enrollment",
     "Grant",
@@ -83,6 +92,9 @@ __all__ = [
     "OutboxMessage",
     "Principal",
     "PrincipalKind",
+    "RequestEvent",
+    "RequestStatus",
+    "RequestType",
     "ReviewDecision",
     "ReviewItem",
     "RunStatus",

@@ -14,13 +14,21 @@ from retention.store import (
     access_tables,
     api_tables,
     integration_tables,
+    request_tables,
     subject_tables,
     sweep_tables,
 )
 
 __all__ = ["target_metadata"]
 
-_TABLE_MODULES = (access_tables, api_tables, integration_tables, subject_tables, sweep_tables)
+_TABLE_MODULES = (
+    access_tables,
+    api_tables,
+    integration_tables,
+    request_tables,
+    subject_tables,
+    sweep_tables,
+)
 
 
 def target_metadata() -> list[MetaData]:

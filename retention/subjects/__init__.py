@@ -5,12 +5,15 @@ export, update, erase, consents, and the explanation of the policy decision for 
 from __future__ import annotations
 
 from retention.subjects import consents
-from retention.subjects.decision import explain_subject
+from retention.subjects.decision import explain_subject, subject_record, trace_subject
+from retention.subjects.export import candidate_dict
 from retention.subjects.gateway import (
     CONTACT_FIELDS,
     ErasureResult,
     ExportResult,
     Gateway,
+    SubjectWork,
+    Then,
     parse_subject_id,
 )
 from retention.subjects.versions import candidate_version
@@ -20,8 +23,13 @@ __all__ = [
     "ErasureResult",
     "ExportResult",
     "Gateway",
+    "SubjectWork",
+    "Then",
+    "candidate_dict",
     "candidate_version",
     "consents",
     "explain_subject",
     "parse_subject_id",
+    "subject_record",
+    "trace_subject",
 ]

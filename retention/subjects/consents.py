@@ -20,7 +20,7 @@ from retention.access import Permission
 from retention.durations import check_within_years, resolve_expiry
 from retention.errors import BadInput
 from retention.store import Consent, refuse_personal, table_of
-from retention.subjects.gateway import Gateway, SubjectWork
+from retention.subjects.gateway import Gateway, SubjectWork, Then
 
 __all__ = ["list_consents", "record_consent", "withdraw_consent"]
 
@@ -87,8 +87,12 @@ def record_consent(
     return gateway.on_subject(subject_id, Permission.CONSENT_WRITE, "consent.record", work)
 
 
-def withdraw_consent(gateway: Gateway, subject_id: uuid.UUID, *, purpose: str) -> int:
-    """Withdraw the subject's consents for `purpose` still in force; returns how many."""
+def withdraw_consent(
+    gateway: Gateway, subject_id: uuid.UUID, *, purpose: str, then: Then | None = None
+) -> int:
+    """Withdraw the subject's consents for `purpose` still in force; returns how many.
+
+    `then` runs in the same transaction (an objection it answers records its state change)."""
     _purpose(purpose)
 
     def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[int]:
@@ -100,7 +104,8 @@ def withdraw_consent(gateway: Gateway, subject_id: uuid.UUID, *, purpose: str) -
         ).rowcount
         if not changed:
             raise BadInput(f"subject {subject.id} has no consent for {purpose} to withdraw")
-        return SubjectWork(changed, {"purpose": purpose, "withdrawn": changed})
+        more = {} if then is None else dict(then(conn, at))
+        return SubjectWork(changed, {"purpose": purpose, "withdrawn": changed, **more})
 
     # Withdrawal must stay as easy as giving consent (Art. 7(3)), also for a blocked subject.
     return gateway.on_subject(

@@ -21,7 +21,7 @@ from retention.access import Permission
 from retention.store import Consent, LegalHold
 from retention.subjects.gateway import Gateway, SubjectWork
 
-__all__ = ["explain_subject", "subject_record"]
+__all__ = ["explain_subject", "subject_record", "trace_subject"]
 
 
 def subject_record(conn: Connection, subject: Any) -> Record:
@@ -53,6 +53,13 @@ def subject_record(conn: Connection, subject: Any) -> Record:
         ),
         holds=tuple(Hold(h.placed_at, h.released_at) for h in holds),
     )
+
+
+def trace_subject(
+    conn: Connection, policy_set: PolicySet, subject: Any, at: datetime
+) -> Explanation:
+    """The decision trace of a candidate row already read in an authorized unit of work."""
+    return explain(policy_set, subject_record(conn, subject), at)
 
 
 def explain_subject(

@@ -69,10 +69,17 @@ __all__ = [
     "ExportResult",
     "ExportSection",
     "Gateway",
+    "SubjectWork",
+    "Then",
     "parse_subject_id",
 ]
 
 T = TypeVar("T")
+
+Then = Callable[[Connection, datetime], Mapping[str, Any]]
+"""More work in an operation's transaction after it acted (a request it answers records its
+state change): returns details added to the operation's audit entry. It runs after the last
+check that refuses, so it must not refuse; any error it raises rolls the whole unit back."""
 
 _SUBJECT_BY_ID = select(Candidate).where(col(Candidate.id) == bindparam("subject_id"))
 
@@ -399,7 +406,12 @@ class Gateway:
     # --- changes -----------------------------------------------------------------------------
 
     def update(
-        self, subject_id: uuid.UUID, changes: Mapping[str, str | None], *, reason: str | None = None
+        self,
+        subject_id: uuid.UUID,
+        changes: Mapping[str, str | None],
+        *,
+        reason: str | None = None,
+        then: Then | None = None,
     ) -> dict[str, Any]:
         """Change contact fields (an empty value clears one); the entry names fields, not values.
 
@@ -407,7 +419,7 @@ class Gateway:
         entry then records the read and the grant that allowed it); a write-only principal
         (an integration) gets the subject id and the names of the fields it changed.
         """
-        return self.update_versioned(subject_id, changes, reason=reason)[0]
+        return self.update_versioned(subject_id, changes, reason=reason, then=then)[0]
 
     def update_versioned(
         self,
@@ -416,6 +428,7 @@ class Gateway:
         *,
         reason: str | None = None,
         expected_versions: frozenset[str] | None = None,
+        then: Then | None = None,
     ) -> tuple[dict[str, Any], str]:
         """`update`, and the record's new version; with `expected_versions`, only if the record
         is still at one of them (`candidate_version`, checked in the transaction that changes
@@ -438,7 +451,9 @@ class Gateway:
             conn.execute(
                 update(Candidate).where(Candidate.id == subject.id).values(**values, updated_at=at)
             )
-            return self._written(conn, subject.id, subject.country, sorted(values), at)
+            more = {} if then is None else dict(then(conn, at))
+            done = self._written(conn, subject.id, subject.country, sorted(values), at)
+            return SubjectWork(done.result, {**done.details, **more})
 
         return self.on_subject(
             subject_id, Permission.CANDIDATE_WRITE, "candidate.update", work, reason=reason
@@ -570,7 +585,9 @@ class Gateway:
                 "a subject with that external_ref was created concurrently: retry"
             ) from None
 
-    def erase(self, subject_id: uuid.UUID, *, reason: str) -> ErasureResult:
+    def erase(
+        self, subject_id: uuid.UUID, *, reason: str, then: Then | None = None
+    ) -> ErasureResult:
         """Erase the subject on request (Art. 17): its rows now, its document files after commit.
 
         Refused while a legal hold is active (Art. 17(3)(e)); the refusal is audited.
@@ -614,7 +631,8 @@ class Gateway:
                 conn.execute(delete(model).where(column == subject.id))
             conn.execute(delete(Candidate).where(Candidate.id == subject.id))
             files.extend(self.documents_dir / str(d) for d in docs)
-            return SubjectWork(counts, counts)
+            more = {} if then is None else dict(then(conn, at))
+            return SubjectWork(counts, {**counts, **more})
 
         counts = self.on_subject(
             subject_id, Permission.CANDIDATE_ERASE, "candidate.erase", work, reason=reason

@@ -199,6 +199,7 @@ class SweepResult:
     batches: int = 0
     resumes: uuid.UUID | None = None
     lease_holder: str | None = None
+    requests_expired: int = 0  # closed data-subject requests past [requests] keep_closed
 
     @property
     def acted(self) -> int:
@@ -221,6 +222,7 @@ class SweepResult:
             "batches": self.batches,
             "resumes": str(self.resumes) if self.resumes else None,
             "lease_holder": self.lease_holder,
+            "requests_expired": self.requests_expired,
         }
 
 

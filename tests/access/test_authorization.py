@@ -41,10 +41,12 @@ class TestDefaults:
             Permission.CANDIDATE_EXPORT,
             Permission.CANDIDATE_ERASE,
             Permission.CONSENT_WRITE,
+            Permission.REQUEST_MANAGE,
         }
         assert ROLE_PERMISSIONS[Role.ADMIN] == {Permission.ACCESS_MANAGE, Permission.AUDIT_VERIFY}
         assert not ROLE_PERMISSIONS[Role.AUDITOR] & personal
-        assert len(ROLE_PERMISSIONS[Role.DPO]) == 13
+        assert len(ROLE_PERMISSIONS[Role.DPO]) == 14  # request:manage: issue 16
+        assert Permission.REQUEST_MANAGE in ROLE_PERMISSIONS[Role.DPO]
 
 
 class TestGrantsInForce:

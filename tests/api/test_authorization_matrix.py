@@ -128,6 +128,52 @@ def enrollment_code(m: Matrix) -> str:
     ).code
 
 
+RECEIVED = "2026-11-20T10:00:00Z"
+MANAGERS = having(P.REQUEST_MANAGE)
+
+
+def request_row(m: Matrix, kind: str = "access", status: str = "open") -> uuid.UUID:
+    """A request about a fresh NL subject, opened and (status verified) verified by someone
+    else than the DPO, so that the DPO may approve it (four eyes)."""
+    from datetime import UTC, datetime
+
+    from retention.store import DataRequest
+
+    subject = add_candidate(m.engine, "NL", m.world.clock())
+    rid = uuid.uuid4()
+    received = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    verified = status == "verified"
+    with transaction(m.engine) as conn:
+        conn.execute(
+            DataRequest.__table__.insert().values(
+                id=rid, type=kind, subject_id=subject, country="NL", channel="email",
+                status=status, received_at=received, due_on=date(2026, 12, 21),
+                due_at=datetime(2026, 12, 21, 22, tzinfo=UTC), opened_by=uuid.uuid4(),
+                created_at=received, verified_at=received if verified else None,
+                verified_by=uuid.uuid4() if verified else None,
+            )
+        )  # fmt: skip
+    return rid
+
+
+def fulfilled_restriction(m: Matrix) -> uuid.UUID:
+    from retention.operations import FulfilRequest, fulfil_request
+
+    rid = request_row(m, "restriction", "verified")
+    dpo = PrincipalView(m.world.dpo.principal_id, "dpo")
+    fulfil_request(m.world.installation, dpo, FulfilRequest(rid), clock=m.world.clock)
+    return rid
+
+
+def change(path: str, body: dict[str, Any] | None = None, **row: str) -> Spec:
+    """A state change of a fresh request: allowed to whoever manages requests."""
+    return Spec(
+        lambda m: Call("POST", f"/v1/requests/{request_row(m, **row)}/{path}", json=body or {}),
+        200,
+        MANAGERS,
+    )
+
+
 READERS_OF_ACCESS = having(P.ACCESS_MANAGE, P.ACCESS_APPROVE, P.AUDIT_READ)
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -306,6 +352,47 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/v1/access/review"): Spec(
         lambda m: Call("GET", "/v1/access/review"), 200, READERS_OF_ACCESS
+    ),
+    ("POST", "/v1/requests"): Spec(
+        lambda m: Call(
+            "POST",
+            "/v1/requests",
+            json={
+                "type": "access",
+                "received_at": RECEIVED,
+                "subject": str(add_candidate(m.engine, "NL", m.world.clock())),
+            },
+        ),
+        201,
+        MANAGERS,
+    ),
+    ("GET", "/v1/requests"): Spec(lambda m: Call("GET", "/v1/requests"), 200, MANAGERS),
+    # Ids, types and deadlines only: like the expiry check, any authenticated principal.
+    ("GET", "/v1/requests/due"): Spec(
+        lambda m: Call("GET", "/v1/requests/due"), 200, frozenset(Role)
+    ),
+    ("GET", "/v1/requests/{request_id}"): Spec(
+        lambda m: Call("GET", f"/v1/requests/{request_row(m)}"), 200, MANAGERS
+    ),
+    ("POST", "/v1/requests/{request_id}/verify"): change("verify", {"method": "reply"}),
+    ("POST", "/v1/requests/{request_id}/pause"): change("pause", {"reason": "scope"}),
+    ("POST", "/v1/requests/{request_id}/resume"): change("resume", status="paused"),
+    ("POST", "/v1/requests/{request_id}/extend"): change("extend", {"reason": "complex"}),
+    ("POST", "/v1/requests/{request_id}/refuse"): change("refuse", {"ground": "Art. 12(5)"}),
+    ("POST", "/v1/requests/{request_id}/withdraw"): change("withdraw"),
+    ("POST", "/v1/requests/{request_id}/approve"): change(
+        "approve", kind="erasure", status="verified"
+    ),
+    ("POST", "/v1/requests/{request_id}/fulfil"): Spec(
+        lambda m: Call("POST", f"/v1/requests/{request_row(m, status='verified')}/fulfil", json={}),
+        200,
+        MANAGERS,
+        personal=True,
+    ),
+    ("POST", "/v1/requests/{request_id}/lift"): Spec(
+        lambda m: Call("POST", f"/v1/requests/{fulfilled_restriction(m)}/lift", json={}),
+        200,
+        MANAGERS,
     ),
 }
 

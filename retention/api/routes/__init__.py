@@ -15,6 +15,7 @@ from retention.api.routes import (
     evidence,
     holds,
     integrations,
+    requests,
     reviews,
     sweep,
 )
@@ -27,12 +28,14 @@ __all__ = [
     "evidence",
     "holds",
     "integrations",
+    "requests",
     "reviews",
     "sweep",
 ]
 
 ROUTERS: tuple[APIRouter, ...] = (
     candidates.router,
+    requests.router,
     holds.router,
     reviews.router,
     sweep.router,

@@ -1,0 +1,105 @@
+"""Who accessed a subject's data: the subject's audit entries, with proofs, for an Art. 15 answer.
+
+Every entry the log holds about the subject, each as the date, the operation, the accessor's
+*role* (never the employee's name or id: CJEU C-579/21 gives the data subject the dates and
+purposes of consultations, not who the employees were), the recorded reason and the outcome, and
+an RFC 9162 inclusion proof against a checkpoint signed in the same transaction, so the requester
+(or anyone) can check offline that each line is in the log the controller signed.
+
+The subject's entries are read through the index on `audit_entry.subject` (no scan of the log).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from audit_log import AuditLog, InclusionProof, leaf_hash
+from audit_log import metadata as audit_metadata
+from retention.config import Config
+from retention.errors import CheckFailed
+from retention.store import Grant, table_of
+
+__all__ = ["TrailEntry", "subject_entries_query", "subject_trail"]
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One access to the subject's data, as the requester sees it."""
+
+    seq: int
+    at: str
+    operation: str
+    role: str
+    reason: str
+    outcome: str
+    proof: InclusionProof
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "operation": self.operation,
+            "role": self.role,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "proof": self.proof.to_json(),
+        }
+
+
+def subject_entries_query(subject_id: uuid.UUID, size: int) -> Any:
+    """The subject's entries within the first `size`, in seq order (planned on its index)."""
+    t = audit_metadata.tables["audit_entry"].c
+    return (
+        select(t.seq, t.canonical, t.leaf_hash)
+        .where(t.subject == subject_id, t.seq < size)
+        .order_by(t.seq)
+    )
+
+
+def subject_trail(
+    conn: Connection, config: Config, subject_id: uuid.UUID, size: int
+) -> list[TrailEntry]:
+    """The subject's entries in the log's first `size` entries, each with its inclusion proof.
+
+    Each entry's bytes are hashed again and must give its stored leaf hash, which its proof then
+    places under the signed root: a row changed in the database is refused, not reported."""
+    rows = conn.execute(subject_entries_query(subject_id, size)).all()
+    for r in rows:
+        if leaf_hash(bytes(r.canonical)) != bytes(r.leaf_hash):
+            raise CheckFailed(
+                f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
+            )
+    entries = [json.loads(r.canonical) for r in rows]
+    proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size)
+    g = table_of(Grant).c
+    roles = {str(i): str(r) for i, r in conn.execute(select(g.id, g.role))}
+    return [
+        TrailEntry(
+            seq=e["seq"],
+            at=e["ts"],
+            operation=e["action"],
+            role=_role(e, roles),
+            reason=e["reason"],
+            outcome=e["outcome"],
+            proof=p,
+        )
+        for e, p in zip(entries, proofs, strict=True)
+    ]
+
+
+def _role(entry: dict[str, Any], roles: dict[str, str]) -> str:
+    grant = entry["details"].get("allowed_by")
+    if isinstance(grant, str) and grant in roles:
+        return roles[grant]
+    if entry["outcome"] == "denied":
+        return "not authorized"
+    try:
+        uuid.UUID(entry["actor"])
+    except ValueError:
+        return "system"  # the engine itself (a sweep, an import job)
+    return "unrecorded"
