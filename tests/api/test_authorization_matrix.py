@@ -76,6 +76,7 @@ class Call:
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,69 @@ SPECS: dict[tuple[str, str], Spec] = {
         lambda m: Call("POST", "/v1/candidates/search", json={"external_ref": "ATS-404"}),
         200,
         having(P.CANDIDATE_READ, everywhere=False),
+    ),
+    ("POST", "/v1/candidates"): Spec(
+        lambda m: Call(
+            "POST",
+            "/v1/candidates",
+            json={"external_ref": m.fresh(), "country": "NL", "city": "Ede"},
+        ),
+        201,
+        having(P.CANDIDATE_WRITE, everywhere=False),
+        personal=True,
+    ),
+    ("PATCH", "/v1/candidates/{candidate_id}"): Spec(
+        lambda m: Call(
+            "PATCH",
+            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}",
+            json={"city": "Ede"},
+            headers={"If-Match": "*"},
+        ),
+        200,
+        having(P.CANDIDATE_WRITE, everywhere=False),
+        personal=True,
+    ),
+    ("GET", "/v1/candidates/{candidate_id}/export"): Spec(
+        lambda m: Call("GET", f"/v1/candidates/{m.world.nl}/export"),
+        200,
+        having(P.CANDIDATE_EXPORT, everywhere=False),
+        personal=True,
+    ),
+    ("DELETE", "/v1/candidates/{candidate_id}"): Spec(
+        lambda m: Call(
+            "DELETE",
+            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}",
+            headers={"GDPR-Reason": "DSR-1"},
+        ),
+        200,
+        having(P.CANDIDATE_ERASE, everywhere=False),
+        personal=True,
+    ),
+    ("GET", "/v1/candidates/{candidate_id}/consents"): Spec(
+        lambda m: Call("GET", f"/v1/candidates/{m.world.nl}/consents"),
+        200,
+        having(P.CANDIDATE_READ, everywhere=False),
+        personal=True,
+    ),
+    ("POST", "/v1/candidates/{candidate_id}/consents"): Spec(
+        lambda m: Call(
+            "POST",
+            f"/v1/candidates/{m.world.nl}/consents",
+            json={"purpose": "newsletter", "notice": "v1", "channel": "web form"},
+        ),
+        201,
+        having(P.CONSENT_WRITE, everywhere=False),
+        personal=True,
+    ),
+    ("POST", "/v1/candidates/{candidate_id}/consents/withdraw"): Spec(
+        lambda m: Call(
+            "POST",
+            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}/consents/withdraw",
+            json={"purpose": "talent_pool"},
+        ),
+        200,
+        having(P.CONSENT_WRITE, everywhere=False),
+        personal=True,
     ),
     ("POST", "/v1/holds"): Spec(
         lambda m: Call(
@@ -494,7 +558,11 @@ def check_route(route: tuple[str, str], client: TestClient, m: Matrix) -> list[s
     for who, headers, expected in callers:
         call = spec.make(m)
         response = client.request(
-            call.method, call.path, params=call.params, json=call.json, headers=headers
+            call.method,
+            call.path,
+            params=call.params,
+            json=call.json,
+            headers={**(call.headers or {}), **headers},
         )
         if response.status_code != expected:
             problems.append(f"{where} as {who}: {response.status_code}, not {expected}")

@@ -414,7 +414,7 @@ def withdraw(
     principal: PrincipalDep,
     clock: ClockDep,
 ) -> ConsentWithdrawn:
-    """Needs consent:write; says how many consents in force were withdrawn (maybe 0)."""
+    """Needs consent:write; says how many consents in force were withdrawn (400 if none)."""
     request = WithdrawConsent(candidate_id, body.purpose)
     done = withdraw_consent(installation, principal, request, clock=clock)
     return ConsentWithdrawn(subject=done.subject, purpose=done.purpose, withdrawn=done.withdrawn)
