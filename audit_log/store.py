@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log.bulk import EntryRow, NodeRow, insert_rows
+from audit_log.bulk import EntryRow, NodeRow, store_rows
 from audit_log.canonical import EntryShape, seq_is_simple, shaped_entry_json
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, Outcome, format_ts
@@ -233,12 +233,7 @@ class AuditLog:
         nodes: Sequence[NodeRow],
     ) -> None:
         """Insert sealed entries and completed nodes, and move the head past them."""
-        insert_rows(conn, rows, nodes)
-        conn.execute(
-            update(audit_head)
-            .where(audit_head.c.id == HEAD_ID)
-            .values(size=frontier.size, last_hash=prev, frontier=frontier.to_bytes())
-        )
+        store_rows(conn, rows, nodes, (frontier.size, prev, frontier.to_bytes()))
 
     def head(self, bind: Connection | Session) -> Head:
         """The current head (not locked: a consistent snapshot in the caller's transaction)."""
