@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import add, getitem, methodcaller
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from audit_log import GENESIS_PREV
 from retention.evidence.pack import (
     ACTIONS_HEADER,
     COLUMN,
+    RETENTION_ACTIONS,
     FileDigest,
     PackFile,
     PackPeriod,
@@ -36,8 +40,28 @@ __all__ = ["LogCheck"]
 
 _BLOCK = 4 << 20
 _PREV = b',"prev":"'
-# Canonical JSON: the top-level prev is followed by "reason" (keys sorted).
-_PREV_RE = re.compile(rb',"prev":"([0-9a-f]{64})","reason":"')
+_hexdigest = methodcaller("hexdigest")
+
+_DETAILS = b'","details":'
+_OUTCOME = b',"outcome":"'
+_STR = rb'[^"\\\x00-\x1f]*'
+_TAIL = re.compile(
+    rb',"outcome":"(' + _STR + rb')","prev":"[0-9a-f]{64}","reason":"' + _STR
+    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"('
+    + _STR + rb')"|null),"ts":"(' + _STR + rb')"\}'
+)  # fmt: skip
+_decode = json.JSONDecoder().decode
+
+
+def _detail_cells(details: dict[str, Any]) -> tuple[str, ...]:
+    """The actions-row cells taken from an entry's details: country, policy, rule,
+    policy_hash, cite, run_id, review_id (as `action_row` renders them)."""
+    row = action_row({"action": RETENTION_ACTIONS[0], "details": details}, None)
+    assert row is not None
+    c = COLUMN
+    return tuple(row[c[name]] for name in
+                 ("country", "policy", "rule", "policy_hash", "cite", "run_id", "review_id"))  # fmt: skip
+
 
 Fail = Callable[[str, str | None, str], None]
 """Records a problem: file, where (line or entry), message."""
@@ -54,6 +78,7 @@ class LogCheck:
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
         self._prefixes = action_prefixes(actions)
+        self._details: dict[bytes, tuple[str, ...]] = {}
         self._rows: _ActionsCsv | None = None
         self._lineno = 0
         self._prev_line: bytes | None = None
@@ -93,11 +118,13 @@ class LogCheck:
     def _chunk(self, body: bytes) -> bool:
         """Check a run of whole lines; False when the chain broke (reported).
 
-        Fast path: one regex pass finds every `prev` and one comparison checks them all against
-        the hashes of the lines before. A chunk that does not fit it (a nested "prev" in some
-        details, or a broken link) is checked line by line, which finds and names the problem.
-        The fast path is sound because it only accepts when the sequence of links found equals
-        the sequence of hashes, and the last entry is tied to the signed checkpoint.
+        Fast path: each line's `prev` is read after its last `,"prev":"` (strings in canonical
+        JSON hold no raw quote, so that is the top-level one), and one comparison checks them
+        all against the hashes of the lines before; the per-line work runs in C (`map`). A
+        chunk that does not fit it (a line without a link, or a broken link) is checked line
+        by line, which finds and names the problem. The fast path is sound because it only
+        accepts when the sequence of links found equals the sequence of hashes, and the last
+        entry is tied to the signed checkpoint.
         """
         lines = body.split(b"\n")
         start = 0
@@ -105,15 +132,17 @@ class LogCheck:
             if not self._line(lines[0]):
                 return False
             start = 1
-        links = _PREV_RE.findall(body)
-        if start < len(lines) and len(links) == len(lines):
-            sha256 = hashlib.sha256
-            hashes = [sha256(b"\x00" + line).hexdigest() for line in lines[start:]]
+        rest = lines[start:]
+        at = list(map(bytes.rfind, rest, repeat(_PREV)))
+        if rest and -1 not in at:
+            hashes = list(map(_hexdigest, map(hashlib.sha256, map(b"\x00".__add__, rest))))
+            spans = map(slice, map(add, at, repeat(9)), map(add, at, repeat(73)))
+            links = b"".join(map(getitem, rest, spans))
             assert self._expected is not None
             want = self._expected + "".join(hashes[:-1])
-            if b"".join(links[start:]) == want.encode() and self._accept(lines[start:], hashes):
+            if links == want.encode() and self._accept(rest, hashes):
                 return True
-        return all(self._line(line) for line in lines[start:])
+        return all(self._line(line) for line in rest)
 
     def _accept(self, lines: list[bytes], hashes: list[str]) -> bool:
         if self.entries == 0:
@@ -126,9 +155,53 @@ class LogCheck:
         self._expected = hashes[-1]
         self._prev_line = lines[-1]
         if self._rows is not None:
-            for line in lines:
-                if line.startswith(self._prefixes):
+            fast = self._action_fast
+            for line in filter(methodcaller("startswith", self._prefixes), lines):
+                if not fast(line):
                     self._action(line, None)
+        return True
+
+    def _action_fast(self, line: bytes) -> bool:
+        """Expect the actions row of an accepted (chained) retention-action line without
+        decoding all of it; False when the line is of a form only `_action` reads.
+
+        The columns outside the details are read by position and one anchored regex: strings
+        in canonical JSON hold no raw quote, so the last `,"outcome":"` is the top-level one
+        and the details end there. The details of a run's actions repeat, so their cells are
+        decoded once per distinct details text. For lines that `_action` would read, the row
+        is the same: both take the same values from the same canonical bytes.
+        """
+        assert self._rows is not None
+        end = line.find(b'"', 11)
+        actor = end + 11  # after '","actor":"'
+        if line[end:actor] != b'","actor":"':
+            return False
+        close = line.find(b'"', actor)
+        if close < 0 or b"\\" in line[actor:close] or not line.startswith(_DETAILS, close):
+            return False
+        at = line.rfind(_OUTCOME)
+        tail = _TAIL.fullmatch(line, at) if at > close else None
+        if tail is None:
+            return False
+        cells = self._details.get(details := line[close + len(_DETAILS) : at])
+        if cells is None:
+            try:
+                obj = _decode(details.decode())
+            except ValueError:
+                return False
+            if type(obj) is not dict:
+                return False
+            if len(self._details) > 4096:
+                self._details.clear()
+            cells = self._details[details] = _detail_cells(obj)
+        country = self.period.country
+        if country is not None and cells[0] != country:
+            return True  # not a row of this pack
+        outcome, seq, subject, ts = tail.groups()
+        self._rows.expect([seq.decode(), ts.decode(), (subject or b"").decode(), cells[0],
+                           cells[1], cells[2], line[11:end].decode().removeprefix("candidate."),
+                           outcome.decode(),
+                           *cells[3:]])  # fmt: skip
         return True
 
     def _line(self, line: bytes) -> bool:
