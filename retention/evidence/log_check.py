@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -47,21 +48,31 @@ _DETAILS = b'","details":'
 _OUTCOME = b',"outcome":"'
 _STR = rb'[^"\\\x00-\x1f]*'
 _TAIL = re.compile(
-    rb',"outcome":"(' + _STR + rb')","prev":"[0-9a-f]{64}","reason":"' + _STR
-    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"('
-    + _STR + rb')"|null),"ts":"(' + _STR + rb')"\}'
+    rb',"outcome":"([a-z_]*)","prev":"[0-9a-f]{64}","reason":"' + _STR
+    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"'
+    rb'|null),"ts":"([0-9:.TZ-]*)"\}'
 )  # fmt: skip
+"""The tail of a line after its details, for the cells that need no CSV quoting."""
 _decode = json.JSONDecoder().decode
 
 
-def _detail_cells(details: dict[str, Any]) -> tuple[str, ...]:
-    """The actions-row cells taken from an entry's details: country, policy, rule,
-    policy_hash, cite, run_id, review_id (as `action_row` renders them)."""
+def _detail_cells(details: dict[str, Any]) -> tuple[str, str, str]:
+    """The actions-row cells taken from an entry's details (as `action_row` renders them): its
+    country, and as CSV text the cells country, policy, rule and policy_hash, cite, run_id,
+    review_id (the two runs of the row around its action and outcome)."""
     row = action_row({"action": RETENTION_ACTIONS[0], "details": details}, None)
     assert row is not None
     c = COLUMN
-    return tuple(row[c[name]] for name in
-                 ("country", "policy", "rule", "policy_hash", "cite", "run_id", "review_id"))  # fmt: skip
+    before = [row[c[name]] for name in ("country", "policy", "rule")]
+    after = [row[c[name]] for name in ("policy_hash", "cite", "run_id", "review_id")]
+    return row[c["country"]], _csv_text(before), _csv_text(after)
+
+
+def _csv_text(cells: list[str]) -> str:
+    """`cells` as the exporter's CSV writer writes them, without the line end."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()[:-1]
 
 
 Fail = Callable[[str, str | None, str], None]
@@ -79,7 +90,7 @@ class LogCheck:
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
         self._prefixes = action_prefixes(actions)
-        self._details: dict[bytes, tuple[str, ...]] = {}
+        self._details: dict[bytes, tuple[str, str, str]] = {}
         self._rows: _ActionsCsv | None = None
         self._lineno = 0
         self._prev_line: bytes | None = None
@@ -156,54 +167,70 @@ class LogCheck:
         self._expected = hashes[-1]
         self._prev_line = lines[-1]
         if self._rows is not None:
-            fast = self._action_fast
-            for line in filter(methodcaller("startswith", self._prefixes), lines):
-                if not fast(line):
+            actions = list(filter(methodcaller("startswith", self._prefixes), lines))
+            if actions and not self._actions_fast(actions):
+                for line in actions:
                     self._action(line, None)
         return True
 
-    def _action_fast(self, line: bytes) -> bool:
-        """Expect the actions row of an accepted (chained) retention-action line without
-        decoding all of it; False when the line is of a form only `_action` reads.
+    def _actions_fast(self, lines: list[bytes]) -> bool:
+        """Compare the CSV lines of these accepted retention-action lines with the next lines
+        of the actions file as one string; False (nothing consumed) when some line is of a form
+        only `_action` reads or the text differs, so that the caller compares row by row and
+        names the line at fault."""
+        assert self._rows is not None
+        parts = []
+        csv_line = self._csv_line
+        for line in lines:
+            text = csv_line(line)
+            if text is None:
+                return False
+            if text:
+                parts.append(text)
+        return self._rows.expect_text("".join(parts), len(parts))
+
+    def _csv_line(self, line: bytes) -> str | None:
+        """The retention-actions.csv line ('' for none) of an accepted (chained) retention-action
+        line, read without decoding all of it; None when the line is of a form only `_action`
+        reads.
 
         The columns outside the details are read by position and one anchored regex: strings
         in canonical JSON hold no raw quote, so the last `,"outcome":"` is the top-level one
         and the details end there. The details of a run's actions repeat, so their cells are
-        decoded once per distinct details text. For lines that `_action` would read, the row
-        is the same: both take the same values from the same canonical bytes.
+        decoded and written as CSV once per distinct details text. The line is the one the
+        exporter's CSV writer writes for `action_row` of the same bytes.
         """
-        assert self._rows is not None
         end = line.find(b'"', 11)
         actor = end + 11  # after '","actor":"'
         if line[end:actor] != b'","actor":"':
-            return False
+            return None
         close = line.find(b'"', actor)
         if close < 0 or b"\\" in line[actor:close] or not line.startswith(_DETAILS, close):
-            return False
+            return None
         at = line.rfind(_OUTCOME)
         tail = _TAIL.fullmatch(line, at) if at > close else None
         if tail is None:
-            return False
+            return None
         cells = self._details.get(details := line[close + len(_DETAILS) : at])
         if cells is None:
             try:
                 obj = _decode(details.decode())
             except ValueError:
-                return False
+                return None
             if type(obj) is not dict:
-                return False
+                return None
             if len(self._details) > 4096:
                 self._details.clear()
             cells = self._details[details] = _detail_cells(obj)
-        country = self.period.country
-        if country is not None and cells[0] != country:
-            return True  # not a row of this pack
+        country, before, after = cells
+        if self.period.country is not None and country != self.period.country:
+            return ""  # not a row of this pack
         outcome, seq, subject, ts = tail.groups()
-        self._rows.expect([seq.decode(), ts.decode(), (subject or b"").decode(), cells[0],
-                           cells[1], cells[2], line[11:end].decode().removeprefix("candidate."),
-                           outcome.decode(),
-                           *cells[3:]])  # fmt: skip
-        return True
+        action = line[11:end].decode().removeprefix("candidate.")
+        return (
+            f"{seq.decode()},{ts.decode()},{(subject or b'').decode()},{before},{action},"
+            f"{outcome.decode()},{after}\n"
+        )
 
     def _line(self, line: bytes) -> bool:
         """Check one line; False when the chain broke (reported)."""
@@ -287,14 +314,21 @@ def _seq_of(line: bytes) -> int | None:
 
 
 class _ActionsCsv:
-    """Compares retention-actions.csv with the rows the audit entries give, in step."""
+    """Compares retention-actions.csv with the rows the audit entries give, in step.
+
+    Runs of rows are compared as text (`expect_text`) while they match; from the first run
+    that does not, the file is read as CSV records and compared row by row (`expect`), which
+    names the line at fault.
+    """
 
     def __init__(self, fh: IO[str], fail: Fail) -> None:
-        self._reader = csv.reader(fh)
+        self._fh = fh
+        self._reader: Iterator[list[str]] | None = None
+        self._line_num = 1  # physical lines read before the reader's (the header's)
         self._fail_to = fail
         self._failed = False
         self.rows = 0
-        header = next(self._reader, None)
+        header = next(csv.reader([fh.readline()]), None)
         if header != list(ACTIONS_HEADER):
             self._fail("line 1", f"header should be {','.join(ACTIONS_HEADER)}")
 
@@ -302,10 +336,34 @@ class _ActionsCsv:
         self._failed = True
         self._fail_to(PackFile.ACTIONS, where, message)
 
+    def _records(self) -> Iterator[list[str]]:
+        if self._reader is None:
+            self._reader = self._csv = csv.reader(self._fh)
+        return self._reader
+
+    def _where(self) -> str:
+        return f"line {self._line_num + self._csv.line_num}"
+
+    def expect_text(self, text: str, rows: int) -> bool:
+        """Consume `text` (the CSV lines of `rows` rows) if the file holds it next; False
+        (nothing consumed) otherwise, or once the file is read record by record."""
+        if self._failed:
+            return True
+        if self._reader is not None:
+            return False
+        fh = self._fh
+        start = fh.tell()
+        if fh.read(len(text)) != text:
+            fh.seek(start)
+            return False
+        self.rows += rows
+        self._line_num += text.count("\n")
+        return True
+
     def expect(self, row: list[str]) -> None:
         if self._failed:
             return
-        record = next(self._reader, None)
+        record = next(self._records(), None)
         if record is None:
             self._fail(
                 None, f"ends early: audit entry {row[0]} ({row[COLUMN['action']]}) has no line"
@@ -313,7 +371,7 @@ class _ActionsCsv:
             return
         if record != row:
             self._fail(
-                f"line {self._reader.line_num}",
+                self._where(),
                 f"does not match audit entry {row[0]}: expected {','.join(row)!r}, "
                 f"found {','.join(record)!r}",
             )
@@ -323,11 +381,9 @@ class _ActionsCsv:
     def finish(self, *, complete: bool) -> int:
         """Report lines no entry gives; only meaningful when every entry was read."""
         if complete and not self._failed:
-            extra = next(self._reader, None)
+            extra = next(self._records(), None)
             if extra is not None:
-                self._fail(
-                    f"line {self._reader.line_num}", "no audit entry of the period gives this line"
-                )
+                self._fail(self._where(), "no audit entry of the period gives this line")
         return self.rows
 
 

@@ -124,7 +124,7 @@ class TestActionRows:
             out.append(entry)
         return out
 
-    def test_varied_actions_verify(self, tmp_path: Path) -> None:
+    def test_varied_actions_verify(self, tmp_path: Path, block: int) -> None:
         """Quotes, backslashes, null subjects, nested look-alikes and run/review variants."""
         log, actions, period = write(tmp_path, self._entries(), None)
         check, problems = run(log, actions, period)
@@ -132,8 +132,9 @@ class TestActionRows:
         assert check.action_rows == 48
 
     @pytest.mark.parametrize("seq", [0, 2, 13, 47])
-    def test_changed_cell_found(self, tmp_path: Path, seq: int) -> None:
-        """A changed cell in any row is reported at its CSV line."""
+    def test_changed_cell_found(self, tmp_path: Path, block: int, seq: int) -> None:
+        """A changed cell in any row is reported at its CSV line, whichever run of rows before
+        it was compared as text."""
         log, actions, period = write(tmp_path, self._entries(), None)
         lines = actions.read_bytes().split(b"\n")
         lines[seq + 1] = lines[seq + 1].replace(b",ok,", b",denied,")
