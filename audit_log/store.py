@@ -9,6 +9,7 @@ any number of processes queue on the head row instead of forking the chain. It n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from audit_log.bulk import EntryRow, NodeRow, store_rows
-from audit_log.canonical import EntryShape, seq_is_simple, shaped_entry_json
+from audit_log.canonical import EntryShape, seq_is_simple
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, Outcome, format_ts
 from audit_log.errors import InvalidEventError, LogStateError
@@ -27,7 +28,6 @@ from audit_log.merkle import (
     NodeId,
     consistency_ranges,
     inclusion_ranges,
-    leaf_hash,
     range_hashes,
     root,
 )
@@ -192,6 +192,13 @@ class AuditLog:
         ts = self._clock()
         ts_text = format_ts(ts)
         shapes = [Entry.shape(event, ts_text) for event, _ in groups]
+        # What does not depend on the head is prepared before locking it: on PostgreSQL every
+        # writer of the log waits while the head is held.
+        tails = [
+            [f',"subject":"{subject}"{shape.tail}' for subject in subjects]
+            for (_, subjects), shape in zip(groups, shapes, strict=True)
+            if shape is not None
+        ]
         frontier, prev = self._lock_head(conn)
         if None in shapes or not seq_is_simple(frontier.size + total):
             # Details beyond the fast path, or seq numbers past 2^53: the general way.
@@ -199,20 +206,22 @@ class AuditLog:
             return len(self.append(conn, events))
         naive = _naive(ts)
         rows: list[EntryRow] = []
-        nodes: list[NodeRow] = []
+        leaves: list[bytes] = []
         seq = frontier.size
-        for (event, subjects), shape in zip(groups, shapes, strict=True):
+        sha256 = hashlib.sha256
+        for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
             assert shape is not None
             actor, action, outcome = event.actor, event.action, event.outcome.value
-            for subject in subjects:
-                data = shaped_entry_json(shape, seq=seq, prev=prev, subject=str(subject))
-                leaf = leaf_hash(data)
-                for node in frontier.append(leaf):
-                    if node[0] >= NODE_MIN_LEVEL:
-                        nodes.append(node)
+            head, middle = shape.head, shape.middle
+            for subject, end in zip(subjects, ends, strict=True):
+                # shaped_entry_json, inlined: prev is hex and the rest was quoted above.
+                data = f'{head}"{prev}"{middle}{seq}{end}'.encode()
+                leaf = sha256(b"\x00" + data).digest()
+                leaves.append(leaf)
                 rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
                 prev = leaf.hex()
                 seq += 1
+        nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
         self._store(conn, frontier, prev, rows, nodes)
         return len(rows)
 
