@@ -10,6 +10,7 @@ on generated entries.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,19 +89,37 @@ def entry_shape(
 ) -> EntryShape | None:
     """The shape of entries with these fields; None when they need the reference encoder.
 
-    Only for details that are simple (see `has_bmp_keys`, which validated events promise).
+    Only for details that are simple (see `has_bmp_keys`, which validated events promise). The
+    text around the details is built once per (ts, actor, action, outcome, reason): an append
+    seals many entries that differ only in their details.
     """
-    shape = EntryShape(
-        f'{{"action":{_quote(action)},"actor":{_quote(actor)},'
-        f'"details":{_dumps(details) if details else "{}"},"outcome":{_quote(outcome)},"prev":',
+    frame = _frame(ts, actor, action, outcome, reason)
+    if frame is None:
+        return None
+    before, after, middle, tail = frame
+    text = _dumps(details) if details else "{}"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None  # a lone surrogate: let the reference encoder raise its own error
+    return EntryShape(before + text + after, middle, tail)
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(ts: str, actor: str, action: str, outcome: str, reason: str) -> tuple[str, ...] | None:
+    """The canonical text of an entry before and after its details, and its middle and tail."""
+    parts = (
+        f'{{"action":{_quote(action)},"actor":{_quote(actor)},"details":',
+        f',"outcome":{_quote(outcome)},"prev":',
         f',"reason":{_quote(reason)},"seq":',
         f',"ts":{_quote(ts)}}}',
     )
     try:
-        (shape.head + shape.middle + shape.tail).encode("utf-8")
+        "".join(parts).encode("utf-8")
     except UnicodeEncodeError:
         return None  # a lone surrogate: let the reference encoder raise its own error
-    return shape
+    return parts
 
 
 def shaped_entry_json(shape: EntryShape, *, seq: int, prev: str, subject: str | None) -> bytes:

@@ -166,6 +166,48 @@ class Frontier:
         self.size = size + 1
         return done
 
+    def extend(self, leaves: Sequence[bytes], min_level: int = 1) -> list[tuple[int, int, bytes]]:
+        """Add many leaf hashes; return the nodes of `min_level` and up they complete, as
+        `append` one by one would (the same nodes, level by level instead of in completion
+        order).
+
+        Runs of leaves that fill an aligned perfect subtree are hashed a level at a time, so
+        the per-leaf cost is that of hashing, not of a Python call per leaf and level.
+        """
+        done: list[tuple[int, int, bytes]] = []
+        pos, total = 0, len(leaves)
+        sha256 = hashlib.sha256
+        while pos < total:
+            size = self.size
+            k = (total - pos).bit_length() - 1
+            if size:
+                k = min(k, (size & -size).bit_length() - 1)
+            if k < 2:
+                done += [node for node in self.append(leaves[pos]) if node[0] >= min_level]
+                pos += 1
+                continue
+            level = list(leaves[pos : pos + (1 << k)])
+            for lv in range(1, k + 1):
+                level = [
+                    sha256(b"\x01" + a + b).digest()
+                    for a, b in zip(level[::2], level[1::2], strict=True)
+                ]
+                if lv >= min_level:
+                    first = size >> lv
+                    done += zip(
+                        [lv] * len(level), range(first, first + len(level)), level, strict=True
+                    )
+            acc, lv = level[0], k
+            while (size >> lv) & 1:
+                acc = node_hash(self.hashes.pop(), acc)
+                lv += 1
+                if lv >= min_level:
+                    done.append((lv, size >> lv, acc))
+            self.hashes.append(acc)
+            self.size = size + (1 << k)
+            pos += 1 << k
+        return done
+
     def root(self) -> bytes:
         """Root hash of the leaves appended so far."""
         return _fold(self.hashes) if self.hashes else EMPTY_ROOT

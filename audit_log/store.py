@@ -9,17 +9,18 @@ any number of processes queue on the head row instead of forking the chain. It n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log.bulk import EntryRow, NodeRow, insert_rows
-from audit_log.canonical import EntryShape, seq_is_simple, shaped_entry_json
+from audit_log.bulk import EntryRow, NodeRow, store_rows
+from audit_log.canonical import EntryShape, seq_is_simple
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, Outcome, format_ts
 from audit_log.errors import InvalidEventError, LogStateError
@@ -29,7 +30,6 @@ from audit_log.merkle import (
     Range,
     consistency_ranges,
     inclusion_ranges,
-    leaf_hash,
     node_hash,
     perfect_subtrees,
     range_hashes,
@@ -43,7 +43,6 @@ from audit_log.schema import (
     audit_checkpoint,
     audit_entry,
     audit_head,
-    audit_node,
 )
 from audit_log.verify import Report, StoredEntry, verify_log
 
@@ -53,14 +52,12 @@ EntryBytes = tuple[int, bytes, bytes, str, str]
 """A stored entry row as read: seq, canonical bytes, leaf hash, actor, outcome."""
 
 _STORED_SQL = {
-    "sqlite": "SELECT seq, canonical, leaf_hash, replace(ts, ' ', 'T') || 'Z' || char(31) || actor"
-    " || char(31) || action || char(31) || coalesce(lower(substr(subject, 1, 8) || '-' ||"
-    " substr(subject, 9, 4) || '-' || substr(subject, 13, 4) || '-' || substr(subject, 17, 4) ||"
-    " '-' || substr(subject, 21)), '') || char(31) || outcome"
+    "sqlite": "SELECT seq, canonical, leaf_hash, action || char(31) || actor || char(31) ||"
+    " outcome || char(31) || ts || char(31) || coalesce(subject, '')"
     " FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
-    "postgresql": "SELECT seq, canonical, leaf_hash, "
-    'to_char(ts, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') || chr(31) || actor || chr(31) || action'
-    " || chr(31) || coalesce(subject::text, '') || chr(31) || outcome"
+    "postgresql": "SELECT seq, canonical, leaf_hash, action || chr(31) || actor || chr(31) ||"
+    " outcome || chr(31) || to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') || chr(31) ||"
+    " coalesce(replace(subject::text, '-', ''), '')"
     " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
 }
 """Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
@@ -241,6 +238,13 @@ class AuditLog:
         ts = self._clock()
         ts_text = format_ts(ts)
         shapes = [Entry.shape(event, ts_text) for event, _ in groups]
+        # What does not depend on the head is prepared before locking it: on PostgreSQL every
+        # writer of the log waits while the head is held.
+        tails = [
+            [f',"subject":"{subject}"{shape.tail}' for subject in subjects]
+            for (_, subjects), shape in zip(groups, shapes, strict=True)
+            if shape is not None
+        ]
         frontier, prev = self._lock_head(conn)
         if None in shapes or not seq_is_simple(frontier.size + total):
             # Details beyond the fast path, or seq numbers past 2^53: the general way.
@@ -248,20 +252,22 @@ class AuditLog:
             return len(self.append(conn, events))
         naive = _naive(ts)
         rows: list[EntryRow] = []
-        nodes: list[NodeRow] = []
+        leaves: list[bytes] = []
         seq = frontier.size
-        for (event, subjects), shape in zip(groups, shapes, strict=True):
+        sha256 = hashlib.sha256
+        for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
             assert shape is not None
             actor, action, outcome = event.actor, event.action, event.outcome.value
-            for subject in subjects:
-                data = shaped_entry_json(shape, seq=seq, prev=prev, subject=str(subject))
-                leaf = leaf_hash(data)
-                for node in frontier.append(leaf):
-                    if node[0] >= NODE_MIN_LEVEL:
-                        nodes.append(node)
+            head, middle = shape.head, shape.middle
+            for subject, end in zip(subjects, ends, strict=True):
+                # shaped_entry_json, inlined: prev is hex and the rest was quoted above.
+                data = f'{head}"{prev}"{middle}{seq}{end}'.encode()
+                leaf = sha256(b"\x00" + data).digest()
+                leaves.append(leaf)
                 rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
                 prev = leaf.hex()
                 seq += 1
+        nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
         self._store(conn, frontier, prev, rows, nodes)
         return len(rows)
 
@@ -282,12 +288,7 @@ class AuditLog:
         nodes: Sequence[NodeRow],
     ) -> None:
         """Insert sealed entries and completed nodes, and move the head past them."""
-        insert_rows(conn, rows, nodes)
-        conn.execute(
-            update(audit_head)
-            .where(audit_head.c.id == HEAD_ID)
-            .values(size=frontier.size, last_hash=prev, frontier=frontier.to_bytes())
-        )
+        store_rows(conn, rows, nodes, (frontier.size, prev, frontier.to_bytes()))
 
     def head(self, bind: Connection | Session) -> Head:
         """The current head (not locked: a consistent snapshot in the caller's transaction)."""
@@ -528,24 +529,31 @@ class AuditLog:
     def stored_nodes_differ(
         self, bind: Connection | Session, nodes: Sequence[tuple[int, int, bytes]]
     ) -> NodeId | None:
-        """The first of the rebuilt `nodes` whose stored hash differs or is missing, if any."""
+        """The first of the rebuilt `nodes` whose stored hash differs or is missing, if any.
+
+        One driver query per call, its rows in (level, idx) order compared with the rebuilt
+        nodes sorted the same way: verification calls this for every few thousand entries.
+        """
         conn = _conn(bind)
-        wanted = {(lv, i): h for lv, i, h in nodes if lv >= NODE_MIN_LEVEL}
+        wanted = sorted(node for node in nodes if node[0] >= NODE_MIN_LEVEL)
         if not wanted:
             return None
-        found: dict[NodeId, bytes] = {}
-        by_level: dict[int, list[int]] = {}
-        for lv, i in wanted:
-            by_level.setdefault(lv, []).append(i)
-        c = audit_node.c
-        where = or_(
-            *(and_(c.level == lv, c.idx.between(min(ix), max(ix))) for lv, ix in by_level.items())
-        )
-        for lv, i, h in conn.execute(select(c.level, c.idx, c.hash).where(where)):
-            found[(lv, i)] = bytes(h)
-        for node, h in wanted.items():
-            if found.get(node) != h:
-                return node
+        spans: dict[int, tuple[int, int]] = {}
+        for lv, i, _ in wanted:
+            lo, hi = spans.get(lv, (i, i))
+            spans[lv] = (min(lo, i), max(hi, i))
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        where = " OR ".join([f"(level = {mark} AND idx BETWEEN {mark} AND {mark})"] * len(spans))
+        params = tuple(v for lv, (lo, hi) in spans.items() for v in (lv, lo, hi))
+        # Only placeholders are formatted into the SQL; every value is a bound parameter.
+        sql = f"SELECT level, idx, hash FROM audit_node WHERE {where} ORDER BY level, idx"  # noqa: S608
+        stored = [(lv, i, bytes(h)) for lv, i, h in conn.exec_driver_sql(sql, params)]
+        if stored == wanted:
+            return None
+        have = {(lv, i): h for lv, i, h in stored}
+        for lv, i, h in wanted:
+            if have.get((lv, i)) != h:
+                return (lv, i)
         return None
 
     def sign_checkpoint(
@@ -606,5 +614,6 @@ class AuditLog:
             checkpoints=list(self.checkpoint_notes(conn)),
             witnessed=witnessed,
             check_nodes=lambda nodes: self.stored_nodes_differ(conn, nodes),
+            node_min_level=NODE_MIN_LEVEL,
             progress=progress,
         )

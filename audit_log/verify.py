@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from itertools import islice
+from operator import add, itemgetter
+from typing import Any, NamedTuple
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV
@@ -47,9 +50,9 @@ class Problem:
 class StoredEntry(NamedTuple):
     """An entry as read from storage: its bytes, its stored hash and its queryable columns.
 
-    `columns` is `joined_columns(...)` of the row's ts, actor, action, subject and outcome in the
-    text form the bytes hold, so that checking them is one string comparison; a store renders
-    it in SQL and passes driver rows straight through (a plain tuple in this order serves).
+    `columns` is `joined_columns(...)` of the row's ts, actor, action, subject and outcome, so
+    that checking them is one string comparison; a store renders it in SQL and passes driver
+    rows straight through (a plain tuple in this order serves).
     """
 
     seq: int
@@ -62,8 +65,21 @@ _SEP = "\x1f"
 
 
 def joined_columns(ts: str, actor: str, action: str, subject: str | None, outcome: str) -> str:
-    """The queryable columns of an entry as one string (ts as `format_ts`, subject dashed)."""
-    return _SEP.join((ts, actor, action, subject or "", outcome))
+    """The queryable columns of an entry as one string, as stores render them cheaply in SQL.
+
+    `ts` is given as `format_ts` writes it and `subject` as a UUID's text; the string holds, in
+    the order of the entry's bytes, action, actor, outcome, ts as `YYYY-MM-DD HH:MM:SS.ffffff`
+    and the subject as 32 hex digits ('' for none): the forms SQLite stores, so that reading
+    them costs no SQL function per row.
+    """
+    return _SEP.join((action, actor, outcome, _stored_ts(ts), (subject or "").replace("-", "")))
+
+
+def _stored_ts(ts: str) -> str:
+    """`format_ts` text in the stored form (anything else is returned as it is, to mismatch)."""
+    if len(ts) == 27 and ts[10] == "T" and ts[26] == "Z":
+        return f"{ts[:10]} {ts[11:26]}"
+    return ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +134,171 @@ def _claims(
 NodeCheck = Callable[[Sequence[tuple[int, int, bytes]]], tuple[int, int] | None]
 """Compares rebuilt (level, index, hash) nodes with stored ones; returns the first that differs."""
 
+_CHUNK = 4096
+# JSON strings without escapes or control characters (what the fast path reads as columns).
+_STR = rb'[^"\\\x00-\x1f]*'
+_HEAD = re.compile(rb'\n\{"action":"(' + _STR + rb')","actor":"(' + _STR + rb')","details":')
+_TAIL = re.compile(
+    rb',"outcome":"(' + _STR + rb')","prev":"([0-9a-f]{64})","reason":"' + _STR
+    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f]{8})-'
+    rb'([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"|null),"ts":"([0-9]{4}-[0-9]{2}-'
+    rb'[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6})Z"\}\n'
+)  # fmt: skip
+_OUTCOME = itemgetter(0)
+_SUBJECT = itemgetter(3, 4, 5, 6, 7)  # its five groups of hex digits
+_TS = itemgetter(8, 9)  # date, time
+
+
+def _chunk_intact(
+    chunk: Sequence[StoredEntry], first: int, prev: str, sha256: Callable[[bytes], Any]
+) -> list[bytes] | None:
+    """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes.
+
+    None when any check fails or when some entry is of a form this fast path does not read (an
+    escape in a column, say); the caller then checks the chunk entry by entry, which decides
+    and names the problem. Per chunk, not per entry: the seqs are compared with a range, the
+    stored hashes with the recomputed ones, and one regex pass over the bytes joined by newlines
+    (canonical JSON holds none) reads each entry's head (action, actor) and its tail after the
+    details (outcome, prev, seq, subject, ts). Keys are sorted and strings hold no raw quote, so
+    a tail anchored at the end of its line is the top-level one, whatever the details hold. The
+    links, seqs and columns are then each compared as one joined string. The details are not
+    parsed: the bytes are pinned by their hashes, the root and the signed checkpoints, and the
+    columns by this comparison.
+    """
+    n = len(chunk)
+    seqs, datas, stored, columns = zip(*chunk, strict=True)
+    if seqs != tuple(range(first, first + n)):
+        return None
+    hashes = [sha256(b"\x00" + d).digest() for d in datas]
+    if list(stored) != hashes:
+        return None
+    body = b"\n" + b"\n".join(datas) + b"\n"
+    if body.count(b"\n") != n + 1:
+        return None
+    heads, tails = _HEAD.findall(body), _TAIL.findall(body)
+    if len(heads) != n or len(tails) != n:
+        return None
+    links = b"".join(map(itemgetter(1), tails))
+    if links != (prev + b"".join(hashes[:-1]).hex()).encode():
+        return None
+    if b",".join(map(itemgetter(2), tails)) != ",".join(map(str, seqs)).encode():
+        return None
+    # (action, actor) + (outcome,) + (date time,) + (hex,), each row joined as joined_columns.
+    ts = zip(map(b" ".join, map(_TS, tails)))
+    subjects = zip(map(b"".join, map(_SUBJECT, tails)))
+    rows = map(add, map(add, map(add, heads, zip(map(_OUTCOME, tails))), ts), subjects)
+    said = b"\n".join(map(_SEP_B.join, rows))
+    if said != "\n".join(columns).encode():
+        return None
+    return hashes
+
+
+_SEP_B = _SEP.encode()
+
+
+class _Walk:
+    """The state of one verification: the rebuilt tree, the chain and the claims still ahead."""
+
+    def __init__(
+        self, claims: list[_Claim], check_nodes: NodeCheck | None, node_min_level: int
+    ) -> None:
+        self.claims = claims
+        self.check_nodes = check_nodes
+        self.node_min_level = node_min_level
+        self.frontier = Frontier()
+        self.prev = GENESIS_PREV
+        self.trusted = 0
+        self.pos = 0
+        self.problem: Problem | None = None
+        self.nodes: list[tuple[int, int, bytes]] = []
+        while self.pos < len(claims) and claims[self.pos].size == 0:
+            if claims[self.pos].root != EMPTY_ROOT:
+                source = claims[self.pos].source
+                self.problem = Problem(ProblemKind.FORGED, 0, f"{source} checkpoint at size 0")
+            self.pos += 1
+        self.next_claim = claims[self.pos].size if self.pos < len(claims) else -1
+
+    def extend(self, hashes: Sequence[bytes]) -> None:
+        """Add the leaves of intact entries, comparing the root at every claimed size."""
+        done = 0
+        while done < len(hashes) and self.problem is None:
+            stop = len(hashes)
+            if self.next_claim > self.frontier.size:
+                stop = min(stop, done + self.next_claim - self.frontier.size)
+            self.nodes += self.frontier.extend(hashes[done:stop], self.node_min_level)
+            done = stop
+            if self.frontier.size == self.next_claim:
+                self._claimed()
+        self.prev = hashes[-1].hex()
+
+    def _claimed(self) -> None:
+        root, claims, size = self.frontier.root(), self.claims, self.next_claim
+        while self.pos < len(claims) and claims[self.pos].size == size:
+            claim = claims[self.pos]
+            if claim.root != root:
+                self.problem = Problem(
+                    ProblemKind.FORGED,
+                    self.trusted,
+                    f"entries {self.trusted}..{claim.size - 1} differ from the {claim.source} "
+                    f"checkpoint at size {claim.size}",
+                )
+                return
+            self.pos += 1
+        self.trusted = size
+        self.next_claim = claims[self.pos].size if self.pos < len(claims) else -1
+
+    def entries(self, rows: Iterable[StoredEntry]) -> None:
+        """Check entries one by one (decoding each); stops at the first problem."""
+        decode, sha256, get = json.JSONDecoder().decode, hashlib.sha256, dict.get
+        for seq, data, stored_hash, columns in rows:
+            size = self.frontier.size
+            if seq != size:
+                kind = ProblemKind.MISSING if seq > size else ProblemKind.REORDERED
+                self.problem = Problem(kind, size, f"entry {size} is {kind}")
+                return
+            if sha256(b"\x00" + data).digest() != stored_hash:
+                self.problem = Problem(
+                    ProblemKind.CHANGED, seq, f"entry {seq} does not match its hash"
+                )
+                return
+            try:
+                obj = decode(data.decode())
+            except ValueError:  # UnicodeDecodeError included
+                obj = None
+            if type(obj) is not dict:
+                self.problem = Problem(
+                    ProblemKind.CHANGED, seq, f"entry {seq} is not a JSON object"
+                )
+                return
+            if get(obj, "seq") != seq:
+                held = get(obj, "seq")
+                self.problem = Problem(
+                    ProblemKind.REORDERED, seq, f"position {seq} holds entry {held}"
+                )
+                return
+            if get(obj, "prev") != self.prev:
+                # seq-1's bytes hash to something its successor never linked to: it was rewritten.
+                self.problem = Problem(
+                    ProblemKind.CHANGED, seq - 1, f"entry {seq - 1} no longer links to {seq}"
+                )
+                return
+            try:
+                said = joined_columns(obj["ts"], obj["actor"], obj["action"], obj["subject"],
+                                      obj["outcome"])  # fmt: skip
+            except (KeyError, TypeError, AttributeError):
+                said = None
+            if said != columns:
+                self.problem = Problem(
+                    ProblemKind.CHANGED, seq, f"columns of entry {seq} differ from its bytes"
+                )
+                return
+            self.extend([bytes(stored_hash)])
+            if self.problem:
+                return
+
+    def flush(self) -> None:
+        self.problem = self.problem or _flush(self.nodes, self.check_nodes)
+
 
 def verify_log(
     rows: Iterable[StoredEntry],
@@ -128,88 +309,43 @@ def verify_log(
     checkpoints: Iterable[str] = (),
     witnessed: Iterable[str] = (),
     check_nodes: NodeCheck | None = None,
+    node_min_level: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Verify a log streamed in seq order; see the module docstring for what is checked."""
+    """Verify a log streamed in seq order; see the module docstring for what is checked.
+
+    `check_nodes` is given the rebuilt nodes of `node_min_level` and up (the levels the store
+    keeps).
+    Entries are checked a chunk at a time (`_chunk_intact`); a chunk that does not pass as a
+    whole is checked entry by entry, which finds and names the first problem.
+    """
     bad: list[Problem] = []
     db_claims = _claims(checkpoints, "database", verifier, origin, bad)
     witness_claims = _claims(witnessed, "witness", verifier, origin, bad)
     claims = sorted(db_claims + witness_claims, key=lambda c: (c.size, c.source))
-    frontier = Frontier()
-    prev, trusted, pos, problem = GENESIS_PREV, 0, 0, None
-    while pos < len(claims) and claims[pos].size == 0:
-        if claims[pos].root != EMPTY_ROOT:
-            problem = Problem(ProblemKind.FORGED, 0, f"{claims[pos].source} checkpoint at size 0")
-        trusted, pos = 0, pos + 1
-    next_claim = claims[pos].size if pos < len(claims) else -1
-    nodes: list[tuple[int, int, bytes]] = []
-    decode, sha256, get = json.JSONDecoder().decode, hashlib.sha256, dict.get
-    for seq, data, stored_hash, columns in () if problem else rows:
-        size = frontier.size
-        if seq != size:
-            kind = ProblemKind.MISSING if seq > size else ProblemKind.REORDERED
-            problem = Problem(kind, size, f"entry {size} is {kind}")
+    walk = _Walk(claims, check_nodes, node_min_level)
+    frontier = walk.frontier
+    sha256 = hashlib.sha256
+    it = iter(rows)
+    while walk.problem is None:
+        chunk = list(islice(it, _CHUNK))
+        if not chunk:
             break
-        if sha256(b"\x00" + data).digest() != stored_hash:
-            problem = Problem(ProblemKind.CHANGED, seq, f"entry {seq} does not match its hash")
-            break
-        try:
-            obj = decode(data.decode())
-        except ValueError:  # UnicodeDecodeError included
-            obj = None
-        if type(obj) is not dict:
-            problem = Problem(ProblemKind.CHANGED, seq, f"entry {seq} is not a JSON object")
-            break
-        if get(obj, "seq") != seq:
-            held = get(obj, "seq")
-            problem = Problem(ProblemKind.REORDERED, seq, f"position {seq} holds entry {held}")
-            break
-        if get(obj, "prev") != prev:
-            # seq-1's bytes hash to something its successor never linked to: seq-1 was rewritten.
-            problem = Problem(
-                ProblemKind.CHANGED, seq - 1, f"entry {seq - 1} no longer links to {seq}"
-            )
-            break
-        try:
-            said = _SEP.join((obj["ts"], obj["actor"], obj["action"], obj["subject"] or "",
-                              obj["outcome"]))  # fmt: skip
-        except (KeyError, TypeError):
-            said = None
-        if said != columns:
-            problem = Problem(
-                ProblemKind.CHANGED, seq, f"columns of entry {seq} differ from its bytes"
-            )
-            break
-        prev = stored_hash.hex()
-        nodes += frontier.append(stored_hash)
-        if frontier.size == next_claim:
-            root = frontier.root()
-            while pos < len(claims) and claims[pos].size == next_claim:
-                claim = claims[pos]
-                if claim.root != root:
-                    problem = Problem(
-                        ProblemKind.FORGED,
-                        trusted,
-                        f"entries {trusted}..{claim.size - 1} differ from the {claim.source} "
-                        f"checkpoint at size {claim.size}",
-                    )
-                    break
-                pos += 1
-            if problem:
-                break
-            trusted = next_claim
-            next_claim = claims[pos].size if pos < len(claims) else -1
-        if len(nodes) >= 4096 or (progress and not frontier.size % 8192):
-            problem = _flush(nodes, check_nodes)
-            if problem:
-                break
-            if progress:
+        hashes = _chunk_intact(chunk, frontier.size, walk.prev, sha256)
+        if hashes is None:
+            walk.entries(chunk)
+        else:
+            walk.extend(hashes)
+        if walk.problem is None and (len(walk.nodes) >= 4096 or progress):
+            walk.flush()
+            if progress and walk.problem is None:
                 progress(frontier.size)
-    problem = problem or _flush(nodes, check_nodes)
+    walk.flush()
+    problem = walk.problem
     if progress:
         progress(frontier.size)
     if problem is None:
-        for claim in claims[pos:]:
+        for claim in claims[walk.pos :]:
             if claim.size == 0 and frontier.size == 0:
                 continue
             problem = Problem(

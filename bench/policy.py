@@ -9,7 +9,13 @@ Two SQL figures per backend:
 Candidate ids are random UUIDs, as stored ones are: the consent join then probes in random
 order, as it does in production.
 
-Run: PYTHONPATH=. python bench/policy.py [--rows 1000000] [--runs 5] [--span-days 1460]
+Data (`--data`): `demo` (the default) is the demo's own generator (`gdpr demo seed`: every
+country, status and consent history a user's data has, the mix bench/sweep.py runs on), seen
+at its seeding instant; `synthetic` is the older uniform mix (12 countries, 4 statuses, a
+`--span-days` backlog), kept as a second figure.
+
+Run: PYTHONPATH=. python bench/policy.py [--rows 1000000] [--runs 5] [--data demo|synthetic]
+     [--span-days 1460]
 Prints medians of several runs.
 """
 
@@ -28,6 +34,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from policies import Consent, Record, evaluator_for, load_default_policy_set
+from retention.demo import generate_batches
+from retention.demo.synthetic import CANDIDATE_COLUMNS, CONSENT_COLUMNS
 from retention.store import connect
 from tests.policy_db import candidate, consent, decision_query, metadata, postgres_engine
 
@@ -63,6 +71,38 @@ def synthetic(n: int, seed: int = 7, *, span_days: int = 4 * 365) -> list[Record
     return out
 
 
+def demo(n: int, seed: int = 5) -> list[Record]:
+    """n candidates from the demo generator (as `gdpr demo seed --seed 5` writes them) at AT,
+    with their consents, as the records the policies decide."""
+    cand = {name: i for i, name in enumerate(CANDIDATE_COLUMNS)}
+    cons = {name: i for i, name in enumerate(CONSENT_COLUMNS)}
+    stamps: dict[str | None, datetime | None] = {None: None}
+
+    def at(text: str | None) -> datetime | None:
+        value = stamps.get(text, AT)
+        if value is AT:
+            assert text is not None
+            value = stamps[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return value
+
+    out = []
+    for batch in generate_batches(n, seed=seed, now=AT, document_fraction=0.0):
+        consents: dict[str, list[Consent]] = {}
+        for row in batch.consents:
+            consents.setdefault(row[cons["candidate_id"]], []).append(
+                Consent(row[cons["purpose"]], at(row[cons["given_at"]]),
+                        at(row[cons["expires_at"]]), at(row[cons["withdrawn_at"]]))
+            )  # fmt: skip
+        for row in batch.candidates:
+            cid = row[cand["id"]]
+            out.append(
+                Record(str(uuid.UUID(cid)), row[cand["country"]], row[cand["status"]],
+                       at(row[cand["applied_at"]]), at(row[cand["decided_at"]]),
+                       at(row[cand["last_activity_at"]]), tuple(consents.get(cid, ())))
+            )  # fmt: skip
+    return out
+
+
 def bench_python(records: list[Record], runs: int) -> tuple[float, float]:
     """Records/s by wall clock and by this process's CPU time (the machine is shared)."""
     ev = evaluator_for(load_default_policy_set())
@@ -74,6 +114,13 @@ def bench_python(records: list[Record], runs: int) -> tuple[float, float]:
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     return len(records) / statistics.median(wall), len(records) / statistics.median(cpu)
+
+
+def _count(values: Any) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[str(v)] = counts.get(str(v), 0) + 1
+    return list(counts.items())
 
 
 def fill(engine: sa.Engine, records: list[Record]) -> None:
@@ -226,16 +273,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--data", choices=["demo", "synthetic"], default="demo")
     parser.add_argument(
         "--span-days",
         type=int,
         default=4 * 365,
-        help="spread of application dates before the instant (default: a 4-year backlog)",
+        help="synthetic data: spread of application dates before the instant (a 4-year backlog)",
     )
     args = parser.parse_args()
-    records = synthetic(args.rows, span_days=args.span_days)
+    if args.data == "demo":
+        records = demo(args.rows)
+    else:
+        records = synthetic(args.rows, span_days=args.span_days)
     sample = records[:200_000]
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    countries = len({r.country for r in records})
+    statuses = ", ".join(f"{s} {n:,}" for s, n in sorted(_count(r.status for r in records)))
+    print(f"data: {args.data}, {len(records):,} candidates, {countries} countries ({statuses}),"
+          f" {sum(len(r.consents) for r in records):,} consents")  # fmt: skip
     wall_rate, cpu_rate = bench_python(sample, args.runs)
     print(
         f"python evaluate: {wall_rate:,.0f} records/s wall, {cpu_rate:,.0f} records/s CPU"

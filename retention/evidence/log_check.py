@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import add, getitem, methodcaller
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from audit_log import GENESIS_PREV
 from retention.evidence.pack import (
     ACTIONS_HEADER,
     COLUMN,
+    RETENTION_ACTIONS,
     FileDigest,
     PackFile,
     PackPeriod,
@@ -36,8 +41,39 @@ __all__ = ["LogCheck"]
 
 _BLOCK = 4 << 20
 _PREV = b',"prev":"'
-# Canonical JSON: the top-level prev is followed by "reason" (keys sorted).
-_PREV_RE = re.compile(rb',"prev":"([0-9a-f]{64})","reason":"')
+_hexdigest = methodcaller("hexdigest")
+_cut = cast(Callable[[bytes, slice], bytes], getitem)  # line[span], called in C by map
+
+_DETAILS = b'","details":'
+_OUTCOME = b',"outcome":"'
+_STR = rb'[^"\\\x00-\x1f]*'
+_TAIL = re.compile(
+    rb',"outcome":"([a-z_]*)","prev":"[0-9a-f]{64}","reason":"' + _STR
+    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"'
+    rb'|null),"ts":"([0-9:.TZ-]*)"\}'
+)  # fmt: skip
+"""The tail of a line after its details, for the cells that need no CSV quoting."""
+_decode = json.JSONDecoder().decode
+
+
+def _detail_cells(details: dict[str, Any]) -> tuple[str, str, str]:
+    """The actions-row cells taken from an entry's details (as `action_row` renders them): its
+    country, and as CSV text the cells country, policy, rule and policy_hash, cite, run_id,
+    review_id (the two runs of the row around its action and outcome)."""
+    row = action_row({"action": RETENTION_ACTIONS[0], "details": details}, None)
+    assert row is not None
+    c = COLUMN
+    before = [row[c[name]] for name in ("country", "policy", "rule")]
+    after = [row[c[name]] for name in ("policy_hash", "cite", "run_id", "review_id")]
+    return row[c["country"]], _csv_text(before), _csv_text(after)
+
+
+def _csv_text(cells: list[str]) -> str:
+    """`cells` as the exporter's CSV writer writes them, without the line end."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()[:-1]
+
 
 Fail = Callable[[str, str | None, str], None]
 """Records a problem: file, where (line or entry), message."""
@@ -54,6 +90,7 @@ class LogCheck:
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
         self._prefixes = action_prefixes(actions)
+        self._details: dict[bytes, tuple[str, str, str]] = {}
         self._rows: _ActionsCsv | None = None
         self._lineno = 0
         self._prev_line: bytes | None = None
@@ -93,11 +130,13 @@ class LogCheck:
     def _chunk(self, body: bytes) -> bool:
         """Check a run of whole lines; False when the chain broke (reported).
 
-        Fast path: one regex pass finds every `prev` and one comparison checks them all against
-        the hashes of the lines before. A chunk that does not fit it (a nested "prev" in some
-        details, or a broken link) is checked line by line, which finds and names the problem.
-        The fast path is sound because it only accepts when the sequence of links found equals
-        the sequence of hashes, and the last entry is tied to the signed checkpoint.
+        Fast path: each line's `prev` is read after its last `,"prev":"` (strings in canonical
+        JSON hold no raw quote, so that is the top-level one), and one comparison checks them
+        all against the hashes of the lines before; the per-line work runs in C (`map`). A
+        chunk that does not fit it (a line without a link, or a broken link) is checked line
+        by line, which finds and names the problem. The fast path is sound because it only
+        accepts when the sequence of links found equals the sequence of hashes, and the last
+        entry is tied to the signed checkpoint.
         """
         lines = body.split(b"\n")
         start = 0
@@ -105,15 +144,17 @@ class LogCheck:
             if not self._line(lines[0]):
                 return False
             start = 1
-        links = _PREV_RE.findall(body)
-        if start < len(lines) and len(links) == len(lines):
-            sha256 = hashlib.sha256
-            hashes = [sha256(b"\x00" + line).hexdigest() for line in lines[start:]]
+        rest = lines[start:]
+        at = list(map(bytes.rfind, rest, repeat(_PREV)))
+        if rest and -1 not in at:
+            hashes = list(map(_hexdigest, map(hashlib.sha256, map(b"\x00".__add__, rest))))
+            spans = map(slice, map(add, at, repeat(9)), map(add, at, repeat(73)))
+            links = b"".join(map(_cut, rest, spans))
             assert self._expected is not None
             want = self._expected + "".join(hashes[:-1])
-            if b"".join(links[start:]) == want.encode() and self._accept(lines[start:], hashes):
+            if links == want.encode() and self._accept(rest, hashes):
                 return True
-        return all(self._line(line) for line in lines[start:])
+        return all(self._line(line) for line in rest)
 
     def _accept(self, lines: list[bytes], hashes: list[str]) -> bool:
         if self.entries == 0:
@@ -126,10 +167,70 @@ class LogCheck:
         self._expected = hashes[-1]
         self._prev_line = lines[-1]
         if self._rows is not None:
-            for line in lines:
-                if line.startswith(self._prefixes):
+            actions = list(filter(methodcaller("startswith", self._prefixes), lines))
+            if actions and not self._actions_fast(actions):
+                for line in actions:
                     self._action(line, None)
         return True
+
+    def _actions_fast(self, lines: list[bytes]) -> bool:
+        """Compare the CSV lines of these accepted retention-action lines with the next lines
+        of the actions file as one string; False (nothing consumed) when some line is of a form
+        only `_action` reads or the text differs, so that the caller compares row by row and
+        names the line at fault."""
+        assert self._rows is not None
+        parts = []
+        csv_line = self._csv_line
+        for line in lines:
+            text = csv_line(line)
+            if text is None:
+                return False
+            if text:
+                parts.append(text)
+        return self._rows.expect_text("".join(parts), len(parts))
+
+    def _csv_line(self, line: bytes) -> str | None:
+        """The retention-actions.csv line ('' for none) of an accepted (chained) retention-action
+        line, read without decoding all of it; None when the line is of a form only `_action`
+        reads.
+
+        The columns outside the details are read by position and one anchored regex: strings
+        in canonical JSON hold no raw quote, so the last `,"outcome":"` is the top-level one
+        and the details end there. The details of a run's actions repeat, so their cells are
+        decoded and written as CSV once per distinct details text. The line is the one the
+        exporter's CSV writer writes for `action_row` of the same bytes.
+        """
+        end = line.find(b'"', 11)
+        actor = end + 11  # after '","actor":"'
+        if line[end:actor] != b'","actor":"':
+            return None
+        close = line.find(b'"', actor)
+        if close < 0 or b"\\" in line[actor:close] or not line.startswith(_DETAILS, close):
+            return None
+        at = line.rfind(_OUTCOME)
+        tail = _TAIL.fullmatch(line, at) if at > close else None
+        if tail is None:
+            return None
+        cells = self._details.get(details := line[close + len(_DETAILS) : at])
+        if cells is None:
+            try:
+                obj = _decode(details.decode())
+            except ValueError:
+                return None
+            if type(obj) is not dict:
+                return None
+            if len(self._details) > 4096:
+                self._details.clear()
+            cells = self._details[details] = _detail_cells(obj)
+        country, before, after = cells
+        if self.period.country is not None and country != self.period.country:
+            return ""  # not a row of this pack
+        outcome, seq, subject, ts = tail.groups()
+        action = line[11:end].decode().removeprefix("candidate.")
+        return (
+            f"{seq.decode()},{ts.decode()},{(subject or b'').decode()},{before},{action},"
+            f"{outcome.decode()},{after}\n"
+        )
 
     def _line(self, line: bytes) -> bool:
         """Check one line; False when the chain broke (reported)."""
@@ -213,14 +314,21 @@ def _seq_of(line: bytes) -> int | None:
 
 
 class _ActionsCsv:
-    """Compares retention-actions.csv with the rows the audit entries give, in step."""
+    """Compares retention-actions.csv with the rows the audit entries give, in step.
+
+    Runs of rows are compared as text (`expect_text`) while they match; from the first run
+    that does not, the file is read as CSV records and compared row by row (`expect`), which
+    names the line at fault.
+    """
 
     def __init__(self, fh: IO[str], fail: Fail) -> None:
-        self._reader = csv.reader(fh)
+        self._fh = fh
+        self._reader: Iterator[list[str]] | None = None
+        self._line_num = 1  # physical lines read before the reader's (the header's)
         self._fail_to = fail
         self._failed = False
         self.rows = 0
-        header = next(self._reader, None)
+        header = next(csv.reader([fh.readline()]), None)
         if header != list(ACTIONS_HEADER):
             self._fail("line 1", f"header should be {','.join(ACTIONS_HEADER)}")
 
@@ -228,10 +336,34 @@ class _ActionsCsv:
         self._failed = True
         self._fail_to(PackFile.ACTIONS, where, message)
 
+    def _records(self) -> Iterator[list[str]]:
+        if self._reader is None:
+            self._reader = self._csv = csv.reader(self._fh)
+        return self._reader
+
+    def _where(self) -> str:
+        return f"line {self._line_num + self._csv.line_num}"
+
+    def expect_text(self, text: str, rows: int) -> bool:
+        """Consume `text` (the CSV lines of `rows` rows) if the file holds it next; False
+        (nothing consumed) otherwise, or once the file is read record by record."""
+        if self._failed:
+            return True
+        if self._reader is not None:
+            return False
+        fh = self._fh
+        start = fh.tell()
+        if fh.read(len(text)) != text:
+            fh.seek(start)
+            return False
+        self.rows += rows
+        self._line_num += text.count("\n")
+        return True
+
     def expect(self, row: list[str]) -> None:
         if self._failed:
             return
-        record = next(self._reader, None)
+        record = next(self._records(), None)
         if record is None:
             self._fail(
                 None, f"ends early: audit entry {row[0]} ({row[COLUMN['action']]}) has no line"
@@ -239,7 +371,7 @@ class _ActionsCsv:
             return
         if record != row:
             self._fail(
-                f"line {self._reader.line_num}",
+                self._where(),
                 f"does not match audit entry {row[0]}: expected {','.join(row)!r}, "
                 f"found {','.join(record)!r}",
             )
@@ -249,11 +381,9 @@ class _ActionsCsv:
     def finish(self, *, complete: bool) -> int:
         """Report lines no entry gives; only meaningful when every entry was read."""
         if complete and not self._failed:
-            extra = next(self._reader, None)
+            extra = next(self._records(), None)
             if extra is not None:
-                self._fail(
-                    f"line {self._reader.line_num}", "no audit entry of the period gives this line"
-                )
+                self._fail(self._where(), "no audit entry of the period gives this line")
         return self.rows
 
 

@@ -142,6 +142,27 @@ class TestAgainstReference:
             again = Frontier.from_bytes(frontier.size, frontier.to_bytes())
             assert again.root() == frontier.root()
 
+    @pytest.mark.parametrize(("start", "count"), [(0, 70), (3, 64), (16, 45), (5, 1), (37, 0)])
+    def test_frontier_extend_matches_appends(self, start: int, count: int) -> None:
+        """Extending by many leaves gives the frontier and the nodes of appending them singly."""
+        leaves = _data(start + count)
+        one, many = Frontier(), Frontier()
+        for leaf in leaves[:start]:
+            one.append(leaf)
+            many.append(leaf)
+        singly = [node for leaf in leaves[start:] for node in one.append(leaf)]
+        assert sorted(many.extend(leaves[start:])) == sorted(singly)
+        assert (many.size, many.hashes) == (one.size, one.hashes)
+
+    def test_frontier_extend_keeps_only_stored_levels(self) -> None:
+        """`min_level` drops the nodes below it and keeps every node at or above it."""
+        leaves = _data(100)
+        every = Frontier().extend(leaves)
+        kept = Frontier().extend(leaves, min_level=4)
+        assert sorted(kept) == sorted(n for n in every if n[0] >= 4)
+        for level, idx, h in kept:
+            assert h == mth(leaves[idx << level : (idx + 1) << level])
+
     def test_proofs_read_logarithmically_many_nodes(self) -> None:
         """A proof in a tree of a million leaves asks the source for O(log n) subtree hashes."""
         ids = perfect_subtrees(0, 1_000_000)

@@ -84,7 +84,7 @@ class TestDamage:
         """A queryable column that no longer says what the bytes say is a change."""
         rows = _log(5)
         rows[3] = rows[3]._replace(
-            columns=rows[3].columns.replace(str(UUID(int=4)), str(UUID(int=99)))
+            columns=rows[3].columns.replace(UUID(int=4).hex, UUID(int=99).hex)
         )
         report = _verify(rows, 5)
         assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 3)
@@ -155,3 +155,60 @@ class TestCheckpointSizes:
         """A checkpoint signed at any size matches the rebuilt root at that size."""
         rows = _log(64)
         assert _verify(rows, 64, [_note(rows, size)]).ok
+
+
+class TestChunks:
+    """Verification reads whole chunks at once; what it finds must not depend on that."""
+
+    def test_long_log_passes_with_checkpoints_inside_chunks(self) -> None:
+        """A log of several chunks verifies against checkpoints that fall mid-chunk."""
+        rows = _log(9000)
+        cps = [_note(rows, 1), _note(rows, 4097), _note(rows, 8999), _note(rows, 9000)]
+        report = _verify(rows, 9000, cps)
+        assert report.ok and report.checkpoints == 4
+
+    @pytest.mark.parametrize("seq", [0, 4095, 4096, 8191])
+    def test_column_change_in_a_long_log_located(self, seq: int) -> None:
+        """A changed column anywhere in a chunk is found at its seq."""
+        rows = _log(8200)
+        rows[seq] = rows[seq]._replace(columns=rows[seq].columns.replace("candidate.read", "x.y"))
+        report = _verify(rows, 8200)
+        assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, seq)
+
+    def test_rehashed_change_in_a_long_log_located(self) -> None:
+        """A rewritten entry with a recomputed hash is found at its seq in a long log."""
+        rows = _log(5000)
+        data = rows[4500].canonical.replace(b'"i":4500', b'"i":4501')
+        rows[4500] = _replace(rows[4500], canonical=data, leaf_hash=leaf_hash(data))
+        report = _verify(rows, 5000)
+        assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 4500)
+
+    def test_details_that_look_like_an_entry_tail(self) -> None:
+        """Details holding the keys of an entry's tail neither fail an intact log nor hide a
+        changed column."""
+        lookalike = {"a": 1, "outcome": "denied", "prev": "ab" * 32, "reason": "r", "seq": 7,
+                     "subject": str(UUID(int=5)), "ts": format_ts(TS), "z": "\n\"}"}  # fmt: skip
+        rows, prev = [], GENESIS_PREV
+        for seq in range(50):
+            ev = Event("svc", "candidate.read", UUID(int=seq + 1), details={"x": lookalike})
+            e = Entry.create(seq, TS, prev, ev)
+            prev = e.leaf_hash.hex()
+            rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(
+                format_ts(TS), e.actor, e.action, str(e.subject), e.outcome.value)))  # fmt: skip
+        assert _verify(rows, 50).ok
+        rows[20] = rows[20]._replace(
+            columns=rows[20].columns.replace("\x1fok\x1f", "\x1fdenied\x1f")
+        )
+        report = _verify(rows, 50)
+        assert (report.problem.kind, report.problem.seq) == (ProblemKind.CHANGED, 20)
+
+    def test_columns_needing_escapes_verify(self) -> None:
+        """Columns with quotes, backslashes or control characters (read entry by entry) pass."""
+        rows, prev = [], GENESIS_PREV
+        for seq in range(30):
+            ev = Event(['a"b', "c\\d", "e\tf", "plain"][seq % 4], "candidate.read")
+            e = Entry.create(seq, TS, prev, ev)
+            prev = e.leaf_hash.hex()
+            rows.append(StoredEntry(seq, e.canonical, e.leaf_hash, joined_columns(
+                format_ts(TS), e.actor, e.action, None, e.outcome.value)))  # fmt: skip
+        assert _verify(rows, 30).ok

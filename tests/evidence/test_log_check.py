@@ -99,3 +99,57 @@ class TestBroken:
         log.write_bytes(log.read_bytes()[:-30])
         _, problems = run(log, actions, period)
         assert problems and problems[0].startswith("audit-log.jsonl")
+
+
+class TestActionRows:
+    """Rows read from action lines by position must be the rows `action_row` gives."""
+
+    DETAILS = (
+        {"rule": "r", "country": "NL", "run_id": "run-1", "policy": "NL"},
+        {"run": 42, "country": "DE", "review": "rv", "cite": 'say "hi", twice'},
+        {"n": {"outcome": "x", "prev": "ab" * 32, "reason": "z"}, "policy_hash": "cd" * 32},
+        {},
+    )
+
+    def _entries(self) -> list[Entry]:
+        prev, out = GENESIS_PREV, []
+        for seq in range(48):
+            actor = ["svc", 'a "quoted" actor', "back\\slash"][seq % 3]
+            subject = UUID(int=seq + 1) if seq % 5 else None
+            event = Event(actor, RETENTION_ACTIONS[seq % len(RETENTION_ACTIONS)], subject,
+                          reason="why, \"quoted\"" if seq % 2 else "",
+                          details=self.DETAILS[seq % len(self.DETAILS)])  # fmt: skip
+            entry = Entry.create(seq, AT, prev, event)
+            prev = entry.leaf_hash.hex()
+            out.append(entry)
+        return out
+
+    def test_varied_actions_verify(self, tmp_path: Path, block: int) -> None:
+        """Quotes, backslashes, null subjects, nested look-alikes and run/review variants."""
+        log, actions, period = write(tmp_path, self._entries(), None)
+        check, problems = run(log, actions, period)
+        assert problems == []
+        assert check.action_rows == 48
+
+    @pytest.mark.parametrize("seq", [0, 2, 13, 47])
+    def test_changed_cell_found(self, tmp_path: Path, block: int, seq: int) -> None:
+        """A changed cell in any row is reported at its CSV line, whichever run of rows before
+        it was compared as text."""
+        log, actions, period = write(tmp_path, self._entries(), None)
+        lines = actions.read_bytes().split(b"\n")
+        lines[seq + 1] = lines[seq + 1].replace(b",ok,", b",denied,")
+        actions.write_bytes(b"\n".join(lines))
+        _, problems = run(log, actions, period)
+        assert len(problems) == 1 and f"line {seq + 2}" in problems[0]
+
+    def test_country_filter(self, tmp_path: Path) -> None:
+        """With a country filter, only that country's actions are rows."""
+        entries = self._entries()
+        log = tmp_path / "audit-log.jsonl"
+        log.write_bytes(b"".join(e.canonical + b"\n" for e in entries))
+        rows = [action_row(parse_entry_line(e.canonical), "DE") for e in entries]
+        actions = tmp_path / "retention-actions.csv"
+        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        period = PackPeriod("a", "b", "UTC", "s", "e", "DE", 0, entries[-1].seq, None)
+        check, problems = run(log, actions, period)
+        assert problems == [] and check.action_rows == 12
