@@ -76,6 +76,7 @@ class Call:
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,15 @@ def queued_review(m: Matrix) -> uuid.UUID:
     return subject
 
 
+def nl_candidate(m: Matrix) -> uuid.UUID:
+    """A NL subject of its own (with a talent_pool consent), for a call that changes it."""
+    return add_candidate(m.engine, "NL", m.world.clock())
+
+
+CANDIDATE_WRITERS = having(P.CANDIDATE_WRITE, everywhere=False)
+CONSENT_WRITERS = having(P.CONSENT_WRITE, everywhere=False)
+
+
 def placed_hold(m: Matrix) -> uuid.UUID:
     with transaction(m.engine) as conn:
         hold = place_hold(
@@ -146,6 +156,67 @@ SPECS: dict[tuple[str, str], Spec] = {
         lambda m: Call("POST", "/v1/candidates/search", json={"external_ref": "ATS-404"}),
         200,
         having(P.CANDIDATE_READ, everywhere=False),
+    ),
+    ("POST", "/v1/candidates"): Spec(
+        lambda m: Call(
+            "POST",
+            "/v1/candidates",
+            json={"external_ref": f"ATS-{m.fresh()}", "country": "NL", "city": "Delft"},
+        ),
+        201,
+        CANDIDATE_WRITERS,
+        personal=True,
+    ),
+    ("PATCH", "/v1/candidates/{candidate_id}"): Spec(
+        lambda m: Call(
+            "PATCH",
+            f"/v1/candidates/{nl_candidate(m)}",
+            json={"city": "Leiden"},
+            headers={"If-Match": "*"},
+        ),
+        200,
+        CANDIDATE_WRITERS,
+        personal=True,
+    ),
+    ("GET", "/v1/candidates/{candidate_id}/export"): Spec(
+        lambda m: Call("GET", f"/v1/candidates/{m.world.nl}/export"),
+        200,
+        having(P.CANDIDATE_EXPORT, everywhere=False),
+        personal=True,
+    ),
+    ("DELETE", "/v1/candidates/{candidate_id}"): Spec(
+        lambda m: Call(
+            "DELETE", f"/v1/candidates/{nl_candidate(m)}", headers={"GDPR-Reason": "DSR-1"}
+        ),
+        200,
+        having(P.CANDIDATE_ERASE, everywhere=False),
+        personal=True,
+    ),
+    ("GET", "/v1/candidates/{candidate_id}/consents"): Spec(
+        lambda m: Call("GET", f"/v1/candidates/{m.world.nl}/consents"),
+        200,
+        having(P.CANDIDATE_READ, everywhere=False),
+        personal=True,
+    ),
+    ("POST", "/v1/candidates/{candidate_id}/consents"): Spec(
+        lambda m: Call(
+            "POST",
+            f"/v1/candidates/{nl_candidate(m)}/consents",
+            json={"purpose": "talent_pool", "notice": "v2", "channel": "web form"},
+        ),
+        201,
+        CONSENT_WRITERS,
+        personal=True,
+    ),
+    ("POST", "/v1/candidates/{candidate_id}/consents/withdraw"): Spec(
+        lambda m: Call(
+            "POST",
+            f"/v1/candidates/{nl_candidate(m)}/consents/withdraw",
+            json={"purpose": "talent_pool"},
+        ),
+        200,
+        CONSENT_WRITERS,
+        personal=True,
     ),
     ("POST", "/v1/holds"): Spec(
         lambda m: Call(
@@ -401,7 +472,11 @@ def check_route(route: tuple[str, str], client: TestClient, m: Matrix) -> list[s
     for who, headers, expected in callers:
         call = spec.make(m)
         response = client.request(
-            call.method, call.path, params=call.params, json=call.json, headers=headers
+            call.method,
+            call.path,
+            params=call.params,
+            json=call.json,
+            headers={**call.headers, **headers},
         )
         if response.status_code != expected:
             problems.append(f"{where} as {who}: {response.status_code}, not {expected}")
