@@ -131,18 +131,21 @@ def create_app(
     app.include_router(probes.router)
     app.include_router(metrics.router)
     prefixes: dict[int, str] = {}
-    patterns: list[tuple[re.Pattern[str], frozenset[str]]] = []
+    patterns: list[tuple[str, re.Pattern[str], frozenset[str]]] = []
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router, prefix=API_PREFIX)
         for route in router.routes:
             prefixes[id(route)] = API_PREFIX
             if isinstance(route, APIRoute):
-                patterns.append(
-                    (compile_path(API_PREFIX + route.path)[0], frozenset(route.methods or ()))
-                )
+                path = API_PREFIX + route.path
+                patterns.append((path, compile_path(path)[0], frozenset(route.methods or ())))
 
     def allowed_methods(path: str) -> list[str]:
-        return sorted({m for regex, methods in patterns if regex.match(path) for m in methods})
+        # A route whose template is the path itself wins: `/v1/candidates/search` also matches
+        # `/v1/candidates/{candidate_id}`, but GET is not a method of the search resource.
+        literal = [methods for template, _, methods in patterns if template == path]
+        matching = literal or [methods for _, regex, methods in patterns if regex.match(path)]
+        return sorted(set().union(*matching))
 
     app.state.allowed_methods = allowed_methods
     app.state.metrics = metrics.ApiMetrics()

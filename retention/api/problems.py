@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 
 import policies
 from retention.errors import (
@@ -199,37 +198,6 @@ def _validation_detail(errors: Sequence[FieldError]) -> str:
     return f"{where}: {first.msg}{more}"
 
 
-def _route_methods(app: FastAPI) -> list[tuple[str, set[str]]]:
-    """(path template, methods) of every route, through included routers."""
-    out: list[tuple[str, set[str]]] = []
-    for route in app.router.routes:
-        contexts = getattr(route, "effective_route_contexts", None)  # an included router
-        pairs: list[tuple[str, Any]] = (
-            [(c.path, c.original_route) for c in contexts()]
-            if contexts is not None
-            else [(getattr(route, "path", ""), route)]
-        )
-        for path, r in pairs:
-            methods = getattr(r, "methods", None)
-            if methods:
-                out.append((path, set(methods)))
-    return out
-
-
-def allowed_methods(app: FastAPI, path: str) -> set[str]:
-    """Every method the resource at `path` serves, for `Allow` on a 405.
-
-    Starlette names only the first route whose path matched: `/v1/holds` has a GET and a POST
-    route, and `/v1/candidates/search` also matches `/v1/candidates/{candidate_id}` (so it named
-    GET for a POST-only resource). Routes whose template is the path itself win over templates
-    that merely match it.
-    """
-    routes = _route_methods(app)
-    literal = [m for template, m in routes if template == path]
-    matching = literal or [m for t, m in routes if compile_path(t)[0].match(path)]
-    return set().union(*matching)
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer engine errors, validation errors, HTTP errors and database errors as problems."""
 
@@ -269,8 +237,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         if kind is None:
             kind = ProblemKind.BAD_REQUEST if exc.status_code < 500 else ProblemKind.INTERNAL
         detail = exc.detail if isinstance(exc.detail, str) else kind.title
-        if kind is ProblemKind.METHOD_NOT_ALLOWED:
-            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.url.path)))
         return problem_response(_request_id(request), kind, detail, headers=headers)
 
     async def on_database(request: Request, exc: Exception) -> JSONResponse:

@@ -76,7 +76,7 @@ class Call:
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,15 @@ def queued_review(m: Matrix) -> uuid.UUID:
         request = ReviewRequest(subject, "NL", "NL", "hired", None)
         enqueue(conn, [request], at=m.world.clock(), policy_hash="h" * 64, run_id=None)
     return subject
+
+
+def nl_candidate(m: Matrix) -> uuid.UUID:
+    """A NL subject of its own (with a talent_pool consent), for a call that changes it."""
+    return add_candidate(m.engine, "NL", m.world.clock())
+
+
+CANDIDATE_WRITERS = having(P.CANDIDATE_WRITE, everywhere=False)
+CONSENT_WRITERS = having(P.CONSENT_WRITE, everywhere=False)
 
 
 def placed_hold(m: Matrix) -> uuid.UUID:
@@ -198,21 +207,21 @@ SPECS: dict[tuple[str, str], Spec] = {
         lambda m: Call(
             "POST",
             "/v1/candidates",
-            json={"external_ref": m.fresh(), "country": "NL", "city": "Ede"},
+            json={"external_ref": f"ATS-{m.fresh()}", "country": "NL", "city": "Delft"},
         ),
         201,
-        having(P.CANDIDATE_WRITE, everywhere=False),
+        CANDIDATE_WRITERS,
         personal=True,
     ),
     ("PATCH", "/v1/candidates/{candidate_id}"): Spec(
         lambda m: Call(
             "PATCH",
-            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}",
-            json={"city": "Ede"},
+            f"/v1/candidates/{nl_candidate(m)}",
+            json={"city": "Leiden"},
             headers={"If-Match": "*"},
         ),
         200,
-        having(P.CANDIDATE_WRITE, everywhere=False),
+        CANDIDATE_WRITERS,
         personal=True,
     ),
     ("GET", "/v1/candidates/{candidate_id}/export"): Spec(
@@ -223,9 +232,7 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("DELETE", "/v1/candidates/{candidate_id}"): Spec(
         lambda m: Call(
-            "DELETE",
-            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}",
-            headers={"GDPR-Reason": "DSR-1"},
+            "DELETE", f"/v1/candidates/{nl_candidate(m)}", headers={"GDPR-Reason": "DSR-1"}
         ),
         200,
         having(P.CANDIDATE_ERASE, everywhere=False),
@@ -240,21 +247,21 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("POST", "/v1/candidates/{candidate_id}/consents"): Spec(
         lambda m: Call(
             "POST",
-            f"/v1/candidates/{m.world.nl}/consents",
-            json={"purpose": "newsletter", "notice": "v1", "channel": "web form"},
+            f"/v1/candidates/{nl_candidate(m)}/consents",
+            json={"purpose": "talent_pool", "notice": "v2", "channel": "web form"},
         ),
         201,
-        having(P.CONSENT_WRITE, everywhere=False),
+        CONSENT_WRITERS,
         personal=True,
     ),
     ("POST", "/v1/candidates/{candidate_id}/consents/withdraw"): Spec(
         lambda m: Call(
             "POST",
-            f"/v1/candidates/{add_candidate(m.engine, 'NL', m.world.clock())}/consents/withdraw",
+            f"/v1/candidates/{nl_candidate(m)}/consents/withdraw",
             json={"purpose": "talent_pool"},
         ),
         200,
-        having(P.CONSENT_WRITE, everywhere=False),
+        CONSENT_WRITERS,
         personal=True,
     ),
     ("POST", "/v1/holds"): Spec(
@@ -562,7 +569,7 @@ def check_route(route: tuple[str, str], client: TestClient, m: Matrix) -> list[s
             call.path,
             params=call.params,
             json=call.json,
-            headers={**(call.headers or {}), **headers},
+            headers={**call.headers, **headers},
         )
         if response.status_code != expected:
             problems.append(f"{where} as {who}: {response.status_code}, not {expected}")

@@ -50,9 +50,11 @@ schema.config.generation.update(
 )
 # A schema-valid request may still break a rule of the engine that no schema states (a proof
 # beyond the log's size, a cursor no page gave, a date in the past, an unknown country code):
-# that is 400 with the CLI's message. Validation (422) of schema-valid data stays a failure.
+# that is 400 with the CLI's message. An update without `If-Match` (optional in the document,
+# so that its absence is 428 as RFC 6585 says, not a validation error) or with a stale one is
+# 428/412. Validation (422) of schema-valid data stays a failure.
 _acceptance = schema.config.checks.positive_data_acceptance
-_acceptance.expected_statuses = [*_acceptance.expected_statuses, "400"]
+_acceptance.expected_statuses = [*_acceptance.expected_statuses, "400", "412", "428"]
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,18 @@ class _Body(BaseModel):
 class OpenBody(_Body):
     """Open a request about a subject named by id, e-mail address or ATS reference."""
 
+    # Exactly one way to name the subject, stated in the schema as well as checked below.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["subject"], "properties": {"subject": {"type": "string"}}},
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["external_ref"], "properties": {"external_ref": {"type": "string"}}},
+            ]
+        },
+    )
+
     type: RequestKind
     received_at: AwareDatetime
     subject: uuid.UUID | None = None
