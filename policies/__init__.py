@@ -48,6 +48,8 @@ from .records import (
     parse_instant,
     record_from_json,
 )
+from .nodes import Reminder, Renewal
+from .renewals import RenewalDates, expiry_after, renewal_dates, renewal_text
 from .sql_compiler import (
     ColumnMap,
     CompiledPolicies,
@@ -89,6 +91,9 @@ __all__ = [
     "Record",
     "RecordError",
     "RecordFormatError",
+    "Reminder",
+    "Renewal",
+    "RenewalDates",
     "RuleSlot",
     "build_policy_set",
     "check_paths",
@@ -99,6 +104,7 @@ __all__ = [
     "default_policy_dir",
     "evaluate",
     "evaluator_for",
+    "expiry_after",
     "explain",
     "format_file",
     "format_instant",
@@ -115,5 +121,7 @@ __all__ = [
     "purposes_used",
     "read_utf8",
     "record_from_json",
+    "renewal_dates",
+    "renewal_text",
     "run_policy_tests",
 ]

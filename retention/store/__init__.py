@@ -10,6 +10,14 @@ from __future__ import annotations
 from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
 from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
+from retention.store.consent_tables import (
+    ConsentEvent,
+    ConsentEventKind,
+    MailOutbox,
+    MailStatus,
+    MailUndeliverable,
+    Notice,
+)
 from retention.store.engine import (
     TZDateTime,
     connect,
@@ -47,10 +55,16 @@ __all__ = [
     "Candidate",
     "CandidateStatus",
     "Consent",
+    "ConsentEvent",
+    "ConsentEventKind",
     "Document",
     "Enrollment",
     "Grant",
     "LegalHold",
+    "MailOutbox",
+    "MailStatus",
+    "MailUndeliverable",
+    "Notice",
     "Principal",
     "PrincipalKind",
     "ReviewDecision",

@@ -10,11 +10,11 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from audit_log import metadata as audit_log_metadata
-from retention.store import access_tables, subject_tables, sweep_tables
+from retention.store import access_tables, consent_tables, subject_tables, sweep_tables
 
 __all__ = ["target_metadata"]
 
-_TABLE_MODULES = (access_tables, subject_tables, sweep_tables)
+_TABLE_MODULES = (access_tables, consent_tables, subject_tables, sweep_tables)
 
 
 def target_metadata() -> list[MetaData]:

@@ -126,7 +126,9 @@ class Document(SQLModel, table=True):
 class Consent(SQLModel, table=True):
     """One consent event for one purpose (GDPR Art. 7(1): the controller must demonstrate it).
 
-    Renewals are new rows; for a purpose, the consent given last is the one that counts.
+    Renewals are new rows; for a purpose, the consent given last is the one that counts. The
+    row is the current state derived from the appended `consent_event`s (`retention.consent`):
+    each change to it commits with the event that explains it.
     """
 
     __tablename__ = "consent"
@@ -138,6 +140,9 @@ class Consent(SQLModel, table=True):
     )
     purpose: str = Field(max_length=64)
     notice_version: str = Field(max_length=64)
+    # The SHA-256 of the notice text it was given under (`notice`); NULL for consents recorded
+    # before notices were registered, or under a version never registered.
+    notice_hash: str | None = Field(default=None, max_length=64)
     channel: str = Field(max_length=64)
     given_at: datetime = Field(sa_type=TZDateTime, nullable=False)
     expires_at: datetime | None = _ts()
