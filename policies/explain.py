@@ -100,7 +100,7 @@ def explain(policy_set: PolicySet, record: Record, at: datetime) -> Explanation:
         consent = record.latest_consent(renewal.purpose)
         if consent is not None and consent.expires_at is not None and consent.withdrawn_at is None:
             dates = renewal_dates(renewal, consent.expires_at)
-            reminders = ", ".join(format_instant(d) for d in dates.reminders if d is not None)
+            reminders = ", ".join(str(format_instant(d)) for d in dates.reminders if d is not None)
             lines.append(
                 f"    asks at {format_instant(dates.ask_at)}"
                 + (f", reminds at {reminders}" if reminders else "")

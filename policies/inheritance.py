@@ -25,9 +25,7 @@ def resolve_rules(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[
     return fresh + tuple(own.get(r.name, r) for r in inherited)
 
 
-def resolve_renewals(
-    node: PolicyNode, by_name: Mapping[str, PolicyNode]
-) -> tuple[Renewal, ...]:
+def resolve_renewals(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[Renewal, ...]:
     """Own renewal schedules, then inherited ones for purposes this policy does not schedule."""
     if node.extends is None or node.extends not in by_name or node.extends == node.name:
         return node.renewals

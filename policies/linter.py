@@ -16,12 +16,12 @@ from .errors import Diagnostic, diagnostic_at
 from .inheritance import resolve_rules
 from .nodes import (
     Anchor,
-    Duration,
     AnchorTerm,
     And,
     Condition,
     ConsentAnchorRef,
     ConsentIs,
+    Duration,
     Extremum,
     Instant,
     Not,
@@ -256,7 +256,7 @@ class _Linter:
                     f" a consent that lasts {r.lasts.text()}",
                 )
             for reminder in r.reminders:
-                low, high = _days(reminder.duration)
+                _, high = _days(reminder.duration)
                 if high >= ask_low:
                     where = "after asking" if reminder.relative_to == "ask" else "before expiry"
                     self.report(

@@ -278,7 +278,9 @@ class _ToNodes(Transformer[Token, Any]):
         purpose, lasts, ask = str(children[0]), children[1], children[2]
         reminders = tuple(c for c in children[3:] if isinstance(c, Reminder))
         silence = next((c for c in children[3:] if isinstance(c, Token)), None)
-        cite = next((c for c in children[3:] if isinstance(c, str) and not isinstance(c, Token)), None)
+        cite = next(
+            (c for c in children[3:] if isinstance(c, str) and not isinstance(c, Token)), None
+        )
         return Renewal(
             purpose=purpose,
             lasts=lasts,

@@ -7,6 +7,6 @@ installation's database, configuration and keys.
 
 from __future__ import annotations
 
-from retention.audit.log import sign_checkpoint
+from retention.audit.log import engine_errors, load_signer, load_verifier, sign_checkpoint
 
-__all__ = ["sign_checkpoint"]
+__all__ = ["engine_errors", "load_signer", "load_verifier", "sign_checkpoint"]

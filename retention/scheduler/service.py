@@ -1,4 +1,5 @@
-"""The long-running service: the nightly sweep, hourly signed checkpoints, the daily expiry check.
+"""The long-running service: the nightly sweep, hourly signed checkpoints, the daily expiry check
+and the daily consent renewal campaign.
 
 APScheduler 3 runs the jobs on cron triggers from `Config.schedule`, in `Config.timezone` (never
 the host's). Missed runs are coalesced into one, a job never overlaps itself in this process
@@ -35,9 +36,11 @@ from retention.install import Installation
 from retention.logs import get_logger
 from retention.operations import (
     CheckExpiries,
+    RunCampaign,
     RunSweep,
     SignCheckpoint,
     expiry_check,
+    run_campaign,
     sign_checkpoint,
 )
 from retention.operations import sweep as run_sweep
@@ -56,7 +59,7 @@ __all__ = [
     "serve",
 ]
 
-JOB_NAMES = ("sweep", "checkpoint", "expiries")
+JOB_NAMES = ("sweep", "checkpoint", "expiries", "consent")
 MISFIRE_GRACE = timedelta(hours=1)
 
 # A job receives the stop flag (set on SIGTERM) and returns a JSON-ready summary.
@@ -110,7 +113,18 @@ def default_jobs(
         counts = expiry_check(installation, principal, CheckExpiries(), clock=clock)
         return dataclasses.asdict(counts)
 
-    return {"sweep": sweep, "checkpoint": checkpoint, "expiries": expiries}
+    def consent(stop: threading.Event) -> dict[str, Any]:
+        # The daily renewal campaign: expiries recorded, asks and reminders queued and sent.
+        # Running it twice sends nothing twice (the outbox is unique per consent and step).
+        result = run_campaign(installation, principal, RunCampaign(), clock=clock, stop=stop)
+        return {**result.counts.to_json(), "smtp_connections": result.connections}
+
+    return {
+        "sweep": sweep,
+        "checkpoint": checkpoint,
+        "expiries": expiries,
+        "consent": consent,
+    }
 
 
 def _trigger(cron: str, zone: Any) -> CronTrigger:
@@ -122,7 +136,12 @@ def _trigger(cron: str, zone: Any) -> CronTrigger:
 
 def _crons(installation: Installation) -> dict[str, str]:
     s = installation.config.schedule
-    return {"sweep": s.sweep, "checkpoint": s.checkpoint, "expiries": s.expiries}
+    return {
+        "sweep": s.sweep,
+        "checkpoint": s.checkpoint,
+        "expiries": s.expiries,
+        "consent": s.consent,
+    }
 
 
 def _logged(name: str, job: Job, stop: threading.Event) -> Callable[[], JobRun]:

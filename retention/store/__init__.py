@@ -10,6 +10,7 @@ from __future__ import annotations
 from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
 from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
+from retention.store.consent_history import METHODS, append_event, append_events, notice_hash_for
 from retention.store.consent_tables import (
     ConsentEvent,
     ConsentEventKind,
@@ -51,6 +52,7 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "METHODS",
     "Application",
     "Candidate",
     "CandidateStatus",
@@ -78,6 +80,8 @@ __all__ = [
     "TZDateTime",
     "Token",
     "among",
+    "append_event",
+    "append_events",
     "bulk_insert",
     "bulk_load_settings",
     "check_reason",
@@ -86,6 +90,7 @@ __all__ = [
     "is_postgresql",
     "is_sqlite",
     "last_grant_uses",
+    "notice_hash_for",
     "queue_documents",
     "record",
     "recover_staged",

@@ -42,12 +42,16 @@ class TestLint:
 
     def test_renew_on_silence_refused(self) -> None:
         """`on silence renew` is refused, naming Art. 4(11) and 7."""
-        text = BASE.replace('    cite "GDPR Art. 7"', '    on silence renew\n    cite "GDPR Art. 7"')
+        text = BASE.replace(
+            '    cite "GDPR Art. 7"', '    on silence renew\n    cite "GDPR Art. 7"'
+        )
         [found] = messages(text)
         assert "silence never renews a consent: GDPR Art. 4(11) and 7" in found
 
     def test_on_silence_expire_accepted(self) -> None:
-        text = BASE.replace('    cite "GDPR Art. 7"', '    on silence expire\n    cite "GDPR Art. 7"')
+        text = BASE.replace(
+            '    cite "GDPR Art. 7"', '    on silence expire\n    cite "GDPR Art. 7"'
+        )
         assert messages(text) == []
 
     @pytest.mark.parametrize(

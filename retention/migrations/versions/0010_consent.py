@@ -13,7 +13,6 @@ SQLite and PostgreSQL refuses UPDATE; rows go only with their subject, by cascad
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision: str = "0010_consent"
@@ -27,13 +26,13 @@ def upgrade() -> None:
     op.create_table(
         "notice",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("purpose", "version", "language", name="uq_notice_version_language"),
     )
@@ -43,9 +42,9 @@ def upgrade() -> None:
     op.create_table(
         "mail_undeliverable",
         sa.Column("candidate_id", sa.Uuid(), nullable=False),
-        sa.Column("address_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("address_sha256", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("error", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["candidate_id"], ["candidate.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("candidate_id"),
     )
@@ -55,15 +54,15 @@ def upgrade() -> None:
         sa.Column("candidate_id", sa.Uuid(), nullable=False),
         sa.Column("consent_id", sa.Integer(), nullable=True),
         sa.Column("renews", sa.Integer(), nullable=True),
-        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("notice_version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("notice_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("channel", sa.String(length=64), nullable=False),
+        sa.Column("method", sa.String(length=64), nullable=False),
+        sa.Column("notice_version", sa.String(length=64), nullable=True),
+        sa.Column("notice_hash", sa.String(length=64), nullable=True),
         sa.Column("valid_until", sa.DateTime(), nullable=True),
-        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
         sa.CheckConstraint(
             "kind IN ('requested', 'given', 'renewed', 'refused', 'withdrawn', 'expired')",
             name="ck_consent_event_kind",
@@ -83,18 +82,18 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("candidate_id", sa.Uuid(), nullable=False),
         sa.Column("consent_id", sa.Integer(), nullable=False),
-        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
         sa.Column("step", sa.Integer(), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-        sa.Column("notice_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("notice_hash", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("queued_at", sa.DateTime(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("link_expires_at", sa.DateTime(), nullable=False),
         sa.Column("answered_at", sa.DateTime(), nullable=True),
-        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("error", sa.String(length=64), nullable=True),
         sa.CheckConstraint(
             "status IN ('queued', 'sent', 'failed', 'undeliverable', 'cancelled')",
             name="ck_mail_outbox_status",
@@ -111,9 +110,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_mail_outbox_status", ["status", "next_attempt_at"], unique=False)
 
     with op.batch_alter_table("consent", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("notice_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
-        )
+        batch_op.add_column(sa.Column("notice_hash", sa.String(length=64), nullable=True))
 
     for statement in NO_UPDATE[op.get_bind().dialect.name]:
         op.execute(statement)
