@@ -128,3 +128,18 @@ class TestLayout:
             if isinstance(target, ast.Name)
         }
         assert "__all__" in names
+
+
+class TestApi:
+    def test_endpoints_are_plain_functions(self) -> None:
+        """The engine is synchronous: an `async def` endpoint would stall every request."""
+        import inspect
+
+        from fastapi.routing import APIRoute
+
+        from retention.api.routes import ROUTERS
+
+        routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+        assert routes
+        coroutines = [r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)]
+        assert coroutines == []

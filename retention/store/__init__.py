@@ -8,7 +8,16 @@ retention rules; `policies` and `audit_log` below it know nothing of it.
 from __future__ import annotations
 
 from retention.store.access_tables import Enrollment, Grant, Principal, PrincipalKind, Token
-from retention.store.audit import ANONYMOUS, check_reason, last_grant_uses, record, refuse_personal
+from retention.store.audit import (
+    ANONYMOUS,
+    Via,
+    check_reason,
+    last_grant_uses,
+    record,
+    recorded_via,
+    refuse_personal,
+    via,
+)
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
 from retention.store.consent_history import METHODS, append_event, append_events, notice_hash_for
 from retention.store.consent_tables import (
@@ -79,6 +88,7 @@ __all__ = [
     "SweepRun",
     "TZDateTime",
     "Token",
+    "Via",
     "among",
     "append_event",
     "append_events",
@@ -93,6 +103,7 @@ __all__ = [
     "notice_hash_for",
     "queue_documents",
     "record",
+    "recorded_via",
     "recover_staged",
     "refuse_personal",
     "remove_pending",
@@ -102,4 +113,5 @@ __all__ = [
     "text_array",
     "transaction",
     "uuid_array",
+    "via",
 ]

@@ -7,11 +7,22 @@ log; here that becomes `BadInput`, so the CLI reports it as a bad argument. A re
 reference ("DSR-2026-0142", "Q3 hiring NL"), not a narrative: one that seems to name a person
 (`may_name_a_person`) is accepted, since names cannot be told from other words reliably, but it
 is warned about on stderr without repeating the text.
+
+Front ends that serve many callers tag what they record once, here, rather than in each
+operation: inside `recorded_via(channel, request_id)` (the HTTP API opens one per request) every
+entry `record` appends carries `details.via = {"channel": ..., "request_id": ...}`. The tag lives
+in a context variable, so it follows the request into the worker thread that runs a synchronous
+endpoint and never leaks into another request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -22,11 +33,14 @@ from retention.logs import get_logger
 
 __all__ = [
     "ANONYMOUS",
+    "Via",
     "check_reason",
     "last_grant_uses",
     "may_name_a_person",
     "record",
+    "recorded_via",
     "refuse_personal",
+    "via",
 ]
 
 log = get_logger(__name__)
@@ -41,9 +55,48 @@ ANONYMOUS = "anonymous"
 _LOG = AuditLog()
 
 
+@dataclass(frozen=True)
+class Via:
+    """The front end and request an audit entry was recorded for (`details.via`)."""
+
+    channel: str
+    request_id: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"channel": self.channel, "request_id": self.request_id}
+
+
+_VIA: ContextVar[Via | None] = ContextVar("retention_audit_via", default=None)
+
+
+@contextlib.contextmanager
+def recorded_via(channel: str, request_id: str) -> Iterator[Via]:
+    """Tag every entry recorded in this context with `channel` and `request_id`.
+
+    Both must be safe to record (the API generates its request ids; it never takes a client's).
+    """
+    tag = Via(channel, request_id)
+    token = _VIA.set(tag)
+    try:
+        yield tag
+    finally:
+        _VIA.reset(token)
+
+
+def via() -> Via | None:
+    """The tag of the current context, if a front end set one."""
+    return _VIA.get()
+
+
 def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:
     """Append `events` in the caller's transaction, stamped `at` (default: now)."""
     log = _LOG if at is None else AuditLog(clock=lambda: at)
+    tag = _VIA.get()
+    if tag is not None:
+        details = tag.to_json()
+        events = tuple(
+            dataclasses.replace(e, details={**e.details, "via": details}) for e in events
+        )
     log.append(conn, list(events))
 
 

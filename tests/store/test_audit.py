@@ -41,3 +41,22 @@ def test_a_named_reason_is_accepted_with_a_warning_that_does_not_repeat_it() -> 
         }
     ]
     assert "Zorro" not in repr(logs)
+
+
+class TestRecordedVia:
+    def test_entries_in_the_context_carry_the_tag_and_others_do_not(self, engine) -> None:
+        import json
+
+        from audit_log import Event
+        from audit_log.schema import audit_entry
+        from retention.store import record, recorded_via, transaction
+
+        with recorded_via("api", "req-1"), transaction(engine) as conn:
+            record(conn, Event(actor="a", action="x.tagged", details={"k": 1}))
+        with transaction(engine) as conn:
+            record(conn, Event(actor="a", action="x.plain"))
+        with engine.connect() as conn:
+            rows = conn.execute(audit_entry.select().order_by(audit_entry.c.seq)).all()
+        details = {r.action: json.loads(r.canonical)["details"] for r in rows}
+        assert details["x.tagged"] == {"k": 1, "via": {"channel": "api", "request_id": "req-1"}}
+        assert details["x.plain"] == {}
