@@ -20,7 +20,7 @@ from retention.consent.campaign import (
     send_queued,
 )
 from retention.consent.languages import LANGUAGES, RTL, direction, language_for
-from retention.consent.links import LinkKeys, LinkToken, new_csrf_nonce
+from retention.consent.links import ANSWER_PATH, LinkKeys, LinkToken, answer_url, new_csrf_nonce
 from retention.consent.mailer import Delivery, SendResult, SmtpSession
 from retention.consent.notices import NoticeView, add_notice, get_notice, list_notices
 from retention.consent.receipts import (
@@ -36,6 +36,7 @@ from retention.consent.schedules import ScheduleGroup, schedule_for, schedule_gr
 
 __all__ = [
     "ANSWER_ACTOR",
+    "ANSWER_PATH",
     "LANGUAGES",
     "REPORT_HEADER",
     "RTL",
@@ -56,6 +57,7 @@ __all__ = [
     "SmtpSession",
     "add_notice",
     "answer_link",
+    "answer_url",
     "build_documents",
     "direction",
     "expire_due",

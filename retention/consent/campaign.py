@@ -45,7 +45,7 @@ from audit_log import Event
 from policies import PolicySet, add_duration, expiry_after
 from retention.config import ConsentSettings
 from retention.consent.languages import language_for
-from retention.consent.links import LinkKeys
+from retention.consent.links import LinkKeys, answer_url
 from retention.consent.mailer import Delivery, SendResult, SmtpSession
 from retention.consent.rendering import render_email
 from retention.consent.schedules import ScheduleGroup, schedule_groups
@@ -609,7 +609,7 @@ def send_queued(
             if server_down:
                 result = SendResult(Delivery.TEMPORARY, "not-tried")
             else:
-                link = f"{public_url}/consent/{keys.token(p.id, p.link_expires_at)}"
+                link = answer_url(public_url, keys.token(p.id, p.link_expires_at))
                 result = session.send(_message(p, sender, link, settings.controller))
                 if result.delivery is Delivery.TEMPORARY and not (result.error or "").startswith(
                     "smtp-"

@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 
 from audit_log import Signer, Verifier
 
-__all__ = ["LinkKeys", "LinkToken", "new_csrf_nonce"]
+__all__ = ["ANSWER_PATH", "LinkKeys", "LinkToken", "answer_url", "new_csrf_nonce"]
+
+# Where the HTTP API serves the answer page, under `[api] public_url`.
+ANSWER_PATH = "/v1/public/consent"
 
 _DOMAIN = "gdpr-consent-link/v1:"
 
@@ -89,3 +92,8 @@ class LinkKeys:
         if not nonce or not value or len(nonce) > 100 or len(value) > 100:
             return False
         return hmac.compare_digest(self.csrf(message_id, nonce), value)
+
+
+def answer_url(public_url: str, token: str) -> str:
+    """The link a renewal message carries."""
+    return f"{public_url.rstrip('/')}{ANSWER_PATH}/{token}"

@@ -57,8 +57,11 @@ from retention.operations.audit import (
     verify_log,
 )
 from retention.operations.consent import (
+    ANSWER_PATH,
+    CONSENT_LANGUAGES,
     AddNotice,
     AnswerConsent,
+    AnswerPage,
     CampaignResult,
     ConsentReceipt,
     ConsentReport,
@@ -73,6 +76,7 @@ from retention.operations.consent import (
     consent_receipt,
     consent_report,
     list_consent_notices,
+    new_csrf_nonce,
     open_consent_link,
     run_campaign,
     show_consent_notice,
@@ -152,11 +156,14 @@ from retention.operations.subjects import (
 from retention.operations.sweeps import PlanSweep, RunSweep, plan_sweep, sweep
 
 __all__ = [
+    "ANSWER_PATH",
+    "CONSENT_LANGUAGES",
     "INSTALLATION",
     "AccessCheck",
     "AccessReview",
     "AddNotice",
     "AnswerConsent",
+    "AnswerPage",
     "ApproveGrant",
     "BootstrapPrincipal",
     "CampaignResult",
@@ -266,6 +273,7 @@ __all__ = [
     "list_holds",
     "list_principals",
     "list_reviews",
+    "new_csrf_nonce",
     "open_consent_link",
     "place_hold",
     "plan_sweep",

@@ -24,6 +24,8 @@ from retention.access import Permission, PrincipalView, check_permission, guarde
 from retention.audit import engine_errors, load_signer, load_verifier
 from retention.clock import Clock, utc_now
 from retention.consent import (
+    ANSWER_PATH,
+    LANGUAGES,
     AnswerPage,
     CampaignCounts,
     LinkKeys,
@@ -39,6 +41,7 @@ from retention.consent import (
     get_notice,
     language_for,
     list_notices,
+    new_csrf_nonce,
     open_link,
     queue_due,
     renewal_figures,
@@ -61,8 +64,11 @@ from retention.store import (
 from retention.subjects.gateway import SubjectWork
 
 __all__ = [
+    "ANSWER_PATH",
+    "CONSENT_LANGUAGES",
     "AddNotice",
     "AnswerConsent",
+    "AnswerPage",
     "CampaignResult",
     "ConsentReceipt",
     "ConsentReport",
@@ -77,11 +83,15 @@ __all__ = [
     "consent_receipt",
     "consent_report",
     "list_consent_notices",
+    "new_csrf_nonce",
     "open_consent_link",
     "run_campaign",
     "show_consent_notice",
     "verify_consent_receipt",
 ]
+
+
+CONSENT_LANGUAGES = LANGUAGES
 
 
 # --- notices ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from retention.operations import (
 from retention.store import Consent, ConsentEvent, MailOutbox, MailUndeliverable, transaction
 from retention.testing import FixedClock
 from tests.access_support import World, audit_rows
-from tests.consent.conftest import PUBLIC_URL, Inbox, add_pool_candidate, dpo, free_port, with_mail
+from tests.consent_support import PUBLIC_URL, Inbox, add_pool_candidate, dpo, free_port, with_mail
 
 NOTICES = {
     "en": "We keep your CV in our talent pool for future vacancies. <b>Not bold</b>.",
@@ -44,7 +44,7 @@ def register_notices(world: World, installation: Installation) -> None:
 
 def link_of(message) -> str:
     text = message.get_body(("plain",)).get_content()
-    found = re.findall(re.escape(PUBLIC_URL) + r"/consent/[A-Za-z0-9_.-]+", text)
+    found = re.findall(re.escape(PUBLIC_URL) + r"/v1/public/consent/[A-Za-z0-9_.-]+", text)
     assert len(found) == 1
     return found[0]
 
@@ -98,7 +98,11 @@ class TestAsk:
         assert 'dir="rtl"' in html and 'lang="ar"' in html
         assert "مرحباً Layla" in html
         assert server.to(pool["FR"][1]) == []
-        others = {"NL": ("Jürgen", "Layla"), "DE": ("Maartje", "Layla"), "SA": ("Maartje", "Jürgen")}
+        others = {
+            "NL": ("Jürgen", "Layla"),
+            "DE": ("Maartje", "Layla"),
+            "SA": ("Maartje", "Jürgen"),
+        }
         for code, names in others.items():
             raw = server.to(pool[code][1])[0].as_string()
             for other_code, (_, address, _) in pool.items():
@@ -129,7 +133,11 @@ class TestAsk:
             body = json.loads(e.canonical)
             assert body["details"]["purpose"] == "talent_pool"
             assert len(body["details"]["notice_hash"]) == 64
-            assert "@" not in e.canonical.decode() if isinstance(e.canonical, bytes) else "@" not in e.canonical
+            assert (
+                "@" not in e.canonical.decode()
+                if isinstance(e.canonical, bytes)
+                else "@" not in e.canonical
+            )
 
     def test_dry_run_changes_nothing(
         self, world: World, mailed: Installation, inbox: tuple[Inbox, int], pool
@@ -172,7 +180,10 @@ class TestReminders:
         assert run(mailed, world).counts.sent == 0
         world.clock.advance(timedelta(days=1))
         assert run(mailed, world).counts.sent == 3
-        assert all(m["Subject"].startswith(("Herinnering", "Erinnerung", "تذكير")) for m in server.messages[3:])
+        assert all(
+            m["Subject"].startswith(("Herinnering", "Erinnerung", "تذكير"))
+            for m in server.messages[3:]
+        )
         world.clock.advance(timedelta(days=11))  # 2 days before expiry
         assert run(mailed, world).counts.sent == 3
         world.clock.advance(timedelta(days=1))
@@ -217,13 +228,17 @@ class TestAnswerLink:
         world.clock.advance(timedelta(days=7))
         assert server.to(pool["NL"][1]) and run(mailed, world).counts.sent == 2
 
-    def test_withdraw(self, world: World, mailed: Installation, inbox: tuple[Inbox, int], pool) -> None:
+    def test_withdraw(
+        self, world: World, mailed: Installation, inbox: tuple[Inbox, int], pool
+    ) -> None:
         server, _ = inbox
         run(mailed, world)
         token = token_of(server.to(pool["SA"][1])[0])
         page = open_consent_link(mailed, OpenConsentLink(token, "n", "/x"), clock=world.clock)
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.html).group(1)
-        done = answer_consent(mailed, AnswerConsent(token, "withdraw", "n", csrf), clock=world.clock)
+        done = answer_consent(
+            mailed, AnswerConsent(token, "withdraw", "n", csrf), clock=world.clock
+        )
         assert done.state == "withdrawn" and 'dir="rtl"' in done.html
         assert count(mailed, ConsentEvent, kind="withdrawn") == 1
         entry = audit_rows(mailed.engine, action="consent.withdrawn")[0]
@@ -237,7 +252,9 @@ class TestAnswerLink:
         token = token_of(server.to(pool["DE"][1])[0])
         page = open_consent_link(mailed, OpenConsentLink(token, "n", "/x"), clock=world.clock)
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.html).group(1)
-        neutral = answer_consent(mailed, AnswerConsent(token, "renew", "other", csrf), clock=world.clock)
+        neutral = answer_consent(
+            mailed, AnswerConsent(token, "renew", "other", csrf), clock=world.clock
+        )
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         pages = [
             neutral,
@@ -249,8 +266,12 @@ class TestAnswerLink:
         with transaction(mailed.engine) as conn:
             from retention.store import Candidate
 
-            conn.execute(Candidate.__table__.delete().where(Candidate.__table__.c.id == pool["DE"][0]))
-        pages.append(open_consent_link(mailed, OpenConsentLink(token, "n", "/x"), clock=world.clock))
+            conn.execute(
+                Candidate.__table__.delete().where(Candidate.__table__.c.id == pool["DE"][0])
+            )
+        pages.append(
+            open_consent_link(mailed, OpenConsentLink(token, "n", "/x"), clock=world.clock)
+        )
         assert {p.html for p in pages} == {pages[0].html}
         assert all(not p.usable for p in pages)
         assert "Jürgen" not in pages[0].html

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retention.api.routes import candidates
+from retention.api.routes import candidates, consent_page
 
-__all__ = ["ROUTERS", "candidates"]
+__all__ = ["ROUTERS", "candidates", "consent_page"]
 
-ROUTERS: tuple[APIRouter, ...] = (candidates.router,)
+ROUTERS: tuple[APIRouter, ...] = (candidates.router, consent_page.router)
