@@ -54,6 +54,7 @@ from retention.evidence.sources import (
     CONSENTS_HEADER,
     GRANTS_HEADER,
     HOLDS_HEADER,
+    RENEWALS_HEADER,
     REVIEWS_HEADER,
     Bounds,
     Due,
@@ -279,6 +280,7 @@ def _write(
         consents = src.consents(bounds)
         coverage = src.coverage(bounds)
         made_at = clock()
+        renewals = src.renewals(bounds, made_at)
         now = Bounds.of(made_at, made_at, period.country)
         open_reviews = src.open_reviews(now)
         if policy_set is not None:
@@ -297,6 +299,7 @@ def _write(
     access_rows += [["activity", name, pid, *blank, ok, no] for name, pid, ok, no in activity]
     digests.append(write_csv(work / PackFile.ACCESS, ACCESS_HEADER, access_rows))
     digests.append(write_csv(work / PackFile.CONSENTS, CONSENTS_HEADER, consents))
+    digests.append(write_csv(work / PackFile.CONSENT_RENEWALS, RENEWALS_HEADER, renewals))
     referenced = stream.policy_hashes | run_hashes
     policy_files = write_policies(work, policies, referenced)
     digests += policy_files
@@ -321,6 +324,7 @@ def _write(
         backlog_at=format_ts(made_at),
         coverage=tuple(coverage),
         consents=tuple(tuple(r) for r in consents),
+        renewals=tuple(tuple(r) for r in renewals),
         grants=tuple(tuple(g) for g in grants),
         activity=tuple((name, ok, no) for name, _, ok, no in activity),
         holds_count=_rows_in(work / PackFile.HOLDS),

@@ -90,6 +90,7 @@ class PackFile(StrEnum):
     REVIEWS = "reviews.csv"
     ACCESS = "access.csv"
     CONSENTS = "consents.csv"
+    CONSENT_RENEWALS = "consent-renewals.csv"
     REPORT = "report.html"
     VERIFY = "VERIFY.md"
     MANIFEST = "manifest.json"
