@@ -55,6 +55,7 @@ from retention.install import Installation, load_installation_policies
 from retention.operations.subjects import gateway_for
 from retention.results import JSONData
 from retention.store import (
+    Consent,
     ConsentEvent,
     Notice,
     record,
@@ -222,6 +223,36 @@ def _retention_text(installation: Installation, country: str, purpose: str) -> s
     )
 
 
+def _row_events(
+    conn: Connection, subject_id: uuid.UUID, purpose: str, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Events for consent rows recorded before the history existed (or loaded in bulk): a
+    `given` (and `withdrawn`) event derived from the row, marked by its method."""
+    c = table_of(Consent)
+    explained = {(e["consent_id"], e["kind"]) for e in events}
+    out: list[dict[str, Any]] = []
+    for row in conn.execute(
+        select(c).where(c.c.candidate_id == subject_id, c.c.purpose == purpose)
+    ):
+        base = {
+            "id": None,
+            "candidate_id": subject_id,
+            "consent_id": row.id,
+            "renews": None,
+            "purpose": purpose,
+            "channel": row.channel,
+            "method": "derived from the consent row (recorded before the event history)",
+            "notice_version": row.notice_version,
+            "notice_hash": row.notice_hash,
+            "actor": "engine",
+        }
+        if not {(row.id, "given"), (row.id, "renewed")} & explained:
+            out.append({**base, "kind": "given", "at": row.given_at, "valid_until": row.expires_at})
+        if row.withdrawn_at is not None and (row.id, "withdrawn") not in explained:
+            out.append({**base, "kind": "withdrawn", "at": row.withdrawn_at, "valid_until": None})
+    return out
+
+
 def consent_receipt(
     installation: Installation,
     principal: PrincipalView,
@@ -246,8 +277,12 @@ def consent_receipt(
                 .order_by(ev.c.at, ev.c.id)
             )
         ]
+        events = sorted(
+            events + _row_events(conn, subject.id, request.purpose, events),
+            key=lambda e: (e["at"], e["id"] if e["id"] is not None else 0),
+        )
         if not events:
-            raise BadInput(f"subject {subject.id} has no consent events for {request.purpose}")
+            raise BadInput(f"subject {subject.id} has no consent for {request.purpose}")
         shown = [e for e in events if e["kind"] in ("given", "renewed")] or events
         last = shown[-1]
         notice = None

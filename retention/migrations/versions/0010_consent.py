@@ -7,7 +7,8 @@ Create Date: 2026-12-01 23:31:28
 `consent` keeps being the current state the policies read; `consent_event` is the history it is
 derived from, appended in the same transaction as each change and never updated (a trigger on
 SQLite and PostgreSQL refuses UPDATE; rows go only with their subject, by cascade, on erasure).
-`consent.notice_hash` ties a consent to the exact notice text (`notice.sha256`).
+`consent.notice_hash` ties a consent to the exact notice text (`notice.sha256`). The history
+starts with a `given` (and `withdrawn`) event per existing consent row, by actor `migration:0010`.
 """
 
 from collections.abc import Sequence
@@ -114,6 +115,20 @@ def upgrade() -> None:
 
     for statement in NO_UPDATE[op.get_bind().dialect.name]:
         op.execute(statement)
+    # The history starts with what the consent rows already say.
+    columns = (
+        "candidate_id, consent_id, purpose, kind, at, channel, method, notice_version, "
+        "valid_until, actor"
+    )
+    op.execute(
+        f"INSERT INTO consent_event ({columns}) SELECT candidate_id, id, purpose, 'given', "  # noqa: S608
+        "given_at, channel, 'recorded', notice_version, expires_at, 'migration:0010' FROM consent"
+    )
+    op.execute(
+        f"INSERT INTO consent_event ({columns}) SELECT candidate_id, id, purpose, 'withdrawn', "  # noqa: S608
+        "withdrawn_at, channel, 'recorded', notice_version, NULL, 'migration:0010' FROM consent "
+        "WHERE withdrawn_at IS NOT NULL"
+    )
     # ### end Alembic commands ###
 
 
