@@ -12,13 +12,16 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
 from enum import StrEnum
 from types import TracebackType
 
 from retention.config import MailConfig, MailSecurity
 
 __all__ = ["Delivery", "SendResult", "SmtpSession"]
+
+_WIRE = compat32.clone(linesep="\r\n")
 
 
 class Delivery(StrEnum):
@@ -80,13 +83,14 @@ class SmtpSession:
                 self._smtp.close()
             self._smtp = None
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: Message, sender: str, recipient: str) -> SendResult:
         """Send one message; never raises for SMTP or network trouble."""
+        data = message.as_bytes(policy=_WIRE)  # CRLF line ends: smtplib sends bytes as they are
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._open()
-                refused = self._smtp.send_message(message)
+                refused = self._smtp.sendmail(sender, [recipient], data)
             except smtplib.SMTPServerDisconnected:
                 self._smtp = None
                 if attempt == 1:

@@ -132,7 +132,11 @@ class Consent(SQLModel, table=True):
     """
 
     __tablename__ = "consent"
-    __table_args__ = (Index("ix_consent_candidate_purpose", "candidate_id", "purpose", "given_at"),)
+    __table_args__ = (
+        Index("ix_consent_candidate_purpose", "candidate_id", "purpose", "given_at"),
+        # Renewal campaigns and expiries select by expiry (a narrow range of a large table).
+        Index("ix_consent_purpose_expires", "purpose", "expires_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: uuid.UUID = Field(
