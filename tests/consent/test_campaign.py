@@ -319,3 +319,18 @@ class TestSmtpTrouble:
         server.delay = 0
         world.clock.advance(timedelta(hours=2))
         assert run(with_mail(world.installation, port), world).counts.sent == 3
+
+
+class TestDailyJob:
+    def test_the_scheduler_job_run_twice_sends_once(
+        self, world: World, mailed: Installation, inbox: tuple[Inbox, int], pool
+    ) -> None:
+        """The scheduler's `consent` job is the campaign: run twice, each message goes once."""
+        from retention.scheduler import default_jobs, run_once
+
+        jobs = default_jobs(mailed, dpo(world), clock=world.clock)
+        first = run_once("consent", jobs)
+        second = run_once("consent", jobs)
+        assert first.summary["sent"] == 3 and second.summary["sent"] == 0
+        assert first.summary["smtp_connections"] == 1
+        assert len(inbox[0].messages) == 3
