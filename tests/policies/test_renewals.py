@@ -115,3 +115,27 @@ class TestDates:
             datetime(2027, 3, 9, 10, tzinfo=UTC),
             datetime(2027, 3, 29, 9, tzinfo=UTC),
         )
+
+
+class TestExplain:
+    def test_explain_shows_the_schedule_and_dates(self) -> None:
+        """`policy explain` prints the jurisdiction's schedule and this consent's dates."""
+        from policies import Consent, Record, explain
+
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        expires = datetime(2027, 1, 31, 8, tzinfo=UTC)
+        record = Record(
+            "a",
+            "DE",
+            "rejected",
+            decided_at=at,
+            consents=(Consent("talent_pool", at, expires),),
+        )
+        lines = explain(load_default_policy_set(), record, at).lines
+        assert any(
+            line.startswith("renewal talent_pool: consent lasts 24 months") for line in lines
+        )
+        assert (
+            "    asks at 2027-01-01T08:00:00Z, reminds at 2027-01-08T08:00:00Z, "
+            "2027-01-29T08:00:00Z, expires at 2027-01-31T08:00:00Z" in lines
+        )
