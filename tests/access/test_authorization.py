@@ -44,7 +44,8 @@ class TestDefaults:
         }
         assert ROLE_PERMISSIONS[Role.ADMIN] == {Permission.ACCESS_MANAGE, Permission.AUDIT_VERIFY}
         assert not ROLE_PERMISSIONS[Role.AUDITOR] & personal
-        assert len(ROLE_PERMISSIONS[Role.DPO]) == 13
+        assert len(ROLE_PERMISSIONS[Role.DPO]) == 14  # with consent:campaign (issue 17)
+        assert Permission.CONSENT_CAMPAIGN in ROLE_PERMISSIONS[Role.SCHEDULER]
 
 
 class TestGrantsInForce:
