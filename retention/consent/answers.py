@@ -31,6 +31,7 @@ from retention.store import (
     MailOutbox,
     Notice,
     append_event,
+    is_postgresql,
     record,
     table_of,
     transaction,
@@ -64,7 +65,7 @@ def _neutral(language: str) -> AnswerPage:
     return AnswerPage(render_neutral(language), False, "neutral")
 
 
-def _usable(conn: Connection, message_id: uuid.UUID, at: datetime, lock: bool) -> Any:
+def _usable(conn: Connection, message_id: uuid.UUID, at: datetime) -> Any:
     o = _out.c
     newer = _c.alias("newer")
     latest = ~exists().where(
@@ -105,9 +106,18 @@ def _usable(conn: Connection, message_id: uuid.UUID, at: datetime, lock: bool) -
             latest,
         )
     )
-    if lock:
-        q = q.with_for_update(of=_out)
     return conn.execute(q).one_or_none()
+
+
+def _lock_campaign(conn: Connection, message_id: uuid.UUID) -> None:
+    """Lock every message of the link's consent, in id order, before checking it: two links of
+    one consent answered at once then queue behind each other instead of deadlocking. (SQLite's
+    BEGIN IMMEDIATE already serializes writers.)"""
+    if not is_postgresql(conn.engine):
+        return
+    o = _out.c
+    consent = select(o.consent_id).where(o.id == message_id).scalar_subquery()
+    conn.execute(select(o.id).where(o.consent_id == consent).order_by(o.id).with_for_update())
 
 
 def _notice_for(conn: Connection, sha256: str | None) -> Any:
@@ -134,7 +144,7 @@ def open_link(
     if parsed is None:
         return _neutral(visitor_language)
     with transaction(engine) as conn:
-        row = _usable(conn, parsed.message_id, at, lock=False)
+        row = _usable(conn, parsed.message_id, at)
         notice = _notice_for(conn, row.notice_hash) if row is not None else None
     if row is None or notice is None:
         return _neutral(visitor_language)
@@ -170,7 +180,8 @@ def answer_link(
         return _neutral(visitor_language)
     choice = Answer(answer)
     with transaction(engine) as conn:
-        row = _usable(conn, parsed.message_id, at, lock=True)
+        _lock_campaign(conn, parsed.message_id)
+        row = _usable(conn, parsed.message_id, at)
         notice = _notice_for(conn, row.notice_hash) if row is not None else None
         if row is None or notice is None:
             return _neutral(visitor_language)
