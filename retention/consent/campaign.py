@@ -512,6 +512,8 @@ def _record(
     versions = {
         r.sha256: r.version for r in conn.execute(select(_notice.c.sha256, _notice.c.version))
     }
+    # Outcomes that set the same values share one UPDATE (a batch is mostly "sent").
+    groups: dict[tuple[tuple[str, Any], ...], list[uuid.UUID]] = {}
     for o in outcomes:
         p = o.pending
         values: dict[str, Any] = {"status": o.status.value, "error": o.error}
@@ -559,7 +561,7 @@ def _record(
             counts.failed += 1
         else:
             counts.cancelled += 1
-        conn.execute(update(_out).where(_out.c.id == p.id).values(**values))
+        groups.setdefault(tuple(sorted(values.items())), []).append(p.id)
         if o.status is MailStatus.UNDELIVERABLE and p.email and o.error != "known-undeliverable":
             conn.execute(_bad.delete().where(_bad.c.candidate_id == p.candidate_id))
             conn.execute(
@@ -570,6 +572,8 @@ def _record(
                     error=o.error or "permanent",
                 )
             )
+    for key, ids in groups.items():
+        conn.execute(update(_out).where(_out.c.id.in_(ids)).values(**dict(key)))
     append_events(conn, events)
     if audit:
         record(conn, *audit, at=at)
