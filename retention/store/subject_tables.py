@@ -135,7 +135,9 @@ class Consent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_consent_candidate_purpose", "candidate_id", "purpose", "given_at"),
         # Renewal campaigns and expiries select by expiry (a narrow range of a large table).
-        Index("ix_consent_purpose_expires", "purpose", "expires_at"),
+        # Not (purpose, expires_at): with `purpose` leading, PostgreSQL without statistics
+        # preferred it for the sweep's per-subject consent join and scanned every consent.
+        Index("ix_consent_expires_at", "expires_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
