@@ -164,7 +164,9 @@ def _step_select(group: ScheduleGroup, step: int, at: datetime, max_messages: in
     base = [
         *_in_force(group.purpose, at),
         *_reachable(),
-        _cand.c.country.in_(group.countries),
+        # upper(): keeps planners off the candidate (country, status) index, so that they drive
+        # from the narrow expiry range of consents and look each candidate up by id.
+        func.upper(_cand.c.country).in_(group.countries),
         ~exists().where(_out.c.consent_id == _c.c.id, _out.c.step == step),
     ]
     # Every step follows the ask, and the ask is sent once the expiry is `ask` away: so every
