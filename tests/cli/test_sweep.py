@@ -170,13 +170,14 @@ class TestHoldAndReviewCommands:
 
 class TestSchedulerCommands:
     def test_jobs_and_run_once(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
-        """`scheduler jobs` lists three jobs; `run-once expiries` runs one now."""
+        """`scheduler jobs` lists four jobs; `run-once expiries` runs one now."""
         g, tokens = gdpr
         code, out, _ = g("scheduler", "jobs", "--json", token=tokens["dpo"])
         assert code == 0 and [j["job"] for j in json.loads(out)] == [
             "sweep",
             "checkpoint",
             "expiries",
+            "consent",
         ]
         code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
         assert code == 0 and "consents_expiring_30_days" in json.loads(out)
@@ -214,5 +215,5 @@ class TestSchedulerService:
         _, err = proc.communicate(timeout=180)
         events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
         assert proc.returncode == 0, err
-        assert events.count("scheduler.job") == 3
+        assert events.count("scheduler.job") == 4  # sweep, checkpoint, expiries, consent
         assert events[-2:] == ["scheduler.stopping", "scheduler.stopped"]
