@@ -4,6 +4,7 @@ Pure: imports nothing of the project and no ORM models. `retention` hands the SQ
 ColumnMap and records the PolicySet's content hash next to every decision it acts on.
 """
 
+from .durations import add_duration
 from .errors import (
     Diagnostic,
     PolicyError,
@@ -37,6 +38,7 @@ from .model import (
     policy_files,
     purposes_used,
 )
+from .nodes import Reminder, Renewal
 from .parser import parse
 from .policy_tests import PolicyTestResult, run_policy_tests
 from .records import (
@@ -48,6 +50,7 @@ from .records import (
     parse_instant,
     record_from_json,
 )
+from .renewals import RenewalDates, expiry_after, renewal_dates, renewal_text
 from .sql_compiler import (
     ColumnMap,
     CompiledPolicies,
@@ -89,7 +92,11 @@ __all__ = [
     "Record",
     "RecordError",
     "RecordFormatError",
+    "Reminder",
+    "Renewal",
+    "RenewalDates",
     "RuleSlot",
+    "add_duration",
     "build_policy_set",
     "check_paths",
     "compile_policies",
@@ -99,6 +106,7 @@ __all__ = [
     "default_policy_dir",
     "evaluate",
     "evaluator_for",
+    "expiry_after",
     "explain",
     "format_file",
     "format_instant",
@@ -115,5 +123,7 @@ __all__ = [
     "purposes_used",
     "read_utf8",
     "record_from_json",
+    "renewal_dates",
+    "renewal_text",
     "run_policy_tests",
 ]

@@ -14,6 +14,7 @@ from .formatter import format_condition
 from .model import PolicySet
 from .nodes import Condition, ConsentIs, Extremum, Instant, Not, Offset, StatusIn
 from .records import Record, format_instant
+from .renewals import renewal_dates, renewal_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +95,15 @@ def explain(policy_set: PolicySet, record: Record, at: datetime) -> Explanation:
             lines.append(f"next: {outcome.next.action} at {format_instant(outcome.next.due_at)}")
         if outcome.held:
             lines.append("held: a legal hold is active, every action is suspended")
+    for renewal in policy.renewals:
+        lines.append(renewal_text(renewal))
+        consent = record.latest_consent(renewal.purpose)
+        if consent is not None and consent.expires_at is not None and consent.withdrawn_at is None:
+            dates = renewal_dates(renewal, consent.expires_at)
+            reminders = ", ".join(str(format_instant(d)) for d in dates.reminders if d is not None)
+            lines.append(
+                f"    asks at {format_instant(dates.ask_at)}"
+                + (f", reminds at {reminders}" if reminders else "")
+                + f", expires at {format_instant(dates.expires_at)}"
+            )
     return Explanation(outcome, tuple(lines))

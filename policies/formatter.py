@@ -7,7 +7,7 @@ Formatting is idempotent: formatting formatted text gives the same text.
 
 from __future__ import annotations
 
-from .nodes import Condition, ConsentIs, Not, Or, PolicyFile, PolicyNode, Rule, StatusIn
+from .nodes import Condition, ConsentIs, Not, Or, PolicyFile, PolicyNode, Renewal, Rule, StatusIn
 
 _INDENT = "  "
 
@@ -45,6 +45,21 @@ def _rule_lines(rule: Rule) -> list[tuple[int, int, str]]:
     return out
 
 
+def _renewal_lines(renewal: Renewal) -> list[tuple[int, int, str]]:
+    line = renewal.pos.line
+    out = [
+        (line, 1, f"renewal {renewal.purpose}"),
+        (renewal.lasts.pos.line, 2, f"consent lasts {renewal.lasts.text()}"),
+        (renewal.ask.pos.line, 2, f"ask {renewal.ask.text()} before expiry"),
+    ]
+    out.extend((r.pos.line, 2, r.text()) for r in renewal.reminders)
+    if renewal.silence_pos is not None:
+        out.append((renewal.silence_pos.line, 2, f"on silence {renewal.on_silence}"))
+    if renewal.cite is not None:
+        out.append((out[-1][0], 2, f'cite "{renewal.cite}"'))
+    return out
+
+
 def _policy_lines(policy: PolicyNode) -> list[tuple[int | None, int, str]]:
     head = f"policy {policy.name}"
     if policy.extends:
@@ -59,9 +74,13 @@ def _policy_lines(policy: PolicyNode) -> list[tuple[int | None, int, str]]:
         out.append((None, 1, f'authority "{policy.authority}"'))
     if policy.effective is not None:
         out.append((None, 1, f"effective {policy.effective}"))
-    for rule in policy.rules:
+    blocks: list[tuple[int, list[tuple[int, int, str]]]] = [
+        (r.pos.line, _rule_lines(r)) for r in policy.rules
+    ]
+    blocks += [(r.pos.line, _renewal_lines(r)) for r in policy.renewals]
+    for _, lines in sorted(blocks, key=lambda b: b[0]):
         out.append((None, 0, ""))
-        out.extend(_rule_lines(rule))
+        out.extend(lines)
     return out
 
 

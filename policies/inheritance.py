@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .nodes import PolicyNode, Rule
+from .nodes import PolicyNode, Renewal, Rule
 
-__all__ = ["resolve_rules"]
+__all__ = ["resolve_renewals", "resolve_rules"]
 
 
 def resolve_rules(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[Rule, ...]:
@@ -23,3 +23,12 @@ def resolve_rules(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[
     inherited_names = {r.name for r in inherited}
     fresh = tuple(r for r in node.rules if r.name not in inherited_names)
     return fresh + tuple(own.get(r.name, r) for r in inherited)
+
+
+def resolve_renewals(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[Renewal, ...]:
+    """Own renewal schedules, then inherited ones for purposes this policy does not schedule."""
+    if node.extends is None or node.extends not in by_name or node.extends == node.name:
+        return node.renewals
+    own = {r.purpose for r in node.renewals}
+    inherited = resolve_renewals(by_name[node.extends], by_name)
+    return node.renewals + tuple(r for r in inherited if r.purpose not in own)

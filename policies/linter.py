@@ -21,6 +21,7 @@ from .nodes import (
     Condition,
     ConsentAnchorRef,
     ConsentIs,
+    Duration,
     Extremum,
     Instant,
     Not,
@@ -29,10 +30,26 @@ from .nodes import (
     PolicyFile,
     PolicyNode,
     Pos,
+    Renewal,
     Rule,
     StatusIn,
 )
 from .schema import COUNTRIES, PURPOSES, ConsentField, RecordAnchor, Status
+
+# Fewest and most days a calendar duration can span, to compare durations of different units.
+_DAYS = {"days": (1, 1), "weeks": (7, 7), "months": (28, 31), "years": (365, 366)}
+_MAX_CONSENT_YEARS = 10
+
+SILENCE_REFUSED = (
+    "silence never renews a consent: GDPR Art. 4(11) and 7 require a clear affirmative act;"
+    " write on silence expire (or leave it out)"
+)
+
+
+def _days(d: Duration) -> tuple[int, int]:
+    low, high = _DAYS[d.unit]
+    return d.amount * low, d.amount * high
+
 
 # Consent situations the truth table enumerates for each purpose a chain mentions.
 _CONSENT_CASES = ("none", "given", "expired", "withdrawn")
@@ -145,6 +162,7 @@ class _Linter:
                     claimed[code] = p.name
             self.check_extends(p, f)
             self.check_rules(p, f)
+            self.check_renewals(p, f)
         for p, f in self.nodes.values():
             self.check_chain(p, f)
         return tuple(self.found)
@@ -207,6 +225,51 @@ class _Linter:
                     "the first stage falls due when the retention ends;"
                     " put after only on later stages",
                 )
+
+    def check_renewals(self, p: PolicyNode, f: PolicyFile) -> None:
+        seen: dict[str, Renewal] = {}
+        for r in p.renewals:
+            if r.purpose in seen:
+                first = seen[r.purpose].pos.line
+                self.report(
+                    f, r.pos, f"duplicate renewal {r.purpose} (first defined on line {first})"
+                )
+            seen.setdefault(r.purpose, r)
+            self.check_purpose(f, r.purpose, r.pos)
+            if r.cite is None:
+                self.report(f, r.pos, f'renewal {r.purpose} has no cite "..." (its legal source)')
+            if r.on_silence != "expire":
+                self.report(f, r.silence_pos or r.pos, f"renewal {r.purpose}: {SILENCE_REFUSED}")
+            lasts_low, lasts_high = _days(r.lasts)
+            if lasts_high > _MAX_CONSENT_YEARS * 366:
+                self.report(
+                    f,
+                    r.lasts.pos,
+                    f"renewal {r.purpose}: a consent lasts at most {_MAX_CONSENT_YEARS} years",
+                )
+            ask_low, ask_high = _days(r.ask)
+            if ask_high >= lasts_low:
+                self.report(
+                    f,
+                    r.ask.pos,
+                    f"renewal {r.purpose}: ask {r.ask.text()} before expiry is not within"
+                    f" a consent that lasts {r.lasts.text()}",
+                )
+            for reminder in r.reminders:
+                _, high = _days(reminder.duration)
+                if high >= ask_low:
+                    where = "after asking" if reminder.relative_to == "ask" else "before expiry"
+                    self.report(
+                        f,
+                        reminder.pos,
+                        f"renewal {r.purpose}: a reminder {reminder.duration.text()} {where}"
+                        f" does not fall between the ask ({r.ask.text()} before expiry)"
+                        " and the expiry",
+                    )
+            texts = [x.text() for x in r.reminders]
+            for i, text in enumerate(texts):
+                if text in texts[:i]:
+                    self.report(f, r.reminders[i].pos, f"renewal {r.purpose}: {text} twice")
 
     def check_purpose(self, f: PolicyFile, purpose: str, pos: Pos) -> None:
         if purpose not in PURPOSES:

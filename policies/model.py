@@ -16,9 +16,9 @@ from types import MappingProxyType
 from .errors import Diagnostic, PolicyLintError, PolicySyntaxError
 from .files import read_utf8
 from .formatter import format_file
-from .inheritance import resolve_rules
+from .inheritance import resolve_renewals, resolve_rules
 from .linter import lint, rule_purposes
-from .nodes import PolicyFile, PolicyNode, Rule
+from .nodes import PolicyFile, PolicyNode, Renewal, Rule
 from .parser import parse
 
 
@@ -32,6 +32,11 @@ class Policy:
     rules: tuple[Rule, ...]
     chain: tuple[str, ...]  # this policy, then the ones it extends
     file: str
+    renewals: tuple[Renewal, ...] = ()  # consent renewal schedules, own then inherited
+
+    def renewal_for(self, purpose: str) -> Renewal | None:
+        """The renewal schedule of `purpose` in this policy, or None."""
+        return next((r for r in self.renewals if r.purpose == purpose), None)
 
 
 def _chain(node: PolicyNode, by_name: Mapping[str, PolicyNode]) -> tuple[str, ...]:
@@ -85,6 +90,7 @@ def build_policy_set(files: Iterable[PolicyFile]) -> PolicySet:
             rules=resolve_rules(node, by_name),
             chain=_chain(node, by_name),
             file=path,
+            renewals=resolve_renewals(node, by_name),
         )
         policies[name] = policy
         for country in node.countries:

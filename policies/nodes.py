@@ -159,6 +159,37 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Reminder:
+    """`remind DURATION after asking` or `remind DURATION before expiry`."""
+
+    duration: Duration
+    relative_to: str  # "ask" | "expiry"
+    pos: Pos
+
+    def text(self) -> str:
+        where = "after asking" if self.relative_to == "ask" else "before expiry"
+        return f"remind {self.duration.text()} {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """`renewal PURPOSE`: how long its consent lasts, when renewal is asked and reminded.
+
+    `on_silence` is what happens without an answer; only `expire` is lawful (GDPR Art. 4(11)
+    and 7: consent is a clear affirmative act), the linter refuses `renew`.
+    """
+
+    purpose: str
+    lasts: Duration
+    ask: Duration  # before expiry
+    reminders: tuple[Reminder, ...]
+    on_silence: str  # "expire" | "renew" (refused by the linter)
+    cite: str | None
+    pos: Pos
+    silence_pos: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyNode:
     """One `policy` block as written."""
 
@@ -172,6 +203,7 @@ class PolicyNode:
     rules: tuple[Rule, ...]
     pos: Pos
     extends_pos: Pos | None = None
+    renewals: tuple[Renewal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from .nodes import (
     PolicyNode,
     Pos,
     RecordAnchorRef,
+    Reminder,
+    Renewal,
     Rule,
     Stage,
     StatusIn,
@@ -46,6 +48,7 @@ _TERMINAL_WORDS = {
     "UNIT": "a unit (days, weeks, months, years)",
     "ACTION": "an action (anonymize, delete, block, review, keep)",
     "CONSENT_STATE": "a consent state (given, withdrawn, expired)",
+    "SILENCE": "what silence does (expire)",
     "$END": "end of file",
 }
 
@@ -161,9 +164,12 @@ class _ToNodes(Transformer[Token, Any]):
         extends = extends_pos = title = authority = effective = None
         countries: list[Token] = []
         rules: list[Rule] = []
+        renewals: list[Renewal] = []
         for child in children[1:]:
             if isinstance(child, Rule):
                 rules.append(child)
+            elif isinstance(child, Renewal):
+                renewals.append(child)
             elif isinstance(child, Token) and child.type == "STRING":
                 title = child[1:-1]
             elif child[0] == "extends":
@@ -185,6 +191,7 @@ class _ToNodes(Transformer[Token, Any]):
             rules=tuple(rules),
             pos=_pos(meta),
             extends_pos=extends_pos,
+            renewals=tuple(renewals),
         )
 
     def extends_clause(self, meta: Any, children: list[Token]) -> tuple[str, Token]:
@@ -266,6 +273,37 @@ class _ToNodes(Transformer[Token, Any]):
 
     def cite(self, meta: Any, children: list[Token]) -> str:
         return children[0][1:-1]
+
+    def renewal(self, meta: Any, children: list[Any]) -> Renewal:
+        purpose, lasts, ask = str(children[0]), children[1], children[2]
+        reminders = tuple(c for c in children[3:] if isinstance(c, Reminder))
+        silence = next((c for c in children[3:] if isinstance(c, Token)), None)
+        cite = next(
+            (c for c in children[3:] if isinstance(c, str) and not isinstance(c, Token)), None
+        )
+        return Renewal(
+            purpose=purpose,
+            lasts=lasts,
+            ask=ask,
+            reminders=reminders,
+            on_silence=str(silence) if silence is not None else "expire",
+            cite=cite,
+            pos=_pos(meta),
+            silence_pos=_pos(silence) if silence is not None else None,
+        )
+
+    def ask(self, meta: Any, children: list[Any]) -> Duration:
+        duration: Duration = children[0]
+        return duration
+
+    def remind_after_ask(self, meta: Any, children: list[Any]) -> Reminder:
+        return Reminder(children[0], "ask", _pos(meta))
+
+    def remind_before_expiry(self, meta: Any, children: list[Any]) -> Reminder:
+        return Reminder(children[0], "expiry", _pos(meta))
+
+    def silence(self, meta: Any, children: list[Token]) -> Token:
+        return children[0]
 
 
 def parse(text: str, path: str = "<policy>") -> PolicyFile:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,8 +34,11 @@ __all__ = [
     "MAX_SWEEP_WORKERS",
     "ApiSettings",
     "Config",
+    "ConsentSettings",
     "Integration",
     "IntegrationKind",
+    "MailConfig",
+    "MailSecurity",
     "RequestSettings",
     "Schedule",
     "check_api_workers",
@@ -79,6 +83,7 @@ class Schedule:
     checkpoint: str = "0 * * * *"
     expiries: str = "30 1 * * *"
     deliver: str = "*/5 * * * *"
+    consent: str = "0 9 * * *"  # the daily renewal campaign (asks, reminders, expiries)
 
 
 class IntegrationKind(StrEnum):
@@ -157,6 +162,51 @@ class RequestSettings:
     processors: tuple[str, ...] = ()
 
 
+class MailSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """`[mail]`: the SMTP server renewal e-mails go through. The password is read from a 0600
+    file when a message is sent, never kept in gdpr.toml."""
+
+    host: str
+    port: int
+    security: MailSecurity
+    sender: str
+    username: str | None = None
+    password_file: Path | None = None
+    timeout: float = 30.0
+
+    def password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class ConsentSettings:
+    """`[consent]`: limits of renewal campaigns and the controller named in consent receipts."""
+
+    max_messages: int = 3  # per candidate and campaign (one consent's renewal)
+    send_attempts: int = 5  # temporary SMTP failures before a message is given up
+    retry_minutes: int = 30  # first retry delay; doubles per attempt
+    link_days: int = (
+        45  # how long an answer link stays valid (capped at the consent's expiry + 30d)
+    )
+    controller: str = "The controller (set [consent] controller in gdpr.toml)"
+    controller_contact: str = ""
+    controller_address: str = ""
+    controller_email: str = ""
+    controller_url: str = ""
+    policy_url: str = ""
+    storage_locations: tuple[str, ...] = ("EU",)
+    recipients: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
@@ -180,10 +230,17 @@ class Config:
         return tuple(i for i in self.integrations if i.is_target)
 
     requests: RequestSettings = field(default_factory=RequestSettings)
+    mail: MailConfig | None = None  # None: no [mail], renewal campaigns queue nothing
+    consent: ConsentSettings = field(default_factory=ConsentSettings)
 
     @property
     def is_default_sqlite(self) -> bool:
         return self.database_url == default_sqlite_url(self.data_dir)
+
+    @property
+    def public_url(self) -> str | None:
+        """`[api] public_url`: where the public pages (consent answer links) are reached."""
+        return self.api.public_url
 
     @property
     def documents_dir(self) -> Path:
@@ -234,9 +291,10 @@ def load_config(
         "checkpoint",
         "expiries",
         "deliver",
+        "consent",
     }:
         raise BadInput(
-            f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint, expiries and deliver"
+            f"{CONFIG_FILE}: [schedule] takes only sweep, checkpoint, expiries, deliver and consent"
         )
     return Config(
         sweep_workers=_sweep_workers(settings.get("sweep", {}), url),
@@ -251,6 +309,8 @@ def load_config(
         api=_api_settings(settings.get("api", {}), url, root),
         requests=_requests(settings.get("requests", {})),
         integrations=_integrations(settings.get("integration", {}), root),
+        mail=_mail(settings.get("mail"), root),
+        consent=_consent(settings.get("consent", {})),
     )
 
 
@@ -446,6 +506,102 @@ def _calendar(value: object, what: str) -> str:
     if subdivision and subdivision not in supported[country]:
         raise BadInput(f"{what} calendar: {country} has no subdivision '{subdivision}'")
     return f"{country}-{subdivision}" if subdivision else country
+
+
+_MAIL_KEYS = {"host", "port", "security", "username", "password_file", "sender", "timeout"}
+
+
+def _mail(section: object, root: Path) -> MailConfig | None:
+    if section is None:
+        return None
+    where = f"{CONFIG_FILE}: [mail]"
+    if not isinstance(section, dict) or not set(section) <= _MAIL_KEYS:
+        raise BadInput(f"{where} takes only {', '.join(sorted(_MAIL_KEYS))}")
+    host, sender = section.get("host"), section.get("sender")
+    if not isinstance(host, str) or not host.strip():
+        raise BadInput(f"{where} host is required (the SMTP server's name)")
+    if not isinstance(sender, str) or "@" not in sender or any(c in sender for c in "\r\n"):
+        raise BadInput(f"{where} sender is required: an address like privacy@example.com")
+    try:
+        security = MailSecurity(section.get("security", "starttls"))
+    except ValueError:
+        raise BadInput(f"{where} security must be none, starttls or tls") from None
+    default_port = {MailSecurity.NONE: 25, MailSecurity.STARTTLS: 587, MailSecurity.TLS: 465}
+    port = section.get("port", default_port[security])
+    if type(port) is not int or not 1 <= port <= 65535:
+        raise BadInput(f"{where} port must be a whole number from 1 to 65535")
+    timeout = section.get("timeout", 30)
+    if type(timeout) not in (int, float) or not 0 < timeout <= 300:
+        raise BadInput(f"{where} timeout must be seconds, more than 0 and at most 300")
+    username = section.get("username")
+    if username is not None and (not isinstance(username, str) or not username):
+        raise BadInput(f"{where} username must be a non-empty string")
+    password_file = _path(section.get("password_file"), root)
+    if password_file is not None:
+        try:
+            mode = password_file.stat().st_mode
+        except OSError:
+            raise BadInput(f"{where} password_file {password_file} cannot be read") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise BadInput(
+                f"{where} password_file {password_file} is readable by others: chmod 600 it"
+            )
+    if (username is None) != (password_file is None):
+        raise BadInput(f"{where} username and password_file go together")
+    return MailConfig(
+        host=host,
+        port=port,
+        security=security,
+        sender=sender,
+        username=username,
+        password_file=password_file,
+        timeout=float(timeout),
+    )
+
+
+_SILENCE_KEYS = {"renew_on_silence", "auto_renew", "renew_without_answer"}
+_INT_KEYS = {"max_messages": 20, "send_attempts": 20, "retry_minutes": 1440, "link_days": 365}
+_TEXT_KEYS = {
+    "controller",
+    "controller_contact",
+    "controller_address",
+    "controller_email",
+    "controller_url",
+    "policy_url",
+}
+_LIST_KEYS = {"storage_locations", "recipients"}
+
+
+def _consent(section: object) -> ConsentSettings:
+    where = f"{CONFIG_FILE}: [consent]"
+    if not isinstance(section, dict):
+        raise BadInput(f"{where} must be a table")
+    silent = _SILENCE_KEYS & set(section)
+    if silent:
+        raise BadInput(
+            f"{where} {sorted(silent)[0]} is refused: silence never renews a consent "
+            "(GDPR Art. 4(11), 7: a clear affirmative act); without an answer it expires"
+        )
+    unknown = set(section) - set(_INT_KEYS) - _TEXT_KEYS - _LIST_KEYS
+    if unknown:
+        raise BadInput(f"{where} has unknown key {sorted(unknown)[0]}")
+    values: dict[str, Any] = {}
+    for key, top in _INT_KEYS.items():
+        if key in section:
+            v = section[key]
+            if type(v) is not int or not 1 <= v <= top:
+                raise BadInput(f"{where} {key} must be a whole number from 1 to {top}")
+            values[key] = v
+    for key in _TEXT_KEYS & set(section):
+        if not isinstance(section[key], str) or len(section[key]) > 500:
+            raise BadInput(f"{where} {key} must be a string of at most 500 characters")
+        values[key] = section[key]
+    for key in _LIST_KEYS & set(section):
+        v = section[key]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise BadInput(f"{where} {key} must be a list of strings")
+        values[key] = tuple(v)
+    return ConsentSettings(**values)
 
 
 def _sweep_workers(section: object, url: str) -> int | None:

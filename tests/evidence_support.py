@@ -205,6 +205,7 @@ PACK_FILES: tuple[str, ...] = (
     "access.csv",
     "audit-log.jsonl",
     "checkpoint.txt",
+    "consent-renewals.csv",
     "consents.csv",
     "holds.csv",
     "manifest.json",

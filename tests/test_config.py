@@ -167,3 +167,34 @@ class TestIntegrations:
     def test_mistakes_are_one_clear_line(self, tmp_path: Path, toml: str, message: str) -> None:
         with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
             config_with(tmp_path, toml)
+
+
+class TestMailAndConsentSections:
+    """[mail], [consent] and [api] public_url: validated once, one clear line each."""
+
+    def _load(self, tmp_path, text: str):
+        (tmp_path / "gdpr.toml").write_text(text)
+        return load_config(tmp_path, env={})
+
+    def test_mail_defaults_port_by_security(self, tmp_path) -> None:
+        cfg = self._load(
+            tmp_path, '[mail]\nhost = "smtp.x"\nsecurity = "tls"\nsender = "p@x.org"\n'
+        )
+        assert cfg.mail is not None and cfg.mail.port == 465
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ('[mail]\nsender = "p@x.org"\n', "host is required"),
+            ('[mail]\nhost = "h"\n', "sender is required"),
+            ('[mail]\nhost = "h"\nsender = "p@x.org"\nsecurity = "ssl"\n', "none, starttls or tls"),
+            ('[mail]\nhost = "h"\nsender = "p@x.org"\nport = 0\n', "port must be"),
+            ('[mail]\nhost = "h"\nsender = "p@x.org"\nusername = "u"\n', "go together"),
+            ("[consent]\nauto_renew = true\n", "silence never renews"),
+            ("[consent]\nmax_messages = 0\n", "max_messages must be"),
+            ('[api]\npublic_url = "ftp://x"\n', "public_url must be an http(s) URL"),
+        ],
+    )
+    def test_refused(self, tmp_path, text: str, message: str) -> None:
+        with pytest.raises(BadInput, match=re.escape(message)):
+            self._load(tmp_path, text)

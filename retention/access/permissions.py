@@ -32,6 +32,8 @@ class Permission(StrEnum):
     CANDIDATE_EXPORT = "candidate:export"
     CANDIDATE_ERASE = "candidate:erase"
     CONSENT_WRITE = "consent:write"
+    # Run renewal campaigns: the engine reads addresses to send to, the principal never sees them.
+    CONSENT_CAMPAIGN = "consent:campaign"
     HOLD_MANAGE = "hold:manage"
     SWEEP_PLAN = "sweep:plan"
     SWEEP_RUN = "sweep:run"
@@ -65,6 +67,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.CANDIDATE_EXPORT,
                 P.CANDIDATE_ERASE,
                 P.CONSENT_WRITE,
+                P.CONSENT_CAMPAIGN,
                 P.HOLD_MANAGE,
                 P.SWEEP_PLAN,
                 P.SWEEP_RUN,
@@ -80,7 +83,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
         Role.AUDITOR: frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.EVIDENCE_EXPORT, P.SWEEP_PLAN}),
         # Separation of duties: whoever hands out access cannot read what it protects.
         Role.ADMIN: frozenset({P.ACCESS_MANAGE, P.AUDIT_VERIFY}),
-        Role.SCHEDULER: frozenset({P.SWEEP_PLAN, P.SWEEP_RUN, P.AUDIT_VERIFY}),
+        Role.SCHEDULER: frozenset({P.SWEEP_PLAN, P.SWEEP_RUN, P.AUDIT_VERIFY, P.CONSENT_CAMPAIGN}),
         Role.INTEGRATION: frozenset({P.CANDIDATE_WRITE, P.CONSENT_WRITE}),
     }
 )

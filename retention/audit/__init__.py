@@ -8,10 +8,19 @@ installation's database, configuration and keys.
 from __future__ import annotations
 
 from retention.audit.log import (
+    engine_errors,
+    load_signer,
     load_verifier,
     sign_checkpoint,
     store_checkpoint,
     witness_checkpoint,
 )
 
-__all__ = ["load_verifier", "sign_checkpoint", "store_checkpoint", "witness_checkpoint"]
+__all__ = [
+    "engine_errors",
+    "load_signer",
+    "load_verifier",
+    "sign_checkpoint",
+    "store_checkpoint",
+    "witness_checkpoint",
+]

@@ -10,6 +10,7 @@ import click
 
 from retention.commands.access import access, principal
 from retention.commands.audit import audit
+from retention.commands.consent import notice
 from retention.commands.context import AppContext
 from retention.commands.demo import demo
 from retention.commands.evidence import evidence
@@ -39,6 +40,7 @@ GROUPS: tuple[click.Command, ...] = (
     candidate,
     consent,
     request_group,
+    notice,
     hold,
     review,
     sweep,

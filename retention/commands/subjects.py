@@ -150,6 +150,7 @@ def consent() -> None:
 @click.option("--notice", required=True, help="Version of the privacy notice shown.")
 @click.option("--channel", required=True, help="How consent was given, e.g. 'web form'.")
 @click.option("--expires", help="Validity: a duration (24m) or a last day (2027-01-31); <= 10y.")
+@click.option("--language", help="Language of the notice shown (its hash is recorded).")
 @json_option
 @pass_app
 def consent_record(
@@ -159,11 +160,12 @@ def consent_record(
     notice: str,
     channel: str,
     expires: str | None,
+    language: str | None,
     as_json: bool,
 ) -> None:
-    """Record a consent given now."""
+    """Record a consent given now (under a registered notice, its SHA-256 is recorded too)."""
     key = parse_subject_id(subject_id)
-    request = RecordConsent(key, purpose, notice, channel, expires)
+    request = RecordConsent(key, purpose, notice, channel, expires, language)
     row = record_consent(app.installation(), app.authenticate(), request)
     emit(
         as_json,

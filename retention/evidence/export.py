@@ -54,6 +54,7 @@ from retention.evidence.sources import (
     CONSENTS_HEADER,
     GRANTS_HEADER,
     HOLDS_HEADER,
+    RENEWALS_HEADER,
     REQUESTS_HEADER,
     REVIEWS_HEADER,
     Bounds,
@@ -281,6 +282,7 @@ def _write(
         consents = src.consents(bounds)
         coverage = src.coverage(bounds)
         made_at = clock()
+        renewals = src.renewals(bounds, made_at)
         now = Bounds.of(made_at, made_at, period.country)
         open_reviews = src.open_reviews(now)
         if policy_set is not None:
@@ -305,6 +307,7 @@ def _write(
     spread_rows = [p.row() for p in spread]
     digests.append(write_csv(work / PackFile.PROPAGATION, PROPAGATION_HEADER, spread_rows))
     digests.append(write_csv(work / PackFile.REQUESTS, REQUESTS_HEADER, requests))
+    digests.append(write_csv(work / PackFile.CONSENT_RENEWALS, RENEWALS_HEADER, renewals))
     referenced = stream.policy_hashes | run_hashes
     policy_files = write_policies(work, policies, referenced)
     digests += policy_files
@@ -330,6 +333,7 @@ def _write(
         coverage=tuple(coverage),
         consents=tuple(tuple(r) for r in consents),
         propagation=tuple(tuple(r) for r in spread_rows),
+        renewals=tuple(tuple(r) for r in renewals),
         grants=tuple(tuple(g) for g in grants),
         activity=tuple((name, ok, no) for name, _, ok, no in activity),
         holds_count=_rows_in(work / PackFile.HOLDS),

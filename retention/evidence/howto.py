@@ -190,7 +190,8 @@ offline, and names the file and line or entry that fails (exit code 1), or print
 
 ## What is not provable from the log
 
-`holds.csv`, `reviews.csv`, `access.csv`, `consents.csv`, `requests.csv` and `report.html` are
-drawn from the database when the pack was made; the signed manifest proves they were not changed
-since, not that the database told the truth. The audit entries they summarize are in `audit-log.jsonl`.
+`holds.csv`, `reviews.csv`, `access.csv`, `consents.csv`, `consent-renewals.csv`, `requests.csv`,
+`propagation.csv` and `report.html` are drawn from the database when the pack was made; the signed
+manifest proves they were not changed since, not that the database told the truth. The audit
+entries they summarize are in `audit-log.jsonl`.
 """

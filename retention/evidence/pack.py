@@ -92,6 +92,7 @@ class PackFile(StrEnum):
     CONSENTS = "consents.csv"
     PROPAGATION = "propagation.csv"
     REQUESTS = "requests.csv"
+    CONSENT_RENEWALS = "consent-renewals.csv"
     REPORT = "report.html"
     VERIFY = "VERIFY.md"
     MANIFEST = "manifest.json"

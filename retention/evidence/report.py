@@ -49,6 +49,9 @@ class ReportData:
     coverage: tuple[Any, ...] = ()
     consents: tuple[tuple[Any, ...], ...] = ()
     propagation: tuple[tuple[Any, ...], ...] = ()
+    # consent-renewals.csv rows: country, purpose, expiring_30d, asked, reminded, renewed,
+    # withdrawn, expired_unanswered, renewal_rate
+    renewals: tuple[tuple[Any, ...], ...] = ()
     grants: tuple[tuple[Any, ...], ...] = ()
     activity: tuple[tuple[str, int, int], ...] = ()
     holds_count: int = 0
@@ -77,6 +80,7 @@ def bar_chart_svg(
     value: Mapping[tuple[str, str, str], int],
     *,
     title: str,
+    colors: Mapping[str, str] = ACTION_COLORS,
 ) -> str:
     """Grouped stacked bars: one group per `groups` item (months), one bar per `series` item
     (countries), each bar stacked by `stacks` (actions). Drawn as plain SVG shapes."""
@@ -113,7 +117,7 @@ def bar_chart_svg(
                 y -= h
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
-                    f'fill="{ACTION_COLORS.get(k, "#718096")}">'
+                    f'fill="{colors.get(k, "#718096")}">'
                     f"<title>{_e(group)} {_e(s)} {_e(k)}: {n}</title></rect>"
                 )
             parts.append(
@@ -128,7 +132,7 @@ def bar_chart_svg(
     for k in stacks:
         parts.append(
             f'<rect x="{lx}" y="{height - 16}" width="10" height="10" '
-            f'fill="{ACTION_COLORS.get(k, "#718096")}"/>'
+            f'fill="{colors.get(k, "#718096")}"/>'
             f'<text x="{lx + 14}" y="{height - 7}" class="tick">{_e(k)}</text>'
         )
         lx += 90
@@ -195,6 +199,48 @@ def _requests_section(d: ReportData) -> list[str]:
         f"{share} of {len(answered)} answered (fulfilled or refused) on time; "
         f"{d.requests_overdue} open and overdue when the pack was made (requests.csv).</p>",
     ]
+
+
+RENEWAL_COLUMNS = (
+    "country",
+    "purpose",
+    "expiring_30d",
+    "asked",
+    "reminded",
+    "renewed",
+    "withdrawn",
+    "expired_unanswered",
+    "renewal_rate",
+)
+RENEWAL_COLORS: Mapping[str, str] = {
+    "renewed": "#38a169",
+    "withdrawn": "#c53030",
+    "expired unanswered": "#718096",
+    "no answer yet": "#d69e2e",
+}
+
+
+def renewal_chart(rows: Sequence[Sequence[Any]]) -> str:
+    """One bar per country and purpose: its asks, stacked by how they ended."""
+    groups = [f"{r[0]} {r[1]}" for r in rows if int(r[3])]
+    value: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        asked, renewed, withdrawn, expired = int(r[3]), int(r[5]), int(r[6]), int(r[7])
+        if not asked:
+            continue
+        g = f"{r[0]} {r[1]}"
+        value[(g, "asks", "renewed")] = renewed
+        value[(g, "asks", "withdrawn")] = withdrawn
+        value[(g, "asks", "expired unanswered")] = expired
+        value[(g, "asks", "no answer yet")] = max(asked - renewed - withdrawn - expired, 0)
+    return bar_chart_svg(
+        groups,
+        ["asks"],
+        list(RENEWAL_COLORS),
+        value,
+        title="Renewal asks and how they ended",
+        colors=RENEWAL_COLORS,
+    )
 
 
 def render_report(d: ReportData) -> str:
@@ -309,6 +355,17 @@ def render_report(d: ReportData) -> str:
             "No integration targets configured.",
         ),
         *_requests_section(d),
+        "<h2>Consent renewals</h2>",
+        "<p>Renewal campaigns of the period per country and purpose: consents asked to renew, "
+        "and how each ask ended (renewed, withdrawn, expired without an answer after being "
+        "asked; silence never renews). Expiring within 30 days is as of when the pack was made. "
+        "The same figures as <code>gdpr consent report</code>, in consent-renewals.csv.</p>",
+        renewal_chart(d.renewals),
+        _table(
+            [h.replace("_", " ") for h in RENEWAL_COLUMNS],
+            [list(r) for r in d.renewals],
+            "No renewal campaign in the period.",
+        ),
         "<h2>Access</h2>",
         _table(
             [h.replace("_", " ") for h in GRANTS_HEADER],

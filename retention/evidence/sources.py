@@ -35,12 +35,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from audit_log import format_ts
 from policies import PolicySet
+from retention.consent import REPORT_HEADER, renewal_figures
 from retention.sweep import decisions
 
 __all__ = [
     "CONSENTS_HEADER",
     "GRANTS_HEADER",
     "HOLDS_HEADER",
+    "RENEWALS_HEADER",
     "REQUESTS_HEADER",
     "REVIEWS_HEADER",
     "Bounds",
@@ -86,6 +88,7 @@ REQUESTS_HEADER = (
     "days_taken",
     "on_time",
 )
+RENEWALS_HEADER = REPORT_HEADER
 GRANTS_HEADER = (
     "principal",
     "principal_id",
@@ -269,6 +272,17 @@ class Sources:
             for purpose, country, n in self._conn.execute(q):
                 counts.setdefault((purpose, country), [0, 0, 0])[i] = n
         return [[p, cc, *n] for (p, cc), n in sorted(counts.items())]
+
+    def renewals(self, b: Bounds, at: datetime) -> list[Sequence[str | int]]:
+        """Renewal figures per country and purpose (`gdpr consent report`'s), events of the
+        period; `expiring_30d` as of `at` (when the pack is made)."""
+        if self.table("consent_event", "consent-renewals.csv") is None:
+            return []
+        if self.table("mail_outbox", "consent-renewals.csv") is None:
+            return []
+        start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (b.start, b.end))
+        rows = renewal_figures(self._conn, at, start=start, end=end, country=b.country)
+        return [list(r.row()) for r in rows]
 
     def coverage(self, b: Bounds) -> list[CoverageRow]:
         """At the end of the period: subjects per country, and how many hold a consent in force

@@ -93,6 +93,7 @@ class ConsentView:
     given_at: datetime
     expires_at: datetime | None = None
     withdrawn_at: datetime | None = None
+    notice_hash: str | None = None
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> ConsentView:
@@ -105,6 +106,7 @@ class ConsentView:
             given_at=row["given_at"],
             expires_at=row.get("expires_at"),
             withdrawn_at=row.get("withdrawn_at"),
+            notice_hash=row.get("notice_hash"),
         )
 
 
@@ -175,6 +177,7 @@ class RecordConsent:
     notice: str
     channel: str
     expires: str | None = None  # a validity such as 24m
+    language: str | None = None  # of the notice shown: picks its hash among the translations
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ def record_consent(
         notice=request.notice,
         channel=request.channel,
         expires=request.expires,
+        language=request.language,
     )
     return ConsentView.of(row)
 

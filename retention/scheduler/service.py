@@ -1,4 +1,5 @@
-"""The long-running service: the nightly sweep, hourly signed checkpoints, the daily expiry check.
+"""The long-running service: the nightly sweep, hourly signed checkpoints, the daily expiry check
+and the daily consent renewal campaign.
 
 APScheduler 3 runs the jobs on cron triggers from `Config.schedule`, in `Config.timezone` (never
 the host's). Missed runs are coalesced into one, a job never overlaps itself in this process
@@ -37,11 +38,13 @@ from retention.operations import (
     CheckExpiries,
     DeliverMessages,
     DueRequests,
+    RunCampaign,
     RunSweep,
     SignCheckpoint,
     deliver_messages,
     expiry_check,
     requests_due,
+    run_campaign,
     sign_checkpoint,
 )
 from retention.operations import sweep as run_sweep
@@ -60,7 +63,7 @@ __all__ = [
     "serve",
 ]
 
-JOB_NAMES = ("sweep", "checkpoint", "expiries", "deliver")
+JOB_NAMES = ("sweep", "checkpoint", "expiries", "deliver", "consent")
 MISFIRE_GRACE = timedelta(hours=1)
 
 # A job receives the stop flag (set on SIGTERM) and returns a JSON-ready summary.
@@ -125,7 +128,19 @@ def default_jobs(
         done = deliver_messages(installation, principal, DeliverMessages(), stop=stop, clock=clock)
         return done.to_json()
 
-    return {"sweep": sweep, "checkpoint": checkpoint, "expiries": expiries, "deliver": deliver}
+    def consent(stop: threading.Event) -> dict[str, Any]:
+        # The daily renewal campaign: expiries recorded, asks and reminders queued and sent.
+        # Running it twice sends nothing twice (the outbox is unique per consent and step).
+        result = run_campaign(installation, principal, RunCampaign(), clock=clock, stop=stop)
+        return {**result.counts.to_json(), "smtp_connections": result.connections}
+
+    return {
+        "sweep": sweep,
+        "checkpoint": checkpoint,
+        "expiries": expiries,
+        "deliver": deliver,
+        "consent": consent,
+    }
 
 
 def _trigger(cron: str, zone: Any) -> CronTrigger:
@@ -142,6 +157,7 @@ def _crons(installation: Installation) -> dict[str, str]:
         "checkpoint": s.checkpoint,
         "expiries": s.expiries,
         "deliver": s.deliver,
+        "consent": s.consent,
     }
 
 

@@ -23,6 +23,15 @@ from retention.store.audit import (
     via,
 )
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
+from retention.store.consent_history import METHODS, append_event, append_events, notice_hash_for
+from retention.store.consent_tables import (
+    ConsentEvent,
+    ConsentEventKind,
+    MailOutbox,
+    MailStatus,
+    MailUndeliverable,
+    Notice,
+)
 from retention.store.engine import (
     TZDateTime,
     connect,
@@ -72,12 +81,15 @@ from retention.store.sweep_tables import (
 __all__ = [
     "ANONYMOUS",
     "BULK_CACHE_KIB",
+    "METHODS",
     "REQUEST_PERSONAL_COLUMNS",
     "WAITING",
     "Application",
     "Candidate",
     "CandidateStatus",
     "Consent",
+    "ConsentEvent",
+    "ConsentEventKind",
     "DataRequest",
     "Document",
     "Enrollment",
@@ -88,7 +100,11 @@ __all__ = [
     "IntegrationDelivery",
     "IntegrationLink",
     "LegalHold",
+    "MailOutbox",
+    "MailStatus",
+    "MailUndeliverable",
     "MessageState",
+    "Notice",
     "OutboxMessage",
     "Principal",
     "PrincipalKind",
@@ -107,6 +123,8 @@ __all__ = [
     "Token",
     "Via",
     "among",
+    "append_event",
+    "append_events",
     "bulk_insert",
     "bulk_load_settings",
     "check_reason",
@@ -116,6 +134,7 @@ __all__ = [
     "is_postgresql",
     "is_sqlite",
     "last_grant_uses",
+    "notice_hash_for",
     "queue_documents",
     "reader_for",
     "record",

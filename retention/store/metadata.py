@@ -13,6 +13,7 @@ from audit_log import metadata as audit_log_metadata
 from retention.store import (
     access_tables,
     api_tables,
+    consent_tables,
     integration_tables,
     request_tables,
     subject_tables,
@@ -24,6 +25,7 @@ __all__ = ["target_metadata"]
 _TABLE_MODULES = (
     access_tables,
     api_tables,
+    consent_tables,
     integration_tables,
     request_tables,
     subject_tables,

@@ -126,11 +126,19 @@ class Document(SQLModel, table=True):
 class Consent(SQLModel, table=True):
     """One consent event for one purpose (GDPR Art. 7(1): the controller must demonstrate it).
 
-    Renewals are new rows; for a purpose, the consent given last is the one that counts.
+    Renewals are new rows; for a purpose, the consent given last is the one that counts. The
+    row is the current state derived from the appended `consent_event`s (`retention.consent`):
+    each change to it commits with the event that explains it.
     """
 
     __tablename__ = "consent"
-    __table_args__ = (Index("ix_consent_candidate_purpose", "candidate_id", "purpose", "given_at"),)
+    __table_args__ = (
+        Index("ix_consent_candidate_purpose", "candidate_id", "purpose", "given_at"),
+        # Renewal campaigns and expiries select by expiry (a narrow range of a large table).
+        # Not (purpose, expires_at): with `purpose` leading, PostgreSQL without statistics
+        # preferred it for the sweep's per-subject consent join and scanned every consent.
+        Index("ix_consent_expires_at", "expires_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: uuid.UUID = Field(
@@ -138,6 +146,9 @@ class Consent(SQLModel, table=True):
     )
     purpose: str = Field(max_length=64)
     notice_version: str = Field(max_length=64)
+    # The SHA-256 of the notice text it was given under (`notice`); NULL for consents recorded
+    # before notices were registered, or under a version never registered.
+    notice_hash: str | None = Field(default=None, max_length=64)
     channel: str = Field(max_length=64)
     given_at: datetime = Field(sa_type=TZDateTime, nullable=False)
     expires_at: datetime | None = _ts()

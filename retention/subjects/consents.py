@@ -19,7 +19,14 @@ from sqlmodel import col
 from retention.access import Permission
 from retention.durations import check_within_years, resolve_expiry
 from retention.errors import BadInput
-from retention.store import Consent, refuse_personal, table_of
+from retention.store import (
+    Consent,
+    ConsentEventKind,
+    append_event,
+    notice_hash_for,
+    refuse_personal,
+    table_of,
+)
 from retention.subjects.gateway import Gateway, SubjectWork, Then
 
 __all__ = ["list_consents", "record_consent", "withdraw_consent"]
@@ -48,6 +55,7 @@ def record_consent(
     notice: str,
     channel: str,
     expires: str | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     """Record a consent given now (needs consent:write in the subject's country)."""
     _purpose(purpose)
@@ -64,10 +72,12 @@ def record_consent(
         expires_at = None
         if expires is not None:
             expires_at = check_within_years(resolve_expiry(expires, at), at, "--expires")
+        notice_hash = notice_hash_for(conn, purpose, notice, language)
         values = {
             "candidate_id": subject.id,
             "purpose": purpose,
             "notice_version": notice,
+            "notice_hash": notice_hash,
             "channel": channel,
             "given_at": at,
             "expires_at": expires_at,
@@ -75,10 +85,25 @@ def record_consent(
         consent_id = conn.execute(
             table_of(Consent).insert().values(**values).returning(table_of(Consent).c.id)
         ).scalar_one()
+        append_event(
+            conn,
+            candidate_id=subject.id,
+            purpose=purpose,
+            kind=ConsentEventKind.GIVEN,
+            at=at,
+            channel=channel,
+            method="recorded",
+            actor=str(gateway.principal_id),
+            consent_id=consent_id,
+            notice_version=notice,
+            notice_hash=notice_hash,
+            valid_until=expires_at,
+        )
         details = {
             "consent": consent_id,
             "purpose": purpose,
             "notice_version": notice,
+            "notice_hash": notice_hash,
             "channel": channel,
             "expires_at": expires_at,
         }
@@ -88,7 +113,12 @@ def record_consent(
 
 
 def withdraw_consent(
-    gateway: Gateway, subject_id: uuid.UUID, *, purpose: str, then: Then | None = None
+    gateway: Gateway,
+    subject_id: uuid.UUID,
+    *,
+    purpose: str,
+    channel: str = "staff",
+    then: Then | None = None,
 ) -> int:
     """Withdraw the subject's consents for `purpose` still in force; returns how many.
 
@@ -97,6 +127,11 @@ def withdraw_consent(
 
     def work(conn: Connection, subject: Any, at: datetime) -> SubjectWork[int]:
         c = table_of(Consent).c
+        open_rows = conn.execute(
+            select(c.id, c.notice_version, c.notice_hash).where(
+                c.candidate_id == subject.id, c.purpose == purpose, c.withdrawn_at.is_(None)
+            )
+        ).all()
         changed = conn.execute(
             update(table_of(Consent))
             .where(c.candidate_id == subject.id, c.purpose == purpose, c.withdrawn_at.is_(None))
@@ -104,6 +139,20 @@ def withdraw_consent(
         ).rowcount
         if not changed:
             raise BadInput(f"subject {subject.id} has no consent for {purpose} to withdraw")
+        for row in open_rows:
+            append_event(
+                conn,
+                candidate_id=subject.id,
+                purpose=purpose,
+                kind=ConsentEventKind.WITHDRAWN,
+                at=at,
+                channel=channel,
+                method="recorded",
+                actor=str(gateway.principal_id),
+                consent_id=row.id,
+                notice_version=row.notice_version,
+                notice_hash=row.notice_hash,
+            )
         more = {} if then is None else dict(then(conn, at))
         return SubjectWork(changed, {"purpose": purpose, "withdrawn": changed, **more})
 

@@ -45,8 +45,10 @@ class TestDefaults:
         }
         assert ROLE_PERMISSIONS[Role.ADMIN] == {Permission.ACCESS_MANAGE, Permission.AUDIT_VERIFY}
         assert not ROLE_PERMISSIONS[Role.AUDITOR] & personal
-        assert len(ROLE_PERMISSIONS[Role.DPO]) == 14  # request:manage: issue 16
+        # request:manage (issue 16) and consent:campaign (issue 17)
+        assert len(ROLE_PERMISSIONS[Role.DPO]) == 15
         assert Permission.REQUEST_MANAGE in ROLE_PERMISSIONS[Role.DPO]
+        assert Permission.CONSENT_CAMPAIGN in ROLE_PERMISSIONS[Role.SCHEDULER]
 
 
 class TestGrantsInForce:

@@ -170,7 +170,7 @@ class TestHoldAndReviewCommands:
 
 class TestSchedulerCommands:
     def test_jobs_and_run_once(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
-        """`scheduler jobs` lists the four jobs; `run-once expiries` runs one now."""
+        """`scheduler jobs` lists the five jobs; `run-once expiries` runs one now."""
         g, tokens = gdpr
         code, out, _ = g("scheduler", "jobs", "--json", token=tokens["dpo"])
         assert code == 0 and [j["job"] for j in json.loads(out)] == [
@@ -178,6 +178,7 @@ class TestSchedulerCommands:
             "checkpoint",
             "expiries",
             "deliver",
+            "consent",
         ]
         code, out, _ = g("scheduler", "run-once", "expiries", "--json", token=tokens["dpo"])
         assert code == 0 and "consents_expiring_30_days" in json.loads(out)
@@ -215,5 +216,5 @@ class TestSchedulerService:
         _, err = proc.communicate(timeout=180)
         events = [json.loads(x)["event"] for x in [*lines, *err.splitlines()] if x.startswith("{")]
         assert proc.returncode == 0, err
-        assert events.count("scheduler.job") == 4  # sweep, checkpoint, expiries, deliver
+        assert events.count("scheduler.job") == 5  # sweep, checkpoint, expiries, deliver, consent
         assert events[-2:] == ["scheduler.stopping", "scheduler.stopped"]

@@ -112,8 +112,12 @@ class TestDecisions:
             lines[2]
             == "  rule in-process: when status in (in_process) does not match (status is rejected)"
         )
-        assert lines[-2] == "    decided_at = 2025-08-31T10:00:00Z, + 4 weeks"
-        assert lines[-1] == (
+        end = next(i for i, line in enumerate(lines) if line.startswith("decision:"))
+        assert lines[end - 1] == "    decided_at = 2025-08-31T10:00:00Z, + 4 weeks"
+        assert lines[end + 1].startswith(
+            "renewal talent_pool: consent lasts 12 months; ask 30 days"
+        )
+        assert lines[end] == (
             "decision: delete at 2025-09-28T10:00:00Z (due); "
             'cite "Autoriteit Persoonsgegevens; NVP Sollicitatiecode"'
         )

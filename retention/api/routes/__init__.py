@@ -12,6 +12,7 @@ from retention.api.routes import (
     access,
     audit,
     candidates,
+    consent_page,
     evidence,
     holds,
     integrations,
@@ -25,6 +26,7 @@ __all__ = [
     "access",
     "audit",
     "candidates",
+    "consent_page",
     "evidence",
     "holds",
     "integrations",
@@ -43,4 +45,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     evidence.router,
     access.router,
     integrations.router,
+    consent_page.router,
 )

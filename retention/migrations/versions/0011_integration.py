@@ -1,7 +1,7 @@
 """the ATS integration: transactional outbox, inbound deliveries, source links
 
 Revision ID: 0011_integration
-Revises: 0009_requests
+Revises: 0010_consent
 Create Date: 2026-12-01 23:50:00
 
 Self-contained (three new tables, nothing altered), so the lead can re-chain it after 0010.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_integration"
-down_revision: str | None = "0009_requests"
+down_revision: str | None = "0010_consent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
