@@ -3,7 +3,9 @@
 Checked before anything reads the body: a declared `Content-Length` over the limit is refused
 at once, and a body sent in chunks is counted as it is read, so a client cannot make a worker
 buffer more than the limit. Applies to POST, PUT and PATCH; a body must be `application/json`
-or a `+json` type (`application/merge-patch+json`).
+or a `+json` type (`application/merge-patch+json`), except on the public pages for people under
+`/v1/public/` (the consent answer page), whose plain HTML forms work without JavaScript and so
+post `application/x-www-form-urlencoded`, and only that.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from retention.api.problems import ProblemKind, problem_response
 __all__ = ["BodyRules"]
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+PUBLIC_PAGES = "/v1/public/"
+_FORM = "application/x-www-form-urlencoded"
 
 
 def is_json(content_type: str) -> bool:
@@ -23,6 +27,10 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+def is_form(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == _FORM
 
 
 class BodyRules:
@@ -42,11 +50,16 @@ class BodyRules:
             await self._too_large(request_id, scope, receive, send)
             return
         has_body = bool(declared) or "transfer-encoding" in headers
-        if has_body and not is_json(headers.get("content-type", "")):
+        content_type = headers.get("content-type", "")
+        if str(scope.get("path", "")).startswith(PUBLIC_PAGES):
+            accepted, expected = is_form(content_type), _FORM
+        else:
+            accepted, expected = is_json(content_type), "application/json"
+        if has_body and not accepted:
             await problem_response(
                 request_id,
                 ProblemKind.UNSUPPORTED_MEDIA_TYPE,
-                "send the body as application/json",
+                f"send the body as {expected}",
             )(scope, receive, send)
             return
         seen = 0

@@ -374,6 +374,13 @@ SPECS: dict[tuple[str, str], Spec] = {
         401,
         public=True,
     ),
+    # The consent answer page: the link is the credential; a bogus one gets the neutral page.
+    ("GET", "/v1/public/consent/{token}"): Spec(
+        lambda m: Call("GET", "/v1/public/consent/not-a-link"), 404, public=True
+    ),
+    ("POST", "/v1/public/consent/{token}"): Spec(
+        lambda m: Call("POST", "/v1/public/consent/not-a-link"), 404, public=True
+    ),
     ("POST", "/v1/access/enroll"): Spec(
         lambda m: Call("POST", "/v1/access/enroll", json={"code": enrollment_code(m)}),
         200,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
+from retention.api.problems import ProblemKind, problems
 from retention.api.state import ClockDep, InstallationDep
 from retention.operations import (
     ANSWER_PATH,
@@ -51,9 +52,14 @@ _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The answer page, or the page after an answer.", **_HTML},
     404: {"description": "The one neutral page for any link that cannot be used.", **_HTML},
+    **problems(
+        ProblemKind.CONTENT_TOO_LARGE, ProblemKind.UNSUPPORTED_MEDIA_TYPE, authenticated=False
+    ),
 }
 
-Token = Annotated[str, Path(min_length=1, max_length=200)]
+# No length bound here: a link of any other length is as unusable as a tampered one and gets
+# the same neutral page from the operation, not a validation problem that tells them apart.
+Token = Annotated[str, Path()]
 
 
 def visitor_language(request: Request) -> str:
