@@ -450,7 +450,7 @@ class TestAccessCommands:
 class TestNoOnePrincipalAlone:
     """The three escalation paths of issue 13, part 1, through the real entry point."""
 
-    def test_rotating_anothers_token_hands_over_nothing(self, world: World) -> None:
+    def test_rotating_anothers_token_hands_over_nothing(self, world: World, tmp_path: Path) -> None:
         """Admin rotates the DPO's token: no token printed; redeeming the code reads nothing."""
         run = gdpr(world, "principal", "rotate-token", "dpo", "--json", token=world.admin.token)
         assert run.code == 0, run.err
@@ -460,8 +460,9 @@ class TestNoOnePrincipalAlone:
         as_dpo = enroll(world, rotated["enrollment_code"])  # the admin redeems it himself
         run = gdpr(world, "candidate", "show", str(world.nl), token=as_dpo)
         assert run.code == 1 and "is pending approval" in run.err and run.out == ""
-        run = gdpr(world, "candidate", "export", str(world.nl), "--out", "/tmp/x", token=as_dpo)
-        assert run.code == 1 and run.out == ""
+        out = tmp_path / "export.json"
+        run = gdpr(world, "candidate", "export", str(world.nl), "--out", str(out), token=as_dpo)
+        assert run.code == 1 and run.out == "" and not out.exists()
 
     def test_admin_made_principal_reads_nothing_alone(self, world: World) -> None:
         """Admin creates eve and grants her every country: pending, reads nothing until approved."""
