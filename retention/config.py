@@ -73,6 +73,7 @@ class ApiSettings:
     source_rate_per_minute: int = 2400
     auth_failures_per_minute: int = 30
     group_commit: bool = True
+    keep_exports_days: int = 7  # finished evidence exports (job and .zip) kept this long
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,7 @@ _API_KEYS = {
     "source_rate_per_minute",
     "auth_failures_per_minute",
     "group_commit",
+    "keep_exports_days",
 }
 
 
@@ -449,6 +451,7 @@ def _api_settings(section: object, url: str, root: Path) -> ApiSettings:
             section, "auth_failures_per_minute", defaults.auth_failures_per_minute, 0, 10**7
         ),
         group_commit=group_commit,
+        keep_exports_days=_whole(section, "keep_exports_days", defaults.keep_exports_days, 1, 3650),
     )
 
 

@@ -74,6 +74,7 @@ class TestApi:
         api = config_with(tmp_path, "").api
         assert (api.host, api.port, api.workers, api.cors_origins) == ("127.0.0.1", 8000, 1, ())
         assert api.group_commit is True
+        assert api.keep_exports_days == 7
 
     def test_a_full_section(self, tmp_path: Path) -> None:
         toml = (
@@ -86,6 +87,7 @@ class TestApi:
             "max_body_bytes = 65536\n"
             "principal_rate_per_minute = 0\n"
             "group_commit = false\n"
+            "keep_exports_days = 30\n"
         )
         api = config_with(tmp_path, toml, PG).api
         assert (api.host, api.port, api.workers) == ("::1", 9001, 4)
@@ -94,6 +96,7 @@ class TestApi:
         assert api.metrics_token_path == tmp_path.absolute() / "keys/metrics.token"
         assert (api.max_body_bytes, api.principal_rate_per_minute) == (65536, 0)
         assert api.group_commit is False
+        assert api.keep_exports_days == 30
 
     @pytest.mark.parametrize(
         ("toml", "message"),
@@ -108,6 +111,7 @@ class TestApi:
             ("[api]\nmax_body_bytes = 10\n", "max_body_bytes"),
             ("[api]\nport = 8000\n", "[api] takes only"),
             ('[api]\ngroup_commit = "yes"\n', "true or false"),
+            ("[api]\nkeep_exports_days = 0\n", "keep_exports_days must be a whole number"),
         ],
     )
     def test_wrong_values_are_one_line(self, tmp_path: Path, toml: str, message: str) -> None:

@@ -13,13 +13,18 @@ from retention.evidence.export import (
     load_signer,
 )
 from retention.evidence.jobs import (
+    INTERRUPTED,
     ExportJob,
     JobStatus,
     create_job,
+    expired_jobs,
     file_sha256,
+    interrupted,
     job_dir,
     load_job,
+    remove_job,
     save_job,
+    this_process,
 )
 from retention.evidence.policies import PolicyTexts, policy_texts
 from retention.evidence.verdict import PackReport
@@ -27,6 +32,7 @@ from retention.evidence.verify import verify_pack, verify_path
 
 __all__ = [
     "EXPORT_ACTION",
+    "INTERRUPTED",
     "ExportJob",
     "ExportRequest",
     "ExportResult",
@@ -34,13 +40,17 @@ __all__ = [
     "PackReport",
     "PolicyTexts",
     "create_job",
+    "expired_jobs",
     "export_pack",
     "file_sha256",
+    "interrupted",
     "job_dir",
     "load_job",
     "load_signer",
     "policy_texts",
+    "remove_job",
     "save_job",
+    "this_process",
     "verify_pack",
     "verify_path",
 ]

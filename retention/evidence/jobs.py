@@ -5,7 +5,13 @@ A front end that cannot hold a request open for a whole export (the HTTP API) re
 replaced atomically (write a temporary file, rename), so any request of any worker process on
 the host reads either the old or the new state: running, then done (with the pack's name, size,
 SHA-256, fingerprint and verifier key) or failed (with the engine's one-line message). Nothing in
-a record is personal data: ids, dates, a country code, hashes.
+a record is personal data: ids, dates, a country code, hashes, the host and process running it.
+
+Two things keep the folder honest over months of use. A job whose process is gone (the server was
+killed or restarted mid-export) would otherwise say "running" forever: `interrupted` tells it from
+one still running, by the owner's host and process id, or by an age no export reaches. And packs
+are kept only so long (`[api] keep_exports_days`): `expired_jobs` names the finished ones past
+it, which `remove_job` deletes with their pack.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -28,13 +37,21 @@ __all__ = [
     "ExportJob",
     "JobStatus",
     "create_job",
+    "expired_jobs",
     "file_sha256",
+    "interrupted",
     "job_dir",
     "load_job",
+    "remove_job",
     "save_job",
+    "this_process",
 ]
 
 _RECORD = "job.json"
+# No export of this engine runs for a day; a "running" record older than that is a lost process
+# whose pid the system has since given to another.
+MAX_RUNNING = timedelta(hours=24)
+INTERRUPTED = "interrupted: the server stopped before the export finished; start it again"
 
 
 class JobStatus(StrEnum):
@@ -59,6 +76,8 @@ class ExportJob:
     fingerprint: str | None = None
     verifier_key: str | None = None
     error: str | None = None
+    owner_host: str | None = None  # where the export runs, while it runs
+    owner_pid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -89,7 +108,36 @@ class ExportJob:
             fingerprint=data["fingerprint"],
             verifier_key=data["verifier_key"],
             error=data["error"],
+            owner_host=data.get("owner_host"),
+            owner_pid=data.get("owner_pid"),
         )
+
+
+def this_process() -> tuple[str, int]:
+    """The host and process id a running job records as its owner."""
+    return socket.gethostname(), os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, under another user
+    return True
+
+
+def interrupted(job: ExportJob, now: datetime) -> bool:
+    """Whether a job recorded as running will never finish: its process on this host is gone,
+    or it has been "running" longer than any export takes. A job of another host sharing the
+    folder is judged by its age only."""
+    if job.status is not JobStatus.RUNNING:
+        return False
+    if now - job.created_at > MAX_RUNNING:
+        return True
+    host, _ = this_process()
+    return job.owner_host == host and job.owner_pid is not None and not _alive(job.owner_pid)
 
 
 def _exports_dir(config: Config) -> Path:
@@ -124,6 +172,28 @@ def load_job(config: Config, job_id: uuid.UUID) -> ExportJob:
     except FileNotFoundError:
         raise NotFound(f"no evidence export {job_id}") from None
     return ExportJob.from_json(json.loads(text))
+
+
+def expired_jobs(config: Config, now: datetime, keep: timedelta) -> Iterator[ExportJob]:
+    """Finished jobs (done or failed) whose end lies more than `keep` before `now`. A folder
+    without a readable record is not ours to judge and is left alone."""
+    folder = _exports_dir(config)
+    if not folder.is_dir():
+        return
+    for entry in sorted(folder.iterdir()):
+        try:
+            job = ExportJob.from_json(json.loads((entry / _RECORD).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if job.status is JobStatus.RUNNING or job.finished_at is None:
+            continue
+        if now - job.finished_at > keep:
+            yield job
+
+
+def remove_job(config: Config, job_id: uuid.UUID) -> None:
+    """Delete a job's folder: its record and its pack."""
+    shutil.rmtree(job_dir(config, job_id), ignore_errors=True)
 
 
 def file_sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -30,19 +30,24 @@ from retention.clock import Clock, utc_now
 from retention.errors import BadInput, CheckFailed, EngineError, NotFound
 from retention.evidence import (
     EXPORT_ACTION,
+    INTERRUPTED,
     ExportJob,
     ExportRequest,
     ExportResult,
     JobStatus,
     PackReport,
     create_job,
+    expired_jobs,
     export_pack,
     file_sha256,
+    interrupted,
     job_dir,
     load_job,
     load_signer,
     policy_texts,
+    remove_job,
     save_job,
+    this_process,
     verify_path,
 )
 from retention.install import Installation, load_installation_policies
@@ -204,6 +209,8 @@ def start_evidence_export(
         at=clock(),
     )
     load_signer(installation)  # no signing key: say so now, not in a failed job
+    _prune_exports(installation, clock())
+    host, pid = this_process()
     job = create_job(
         config,
         ExportJob(
@@ -214,6 +221,8 @@ def start_evidence_export(
             end=request.end,
             country=request.country,
             created_at=clock(),
+            owner_host=host,
+            owner_pid=pid,
         ),
     )
 
@@ -234,10 +243,17 @@ def start_evidence_export(
                 sha256=file_sha256(path),
                 fingerprint=result.fingerprint,
                 verifier_key=result.verifier_key,
+                owner_host=None,
+                owner_pid=None,
             )
         except EngineError as exc:
             final = dataclasses.replace(
-                job, status=JobStatus.FAILED, finished_at=clock(), error=exc.message
+                job,
+                status=JobStatus.FAILED,
+                finished_at=clock(),
+                error=exc.message,
+                owner_host=None,
+                owner_pid=None,
             )
         except Exception as exc:  # driver messages may quote data: the type only
             log.error("evidence.job_failed", job=str(job.id), error=type(exc).__name__)
@@ -246,17 +262,47 @@ def start_evidence_export(
                 status=JobStatus.FAILED,
                 finished_at=clock(),
                 error=f"internal error ({type(exc).__name__})",
+                owner_host=None,
+                owner_pid=None,
             )
         return save_job(config, final)
 
     return StartedEvidenceExport(job, run)
 
 
-def _job_or_none(installation: Installation, job_id: uuid.UUID) -> ExportJob | None:
+def _prune_exports(installation: Installation, now: datetime) -> None:
+    """Delete finished jobs past `[api] keep_exports_days`, with their packs: a pack is a copy
+    of what the log and a new export give again, and a folder that only grows fills the disk."""
+    config = installation.config
+    keep = timedelta(days=config.api.keep_exports_days)
+    removed = 0
+    for job in expired_jobs(config, now, keep):
+        remove_job(config, job.id)
+        removed += 1
+    if removed:
+        log.info("evidence.exports_pruned", count=removed)
+
+
+def _job_or_none(installation: Installation, job_id: uuid.UUID, now: datetime) -> ExportJob | None:
+    """The job's record; a job whose process is gone is recorded as failed, once."""
     try:
-        return load_job(installation.config, job_id)
+        job = load_job(installation.config, job_id)
     except NotFound:
         return None
+    if interrupted(job, now):
+        job = save_job(
+            installation.config,
+            dataclasses.replace(
+                job,
+                status=JobStatus.FAILED,
+                finished_at=now,
+                error=INTERRUPTED,
+                owner_host=None,
+                owner_pid=None,
+            ),
+        )
+        log.warning("evidence.job_interrupted", job=str(job.id))
+    return job
 
 
 def evidence_export_job(
@@ -267,7 +313,7 @@ def evidence_export_job(
     clock: Clock = utc_now,
 ) -> ExportJob:
     """A job's record (evidence:export for the job's country, every country if unknown)."""
-    job = _job_or_none(installation, request.job_id)
+    job = _job_or_none(installation, request.job_id, clock())
     check_permission(
         installation.engine,
         principal.id,
@@ -290,7 +336,7 @@ def download_evidence(
 ) -> EvidenceDownload:
     """Authorize, and record the download (`evidence.download`, with the pack's SHA-256) before
     the pack is sent; 409 (CheckFailed) while the job runs or after it failed."""
-    job = _job_or_none(installation, request.job_id)
+    job = _job_or_none(installation, request.job_id, clock())
 
     def work(conn: Connection) -> EvidenceDownload:
         require(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retention.audit import log as auditing
-from retention.evidence import verify_path
+from retention.evidence import ExportJob, JobStatus, create_job, job_dir, this_process, verify_path
 from retention.install import Installation
 from tests.access_support import World
 from tests.api.conftest import audit_entries, bearer
@@ -125,3 +128,70 @@ class TestExport:
         response = api.get(f"/v1/evidence/exports/{job.id}/pack", headers=bearer(world.dpo.token))
         assert response.status_code == 409
         assert ("failed" if status == "failed" else "still running") in response.json()["detail"]
+
+
+def _job_record(world: World, status: str, **fields: Any) -> Any:
+    job = ExportJob(
+        id=uuid.uuid4(),
+        status=JobStatus(status),
+        requested_by=world.dpo.principal_id,
+        start=date(2026, 11, 1),
+        end=date(2026, 11, 30),
+        country=None,
+        created_at=world.clock(),
+        **fields,
+    )
+    return create_job(world.installation.config, job)
+
+
+def _gone_pid() -> int:
+    """The id of a process that has ended (and been reaped): nothing runs under it now."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class TestJobsOutliveNoProcess:
+    """A server killed mid-export must not leave a job "running" forever, nor packs for ever."""
+
+    def test_a_job_whose_process_is_gone_reads_as_interrupted(
+        self, api: TestClient, world: World
+    ) -> None:
+        host, _ = this_process()
+        job = _job_record(world, "running", owner_host=host, owner_pid=_gone_pid())
+        polled = api.get(f"/v1/evidence/exports/{job.id}", headers=bearer(world.dpo.token))
+        assert polled.status_code == 200
+        assert polled.json()["status"] == "failed"
+        assert "interrupted" in polled.json()["error"]
+        pack = api.get(f"/v1/evidence/exports/{job.id}/pack", headers=bearer(world.dpo.token))
+        assert pack.status_code == 409 and "failed" in pack.json()["detail"]
+
+    def test_a_job_of_a_live_process_stays_running_until_it_is_a_day_old(
+        self, api: TestClient, world: World
+    ) -> None:
+        host, pid = this_process()
+        job = _job_record(world, "running", owner_host=host, owner_pid=pid)
+        url = f"/v1/evidence/exports/{job.id}"
+        assert api.get(url, headers=bearer(world.dpo.token)).json()["status"] == "running"
+        world.clock.advance(timedelta(hours=25))
+        assert api.get(url, headers=bearer(world.dpo.token)).json()["status"] == "failed"
+
+    def test_finished_packs_past_keep_exports_days_go_when_the_next_export_starts(
+        self, api: TestClient, world: World
+    ) -> None:
+        config = world.installation.config
+        now = world.clock()
+        old = _job_record(world, "done", finished_at=now - timedelta(days=8), pack="p.zip")
+        (job_dir(config, old.id) / "p.zip").write_bytes(b"PK")
+        recent = _job_record(world, "failed", finished_at=now - timedelta(days=6), error="x")
+        running = _job_record(world, "running")
+        stranger = config.data_dir / "exports" / "not-a-job"
+        stranger.mkdir()
+        started = api.post("/v1/evidence/exports", json=PERIOD, headers=bearer(world.dpo.token))
+        assert started.status_code == 202
+        wait_finished(api, world.dpo.token, started.json()["id"])
+        assert not job_dir(config, old.id).exists()
+        assert job_dir(config, recent.id).exists() and job_dir(config, running.id).exists()
+        assert stranger.exists()
+        headers = bearer(world.dpo.token)
+        assert api.get(f"/v1/evidence/exports/{old.id}", headers=headers).status_code == 404
