@@ -30,6 +30,7 @@ nears expiry.
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import threading
 import time
@@ -79,6 +80,7 @@ from retention.store import (
     remove_pending,
     scrub_erased,
     table_of,
+    tagged,
     transaction,
 )
 from retention.sweep.anonymization import Anonymizer, anonymize
@@ -441,8 +443,15 @@ class _Sweep:
                 errors.append(exc)
                 self.failed.set()
 
+        # Each worker runs in a copy of the caller's context: the entries it records carry the
+        # `via` tag of the front end (and request) that started the run.
         threads = [
-            threading.Thread(target=worker, name=f"sweep-worker-{i}", daemon=True)
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(worker,),
+                name=f"sweep-worker-{i}",
+                daemon=True,
+            )
             for i in range(self.workers)
         ]
         for thread in threads:
@@ -761,6 +770,7 @@ class _Sweep:
         event = self.templates.get(key)
         if event is None:
             event = self.event(f"candidate.{action}", subject, self.rule_details(*rule))
+            (event,) = tagged([event])  # copied per subject by `append_alike`, tag included
             self.templates[key] = event
         return event
 

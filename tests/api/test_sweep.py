@@ -70,10 +70,17 @@ class TestRuns:
         run = wait_done(api, world.dpo.token, run_id)
         assert run["status"] == "completed"
         assert run["acted"] >= 1 and run["actor"] == str(world.dpo.principal_id)
-        assert audit_entries(world.engine, subject=subject)[-1]["action"].startswith("candidate.")
-        for action in ("sweep.start", "sweep.finish"):  # traced to the request that started it
-            entry = audit_entries(world.engine, action=action)[-1]
-            assert entry["details"]["via"]["request_id"] == response.headers["X-Request-ID"]
+        acted = audit_entries(world.engine, subject=subject)[-1]
+        assert acted["action"].startswith("candidate.")
+        for entry in (  # every entry of the run is traced to the request that started it
+            acted,
+            audit_entries(world.engine, action="sweep.start")[-1],
+            audit_entries(world.engine, action="sweep.finish")[-1],
+        ):
+            assert entry["details"]["via"] == {
+                "channel": "api",
+                "request_id": response.headers["X-Request-ID"],
+            }
         listed = api.get("/v1/sweep/runs", headers=bearer(world.dpo.token)).json()
         assert [r["id"] for r in listed["items"]] == [run_id]
 
