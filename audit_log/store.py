@@ -509,11 +509,17 @@ class AuditLog:
         """Every stored row in seq order, as read (for verification), in chunks of `chunk`.
 
         Reads through the driver with the columns rendered by the database in the text form the
-        hashed bytes hold, so verification compares strings and no per-row type conversion runs.
+        hashed bytes hold, so verification compares strings and no per-row type conversion runs
+        (on PostgreSQL in the binary protocol, so the bytes are not sent as hex).
         """
         conn = _conn(bind)
         sql = _STORED_SQL[conn.dialect.name]
-        cursor = conn.connection.cursor()
+        if conn.dialect.name == "postgresql":
+            # Binary results: bytea arrives as its bytes, not as hex text the server writes and
+            # the driver reads back, which cost more than reading the rows.
+            cursor = conn.connection.driver_connection.cursor(binary=True)
+        else:
+            cursor = conn.connection.cursor()
         try:
             last = -1
             while True:
