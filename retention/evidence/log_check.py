@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from operator import add, eq, getitem, itemgetter, methodcaller
 from pathlib import Path
@@ -206,19 +206,21 @@ class LogCheck:
         quotes = map(bytes.find, lines, repeat(b'"'), repeat(_ACTION_AT))
         actions = map(_cut, lines, map(slice, repeat(_ACTION_AT), quotes))
         details = list(map(_cut, lines, map(slice, map(add, starts, repeat(len(_DETAILS))), ends)))
-        cells = list(map(self._details.get, details))
-        if None in cells:
-            for i, found in enumerate(cells):
+        cached = list(map(self._details.get, details))
+        if None in cached:
+            for i, found in enumerate(cached):
                 if found is None:
-                    found = cells[i] = self._cells(details[i])
+                    found = cached[i] = self._cells(details[i])
                     if found is None:
                         return False
+        cells = cast(list[tuple[str, bytes, bytes]], cached)
         # (outcome, seq, subject, ts) + (country, before, after) + (action,), as _ROW takes them
-        rows = map(_ROW.__mod__, map(_ROW_ORDER, map(add, map(add, tails, cells), zip(actions))))
+        said = map(_ROW.__mod__, map(_ROW_ORDER, map(add, map(add, tails, cells), zip(actions))))
+        rows: Iterable[bytes] = said
         want, count = self.period.country, len(cells)
         if want is not None:
             mine = list(map(eq, map(itemgetter(0), cells), repeat(want)))
-            rows, count = compress(rows, mine), sum(mine)
+            rows, count = compress(said, mine), sum(mine)
         return self._rows.expect_text(b"".join(rows).decode(), count)
 
     def _cells(self, details: bytes) -> tuple[str, bytes, bytes] | None:
