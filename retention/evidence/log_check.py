@@ -206,11 +206,12 @@ class LogCheck:
         quotes = map(bytes.find, lines, repeat(b'"'), repeat(_ACTION_AT))
         actions = map(_cut, lines, map(slice, repeat(_ACTION_AT), quotes))
         details = list(map(_cut, lines, map(slice, map(add, starts, repeat(len(_DETAILS))), ends)))
-        cached = list(map(self._details.get, details))
+        known = self._details
+        cached = list(map(known.get, details))
         if None in cached:
             for i, found in enumerate(cached):
-                if found is None:
-                    found = cached[i] = self._cells(details[i])
+                if found is None:  # decoded once, then found for the next lines alike
+                    found = cached[i] = known.get(details[i]) or self._cells(details[i])
                     if found is None:
                         return False
         cells = cast(list[tuple[str, bytes, bytes]], cached)
