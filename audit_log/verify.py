@@ -135,10 +135,11 @@ NodeCheck = Callable[[Sequence[tuple[int, int, bytes]]], tuple[int, int] | None]
 """Compares rebuilt (level, index, hash) nodes with stored ones; returns the first that differs."""
 
 _CHUNK = 4096
-# Inside a JSON string: no raw quote (canonical JSON escapes it), an escape consuming one character.
+# JSON strings without escapes or control characters, and their escapes; `_IN` (any character
+# but a quote) reads the values of fixed length, whose control characters `_said_plain` refuses.
 _IN = rb'[^"]'
-_STR = rb'[^"\\]*'
-_ESCAPED = _STR + rb"(?:\\." + _STR + rb")*"
+_STR = rb'[^"\\\x00-\x1f]*'
+_ESCAPED = _STR + rb"(?:\\[^\x00-\x1f]" + _STR + rb")*"
 _HEAD = re.compile(rb'\n\{"action":"(' + _STR + rb')","actor":"(' + _STR + rb')","details":')
 _TAIL = re.compile(
     rb',"outcome":"(' + _STR + rb')","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
@@ -168,7 +169,7 @@ def _chunk_intact(
     group can take in a quote, and the reason is read escape by escape, so the match is a run
     of the line's own top-level tokens. The links, seqs and columns are then each compared as
     one joined string (the columns formatted per entry in C, as `joined_columns` writes them;
-    a backslash in what was read means an escape, which only the entry-by-entry check reads).
+    an escape or a control character in what was read is left to the entry-by-entry check).
     The details are not parsed: the bytes are pinned by their hashes, the root and the signed
     checkpoints, and the columns by this comparison.
     """
@@ -191,9 +192,18 @@ def _chunk_intact(
     if b",".join(map(_SEQ, tails)) != ",".join(map(str, seqs)).encode():
         return None
     said = b"\n".join(map(_SAID.__mod__, map(add, heads, map(_SAID_TAIL, tails))))
-    if b"\\" in said or said != "\n".join(columns).encode():
+    if not _said_plain(said) or said != "\n".join(columns).encode():
         return None
     return hashes
+
+
+_NOT_PLAIN = bytes(range(0x20)).replace(b"\n", b"").replace(b"\x1f", b"") + b"\\"
+
+
+def _said_plain(said: bytes) -> bool:
+    """True when the columns read from the bytes hold no escape (a backslash) and no control
+    character but the separators: what `joined_columns` of the decoded entry would give."""
+    return len(said.translate(None, _NOT_PLAIN)) == len(said)
 
 
 class _Walk:
