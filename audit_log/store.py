@@ -188,7 +188,7 @@ class AuditLog:
         texts: dict[datetime, tuple[str, datetime]] = {}
         entries: list[Entry] = []
         rows: list[EntryRow] = []
-        nodes: list[NodeRow] = []
+        seq = frontier.size
         # Events alike but for their subject (a sweep's, of one rule) share their entries'
         # canonical text; a details mapping is shared by such events, so it keys by identity
         # (every event, and so every key's mapping, lives until this call returns).
@@ -203,14 +203,14 @@ class AuditLog:
                 shape = shapes[key]
             else:
                 shape = shapes[key] = Entry.shape(event, ts_text)
-            entry = Entry.create(frontier.size, ts, prev, event, ts_text, shape)
+            entry = Entry.create(seq, ts, prev, event, ts_text, shape)
             prev = entry.leaf_hash.hex()
-            for node in frontier.append(entry.leaf_hash):
-                if node[0] >= NODE_MIN_LEVEL:
-                    nodes.append(node)
+            seq += 1
             entries.append(entry)
             rows.append((entry.seq, naive, entry.actor, entry.action, entry.subject,
                          entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
+        # The tree a level at a time once the chain is sealed, not a Python call per leaf.
+        nodes = frontier.extend([row[7] for row in rows], NODE_MIN_LEVEL)
         self._store(conn, frontier, prev, rows, nodes)
         return entries
 
@@ -509,11 +509,19 @@ class AuditLog:
         """Every stored row in seq order, as read (for verification), in chunks of `chunk`.
 
         Reads through the driver with the columns rendered by the database in the text form the
-        hashed bytes hold, so verification compares strings and no per-row type conversion runs.
+        hashed bytes hold, so verification compares strings and no per-row type conversion runs
+        (on PostgreSQL in the binary protocol, so the bytes are not sent as hex).
         """
         conn = _conn(bind)
         sql = _STORED_SQL[conn.dialect.name]
-        cursor = conn.connection.cursor()
+        if conn.dialect.name == "postgresql":
+            # Binary results: bytea arrives as its bytes, not as hex text the server writes and
+            # the driver reads back, which cost more than reading the rows.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(binary=True)
+        else:
+            cursor = conn.connection.cursor()
         try:
             last = -1
             while True:

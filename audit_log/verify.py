@@ -135,18 +135,23 @@ NodeCheck = Callable[[Sequence[tuple[int, int, bytes]]], tuple[int, int] | None]
 """Compares rebuilt (level, index, hash) nodes with stored ones; returns the first that differs."""
 
 _CHUNK = 4096
-# JSON strings without escapes or control characters (what the fast path reads as columns).
+# JSON strings without escapes or control characters, and their escapes; `_IN` (any character
+# but a quote) reads the values of fixed length, whose control characters `_said_plain` refuses.
+_IN = rb'[^"]'
 _STR = rb'[^"\\\x00-\x1f]*'
+_ESCAPED = _STR + rb"(?:\\[^\x00-\x1f]" + _STR + rb")*"
 _HEAD = re.compile(rb'\n\{"action":"(' + _STR + rb')","actor":"(' + _STR + rb')","details":')
 _TAIL = re.compile(
-    rb',"outcome":"(' + _STR + rb')","prev":"([0-9a-f]{64})","reason":"' + _STR
-    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f]{8})-'
-    rb'([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"|null),"ts":"([0-9]{4}-[0-9]{2}-'
-    rb'[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6})Z"\}\n'
+    rb',"outcome":"(' + _STR + rb')","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
+    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _IN + rb'{8})-(' + _IN + rb'{4})-(' + _IN
+    + rb'{4})-(' + _IN + rb'{4})-(' + _IN + rb'{12})"|null),"ts":"(' + _IN + rb'{10})T(' + _IN
+    + rb'{15})Z"\}\n'
 )  # fmt: skip
-_OUTCOME = itemgetter(0)
-_SUBJECT = itemgetter(3, 4, 5, 6, 7)  # its five groups of hex digits
-_TS = itemgetter(8, 9)  # date, time
+_LINK = itemgetter(1)
+_SEQ = itemgetter(2)
+# The tail's groups in the order of `joined_columns`: outcome, date, time, the subject's five.
+_SAID_TAIL = itemgetter(0, 8, 9, 3, 4, 5, 6, 7)
+_SAID = b"%s\x1f%s\x1f%s\x1f%s %s\x1f%s%s%s%s%s"  # action, actor + _SAID_TAIL
 
 
 def _chunk_intact(
@@ -160,10 +165,13 @@ def _chunk_intact(
     stored hashes with the recomputed ones, and one regex pass over the bytes joined by newlines
     (canonical JSON holds none) reads each entry's head (action, actor) and its tail after the
     details (outcome, prev, seq, subject, ts). Keys are sorted and strings hold no raw quote, so
-    a tail anchored at the end of its line is the top-level one, whatever the details hold. The
-    links, seqs and columns are then each compared as one joined string. The details are not
-    parsed: the bytes are pinned by their hashes, the root and the signed checkpoints, and the
-    columns by this comparison.
+    a tail anchored at the end of its line is the top-level one, whatever the details hold: no
+    group can take in a quote, and the reason is read escape by escape, so the match is a run
+    of the line's own top-level tokens. The links, seqs and columns are then each compared as
+    one joined string (the columns formatted per entry in C, as `joined_columns` writes them;
+    an escape or a control character in what was read is left to the entry-by-entry check).
+    The details are not parsed: the bytes are pinned by their hashes, the root and the signed
+    checkpoints, and the columns by this comparison.
     """
     n = len(chunk)
     seqs, datas, stored, columns = zip(*chunk, strict=True)
@@ -172,28 +180,30 @@ def _chunk_intact(
     hashes = [sha256(b"\x00" + d).digest() for d in datas]
     if list(stored) != hashes:
         return None
-    body = b"\n" + b"\n".join(datas) + b"\n"
+    body = b"\n".join((b"", *datas, b""))
     if body.count(b"\n") != n + 1:
         return None
     heads, tails = _HEAD.findall(body), _TAIL.findall(body)
     if len(heads) != n or len(tails) != n:
         return None
-    links = b"".join(map(itemgetter(1), tails))
+    links = b"".join(map(_LINK, tails))
     if links != (prev + b"".join(hashes[:-1]).hex()).encode():
         return None
-    if b",".join(map(itemgetter(2), tails)) != ",".join(map(str, seqs)).encode():
+    if b",".join(map(_SEQ, tails)) != ",".join(map(str, seqs)).encode():
         return None
-    # (action, actor) + (outcome,) + (date time,) + (hex,), each row joined as joined_columns.
-    ts = zip(map(b" ".join, map(_TS, tails)))
-    subjects = zip(map(b"".join, map(_SUBJECT, tails)))
-    rows = map(add, map(add, map(add, heads, zip(map(_OUTCOME, tails))), ts), subjects)
-    said = b"\n".join(map(_SEP_B.join, rows))
-    if said != "\n".join(columns).encode():
+    said = b"\n".join(map(_SAID.__mod__, map(add, heads, map(_SAID_TAIL, tails))))
+    if not _said_plain(said) or said != "\n".join(columns).encode():
         return None
     return hashes
 
 
-_SEP_B = _SEP.encode()
+_NOT_PLAIN = bytes(range(0x20)).replace(b"\n", b"").replace(b"\x1f", b"") + b"\\"
+
+
+def _said_plain(said: bytes) -> bool:
+    """True when the columns read from the bytes hold no escape (a backslash) and no control
+    character but the separators: what `joined_columns` of the decoded entry would give."""
+    return len(said.translate(None, _NOT_PLAIN)) == len(said)
 
 
 class _Walk:

@@ -18,9 +18,9 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
-from itertools import repeat
-from operator import add, getitem, methodcaller
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress, repeat
+from operator import add, eq, getitem, itemgetter, methodcaller
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -41,18 +41,22 @@ __all__ = ["LogCheck"]
 
 _BLOCK = 4 << 20
 _PREV = b',"prev":"'
-_hexdigest = methodcaller("hexdigest")
 _cut = cast(Callable[[bytes, slice], bytes], getitem)  # line[span], called in C by map
 
 _DETAILS = b'","details":'
 _OUTCOME = b',"outcome":"'
-_STR = rb'[^"\\\x00-\x1f]*'
+_CANDIDATE = b'{"action":"candidate.'
+_ACTION_AT = len(_CANDIDATE)
+_STR = rb'[^"\\]*'
 _TAIL = re.compile(
-    rb',"outcome":"([a-z_]*)","prev":"[0-9a-f]{64}","reason":"' + _STR
-    + rb'(?:\\[^\x00-\x1f]' + _STR + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"'
-    rb'|null),"ts":"([0-9:.TZ-]*)"\}'
+    rb'^,"outcome":"([a-z_]*)","prev":"[^"]{64}","reason":"' + _STR + rb'(?:\\.' + _STR
+    + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"|null),"ts":"([0-9:.TZ-]*)"\}$',
+    re.MULTILINE,
 )  # fmt: skip
-"""The tail of a line after its details, for the cells that need no CSV quoting."""
+"""The tail of a line from its top-level outcome on: the cells that need no CSV quoting (no
+group can take in a quote, and the reason is read escape by escape)."""
+_ROW = b"%s,%s,%s,%s,%s,%s,%s\n"  # seq, ts, subject, (country, policy, rule), action, outcome, ...
+_ROW_ORDER = itemgetter(1, 3, 2, 5, 7, 0, 6)
 _decode = json.JSONDecoder().decode
 
 
@@ -90,7 +94,8 @@ class LogCheck:
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
         self._prefixes = action_prefixes(actions)
-        self._details: dict[bytes, tuple[str, str, str]] = {}
+        self._candidate_actions = all(p.startswith(_CANDIDATE) for p in self._prefixes)
+        self._details: dict[bytes, tuple[str, bytes, bytes]] = {}
         self._rows: _ActionsCsv | None = None
         self._lineno = 0
         self._prev_line: bytes | None = None
@@ -147,24 +152,25 @@ class LogCheck:
         rest = lines[start:]
         at = list(map(bytes.rfind, rest, repeat(_PREV)))
         if rest and -1 not in at:
-            hashes = list(map(_hexdigest, map(hashlib.sha256, map(b"\x00".__add__, rest))))
+            sha256 = hashlib.sha256
+            hashes = [sha256(b"\x00" + line).digest() for line in rest]
             spans = map(slice, map(add, at, repeat(9)), map(add, at, repeat(73)))
             links = b"".join(map(_cut, rest, spans))
             assert self._expected is not None
-            want = self._expected + "".join(hashes[:-1])
+            want = self._expected + b"".join(hashes[:-1]).hex()
             if links == want.encode() and self._accept(rest, hashes):
                 return True
         return all(self._line(line) for line in rest)
 
-    def _accept(self, lines: list[bytes], hashes: list[str]) -> bool:
+    def _accept(self, lines: list[bytes], hashes: list[bytes]) -> bool:
         if self.entries == 0:
             if _seq_of(lines[0]) != self.period.first_seq:
                 return False  # the slow path names it
-            self.first_leaf = bytes.fromhex(hashes[0])
+            self.first_leaf = hashes[0]
         self._lineno += len(lines)
         self.entries += len(lines)
-        self.last_leaf = bytes.fromhex(hashes[-1])
-        self._expected = hashes[-1]
+        self.last_leaf = hashes[-1]
+        self._expected = hashes[-1].hex()
         self._prev_line = lines[-1]
         if self._rows is not None:
             actions = list(filter(methodcaller("startswith", self._prefixes), lines))
@@ -177,60 +183,61 @@ class LogCheck:
         """Compare the CSV lines of these accepted retention-action lines with the next lines
         of the actions file as one string; False (nothing consumed) when some line is of a form
         only `_action` reads or the text differs, so that the caller compares row by row and
-        names the line at fault."""
-        assert self._rows is not None
-        parts = []
-        csv_line = self._csv_line
-        for line in lines:
-            text = csv_line(line)
-            if text is None:
-                return False
-            if text:
-                parts.append(text)
-        return self._rows.expect_text("".join(parts), len(parts))
+        names the line at fault.
 
-    def _csv_line(self, line: bytes) -> str | None:
-        """The retention-actions.csv line ('' for none) of an accepted (chained) retention-action
-        line, read without decoding all of it; None when the line is of a form only `_action`
-        reads.
-
-        The columns outside the details are read by position and one anchored regex: strings
-        in canonical JSON hold no raw quote, so the last `,"outcome":"` is the top-level one
-        and the details end there. The details of a run's actions repeat, so their cells are
-        decoded and written as CSV once per distinct details text. The line is the one the
+        The lines are cut where their details start and end, and one regex pass over their tails
+        joined by newlines reads the cells after the details (the action is the one of the
+        prefix each line was picked by). The details of a run's actions repeat, so their cells
+        are decoded and written as CSV once per distinct details text. Each line is the one the
         exporter's CSV writer writes for `action_row` of the same bytes.
         """
-        end = line.find(b'"', 11)
-        actor = end + 11  # after '","actor":"'
-        if line[end:actor] != b'","actor":"':
+        assert self._rows is not None
+        if not self._candidate_actions:
+            return False
+        # Strings in canonical JSON hold no raw quote: the first '","details":' ends the actor
+        # and the last ',"outcome":"' starts the tail. Each step runs in C over all the lines.
+        starts = list(map(bytes.find, lines, repeat(_DETAILS)))
+        ends = list(map(bytes.rfind, lines, repeat(_OUTCOME)))
+        if -1 in starts or -1 in ends:
+            return False
+        tails = _TAIL.findall(b"\n".join(map(_cut, lines, map(slice, ends, repeat(None)))))
+        if len(tails) != len(lines):
+            return False
+        quotes = map(bytes.find, lines, repeat(b'"'), repeat(_ACTION_AT))
+        actions = map(_cut, lines, map(slice, repeat(_ACTION_AT), quotes))
+        details = list(map(_cut, lines, map(slice, map(add, starts, repeat(len(_DETAILS))), ends)))
+        known = self._details
+        cached = list(map(known.get, details))
+        if None in cached:
+            for i, found in enumerate(cached):
+                if found is None:  # decoded once, then found for the next lines alike
+                    found = cached[i] = known.get(details[i]) or self._cells(details[i])
+                    if found is None:
+                        return False
+        cells = cast(list[tuple[str, bytes, bytes]], cached)
+        # (outcome, seq, subject, ts) + (country, before, after) + (action,), as _ROW takes them
+        said = map(_ROW.__mod__, map(_ROW_ORDER, map(add, map(add, tails, cells), zip(actions))))
+        rows: Iterable[bytes] = said
+        want, count = self.period.country, len(cells)
+        if want is not None:
+            mine = list(map(eq, map(itemgetter(0), cells), repeat(want)))
+            rows, count = compress(said, mine), sum(mine)
+        return self._rows.expect_text(b"".join(rows).decode(), count)
+
+    def _cells(self, details: bytes) -> tuple[str, bytes, bytes] | None:
+        """`_detail_cells` of a details text (the CSV runs as bytes), kept for its next lines;
+        None when it is not a JSON object."""
+        try:
+            obj = _decode(details.decode())
+        except ValueError:
             return None
-        close = line.find(b'"', actor)
-        if close < 0 or b"\\" in line[actor:close] or not line.startswith(_DETAILS, close):
+        if type(obj) is not dict:
             return None
-        at = line.rfind(_OUTCOME)
-        tail = _TAIL.fullmatch(line, at) if at > close else None
-        if tail is None:
-            return None
-        cells = self._details.get(details := line[close + len(_DETAILS) : at])
-        if cells is None:
-            try:
-                obj = _decode(details.decode())
-            except ValueError:
-                return None
-            if type(obj) is not dict:
-                return None
-            if len(self._details) > 4096:
-                self._details.clear()
-            cells = self._details[details] = _detail_cells(obj)
-        country, before, after = cells
-        if self.period.country is not None and country != self.period.country:
-            return ""  # not a row of this pack
-        outcome, seq, subject, ts = tail.groups()
-        action = line[11:end].decode().removeprefix("candidate.")
-        return (
-            f"{seq.decode()},{ts.decode()},{(subject or b'').decode()},{before},{action},"
-            f"{outcome.decode()},{after}\n"
-        )
+        if len(self._details) > 4096:
+            self._details.clear()
+        country, before, after = _detail_cells(obj)
+        cells = self._details[details] = (country, before.encode(), after.encode())
+        return cells
 
     def _line(self, line: bytes) -> bool:
         """Check one line; False when the chain broke (reported)."""
