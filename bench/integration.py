@@ -137,15 +137,14 @@ def median(values: list[float]) -> float:
 # --- inbound ----------------------------------------------------------------------------------
 
 
+# `gdpr serve` itself (its uvicorn options, its JSON logs, its app factory), on one worker.
 SERVER = textwrap.dedent(
     """
     import sys
-    import uvicorn
-    from retention.api import create_app
+    from retention.api.server import serve
     from retention.config import load_config
-    app = create_app(load_config(sys.argv[1], sys.argv[2], env={}))
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning",
-                access_log=False)
+    config = load_config(sys.argv[1], sys.argv[2], env={})
+    serve(config, host="127.0.0.1", port=int(sys.argv[3]), workers=1)
     """
 )
 
