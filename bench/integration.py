@@ -8,9 +8,10 @@ Three figures, each next to its raw limit measured in the same run:
   the service operation alone, the same server refusing an unknown source (its HTTP stack's
   limit), and HMAC verification plus JSON parsing alone.
 - outbound: outbox messages delivered per second by the worker to a loopback Standard Webhooks
-  receiver (another process: a threaded http.server that verifies each signature) over 16
+  receiver (another process: asyncio streams speaking just enough HTTP/1.1, verifying each
+  signature; ~0.1 ms of CPU a request, several times less than any Python client's) over 16
   concurrent connections, every confirmation recorded and audited. Raw limit: the same number
-  of signed POSTs from 16 threads over one httpx pool, no database.
+  of signed POSTs from 16 threads over one pool of the worker's client (urllib3), no database.
 - sweep: the same seeded demo database (copied, so both runs act on the same rows) swept without
   targets and with two (a generic one and a Greenhouse one); the ratio is the outbox's cost. Runs
   alternate (without, with, with, without...) and medians are printed, on a machine that others
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import urllib3
 from sqlalchemy import create_engine, insert, make_url, select
 from standardwebhooks.webhooks import Webhook
 
@@ -290,8 +292,10 @@ def outbound(factory: DatabaseFactory, workdir: Path, messages: int, runs: int) 
 
 
 def raw_posts(url: str, n: int) -> float:
+    """Signed POSTs from 16 threads over one pool of 16 keep-alive connections, the worker's
+    own client (urllib3), no database: what this machine's Python can send to the receiver."""
     hook = Webhook(WHSEC)
-    client = httpx.Client(limits=httpx.Limits(max_connections=16, max_keepalive_connections=16))
+    client = urllib3.PoolManager(maxsize=16, block=True, retries=False)
     body = json.dumps({"type": "subject.erase", "data": {"subject": str(uuid.uuid4())}})
 
     def post(i: int) -> int:
@@ -303,13 +307,13 @@ def raw_posts(url: str, n: int) -> float:
             "webhook-signature": hook.sign(mid, now, body),
             "content-type": "application/json",
         }
-        return client.post(url, content=body, headers=headers).status_code
+        return client.request("POST", url, body=body.encode(), headers=headers).status
 
     with ThreadPoolExecutor(16) as pool:
         t = time.perf_counter()
         statuses = list(pool.map(post, range(n)))
         seconds = time.perf_counter() - t
-    client.close()
+    client.clear()
     assert set(statuses) == {200}, set(statuses)
     return n / seconds
 
