@@ -50,7 +50,9 @@ _PG_NODES_AND_HEAD = (
 _MOVE_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == HEAD_ID)
-    .values(size=bindparam("size"), last_hash=bindparam("last_hash"), frontier=bindparam("frontier"))
+    .values(
+        size=bindparam("size"), last_hash=bindparam("last_hash"), frontier=bindparam("frontier")
+    )
 )
 _SQLITE_MOVE_HEAD = "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = ?"
 

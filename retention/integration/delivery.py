@@ -40,9 +40,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 
 from audit_log import Event, Outcome
 from audit_log import metadata as audit_metadata
