@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from audit_log.schema import HEAD_ID, audit_entry, audit_head, audit_node
 
@@ -46,6 +46,17 @@ _PG_NODES_AND_HEAD = (
 )
 
 
+# Built once (an append per audited request): the head's move as a ready statement.
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == HEAD_ID)
+    .values(
+        size=bindparam("size"), last_hash=bindparam("last_hash"), frontier=bindparam("frontier")
+    )
+)
+_SQLITE_MOVE_HEAD = "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = ?"
+
+
 def store_rows(
     conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow], head: HeadRow
 ) -> None:
@@ -70,11 +81,12 @@ def store_rows(
         return
     insert_rows(conn, entries, nodes)
     size, last_hash, frontier = head
-    conn.execute(
-        update(audit_head)
-        .where(audit_head.c.id == HEAD_ID)
-        .values(size=size, last_hash=last_hash, frontier=frontier)
-    )
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(_SQLITE_MOVE_HEAD, (size, last_hash, frontier, HEAD_ID))
+        return
+    conn.execute(_MOVE_HEAD, {"size": size, "last_hash": last_hash, "frontier": frontier})
 
 
 def insert_rows(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:

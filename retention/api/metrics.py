@@ -21,7 +21,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from retention.api.problems import ApiProblem, ProblemKind, problems
-from retention.api.state import StateDep, api_state
+from retention.api.state import StateDep
 from retention.install import Installation, secret_is_private
 from retention.operations import service_gauges
 
@@ -136,5 +136,5 @@ def metrics(request: Request, state: StateDep) -> Response:
     if not _allowed(request, state.installation.config.api.metrics_token_path):
         raise ApiProblem(ProblemKind.FORBIDDEN, "metrics answer loopback or the metrics token only")
     registry: ApiMetrics = request.app.state.metrics
-    registry.service.installation = api_state(request).installation
+    registry.service.installation = state.installation
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -59,18 +59,21 @@ class ApiState:
     guards: Guards
 
 
-def api_state(request: Request) -> ApiState:
+# These dependencies only read the app's state: `async def`, so FastAPI calls them on the event
+# loop. A plain `def` dependency is run in the threadpool, one thread hop per dependency per
+# request, which cost more than many endpoints' own work.
+async def api_state(request: Request) -> ApiState:
     state = getattr(request.app.state, "api", None)
     if not isinstance(state, ApiState):
         raise RuntimeError("the app's lifespan did not run: serve it with a lifespan-aware server")
     return state
 
 
-def _installation(state: Annotated[ApiState, Depends(api_state)]) -> Installation:
+async def _installation(state: Annotated[ApiState, Depends(api_state)]) -> Installation:
     return state.installation
 
 
-def _clock(state: Annotated[ApiState, Depends(api_state)]) -> Clock:
+async def _clock(state: Annotated[ApiState, Depends(api_state)]) -> Clock:
     return state.clock
 
 

@@ -4,9 +4,11 @@ Per target, in rounds: claim a batch of due messages (`pending`, or `failed` and
 by stamping `claimed_until` and committing, so that a worker killed at any instant loses
 nothing: its claims expire and a later round sends the same messages again under the same id
 (the receiver's `webhook-id` / `Idempotency-Key`), which is the only way a duplicate can arise.
-The batch is sent by `concurrency` threads over one keep-alive connection pool, no faster than
-`rate` requests per second (a token bucket); then one transaction records every outcome (while
-the next batch is already being sent):
+The batch is sent by `concurrency` threads over one keep-alive connection pool (urllib3: at
+most `concurrency` connections, no retries or redirects of its own; per request it cost half of
+what httpx's client did, and the client was the worker's limit), no faster than `rate` requests
+per second (a token bucket); then one transaction records every outcome (while the next batch
+is already being sent):
 
 - a 2xx: `delivered`, the target's record id (`source_ref`) dropped, and an audit entry
   `integration.delivered` (subject, target, message, attempt, status, the action's seq). A 404
@@ -37,8 +39,10 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+import urllib3
 from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from audit_log import Event, Outcome
 from audit_log import metadata as audit_metadata
@@ -176,7 +180,7 @@ class _Bucket:
 class _Target:
     config: Integration
     credential: str
-    client: httpx.Client
+    client: urllib3.PoolManager
     bucket: _Bucket
     pool: ThreadPoolExecutor
 
@@ -213,11 +217,12 @@ def deliver(
         target = _Target(
             config,
             _credential(config),
-            httpx.Client(
-                timeout=config.timeout_seconds,
-                limits=httpx.Limits(
-                    max_connections=config.concurrency,
-                    max_keepalive_connections=config.concurrency,
+            urllib3.PoolManager(
+                maxsize=config.concurrency,
+                block=True,  # never more than `concurrency` connections to the target
+                retries=False,  # the worker retries, on its own schedule; no redirects
+                timeout=urllib3.Timeout(
+                    connect=config.timeout_seconds, read=config.timeout_seconds
                 ),
             ),
             _Bucket(config.rate, config.concurrency),
@@ -227,7 +232,7 @@ def deliver(
             _deliver_target(installation, target, run, limit, clock, stop)
         finally:
             target.pool.shutdown(wait=True)
-            target.client.close()
+            target.client.clear()
     run.seconds = time.perf_counter() - started
     return run
 
@@ -375,21 +380,29 @@ def _send(target: _Target, msg: Message, clock: Clock, stop: threading.Event) ->
     request: Request = request_for(target.config, target.credential, msg, now)
     try:
         response = target.client.request(
-            request.method, request.url, headers=request.headers, content=request.body
+            request.method, request.url, headers=request.headers, body=request.body
         )
-    except httpx.TimeoutException:
-        return _Outcome(msg, error="timeout")
-    except httpx.TransportError as exc:
-        return _Outcome(msg, error=type(exc).__name__[:64])
+    except HTTPError as exc:
+        return _Outcome(msg, error=_error_code(exc))
     wait = retry_after(response.headers.get("retry-after"), now)
-    if response.status_code in (429, 503) and wait is not None:
+    if response.status in (429, 503) and wait is not None:
         target.bucket.pause(wait.total_seconds())
     return _Outcome(
         msg,
-        status=response.status_code,
+        status=response.status,
         wait=wait,
         absent_confirms=target.config.kind is IntegrationKind.GREENHOUSE,
     )
+
+
+def _error_code(exc: HTTPError) -> str:
+    """A short code for a request that got no response: `timeout`, `ConnectError` (nobody
+    listening, no route, no such host), else the exception's type name."""
+    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3 2
+        return "ConnectError"
+    if isinstance(exc, Urllib3Timeout):  # connect or read
+        return "timeout"
+    return type(exc).__name__[:64]
 
 
 def _record(

@@ -117,18 +117,20 @@ def _refuse(
     clock: Clock,
 ) -> Receipt:
     """Audit a refused request: the source's name (if it is a name) and why, nothing of the body."""
-    with transaction(installation.engine) as conn:
-        record(
-            conn,
-            Event(
-                actor=f"integration:{source}" if _NAME.fullmatch(source) else "integration:?",
-                action="integration.refused",
-                outcome=Outcome.DENIED,
-                reason=reason,
-                details={"source": source if _NAME.fullmatch(source) else None},
-            ),
-            at=clock(),
-        )
+    named = _NAME.fullmatch(source) is not None
+    event = Event(
+        actor=f"integration:{source}" if named else "integration:?",
+        action="integration.refused",
+        outcome=Outcome.DENIED,
+        reason=reason,
+        details={"source": source if named else None},
+    )
+    at = clock()
+    if installation.audit_group is not None:
+        installation.audit_group.append([(event, at)])
+    else:
+        with transaction(installation.engine) as conn:
+            record(conn, event, at=at)
     log.warning("integration.refused", source=source[:64], reason=reason)
     return Receipt(status, reason=reason)
 
@@ -196,14 +198,21 @@ def receive_event(
             delivery_id=verified.delivery_id,
         )
 
-    try:
+    def committed() -> Applied | None:
+        # Under the HTTP API, concurrent events share their commits (`GroupCommit.run`); each
+        # request still answers only once its own event is committed.
+        group = installation.audit_group
+        if group is not None:
+            return group.run(unit)
         with transaction(installation.engine) as conn:
-            applied = unit(conn)
+            return unit(conn)
+
+    try:
+        applied = committed()
     except IntegrityError:
         # Another event about the same new record committed first (PostgreSQL, concurrent
         # requests): once more, and this time the record is found.
-        with transaction(installation.engine) as conn:
-            applied = unit(conn)
+        applied = committed()
     if applied is None:
         return Receipt(ReceiptStatus.DUPLICATE)
     if applied.files:

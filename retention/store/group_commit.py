@@ -16,18 +16,31 @@ wakes the others; whoever queued meanwhile goes in the next group, led by one of
 
 Alone, a caller commits its own entries at once (no waiting for company). Off by default: the
 CLI records in the action's transaction; the HTTP API turns it on (`[api] group_commit`).
+
+Whole units of work share commits the same way (`GroupCommit.run`): a source's inbound events,
+each a small write transaction of its own (the delivery id, the records, the audit entry), one
+per request. The leader runs each queued unit, in its caller's context (so its audit entries
+carry the caller's request id), in one transaction with whatever else is queued, commits once,
+and hands each caller its unit's result; a caller still returns only once its own effect is
+committed. If anything in such a group fails (a unit raises, or the commit does), the group is
+rolled back and every member is run again alone in a transaction of its own, so one caller's
+failure is that caller's only: it gets its own exception, the others their results. On SQLite
+this also keeps concurrent requests from meeting at `BEGIN IMMEDIATE`, where the driver's busy
+handler would put them to sleep for milliseconds at a time.
 Callers read in `reader` (on SQLite a read snapshot without the write lock), so reads do not
 queue behind the group's write.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from audit_log import Event
 from retention.errors import InstallationError
@@ -39,6 +52,8 @@ __all__ = ["GroupCommit", "GroupStats"]
 
 MAX_GROUP = 512
 
+T = TypeVar("T")
+
 log = get_logger(__name__)
 
 
@@ -47,6 +62,20 @@ class _Pending:
     stamped: list[tuple[Event, datetime]]
     finished: bool = False
     error: str | None = None  # the type name of what failed the group
+
+
+@dataclass
+class _Unit(_Pending):
+    """A unit of work (`GroupCommit.run`) and the context of the caller it runs for."""
+
+    unit: Callable[[Connection], Any] | None = None
+    context: contextvars.Context | None = None
+    result: Any = None
+    raised: BaseException | None = None
+
+    def run_in(self, conn: Connection) -> None:
+        assert self.unit is not None and self.context is not None
+        self.result = self.context.run(self.unit, conn)
 
 
 @dataclass
@@ -91,10 +120,35 @@ class GroupCommit:
                 f"the audit entry could not be committed ({mine.error}): nothing was returned"
             )
 
+    def run(self, unit: Callable[[Connection], T]) -> T:
+        """Run `unit(conn)` in a transaction shared with other callers' units and entries; return
+        its result once that transaction committed, or raise what `unit` (or, alone, its own
+        commit) raised. `unit` may run twice: in a group that failed (rolled back) and alone."""
+        mine = _Unit([], unit=unit, context=contextvars.copy_context())
+        with self._cond:
+            self._queue.append(mine)
+            while self._leading and not mine.finished:
+                self._cond.wait()
+            if not mine.finished:
+                self._leading = True
+                group = self._queue[: self.max_group]
+                del self._queue[: self.max_group]
+        if not mine.finished:
+            self._lead(group)
+        if mine.raised is not None:
+            raise mine.raised
+        if mine.error is not None:
+            raise InstallationError(f"the unit of work could not be committed ({mine.error})")
+        result: T = mine.result
+        return result
+
     def _lead(self, group: list[_Pending]) -> None:
         error: str | None = None
         try:
-            self._write([pair for pending in group for pair in pending.stamped])
+            if any(isinstance(pending, _Unit) for pending in group):
+                self._run_units(group)
+            else:
+                self._write([pair for pending in group for pair in pending.stamped])
         except Exception as exc:
             error = type(exc).__name__
             log.error("group_commit.failed", entries=len(group), error=error)
@@ -109,6 +163,36 @@ class GroupCommit:
             if error is not None:
                 stats.failed_groups += 1
             self._cond.notify_all()
+
+    def _run_units(self, group: list[_Pending]) -> None:
+        """One transaction for the whole group; if it fails, each member alone (see above)."""
+        try:
+            with transaction(self.engine) as conn:
+                stamped = [pair for pending in group for pair in pending.stamped]
+                if stamped:
+                    record_stamped(conn, stamped)
+                for pending in group:
+                    if isinstance(pending, _Unit):
+                        pending.run_in(conn)
+            return
+        except Exception as exc:
+            if len(group) == 1 and isinstance(group[0], _Unit):
+                group[0].raised = exc
+                return
+            log.warning("group_commit.split", members=len(group), error=type(exc).__name__)
+        for pending in group:
+            try:
+                with transaction(self.engine) as conn:
+                    if isinstance(pending, _Unit):
+                        pending.result = None
+                        pending.run_in(conn)
+                    else:
+                        record_stamped(conn, pending.stamped)
+            except Exception as exc:
+                if isinstance(pending, _Unit):
+                    pending.raised = exc
+                else:
+                    pending.error = type(exc).__name__
 
     def _write(self, stamped: list[tuple[Event, datetime]]) -> None:
         """One transaction: one head lock, the group's entries, one commit."""

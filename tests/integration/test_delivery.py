@@ -105,6 +105,37 @@ def erase_from_greenhouse(
     return subjects
 
 
+def run_worker(inst: Installation, world: World, clock: FixedClock, target: str | None = None):
+    """One run of the delivery worker as the DPO (every target, or `target` only)."""
+    request = DeliverMessages() if target is None else DeliverMessages(target)
+    return deliver_messages(inst, dpo(world), request, clock=clock)
+
+
+def three_erased_one_dead(
+    world: World, receiver: Receiver, clock: FixedClock, post_greenhouse, *, key: bool = False
+) -> Installation:
+    """Three subjects from Greenhouse erased here; the generic target answers 500 four times
+    (all three once, then one of them again) and dead-letters after an hour: two of the three
+    reach it, one is dead."""
+    receiver.script = [(500, {})] * 4
+    inst = wired(world, receiver, None, dead_after_hours=1)
+    if key:
+        from tests.evidence_support import install_key
+
+        install_key(inst)
+    erase_from_greenhouse(
+        inst,
+        world,
+        clock,
+        post_greenhouse,
+        ["reject_candidate", "candidate_stage_change", "hire_candidate"],
+    )
+    run_worker(inst, world, clock)
+    clock.advance(timedelta(hours=2))
+    run_worker(inst, world, clock)
+    return inst
+
+
 class TestDelivery:
     def test_an_erasure_reaches_both_targets_and_each_confirmation_is_audited(
         self,
@@ -124,7 +155,7 @@ class TestDelivery:
             ("hrbox", "erase", "pending"),
         ]
         assert all(r["source_ref"] == "greenhouse:265788" for r in rows)
-        done = deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        done = run_worker(inst, world, clock)
         assert done.delivered == {"greenhouse": 1, "hrbox": 1}
         # The generic target: one signed POST (the receiver verified it with the library).
         (req,) = receiver.received
@@ -165,7 +196,7 @@ class TestDelivery:
         with transaction(inst.engine) as conn:
             write_outbox(conn, inst.config.targets, "anonymize", [subject], at=clock())
             anonymize(conn, [(subject, "NL")], at=clock(), anonymizer=Anonymizer())
-        done = deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        done = run_worker(inst, world, clock)
         assert done.delivered == {"greenhouse": 1, "hrbox": 1}
         assert "full_name" in harvest.anonymized["265772"]
 
@@ -180,7 +211,7 @@ class TestDelivery:
         harvest.candidates.clear()
         inst = wired(world, receiver, harvest)
         erase_from_greenhouse(inst, world, clock, post_greenhouse, ["reject_candidate"])
-        done = deliver_messages(inst, dpo(world), DeliverMessages("greenhouse"), clock=clock)
+        done = run_worker(inst, world, clock, "greenhouse")
         assert done.delivered == {"greenhouse": 1}
         (entry,) = audited(inst, "integration.delivered")
         assert entry["details"]["status"] == 404
@@ -202,7 +233,7 @@ class TestDelivery:
             post_greenhouse,
             ["reject_candidate", "candidate_stage_change", "new_candidate_application"],
         )
-        first = deliver_messages(inst, dpo(world), DeliverMessages("greenhouse"), clock=clock)
+        first = run_worker(inst, world, clock, "greenhouse")
         assert first.delivered.get("greenhouse", 0) < 3
         waiting = [
             r for r in outbox(inst) if r["target"] == "greenhouse" and r["state"] != "delivered"
@@ -215,7 +246,7 @@ class TestDelivery:
             time.sleep(harvest.retry_after)
             harvest.calls.clear()
             clock.advance(timedelta(hours=2))
-            deliver_messages(inst, dpo(world), DeliverMessages("greenhouse"), clock=clock)
+            run_worker(inst, world, clock, "greenhouse")
         assert harvest.deleted == {"265788", "265772", "60304594"}
 
     def test_5xx_then_success_is_retried_with_backoff(
@@ -228,17 +259,17 @@ class TestDelivery:
         receiver.script = [(500, {}), (503, {})]
         inst = wired(world, receiver, None)
         erase_from_greenhouse(inst, world, clock, post_greenhouse, ["reject_candidate"])
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         (row,) = outbox(inst)
         assert (row["state"], row["attempts"], row["last_status"]) == ("failed", 1, 500)
         assert clock() + timedelta(seconds=1) <= row["next_at"] <= clock() + timedelta(seconds=2)
         # Not due yet: nothing is sent.
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         assert len(receiver.received) == 1
         clock.advance(timedelta(minutes=5))
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         clock.advance(timedelta(minutes=5))
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         (row,) = outbox(inst)
         assert (row["state"], row["attempts"]) == ("delivered", 3)
         (entry,) = audited(inst, "integration.delivered")
@@ -260,7 +291,7 @@ class TestDelivery:
             inst, world, clock, post_greenhouse, ["reject_candidate", "hire_candidate"]
         )
         for _ in range(3):
-            deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+            run_worker(inst, world, clock)
             clock.advance(timedelta(minutes=30))
         rows = outbox(inst)
         assert all(r["state"] == "failed" and r["last_error"] == "ConnectError" for r in rows)
@@ -268,7 +299,7 @@ class TestDelivery:
         receiver.port = port
         receiver.start()
         clock.advance(timedelta(hours=1))
-        done = deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        done = run_worker(inst, world, clock)
         assert done.delivered == {"hrbox": 2}
 
     def test_dead_letter_after_the_configured_age_then_retry(
@@ -283,9 +314,9 @@ class TestDelivery:
         (subject,) = erase_from_greenhouse(
             inst, world, clock, post_greenhouse, ["reject_candidate"]
         )
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         clock.advance(timedelta(hours=2))
-        done = deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        done = run_worker(inst, world, clock)
         assert done.dead == {"hrbox": 1}
         (entry,) = audited(inst, "integration.dead")
         assert entry["subject"] == str(subject) and entry["outcome"] == "error"
@@ -293,13 +324,13 @@ class TestDelivery:
         status = integration_status(inst, dpo(world), clock=clock)
         assert [(t.target, t.dead) for t in status.targets if t.target == "hrbox"] == [("hrbox", 1)]
         # Dead is final until a person puts it back.
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         assert len(receiver.received) == 2
         assert retry_messages(inst, dpo(world), RetryMessages("hrbox"), clock=clock) == {
             "requeued": {"hrbox": 1}
         }
         receiver.script.clear()
-        done = deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        done = run_worker(inst, world, clock)
         assert done.delivered == {"hrbox": 1}
 
     def test_propagation_figures_match_the_audit_log(
@@ -309,19 +340,8 @@ class TestDelivery:
         clock: FixedClock,
         post_greenhouse,
     ) -> None:
-        receiver.script = [(500, {})] * 4  # all three once, then one of them again
-        inst = wired(world, receiver, None, dead_after_hours=1)
         start = clock() - timedelta(minutes=1)
-        erase_from_greenhouse(
-            inst,
-            world,
-            clock,
-            post_greenhouse,
-            ["reject_candidate", "candidate_stage_change", "hire_candidate"],
-        )
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
-        clock.advance(timedelta(hours=2))
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        inst = three_erased_one_dead(world, receiver, clock, post_greenhouse)
         with transaction(inst.engine) as conn:
             (line,) = [
                 p
@@ -385,7 +405,7 @@ class TestCrash:
         receiver.delay = 0
         # The dead worker's claims lapse; a later run (here: an hour later) takes them over.
         clock.advance(timedelta(hours=1))
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        run_worker(inst, world, clock)
         rows = outbox(inst)
         assert len(rows) == 200 and all(r["state"] == "delivered" for r in rows)
         sent = receiver.ids()
@@ -413,21 +433,9 @@ class TestEvidence:
         import csv
 
         from retention.evidence import ExportRequest, export_pack, load_signer
-        from tests.evidence_support import POLICIES, install_key
+        from tests.evidence_support import POLICIES
 
-        receiver.script = [(500, {})] * 4
-        inst = wired(world, receiver, None, dead_after_hours=1)
-        install_key(inst)
-        erase_from_greenhouse(
-            inst,
-            world,
-            clock,
-            post_greenhouse,
-            ["reject_candidate", "candidate_stage_change", "hire_candidate"],
-        )
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
-        clock.advance(timedelta(hours=2))
-        deliver_messages(inst, dpo(world), DeliverMessages(), clock=clock)
+        inst = three_erased_one_dead(world, receiver, clock, post_greenhouse, key=True)
         day = clock().date()
         request = ExportRequest(day - timedelta(days=1), day, tmp_path / "out", actor="dpo")
         result = export_pack(

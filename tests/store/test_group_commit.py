@@ -1,5 +1,6 @@
 """Group commit: concurrent callers share one append; each returns once its entry is committed;
-a failed commit fails its whole group; the chain stays one line."""
+a failed commit fails its whole group; the chain stays one line. Whole units of work share
+transactions the same way, each in its caller's context; a failing unit fails its caller only."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import OperationalError
 
 from audit_log import Event
 from audit_log.schema import audit_entry
 from retention.errors import InstallationError
-from retention.store import GroupCommit, record_stamped, recorded_via, transaction
+from retention.store import GroupCommit, record, record_stamped, recorded_via, transaction
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -134,3 +135,106 @@ def test_many_threads_one_chain(engine: Engine, callers: int) -> None:
     assert [e["seq"] for e in log] == list(range(len(log)))
     assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log))
     assert group.stats.callers == callers
+
+
+# --- whole units of work (GroupCommit.run) ----------------------------------------------------
+
+
+def unit_call(
+    group: GroupCommit,
+    n: int,
+    results: dict[int, object],
+    *,
+    hold: threading.Event | None = None,
+    entered: threading.Event | None = None,
+    fail: bool = False,
+) -> threading.Thread:
+    """A caller whose unit records `x.N` (in its own request's context) and returns N."""
+
+    def unit(conn: Connection) -> int:
+        record(conn, Event(actor="a", action=f"x.{n}"), at=AT + timedelta(seconds=n))
+        if entered is not None:
+            entered.set()
+        if hold is not None:
+            assert hold.wait(10)
+        if fail:
+            raise ValueError("this unit fails")
+        return n
+
+    def run() -> None:
+        with recorded_via("api", f"req-{n}"):
+            try:
+                results[n] = group.run(unit)
+            except BaseException as exc:
+                results[n] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def queued(group: GroupCommit, n: int) -> None:
+    while True:
+        with group._cond:
+            if len(group._queue) == n:
+                return
+
+
+def test_units_arriving_together_share_one_transaction(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+    results: dict[int, object] = {}
+    first = unit_call(group, 0, results, hold=hold, entered=entered)
+    assert entered.wait(10)
+    others = [unit_call(group, n, results) for n in range(1, 6)]
+    queued(group, 5)
+    assert [t for t in others if not t.is_alive()] == []  # nobody returns before its commit
+    hold.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert results == {n: n for n in range(6)}  # each caller gets its own unit's result
+    assert (group.stats.groups, group.stats.largest, group.stats.callers) == (2, 5, 6)
+    log = entries(engine)
+    mine = {e["action"]: e for e in log if e["action"].startswith("x.")}
+    assert set(mine) == {f"x.{n}" for n in range(6)}
+    for n in range(6):  # a unit run by another caller's thread keeps its own caller's context
+        assert mine[f"x.{n}"]["details"]["via"]["request_id"] == f"req-{n}"
+    assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log))
+
+
+def test_a_failing_unit_fails_its_own_caller_only(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+    results: dict[int, object] = {}
+    first = unit_call(group, 0, results, hold=hold, entered=entered)
+    assert entered.wait(10)
+    others = [unit_call(group, n, results, fail=n == 2) for n in range(1, 5)]
+    queued(group, 4)
+    hold.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert isinstance(results.pop(2), ValueError)  # its own exception, not a generic one
+    assert results == {0: 0, 1: 1, 3: 3, 4: 4}
+    actions = {e["action"] for e in entries(engine)}
+    assert {"x.0", "x.1", "x.3", "x.4"} <= actions
+    assert "x.2" not in actions  # the failed unit's writes were rolled back
+
+
+def test_units_and_entries_share_a_group(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+    results: dict[int, object] = {}
+    errors: list[BaseException] = []
+    first = unit_call(group, 0, results, hold=hold, entered=entered)
+    assert entered.wait(10)
+    entry = call(group, 1, errors)
+    unit = unit_call(group, 2, results)
+    queued(group, 2)
+    hold.set()
+    for t in (first, entry, unit):
+        t.join(10)
+    assert errors == [] and results == {0: 0, 2: 2}
+    assert group.stats.groups == 2
+    log = entries(engine)
+    assert {"x.0", "x.1", "x.2"} <= {e["action"] for e in log}
+    assert [e["seq"] for e in log] == list(range(len(log)))

@@ -1,7 +1,9 @@
 """The API's resource routers, one module per resource, each an `APIRouter` mounted under /v1.
 
 Add a router: write `retention/api/routes/<resource>.py` on the model of `candidates.py`, import
-its `router` here and append it to `ROUTERS` (the order is the order of the OpenAPI tags).
+its `router` here and append it to `ROUTERS` (the order is the order of the OpenAPI tags, and
+the order in which a request's path is matched: the sources' events come first, the busiest
+path by far, where matching against every other route first cost a tenth of the request).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 ROUTERS: tuple[APIRouter, ...] = (
+    integrations.router,
     candidates.router,
     requests.router,
     holds.router,
@@ -44,6 +47,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     evidence.router,
     access.router,
-    integrations.router,
     consent_page.router,
 )
