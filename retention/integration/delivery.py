@@ -31,6 +31,8 @@ import json
 import random
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -217,14 +219,7 @@ def deliver(
         target = _Target(
             config,
             _credential(config),
-            urllib3.PoolManager(
-                maxsize=config.concurrency,
-                block=True,  # never more than `concurrency` connections to the target
-                retries=False,  # the worker retries, on its own schedule; no redirects
-                timeout=urllib3.Timeout(
-                    connect=config.timeout_seconds, read=config.timeout_seconds
-                ),
-            ),
+            _client(config),
             _Bucket(config.rate, config.concurrency),
             ThreadPoolExecutor(config.concurrency, thread_name_prefix=f"deliver-{config.name}"),
         )
@@ -235,6 +230,23 @@ def deliver(
             target.client.clear()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _client(config: Integration) -> urllib3.PoolManager:
+    """The target's connection pool: through the proxy the environment names for its URL
+    (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` exempts its host), as other HTTP clients of
+    the host would reach it, or directly."""
+    options: dict[str, Any] = {
+        "maxsize": config.concurrency,
+        "block": True,  # never more than `concurrency` connections to the target
+        "retries": False,  # the worker retries, on its own schedule; no redirects
+        "timeout": urllib3.Timeout(connect=config.timeout_seconds, read=config.timeout_seconds),
+    }
+    url = urllib.parse.urlsplit(config.url or "")
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 def _deliver_target(

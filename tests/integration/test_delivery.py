@@ -3,12 +3,16 @@ Greenhouse Harvest contract server; retries, Retry-After, outages, dead letters,
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -459,3 +463,89 @@ class TestEvidence:
             "Propagation to the systems that hold a copy"
             in (result.path / "report.html").read_text()
         )
+
+
+class _ForwardProxy:
+    """An HTTP forward proxy on a loopback port (RFC 9112 absolute-form requests): it relays
+    each request to the server its URL names and records the URLs it was asked for."""
+
+    def __init__(self) -> None:
+        seen: list[str] = []
+        self.seen = seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def relay(self) -> None:
+                seen.append(self.path)
+                url = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+                upstream.request(self.command, url.path + (f"?{url.query}" if url.query else ""),
+                                 body=body, headers=headers)  # fmt: skip
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for k, v in answer.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_POST = do_PUT = do_DELETE = relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TestProxy:
+    """The worker reaches targets the way the host's other HTTP clients do: through the proxy
+    its environment names, except for the hosts NO_PROXY exempts."""
+
+    @pytest.fixture
+    def proxy(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[_ForwardProxy]:
+        proxy = _ForwardProxy()
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        yield proxy
+        proxy.close()
+
+    def test_deliveries_go_through_the_environments_proxy(
+        self, world: World, receiver: Receiver, clock: FixedClock, post_greenhouse, proxy
+    ) -> None:
+        inst = wired(world, receiver, None)
+        erase_from_greenhouse(inst, world, clock, post_greenhouse, ["reject_candidate"])
+        run_worker(inst, world, clock)
+        (row,) = outbox(inst)
+        assert row["state"] == "delivered"
+        assert len(receiver.received) == 1
+        assert len(proxy.seen) == 1 and proxy.seen[0].startswith("http://127.0.0.1:")
+
+    def test_no_proxy_exempts_a_target(
+        self,
+        world: World,
+        receiver: Receiver,
+        clock: FixedClock,
+        post_greenhouse,
+        proxy,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        inst = wired(world, receiver, None)
+        erase_from_greenhouse(inst, world, clock, post_greenhouse, ["reject_candidate"])
+        run_worker(inst, world, clock)
+        assert outbox(inst)[0]["state"] == "delivered"
+        assert len(receiver.received) == 1 and proxy.seen == []
