@@ -27,8 +27,8 @@ from audit_log.errors import InvalidEventError, LogStateError
 from audit_log.merkle import (
     Frontier,
     NodeId,
-    Range,
     consistency_ranges,
+    inclusion_nodes,
     inclusion_ranges,
     node_hash,
     perfect_subtrees,
@@ -131,14 +131,17 @@ class _StoredNodes:
         return [found[n] for n in ids]
 
 
-def _aligned(r: Range) -> list[NodeId]:
-    """`perfect_subtrees(*r)`, without the loop for the common case of one perfect subtree."""
-    start, end = r
-    width = end - start
-    if (width & (width - 1)) == 0 and start % width == 0:  # a power of two, aligned
-        level = width.bit_length() - 1
-        return [(level, start >> level)]
-    return perfect_subtrees(start, end)
+def _subtree(leaves: dict[int, bytes], start: int, width: int) -> bytes:
+    """Hash of the perfect subtree of the `width` leaves from `start` (a power of two)."""
+    try:
+        level = [leaves[s] for s in range(start, start + width)]
+    except KeyError as exc:
+        raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=True)
+        level = [sha256(b"\x01" + a + b).digest() for a, b in pairs]
+    return level[0]
 
 
 def _fold(hashes: Sequence[bytes]) -> bytes:
@@ -331,49 +334,58 @@ class AuditLog:
         """Proofs that each entry of `seqs` is in the tree of `size` entries, read together.
 
         The same proofs as `inclusion_proof`, for many entries at once (an access request's
-        trail): every perfect subtree they need is read once, stored nodes by `level` and `idx`
-        and leaf hashes by `seq`, `chunk` keys per statement, instead of a round trip per proof.
+        trail): each path is worked out by bit arithmetic (`inclusion_nodes`), every stored node
+        the paths share is read once, by `level` and `idx`, `chunk` keys per statement, and the
+        leaf hashes of each entry's block of 2^NODE_MIN_LEVEL by `seq` range; a block's small
+        subtrees are hashed once however many proofs need them.
         """
         conn = _conn(bind)
         size = self._size(conn, size)
         for seq in seqs:
             if not 0 <= seq < size:
                 raise LogStateError(f"entry {seq} is not within a tree of {size} entries")
-        per_proof = [inclusion_ranges(seq, size) for seq in seqs]
-        parts: dict[Range, list[NodeId]] = {}
-        for ranges in per_proof:
-            for r in ranges:
-                if r not in parts:
-                    parts[r] = _aligned(r)
-        parts[(0, size)] = perfect_subtrees(0, size)
-        known = self._node_hashes(conn, {n for nodes in parts.values() for n in nodes}, seqs, chunk)
-        hashes = {
-            r: known[nodes[0]] if len(nodes) == 1 else _fold([known[n] for n in nodes])
-            for r, nodes in parts.items()
-        }
-        tree_root = hashes[(0, size)]
-        return [
-            InclusionProof(seq, size, known[(0, seq)], tuple(hashes[r] for r in ranges), tree_root)
-            for seq, ranges in zip(seqs, per_proof, strict=True)
-        ]
+        if not seqs:
+            return []
+        paths = [inclusion_nodes(seq, size) for seq in seqs]
+        wanted = {node for path in paths for node in path}
+        # Subtrees holding the last leaf are incomplete: each is the range up to `size`, the
+        # root of its perfect subtrees; the tree's root likewise.
+        partial: dict[NodeId, list[NodeId]] = {}
+        for level, idx in wanted:
+            if (idx + 1) << level > size:
+                partial[(level, idx)] = perfect_subtrees(idx << level, size)
+        tops = perfect_subtrees(0, size)
+        perfect = (wanted - partial.keys()).union(*partial.values(), tops)
+        stored = {n for n in perfect if n[0] >= NODE_MIN_LEVEL}
+        blocks = {seq >> NODE_MIN_LEVEL for seq in seqs}
+        blocks.update((idx << level) >> NODE_MIN_LEVEL for level, idx in perfect - stored)
+        known, leaves = self._stored_hashes(conn, stored, blocks, chunk)
+        for level, idx in sorted(perfect - stored):
+            if (level, idx) not in known:
+                known[(level, idx)] = _subtree(leaves, idx << level, 1 << level)
+        for node, parts in partial.items():
+            known[node] = _fold([known[n] for n in parts])
+        tree_root = _fold([known[n] for n in tops])
+        try:
+            return [
+                InclusionProof(seq, size, leaves[seq], tuple([known[n] for n in path]), tree_root)
+                for seq, path in zip(seqs, paths, strict=True)
+            ]
+        except KeyError as exc:
+            raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
 
     @staticmethod
-    def _node_hashes(
-        conn: Connection, wanted: set[NodeId], seqs: Sequence[int], chunk: int
-    ) -> dict[NodeId, bytes]:
-        """Hashes of perfect subtrees: stored ones read by key, smaller ones from leaf hashes."""
-        known: dict[NodeId, bytes] = {}
+    def _stored_hashes(
+        conn: Connection, nodes: set[NodeId], blocks: set[int], chunk: int
+    ) -> tuple[dict[NodeId, bytes], dict[int, bytes]]:
+        """Hashes of the stored `nodes` by id, and the leaf hashes of `blocks` by seq."""
         by_level: dict[int, list[int]] = {}
-        leaves: set[int] = set(seqs)
-        for level, idx in wanted:
-            if level >= NODE_MIN_LEVEL:
-                by_level.setdefault(level, []).append(idx)
-            else:
-                leaves.update(range(idx << level, (idx + 1) << level))
+        for level, idx in nodes:
+            by_level.setdefault(level, []).append(idx)
         # Driver SQL with the keys as one array parameter: thousands of keys per statement
         # without a placeholder each (SQLite reads them with json_each, PostgreSQL as an array).
-        # Leaf hashes are read by block of 2^NODE_MIN_LEVEL (a proof needs its leaf's whole
-        # block): one index range per block instead of one lookup per leaf.
+        # Leaf hashes are read by block of 2^NODE_MIN_LEVEL: one index range per block instead
+        # of one lookup per leaf.
         sqlite = conn.dialect.name == "sqlite"
         width = 1 << NODE_MIN_LEVEL
         if sqlite:
@@ -397,35 +409,26 @@ class AuditLog:
         def param(ids: list[int]) -> object:
             return json.dumps(ids) if sqlite else ids
 
+        known: dict[NodeId, bytes] = {}
+        leaves: dict[int, bytes] = {}
         # The DBAPI cursor of this transaction: rows as plain tuples, no result objects.
         cursor = conn.connection.cursor()
         try:
-            for level, ids in by_level.items():
+            for level, ids in sorted(by_level.items()):
                 ids.sort()
                 for i in range(0, len(ids), chunk):
                     cursor.execute(node_sql, (level, param(ids[i : i + chunk])))
                     known.update(((level, idx), bytes(h)) for idx, h in cursor.fetchall())
-            blocks = sorted({seq >> NODE_MIN_LEVEL for seq in leaves})
-            for i in range(0, len(blocks), chunk):
-                cursor.execute(leaf_sql, (param(blocks[i : i + chunk]),))
-                known.update(((0, seq), bytes(h)) for seq, h in cursor.fetchall())
+            ordered = sorted(blocks)
+            for i in range(0, len(ordered), chunk):
+                cursor.execute(leaf_sql, (param(ordered[i : i + chunk]),))
+                leaves.update((seq, bytes(h)) for seq, h in cursor.fetchall())
         finally:
             cursor.close()
-        # The small subtrees, bottom up: each wanted one and the halves below it.
-        small: set[NodeId] = set()
-        for level, idx in wanted:
-            if 0 < level < NODE_MIN_LEVEL:
-                for lv in range(1, level + 1):
-                    shift = level - lv
-                    small.update((lv, i) for i in range(idx << shift, (idx + 1) << shift))
-        for level, idx in sorted(small):
-            known[(level, idx)] = node_hash(
-                known[(level - 1, 2 * idx)], known[(level - 1, 2 * idx + 1)]
-            )
-        missing = [n for n in wanted if n not in known]
+        missing = nodes - known.keys()
         if missing:
             raise LogStateError(f"stored Merkle node {min(missing)} is missing")
-        return known
+        return known, leaves
 
     def consistency_proof(
         self, bind: Connection | Session, size1: int, size2: int | None = None

@@ -304,7 +304,7 @@ class Fulfiller:
                 # each of the subject's entries against that checkpoint.
                 checkpoint, note = store_checkpoint(conn, config, self.register.clock)
                 notes.append(note)
-                trail = subject_trail(conn, config, subject.id, checkpoint.size)
+                trail = subject_trail(conn, config, subject.id, checkpoint.size, checkpoint.root)
                 document = access_document(
                     conn, config, policy_set, subject, request, now, trail,
                     {"size": checkpoint.size, "note": note, "verifier_key": verifier,
