@@ -360,9 +360,8 @@ class AuditLog:
         blocks = {seq >> NODE_MIN_LEVEL for seq in seqs}
         blocks.update((idx << level) >> NODE_MIN_LEVEL for level, idx in perfect - stored)
         known, leaves = self._stored_hashes(conn, stored, blocks, chunk)
-        for level, idx in sorted(perfect - stored):
-            if (level, idx) not in known:
-                known[(level, idx)] = _subtree(leaves, idx << level, 1 << level)
+        for level, idx in perfect - stored:
+            known[(level, idx)] = _subtree(leaves, idx << level, 1 << level)
         for node, parts in partial.items():
             known[node] = _fold([known[n] for n in parts])
         tree_root = _fold([known[n] for n in tops])
