@@ -131,6 +131,42 @@ class _StoredNodes:
         return [found[n] for n in ids]
 
 
+def _small_subtrees(
+    leaves: dict[int, bytes], wanted: set[NodeId], size: int
+) -> Iterator[tuple[NodeId, bytes]]:
+    """The hashes of the `wanted` subtrees below NODE_MIN_LEVEL, from the leaf hashes.
+
+    Each whole block of 2^NODE_MIN_LEVEL leaves that holds one is hashed once, a level at a
+    time (a proof needs a subtree of each level of its leaf's block); only the last block, if
+    it is not whole, is hashed subtree by subtree."""
+    top = NODE_MIN_LEVEL
+    levels: dict[int, list[list[bytes]]] = {}
+    sha256 = hashlib.sha256
+    for level, idx in wanted:
+        if level == 0:
+            if idx not in leaves:
+                raise LogStateError(f"stored leaf hash {idx} is missing")
+            yield (0, idx), leaves[idx]
+            continue
+        block = (idx << level) >> top
+        if (block + 1) << top > size:
+            yield (level, idx), _subtree(leaves, idx << level, 1 << level)
+            continue
+        if block not in levels:
+            first = block << top
+            try:
+                row = [leaves[s] for s in range(first, first + (1 << top))]
+            except KeyError as exc:
+                raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
+            rows = [row]
+            for _ in range(1, top):
+                pairs = zip(row[::2], row[1::2], strict=True)
+                row = [sha256(b"\x01" + a + b).digest() for a, b in pairs]
+                rows.append(row)
+            levels[block] = rows
+        yield (level, idx), levels[block][level][idx & ((1 << (top - level)) - 1)]
+
+
 def _subtree(leaves: dict[int, bytes], start: int, width: int) -> bytes:
     """Hash of the perfect subtree of the `width` leaves from `start` (a power of two)."""
     try:
@@ -360,8 +396,7 @@ class AuditLog:
         blocks = {seq >> NODE_MIN_LEVEL for seq in seqs}
         blocks.update((idx << level) >> NODE_MIN_LEVEL for level, idx in perfect - stored)
         known, leaves = self._stored_hashes(conn, stored, blocks, chunk)
-        for level, idx in perfect - stored:
-            known[(level, idx)] = _subtree(leaves, idx << level, 1 << level)
+        known.update(_small_subtrees(leaves, perfect - stored, size))
         for node, parts in partial.items():
             known[node] = _fold([known[n] for n in parts])
         tree_root = _fold([known[n] for n in tops])
