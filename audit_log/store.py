@@ -131,6 +131,10 @@ class _StoredNodes:
         return [found[n] for n in ids]
 
 
+_DENSE = 4
+"""A level whose wanted nodes are over a quarter of their span is read as one range."""
+
+
 def _small_subtrees(
     leaves: dict[int, bytes], wanted: set[NodeId], size: int
 ) -> Iterator[tuple[NodeId, bytes]]:
@@ -440,6 +444,11 @@ class AuditLog:
                 f" ON e.seq >= b.v * {width} AND e.seq < (b.v + 1) * {width}"
             )
 
+        mark = "?" if sqlite else "%s"
+        span_sql = (  # only placeholders are formatted in
+            f"SELECT idx, hash FROM audit_node WHERE level = {mark} AND idx BETWEEN {mark} AND {mark}"  # noqa: S608
+        )
+
         def param(ids: list[int]) -> object:
             return json.dumps(ids) if sqlite else ids
 
@@ -450,6 +459,15 @@ class AuditLog:
         try:
             for level, ids in sorted(by_level.items()):
                 ids.sort()
+                if len(ids) * _DENSE > ids[-1] - ids[0] + 1:
+                    # Most of the level's nodes in the span are wanted (the upper levels of
+                    # many proofs): one range read in key order beats a probe per key.
+                    cursor.execute(span_sql, (level, ids[0], ids[-1]))
+                    want = set(ids)
+                    known.update(
+                        ((level, idx), bytes(h)) for idx, h in cursor.fetchall() if idx in want
+                    )
+                    continue
                 for i in range(0, len(ids), chunk):
                     cursor.execute(node_sql, (level, param(ids[i : i + chunk])))
                     known.update(((level, idx), bytes(h)) for idx, h in cursor.fetchall())
