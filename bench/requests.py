@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Connection, create_engine, make_url, text
 
 from audit_log import AuditLog, Event
+from audit_log.store import PROOF_SQL
 from retention.access import PrincipalView, Role
 from retention.audit import log as auditing
 from retention.config import load_config
@@ -104,6 +105,35 @@ def plan(conn: Connection, statement: object) -> list[str]:
     return [r[0] for r in conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}")]
 
 
+def proof_plan_params(conn: Connection, seqs: list[int], size: int) -> list[tuple[str, tuple]]:
+    """Parameters like those `inclusion_proofs` binds for this subject (level 4 probes, the
+    densest level's span, the leaves' blocks), for EXPLAIN."""
+    from audit_log.merkle import inclusion_nodes
+
+    sqlite = conn.dialect.name == "sqlite"
+    level4 = sorted({i for s in seqs for lv, i in inclusion_nodes(s, size) if lv == 4})
+    top = max(lv for lv, _ in inclusion_nodes(seqs[0], size))
+    blocks = sorted({s >> 4 for s in seqs})
+
+    def array(ids: list[int]) -> object:
+        return json.dumps(ids) if sqlite else ids
+
+    return [("nodes", (4, array(level4[:5000]))), ("span", (top - 2, 0, 3)),
+            ("leaves", (array(blocks[:5000]),))]  # fmt: skip
+
+
+def driver_plan(conn: Connection, sql: str, params: tuple) -> list[str]:
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return [" ".join(str(c) for c in r[1:]) for r in cursor.fetchall()]
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}", params)
+        return [r[0] for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
 def open_verified(inst: Installation, dpo: PrincipalView, subject: uuid.UUID) -> uuid.UUID:
     received = datetime.now(UTC) - timedelta(days=2)
     opened = ops.open_request(
@@ -156,6 +186,10 @@ def bench_access(url: str, root: Path, total: int, per_subject: int, runs: int) 
         query = subject_entries_query(subject, size)
         for line in plan(conn, query):
             print(f"  plan (subject's entries): {line}")
+        seqs = [r.seq for r in conn.execute(query)]
+        for kind, params in proof_plan_params(conn, seqs, size):
+            for line in driver_plan(conn, PROOF_SQL[conn.dialect.name][kind], params):
+                print(f"  plan (proofs, {kind}): {line}")
         raw_times = []
         for _ in range(runs):
             t = time.perf_counter()
