@@ -145,7 +145,10 @@ PROOF_SQL = {
         f" ON e.seq >= b.value * {_BLOCK} AND e.seq < (b.value + 1) * {_BLOCK}",
     },
     "postgresql": {
-        "nodes": "SELECT idx, hash FROM audit_node WHERE level = %s AND idx = ANY(%s::bigint[])",
+        # The keys joined, not `idx = ANY(...)`: that one the planner ran as a filter over the
+        # level's whole range (the keys as no index condition), which grows with the log.
+        "nodes": "SELECT idx, hash FROM audit_node"
+        " WHERE level = %s AND idx IN (SELECT unnest(%s::bigint[]))",
         "span": "SELECT idx, hash FROM audit_node WHERE level = %s AND idx BETWEEN %s AND %s",
         "leaves": "SELECT e.seq, e.leaf_hash FROM unnest(%s::bigint[]) AS b(v)"  # noqa: S608
         f" JOIN audit_entry AS e ON e.seq >= b.v * {_BLOCK} AND e.seq < (b.v + 1) * {_BLOCK}",
