@@ -195,5 +195,6 @@ class TestKeepClosedThroughTheApiSweep:
             time.sleep(0.05)
         (entry,) = audit_entries(rw.world.engine, action="request.expire")
         assert entry["details"]["request"] == old["id"]
+        assert entry["details"]["via"]["request_id"] == started.headers["X-Request-ID"]
         assert client.get(f"/v1/requests/{old['id']}", headers=dpo(rw)).status_code == 404
         assert client.get(f"/v1/requests/{kept['id']}", headers=dpo(rw)).status_code == 200
