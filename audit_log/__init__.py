@@ -24,6 +24,7 @@ from audit_log.merkle import (
     node_hash,
     verify_consistency,
     verify_inclusion,
+    verify_inclusions,
 )
 from audit_log.note import Signer, Verifier, generate_signing_key, open_note, sign_note
 from audit_log.proof import ConsistencyProof, InclusionProof
@@ -72,5 +73,6 @@ __all__ = [
     "sign_note",
     "verify_consistency",
     "verify_inclusion",
+    "verify_inclusions",
     "verify_log",
 ]

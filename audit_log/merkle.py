@@ -11,7 +11,7 @@ carrying the values seen and expected instead of returning a bare False.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from audit_log.errors import ProofShapeError, RootMismatchError
@@ -100,6 +100,26 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
             out.append((start, start + k))
             start, n, m = start + k, n - k, m - k
     return out[::-1]
+
+
+def inclusion_nodes(index: int, size: int) -> list[NodeId]:
+    """The subtrees whose hashes form PATH(index, D[0:size]), leaf side first, as node ids.
+
+    The same path as `inclusion_ranges`, by bit arithmetic: below the level `inner` where the
+    paths to `index` and to the last leaf part, the sibling at each level; above it, the left
+    sibling wherever `index` has one. Only the sibling at level inner - 1 may be incomplete (it
+    holds the last leaf): its id (level, i) then stands for the range [i << level, size).
+    """
+    if not 0 <= index < size:
+        raise ProofShapeError(f"leaf index {index} is not below tree size {size}")
+    inner = (index ^ (size - 1)).bit_length()
+    out = [(level, (index >> level) ^ 1) for level in range(inner)]
+    i, level = index >> inner, inner
+    while i:
+        if i & 1:
+            out.append((level, i ^ 1))
+        i, level = i >> 1, level + 1
+    return out
 
 
 def consistency_ranges(size1: int, size2: int) -> list[Range]:
@@ -233,8 +253,16 @@ def _inclusion_length(index: int, size: int) -> int:
     return inner + (index >> inner).bit_count()
 
 
-def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
-    """The root that `proof` implies for `leaf` at `index` (RFC 9162 2.1.3.2, steps 1-3)."""
+def root_from_inclusion_proof(
+    index: int,
+    size: int,
+    leaf: bytes,
+    proof: Sequence[bytes],
+    node: Callable[[bytes, bytes], bytes] = node_hash,
+) -> bytes:
+    """The root that `proof` implies for `leaf` at `index` (RFC 9162 2.1.3.2, steps 1-3).
+
+    `node` is the interior hash (`node_hash`, or a memoized one when many proofs share nodes)."""
     if not 0 <= index < size:
         raise ProofShapeError(f"leaf index {index} is not below tree size {size}")
     if len(leaf) != HASH_SIZE:
@@ -243,11 +271,11 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = node(p, r)
             while not fn & 1 and fn:
                 fn, sn = fn >> 1, sn >> 1
         else:
-            r = node_hash(r, p)
+            r = node(r, p)
         fn, sn = fn >> 1, sn >> 1
     return r
 
@@ -259,6 +287,34 @@ def verify_inclusion(
     computed = root_from_inclusion_proof(index, size, leaf, proof)
     if computed != expected_root:
         raise RootMismatchError("inclusion proof root mismatch", expected_root, computed)
+
+
+def verify_inclusions(
+    proofs: Iterable[tuple[int, int, bytes, Sequence[bytes]]], expected_root: bytes
+) -> None:
+    """`verify_inclusion` of each (index, size, leaf, proof) against one root, hashing shared
+    nodes once.
+
+    Proofs of many leaves of one tree meet near the root: a pair (left, right) hashed for one
+    proof is looked up for the next instead of hashed again. Each proof is still checked in
+    full, by the same steps as `verify_inclusion`.
+    """
+    memo: dict[bytes, bytes] = {}
+    sha256 = hashlib.sha256
+
+    def node(left: bytes, right: bytes) -> bytes:
+        pair = left + right
+        found = memo.get(pair)
+        if found is None:
+            found = memo[pair] = sha256(b"\x01" + pair).digest()
+        return found
+
+    for index, size, leaf, proof in proofs:
+        computed = root_from_inclusion_proof(index, size, leaf, proof, node)
+        if computed != expected_root:
+            raise RootMismatchError(
+                f"inclusion proof of leaf {index} root mismatch", expected_root, computed
+            )
 
 
 def verify_consistency(

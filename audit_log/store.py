@@ -27,8 +27,8 @@ from audit_log.errors import InvalidEventError, LogStateError
 from audit_log.merkle import (
     Frontier,
     NodeId,
-    Range,
     consistency_ranges,
+    inclusion_nodes,
     inclusion_ranges,
     node_hash,
     perfect_subtrees,
@@ -135,14 +135,83 @@ class _StoredNodes:
         return [found[n] for n in ids]
 
 
-def _aligned(r: Range) -> list[NodeId]:
-    """`perfect_subtrees(*r)`, without the loop for the common case of one perfect subtree."""
-    start, end = r
-    width = end - start
-    if (width & (width - 1)) == 0 and start % width == 0:  # a power of two, aligned
-        level = width.bit_length() - 1
-        return [(level, start >> level)]
-    return perfect_subtrees(start, end)
+_BLOCK = 1 << NODE_MIN_LEVEL
+PROOF_SQL_KINDS = ("nodes", "span", "leaves")
+PROOF_SQL = {
+    # Driver SQL with the keys as one array parameter: thousands of keys per statement without
+    # a placeholder each (SQLite reads them with json_each, PostgreSQL as an array). Only a
+    # constant, the block width, is formatted in; every value is a bound parameter.
+    "sqlite": {
+        "nodes": "SELECT idx, hash FROM audit_node"
+        " WHERE level = ? AND idx IN (SELECT value FROM json_each(?))",
+        "span": "SELECT idx, hash FROM audit_node WHERE level = ? AND idx BETWEEN ? AND ?",
+        "leaves": "SELECT e.seq, e.leaf_hash FROM json_each(?) AS b CROSS JOIN audit_entry AS e"  # noqa: S608
+        f" ON e.seq >= b.value * {_BLOCK} AND e.seq < (b.value + 1) * {_BLOCK}",
+    },
+    "postgresql": {
+        # The keys joined, not `idx = ANY(...)`: that one the planner ran as a filter over the
+        # level's whole range (the keys as no index condition), which grows with the log.
+        "nodes": "SELECT idx, hash FROM audit_node"
+        " WHERE level = %s AND idx IN (SELECT unnest(%s::bigint[]))",
+        "span": "SELECT idx, hash FROM audit_node WHERE level = %s AND idx BETWEEN %s AND %s",
+        "leaves": "SELECT e.seq, e.leaf_hash FROM unnest(%s::bigint[]) AS b(v)"  # noqa: S608
+        f" JOIN audit_entry AS e ON e.seq >= b.v * {_BLOCK} AND e.seq < (b.v + 1) * {_BLOCK}",
+    },
+}
+"""The statements `inclusion_proofs` reads stored nodes (by key, or a dense span of a level)
+and blocks of leaf hashes with, by dialect (the benchmark shows their plans)."""
+
+_DENSE = 4
+"""A level whose wanted nodes are over a quarter of their span is read as one range."""
+
+
+def _small_subtrees(
+    leaves: dict[int, bytes], wanted: set[NodeId], size: int
+) -> Iterator[tuple[NodeId, bytes]]:
+    """The hashes of the `wanted` subtrees below NODE_MIN_LEVEL, from the leaf hashes.
+
+    Each whole block of 2^NODE_MIN_LEVEL leaves that holds one is hashed once, a level at a
+    time (a proof needs a subtree of each level of its leaf's block); only the last block, if
+    it is not whole, is hashed subtree by subtree."""
+    top = NODE_MIN_LEVEL
+    levels: dict[int, list[list[bytes]]] = {}
+    sha256 = hashlib.sha256
+    for level, idx in wanted:
+        if level == 0:
+            if idx not in leaves:
+                raise LogStateError(f"stored leaf hash {idx} is missing")
+            yield (0, idx), leaves[idx]
+            continue
+        block = (idx << level) >> top
+        if (block + 1) << top > size:
+            yield (level, idx), _subtree(leaves, idx << level, 1 << level)
+            continue
+        if block not in levels:
+            first = block << top
+            try:
+                row = [leaves[s] for s in range(first, first + (1 << top))]
+            except KeyError as exc:
+                raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
+            rows = [row]
+            for _ in range(1, top):
+                pairs = zip(row[::2], row[1::2], strict=True)
+                row = [sha256(b"\x01" + a + b).digest() for a, b in pairs]
+                rows.append(row)
+            levels[block] = rows
+        yield (level, idx), levels[block][level][idx & ((1 << (top - level)) - 1)]
+
+
+def _subtree(leaves: dict[int, bytes], start: int, width: int) -> bytes:
+    """Hash of the perfect subtree of the `width` leaves from `start` (a power of two)."""
+    try:
+        level = [leaves[s] for s in range(start, start + width)]
+    except KeyError as exc:
+        raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=True)
+        level = [sha256(b"\x01" + a + b).digest() for a, b in pairs]
+    return level[0]
 
 
 def _fold(hashes: Sequence[bytes]) -> bytes:
@@ -345,101 +414,91 @@ class AuditLog:
         """Proofs that each entry of `seqs` is in the tree of `size` entries, read together.
 
         The same proofs as `inclusion_proof`, for many entries at once (an access request's
-        trail): every perfect subtree they need is read once, stored nodes by `level` and `idx`
-        and leaf hashes by `seq`, `chunk` keys per statement, instead of a round trip per proof.
+        trail): each path is worked out by bit arithmetic (`inclusion_nodes`), every stored node
+        the paths share is read once, by `level` and `idx`, `chunk` keys per statement, and the
+        leaf hashes of each entry's block of 2^NODE_MIN_LEVEL by `seq` range; a block's small
+        subtrees are hashed once however many proofs need them.
         """
         conn = _conn(bind)
         size = self._size(conn, size)
         for seq in seqs:
             if not 0 <= seq < size:
                 raise LogStateError(f"entry {seq} is not within a tree of {size} entries")
-        per_proof = [inclusion_ranges(seq, size) for seq in seqs]
-        parts: dict[Range, list[NodeId]] = {}
-        for ranges in per_proof:
-            for r in ranges:
-                if r not in parts:
-                    parts[r] = _aligned(r)
-        parts[(0, size)] = perfect_subtrees(0, size)
-        known = self._node_hashes(conn, {n for nodes in parts.values() for n in nodes}, seqs, chunk)
-        hashes = {
-            r: known[nodes[0]] if len(nodes) == 1 else _fold([known[n] for n in nodes])
-            for r, nodes in parts.items()
-        }
-        tree_root = hashes[(0, size)]
-        return [
-            InclusionProof(seq, size, known[(0, seq)], tuple(hashes[r] for r in ranges), tree_root)
-            for seq, ranges in zip(seqs, per_proof, strict=True)
-        ]
+        if not seqs:
+            return []
+        paths = [inclusion_nodes(seq, size) for seq in seqs]
+        wanted = {node for path in paths for node in path}
+        # Subtrees holding the last leaf are incomplete: each is the range up to `size`, the
+        # root of its perfect subtrees; the tree's root likewise.
+        partial: dict[NodeId, list[NodeId]] = {}
+        for level, idx in wanted:
+            if (idx + 1) << level > size:
+                partial[(level, idx)] = perfect_subtrees(idx << level, size)
+        tops = perfect_subtrees(0, size)
+        perfect = (wanted - partial.keys()).union(*partial.values(), tops)
+        stored = {n for n in perfect if n[0] >= NODE_MIN_LEVEL}
+        blocks = {seq >> NODE_MIN_LEVEL for seq in seqs}
+        blocks.update((idx << level) >> NODE_MIN_LEVEL for level, idx in perfect - stored)
+        known, leaves = self._stored_hashes(conn, stored, blocks, chunk)
+        known.update(_small_subtrees(leaves, perfect - stored, size))
+        for node, parts in partial.items():
+            known[node] = _fold([known[n] for n in parts])
+        tree_root = _fold([known[n] for n in tops])
+        try:
+            return [
+                InclusionProof(seq, size, leaves[seq], tuple([known[n] for n in path]), tree_root)
+                for seq, path in zip(seqs, paths, strict=True)
+            ]
+        except KeyError as exc:
+            raise LogStateError(f"stored leaf hash {exc.args[0]} is missing") from None
 
     @staticmethod
-    def _node_hashes(
-        conn: Connection, wanted: set[NodeId], seqs: Sequence[int], chunk: int
-    ) -> dict[NodeId, bytes]:
-        """Hashes of perfect subtrees: stored ones read by key, smaller ones from leaf hashes."""
-        known: dict[NodeId, bytes] = {}
+    def _stored_hashes(
+        conn: Connection, nodes: set[NodeId], blocks: set[int], chunk: int
+    ) -> tuple[dict[NodeId, bytes], dict[int, bytes]]:
+        """Hashes of the stored `nodes` by id, and the leaf hashes of `blocks` by seq."""
         by_level: dict[int, list[int]] = {}
-        leaves: set[int] = set(seqs)
-        for level, idx in wanted:
-            if level >= NODE_MIN_LEVEL:
-                by_level.setdefault(level, []).append(idx)
-            else:
-                leaves.update(range(idx << level, (idx + 1) << level))
+        for level, idx in nodes:
+            by_level.setdefault(level, []).append(idx)
         # Driver SQL with the keys as one array parameter: thousands of keys per statement
         # without a placeholder each (SQLite reads them with json_each, PostgreSQL as an array).
-        # Leaf hashes are read by block of 2^NODE_MIN_LEVEL (a proof needs its leaf's whole
-        # block): one index range per block instead of one lookup per leaf.
+        # Leaf hashes are read by block of 2^NODE_MIN_LEVEL: one index range per block instead
+        # of one lookup per leaf.
         sqlite = conn.dialect.name == "sqlite"
-        width = 1 << NODE_MIN_LEVEL
-        if sqlite:
-            node_sql = (
-                "SELECT idx, hash FROM audit_node"
-                " WHERE level = ? AND idx IN (SELECT value FROM json_each(?))"
-            )
-            leaf_sql = (  # only a constant (the block width) is formatted in
-                "SELECT e.seq, e.leaf_hash FROM json_each(?) AS b CROSS JOIN audit_entry AS e"  # noqa: S608
-                f" ON e.seq >= b.value * {width} AND e.seq < (b.value + 1) * {width}"
-            )
-        else:
-            node_sql = (
-                "SELECT idx, hash FROM audit_node WHERE level = %s AND idx = ANY(%s::bigint[])"
-            )
-            leaf_sql = (
-                "SELECT e.seq, e.leaf_hash FROM unnest(%s::bigint[]) AS b(v) JOIN audit_entry AS e"  # noqa: S608
-                f" ON e.seq >= b.v * {width} AND e.seq < (b.v + 1) * {width}"
-            )
+        node_sql, span_sql, leaf_sql = (PROOF_SQL[conn.dialect.name][k] for k in PROOF_SQL_KINDS)
 
         def param(ids: list[int]) -> object:
             return json.dumps(ids) if sqlite else ids
 
+        known: dict[NodeId, bytes] = {}
+        leaves: dict[int, bytes] = {}
         # The DBAPI cursor of this transaction: rows as plain tuples, no result objects.
         cursor = conn.connection.cursor()
         try:
-            for level, ids in by_level.items():
+            for level, ids in sorted(by_level.items()):
                 ids.sort()
+                if len(ids) * _DENSE > ids[-1] - ids[0] + 1:
+                    # Most of the level's nodes in the span are wanted (the upper levels of
+                    # many proofs): one range read in key order beats a probe per key.
+                    cursor.execute(span_sql, (level, ids[0], ids[-1]))
+                    want = set(ids)
+                    known.update(
+                        ((level, idx), bytes(h)) for idx, h in cursor.fetchall() if idx in want
+                    )
+                    continue
                 for i in range(0, len(ids), chunk):
                     cursor.execute(node_sql, (level, param(ids[i : i + chunk])))
                     known.update(((level, idx), bytes(h)) for idx, h in cursor.fetchall())
-            blocks = sorted({seq >> NODE_MIN_LEVEL for seq in leaves})
-            for i in range(0, len(blocks), chunk):
-                cursor.execute(leaf_sql, (param(blocks[i : i + chunk]),))
-                known.update(((0, seq), bytes(h)) for seq, h in cursor.fetchall())
+            ordered = sorted(blocks)
+            for i in range(0, len(ordered), chunk):
+                cursor.execute(leaf_sql, (param(ordered[i : i + chunk]),))
+                leaves.update((seq, bytes(h)) for seq, h in cursor.fetchall())
         finally:
             cursor.close()
-        # The small subtrees, bottom up: each wanted one and the halves below it.
-        small: set[NodeId] = set()
-        for level, idx in wanted:
-            if 0 < level < NODE_MIN_LEVEL:
-                for lv in range(1, level + 1):
-                    shift = level - lv
-                    small.update((lv, i) for i in range(idx << shift, (idx + 1) << shift))
-        for level, idx in sorted(small):
-            known[(level, idx)] = node_hash(
-                known[(level - 1, 2 * idx)], known[(level - 1, 2 * idx + 1)]
-            )
-        missing = [n for n in wanted if n not in known]
+        missing = nodes - known.keys()
         if missing:
             raise LogStateError(f"stored Merkle node {min(missing)} is missing")
-        return known
+        return known, leaves
 
     def consistency_proof(
         self, bind: Connection | Session, size1: int, size2: int | None = None

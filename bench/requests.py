@@ -15,16 +15,24 @@ large log, and the due list over many requests, next to the raw limits of this m
 Wall time and this process's CPU time are both printed: on a shared machine the wall time
 includes waiting for a core (and, on PostgreSQL, the server's work, which the CPU figure omits).
 
+Seeding ten million entries takes minutes: with --keep DIR the seeded installation of each log
+size (its SQLite file, or on PostgreSQL a database named after the URL's, suffixed with the size)
+is kept in DIR and reused by the next run with the same DIR, sizes and backend (each run adds a
+few entries: its requests and checkpoints). Drop the PostgreSQL ones with --drop-kept.
+
 Run: PYTHONPATH=. python bench/requests.py [--log-entries 10000000] [--subject-entries 10000]
      [--requests 100000] [--runs 3] [--backend sqlite|postgresql] [--part access|due|both]
+     [--keep DIR [--drop-kept]]
 PostgreSQL: --backend postgresql with GDPR_TEST_DATABASE_URL (postgresql+psycopg://...).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,9 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from audit_log import AuditLog, Event
+from audit_log.store import PROOF_SQL
 from retention.access import PrincipalView, Role
 from retention.audit import log as auditing
 from retention.config import load_config
@@ -46,7 +55,7 @@ from retention.operations import requests as ops
 from retention.requests import due_list
 from retention.requests.due import due_query
 from retention.requests.trail import subject_entries_query
-from retention.store import Candidate, RequestType, bulk_insert, connect
+from retention.store import Candidate, RequestType, bulk_insert, connect, migrate
 from retention.testing import DatabaseFactory
 
 CHUNK = 20000
@@ -96,6 +105,35 @@ def plan(conn: Connection, statement: object) -> list[str]:
     return [r[0] for r in conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}")]
 
 
+def proof_plan_params(conn: Connection, seqs: list[int], size: int) -> list[tuple[str, tuple]]:
+    """Parameters like those `inclusion_proofs` binds for this subject (level 4 probes, the
+    densest level's span, the leaves' blocks), for EXPLAIN."""
+    from audit_log.merkle import inclusion_nodes
+
+    sqlite = conn.dialect.name == "sqlite"
+    level4 = sorted({i for s in seqs for lv, i in inclusion_nodes(s, size) if lv == 4})
+    top = max(lv for lv, _ in inclusion_nodes(seqs[0], size))
+    blocks = sorted({s >> 4 for s in seqs})
+
+    def array(ids: list[int]) -> object:
+        return json.dumps(ids) if sqlite else ids
+
+    return [("nodes", (4, array(level4[:5000]))), ("span", (top - 2, 0, 3)),
+            ("leaves", (array(blocks[:5000]),))]  # fmt: skip
+
+
+def driver_plan(conn: Connection, sql: str, params: tuple) -> list[str]:
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return [" ".join(str(c) for c in r[1:]) for r in cursor.fetchall()]
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}", params)
+        return [r[0] for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
 def open_verified(inst: Installation, dpo: PrincipalView, subject: uuid.UUID) -> uuid.UUID:
     received = datetime.now(UTC) - timedelta(days=2)
     opened = ops.open_request(
@@ -105,9 +143,21 @@ def open_verified(inst: Installation, dpo: PrincipalView, subject: uuid.UUID) ->
     return opened.id
 
 
-def bench_access(url: str, root: Path, total: int, per_subject: int, runs: int) -> dict[str, float]:
+def seeded(
+    url: str, root: Path, total: int, per_subject: int
+) -> tuple[Installation, uuid.UUID, uuid.UUID]:
+    """An installation whose log holds `total` entries, `per_subject` of them about one subject:
+    the one kept under `root` (see --keep) if there is one, else a new one; with the dpo's and
+    the subject's ids."""
+    marker = root / "seeded.json"
+    if marker.exists():
+        kept = json.loads(marker.read_text())
+        engine = connect(kept["url"])
+        inst = Installation(load_config(root / "data", kept["url"], env={}), engine)
+        print(f"  reusing the seeded log kept in {root}")
+        return inst, uuid.UUID(kept["dpo"]), uuid.UUID(kept["subject"])
     inst = installation_on(url, root)
-    dpo = PrincipalView(bootstrap_principals(inst)[Role.DPO].principal_id, "dpo")
+    dpo = bootstrap_principals(inst)[Role.DPO].principal_id
     subject = uuid.uuid4()
     now = datetime.now(UTC)
     with inst.engine.begin() as conn:
@@ -119,14 +169,27 @@ def bench_access(url: str, root: Path, total: int, per_subject: int, runs: int) 
         ))  # fmt: skip
     built = build_log(inst, total, subject, per_subject)
     print(f"  log of {total:,} entries built in {built:.0f} s ({total / built:,.0f} entries/s)")
-    if inst.engine.dialect.name == "postgresql":
-        with inst.engine.begin() as conn:
+    with inst.engine.begin() as conn:
+        if inst.engine.dialect.name == "postgresql":
             conn.exec_driver_sql("ANALYZE audit_entry")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+    marker.write_text(json.dumps({"url": url, "dpo": str(dpo), "subject": str(subject)}))
+    return inst, dpo, subject
+
+
+def bench_access(url: str, root: Path, total: int, per_subject: int, runs: int) -> dict[str, float]:
+    inst, dpo_id, subject = seeded(url, root, total, per_subject)
+    dpo = PrincipalView(dpo_id, "dpo")
     with inst.engine.connect() as conn:
         size = AuditLog().head(conn).size
         query = subject_entries_query(subject, size)
         for line in plan(conn, query):
             print(f"  plan (subject's entries): {line}")
+        seqs = [r.seq for r in conn.execute(query)]
+        for kind, params in proof_plan_params(conn, seqs, size):
+            for line in driver_plan(conn, PROOF_SQL[conn.dialect.name][kind], params):
+                print(f"  plan (proofs, {kind}): {line}")
         raw_times = []
         for _ in range(runs):
             t = time.perf_counter()
@@ -203,6 +266,47 @@ def bench_due(url: str, root: Path, count: int, runs: int) -> None:
     inst.engine.dispose()
 
 
+def _admin(server: str, statement: str) -> None:
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def kept_database(keep: Path, server: str | None, size: int, per: int) -> tuple[str, Path]:
+    """The URL and installation root of the kept log of `size` entries, migrated if new."""
+    root = keep / f"{'postgresql' if server else 'sqlite'}-{size}-{per}"
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / "seeded.json").exists():
+        return "", root
+    if server is None:
+        url = f"sqlite:///{root / 'log.sqlite3'}"
+        (root / "log.sqlite3").unlink(missing_ok=True)
+    else:
+        base = make_url(server)
+        name = f"{base.database}_{size}_{per}"
+        _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(server, f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+    shutil.rmtree(root / "data", ignore_errors=True)
+    engine = connect(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url, root
+
+
+def drop_kept(keep: Path, server: str | None) -> None:
+    for marker in sorted(keep.glob("*/seeded.json")):
+        url = json.loads(marker.read_text())["url"]
+        if server is not None and url.startswith("postgresql"):
+            name = make_url(url).database
+            _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"dropped {name}")
+        shutil.rmtree(marker.parent)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log-entries", default="10000000", help="comma-separated sizes")
@@ -211,10 +315,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--part", choices=("access", "due", "both"), default="both")
+    parser.add_argument("--keep", type=Path, help="keep the seeded logs here and reuse them")
+    parser.add_argument("--drop-kept", action="store_true", help="drop the kept databases, exit")
     args = parser.parse_args()
     pg_url = os.environ.get("GDPR_TEST_DATABASE_URL")
     if args.backend == "postgresql" and not pg_url:
         raise SystemExit("--backend postgresql needs GDPR_TEST_DATABASE_URL")
+    server = pg_url if args.backend == "postgresql" else None
+    if args.drop_kept:
+        if args.keep is None:
+            raise SystemExit("--drop-kept needs --keep DIR")
+        drop_kept(args.keep, server)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-requests-") as tmp:
         factory = DatabaseFactory(
             Path(tmp) / "db", pg_url if args.backend == "postgresql" else None
@@ -228,8 +340,11 @@ def main() -> None:
                 results = {}
                 for size in [int(s) for s in args.log_entries.split(",")]:
                     print(f"[{args.backend}] access package, log of {size:,} entries")
-                    r = bench_access(factory.migrated(), Path(tmp) / f"a{size}", size,
-                                     args.subject_entries, args.runs)  # fmt: skip
+                    if args.keep is None:
+                        url, root = factory.migrated(), Path(tmp) / f"a{size}"
+                    else:
+                        url, root = kept_database(args.keep, server, size, args.subject_entries)
+                    r = bench_access(url, root, size, args.subject_entries, args.runs)
                     results[size] = r
                     print(f"  {r['entries']:,.0f} entries of the subject: package "
                           f"{r['package'] * 1000:,.0f} ms wall, {r['cpu'] * 1000:,.0f} ms CPU "

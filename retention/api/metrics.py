@@ -1,5 +1,6 @@
 """Prometheus metrics: requests by route template, method and status, latency histograms, and
-the service gauges (audit log size, last checkpoint, last completed sweep, review backlog).
+the service gauges (audit log size, last checkpoint, last completed sweep, review backlog,
+data-subject requests overdue and due within 7 days by type, as of the app's clock).
 
 Each app has its own registry (tests build many apps in one process). With several workers
 each process counts its own requests and a scrape reaches one of them: scrape each worker or
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from retention.api.problems import ApiProblem, ProblemKind, problems
 from retention.api.state import StateDep
+from retention.clock import Clock, utc_now
 from retention.install import Installation, secret_is_private
 from retention.operations import service_gauges
 
@@ -37,11 +39,12 @@ class _ServiceCollector(Collector):
 
     def __init__(self) -> None:
         self.installation: Installation | None = None
+        self.clock: Clock = utc_now
 
     def collect(self) -> Iterator[Metric]:
         if self.installation is None:
             return
-        gauges = service_gauges(self.installation)
+        gauges = service_gauges(self.installation, self.clock)
         yield GaugeMetricFamily(
             "gdpr_audit_log_entries", "Entries in the audit log", value=gauges.audit_log_size
         )
@@ -53,6 +56,16 @@ class _ServiceCollector(Collector):
             ("gdpr_last_sweep_timestamp_seconds", "Last completed sweep", gauges.last_sweep_at),
         ):  # fmt: skip
             yield GaugeMetricFamily(name, doc, value=at.timestamp() if at else 0.0)
+        for name, doc, counts in (
+            ("gdpr_requests_overdue", "Open data-subject requests past their deadline, by type",
+             gauges.requests_due.overdue),
+            ("gdpr_requests_due_soon", "Open data-subject requests due within 7 days, by type",
+             gauges.requests_due.due_soon),
+        ):  # fmt: skip
+            family = GaugeMetricFamily(name, doc, labels=["type"])
+            for kind, n in sorted(counts.items()):
+                family.add_metric([kind], n)
+            yield family
         group = self.installation.audit_group
         if group is not None:
             stats = group.stats
@@ -137,4 +150,5 @@ def metrics(request: Request, state: StateDep) -> Response:
         raise ApiProblem(ProblemKind.FORBIDDEN, "metrics answer loopback or the metrics token only")
     registry: ApiMetrics = request.app.state.metrics
     registry.service.installation = state.installation
+    registry.service.clock = state.clock
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,23 +25,18 @@ from retention.operations import (
     OpenRequest,
     PauseRequest,
     RefuseRequest,
+    RequestChange,
     RequestView,
     ResumeRequest,
     ShowRequest,
     VerifyRequest,
     WithdrawRequest,
-    approve_request,
-    extend_request,
+    change_request,
     fulfil_request,
     lift_restriction,
     list_requests,
     open_request,
-    pause_request,
-    refuse_request,
-    resume_request,
     show_request,
-    verify_request,
-    withdraw_request,
 )
 from retention.requests import CHANNELS, parse_instant, parse_request_id, parse_type
 from retention.store import RequestType
@@ -167,100 +163,63 @@ def request_show(app: AppContext, request_id: str, as_json: bool) -> None:
     emit(as_json, found, lambda: _detail(found))
 
 
-@request_group.command("verify")
-@click.argument("request_id", metavar="ID")
-@click.option("--method", required=True, help="How the identity was confirmed (not the papers).")
-@at_option
-@json_option
-@pass_app
-def request_verify(
-    app: AppContext, request_id: str, method: str, at_text: str | None, as_json: bool
-) -> None:
-    """Record that the requester's identity was confirmed."""
-    request = VerifyRequest(parse_request_id(request_id), method, _at(app, at_text))
-    done = verify_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Verified request {done.id}.")
+@dataclass(frozen=True)
+class _Change:
+    """A state-change command: its name, the note option it takes (name, help) if any, its help,
+    the operation's request and the line it prints (formatted with the request as `r`)."""
+
+    name: str
+    note: tuple[str, str] | None
+    help: str
+    make: Callable[..., RequestChange]
+    done: str
 
 
-@request_group.command("pause")
-@click.argument("request_id", metavar="ID")
-@click.option("--reason", required=True, help="Why (waiting on the requester...).")
-@at_option
-@json_option
-@pass_app
-def request_pause(
-    app: AppContext, request_id: str, reason: str, at_text: str | None, as_json: bool
-) -> None:
-    """Pause a request; its deadline does not move."""
-    request = PauseRequest(parse_request_id(request_id), reason, _at(app, at_text))
-    done = pause_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Paused request {done.id} (still due {done.due_on}).")
+_CHANGE_COMMANDS = (
+    _Change("verify", ("--method", "How the identity was confirmed (not the papers)."),
+            "Record that the requester's identity was confirmed.", VerifyRequest,
+            "Verified request {r.id}."),
+    _Change("pause", ("--reason", "Why (waiting on the requester...)."),
+            "Pause a request; its deadline does not move.", PauseRequest,
+            "Paused request {r.id} (still due {r.due_on})."),
+    _Change("resume", None, "Resume a paused request.", ResumeRequest,
+            "Resumed request {r.id} ({r.status})."),
+    _Change("extend", ("--reason", "Why two more months are needed (Art. 12(3))."),
+            "Extend to three months from receipt: once, before the deadline.", ExtendRequest,
+            "Extended request {r.id}: now due {r.due_on}."),
+    _Change("refuse", ("--ground", 'e.g. "Art. 12(5) manifestly unfounded".'),
+            "Refuse a request, recording its legal ground.", RefuseRequest,
+            "Refused request {r.id}: {r.refusal_ground}."),
+    _Change("withdraw", None, "The requester withdrew the request.", WithdrawRequest,
+            "Withdrew request {r.id}."),
+    _Change("approve", None,
+            "Approve an erasure as a second principal (not whoever opened or verified it).",
+            ApproveRequest, "Approved erasure request {r.id}."),
+)  # fmt: skip
 
 
-@request_group.command("resume")
-@click.argument("request_id", metavar="ID")
-@at_option
-@json_option
-@pass_app
-def request_resume(app: AppContext, request_id: str, at_text: str | None, as_json: bool) -> None:
-    """Resume a paused request."""
-    request = ResumeRequest(parse_request_id(request_id), _at(app, at_text))
-    done = resume_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Resumed request {done.id} ({done.status}).")
+def _change_command(spec: _Change) -> None:
+    """Add `gdpr request NAME ID [--note-option TEXT] [--at] [--json]` for one change."""
+
+    def command(
+        app: AppContext, request_id: str, at_text: str | None, as_json: bool, note: str = ""
+    ) -> None:
+        notes = (note,) if spec.note else ()
+        request = spec.make(parse_request_id(request_id), *notes, _at(app, at_text))
+        done = change_request(app.installation(), app.authenticate(), request)
+        emit(as_json, done, spec.done.format(r=done))
+
+    f: F = pass_app(command)
+    f = at_option(json_option(f))
+    if spec.note is not None:
+        option, text = spec.note
+        f = click.option(option, "note", required=True, help=text)(f)
+    f = click.argument("request_id", metavar="ID")(f)
+    request_group.command(spec.name, help=spec.help)(f)
 
 
-@request_group.command("extend")
-@click.argument("request_id", metavar="ID")
-@click.option("--reason", required=True, help="Why two more months are needed (Art. 12(3)).")
-@at_option
-@json_option
-@pass_app
-def request_extend(
-    app: AppContext, request_id: str, reason: str, at_text: str | None, as_json: bool
-) -> None:
-    """Extend to three months from receipt: once, before the deadline."""
-    request = ExtendRequest(parse_request_id(request_id), reason, _at(app, at_text))
-    done = extend_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Extended request {done.id}: now due {done.due_on}.")
-
-
-@request_group.command("refuse")
-@click.argument("request_id", metavar="ID")
-@click.option("--ground", required=True, help='e.g. "Art. 12(5) manifestly unfounded".')
-@at_option
-@json_option
-@pass_app
-def request_refuse(
-    app: AppContext, request_id: str, ground: str, at_text: str | None, as_json: bool
-) -> None:
-    """Refuse a request, recording its legal ground."""
-    request = RefuseRequest(parse_request_id(request_id), ground, _at(app, at_text))
-    done = refuse_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Refused request {done.id}: {done.refusal_ground}.")
-
-
-@request_group.command("withdraw")
-@click.argument("request_id", metavar="ID")
-@at_option
-@json_option
-@pass_app
-def request_withdraw(app: AppContext, request_id: str, at_text: str | None, as_json: bool) -> None:
-    """The requester withdrew the request."""
-    request = WithdrawRequest(parse_request_id(request_id), _at(app, at_text))
-    done = withdraw_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Withdrew request {done.id}.")
-
-
-@request_group.command("approve")
-@click.argument("request_id", metavar="ID")
-@at_option
-@json_option
-@pass_app
-def request_approve(app: AppContext, request_id: str, at_text: str | None, as_json: bool) -> None:
-    """Approve an erasure as a second principal (not whoever opened or verified it)."""
-    request = ApproveRequest(parse_request_id(request_id), _at(app, at_text))
-    done = approve_request(app.installation(), app.authenticate(), request)
-    emit(as_json, done, f"Approved erasure request {done.id}.")
+for _spec in _CHANGE_COMMANDS:
+    _change_command(_spec)
 
 
 def _fulfilment_text(done: Fulfilment) -> str:

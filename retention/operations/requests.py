@@ -10,10 +10,11 @@ at that instant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from audit_log import Event
 from retention.access import PrincipalView
@@ -36,12 +37,14 @@ __all__ = [
     "OpenRequest",
     "PauseRequest",
     "RefuseRequest",
+    "RequestChange",
     "RequestView",
     "ResumeRequest",
     "ShowRequest",
     "VerifyRequest",
     "WithdrawRequest",
     "approve_request",
+    "change_request",
     "extend_request",
     "fulfil_request",
     "lift_restriction",
@@ -226,85 +229,50 @@ def show_request(
     return register_for(installation, principal, clock=clock).show(request.request_id)
 
 
-def verify_request(
+RequestChange = (
+    VerifyRequest
+    | PauseRequest
+    | ResumeRequest
+    | ExtendRequest
+    | RefuseRequest
+    | WithdrawRequest
+    | ApproveRequest
+)
+"""A state change of a request: a register method, with the note it records if any."""
+
+_CHANGES: Mapping[type, Callable[[Register, Any], RequestView]] = {
+    # Identity confirmed, and how (the method, never the documents).
+    VerifyRequest: lambda reg, r: reg.verify(r.request_id, r.method, at=r.at),
+    # Waiting on the requester: the deadline does not move.
+    PauseRequest: lambda reg, r: reg.pause(r.request_id, r.reason, at=r.at),
+    ResumeRequest: lambda reg, r: reg.resume(r.request_id, at=r.at),
+    # Three months from receipt instead of one: once, before the deadline, with its reason.
+    ExtendRequest: lambda reg, r: reg.extend(r.request_id, r.reason, at=r.at),
+    RefuseRequest: lambda reg, r: reg.refuse(r.request_id, r.ground, at=r.at),
+    WithdrawRequest: lambda reg, r: reg.withdraw(r.request_id, at=r.at),
+    # A second principal approves an erasure (not its opener or verifier).
+    ApproveRequest: lambda reg, r: reg.approve(r.request_id, at=r.at),
+}
+
+
+def change_request(
     installation: Installation,
     principal: PrincipalView,
-    request: VerifyRequest,
+    request: RequestChange,
     *,
     clock: Clock = utc_now,
 ) -> RequestView:
-    """Record that the requester's identity was confirmed, and how."""
-    register = register_for(installation, principal, clock=clock)
-    return register.verify(request.request_id, request.method, at=request.at)
+    """Apply one state change (verify, pause, resume, extend, refuse, withdraw, approve): the
+    register authorizes, applies the change's rules at `request.at` and audits it."""
+    change = _CHANGES.get(type(request))
+    if change is None:
+        raise TypeError(f"{type(request).__name__} is not a request change")
+    return change(register_for(installation, principal, clock=clock), request)
 
 
-def pause_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: PauseRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    """Pause (waiting on the requester); the deadline does not move."""
-    register = register_for(installation, principal, clock=clock)
-    return register.pause(request.request_id, request.reason, at=request.at)
-
-
-def resume_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: ResumeRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    register = register_for(installation, principal, clock=clock)
-    return register.resume(request.request_id, at=request.at)
-
-
-def extend_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: ExtendRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    """Extend to three months from receipt (once, before the deadline, with its reason)."""
-    register = register_for(installation, principal, clock=clock)
-    return register.extend(request.request_id, request.reason, at=request.at)
-
-
-def refuse_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: RefuseRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    register = register_for(installation, principal, clock=clock)
-    return register.refuse(request.request_id, request.ground, at=request.at)
-
-
-def withdraw_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: WithdrawRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    register = register_for(installation, principal, clock=clock)
-    return register.withdraw(request.request_id, at=request.at)
-
-
-def approve_request(
-    installation: Installation,
-    principal: PrincipalView,
-    request: ApproveRequest,
-    *,
-    clock: Clock = utc_now,
-) -> RequestView:
-    """A second principal approves an erasure (not its opener or verifier)."""
-    register = register_for(installation, principal, clock=clock)
-    return register.approve(request.request_id, at=request.at)
+# The operation each command names: one path for all of them.
+verify_request = pause_request = resume_request = extend_request = change_request
+refuse_request = withdraw_request = approve_request = change_request
 
 
 def fulfil_request(

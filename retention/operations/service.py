@@ -16,8 +16,10 @@ from sqlmodel import col
 
 from audit_log import AuditLog
 from retention.audit.log import load_signer
+from retention.clock import Clock, utc_now
 from retention.errors import EngineError
 from retention.install import Installation
+from retention.requests import DueCounts, due_counts
 from retention.store import ReviewItem, RunStatus, SweepRun, migrate
 
 __all__ = ["Readiness", "ServiceGauges", "check_readiness", "service_gauges"]
@@ -38,6 +40,7 @@ class ServiceGauges:
     last_checkpoint_at: datetime | None
     last_sweep_at: datetime | None  # the last run that completed
     review_backlog: int  # subjects waiting for a DPO's decision
+    requests_due: DueCounts  # open data-subject requests overdue or due within 7 days, by type
 
 
 def check_readiness(installation: Installation) -> Readiness:
@@ -60,8 +63,9 @@ def check_readiness(installation: Installation) -> Readiness:
     return Readiness(tuple(problems))
 
 
-def service_gauges(installation: Installation) -> ServiceGauges:
-    """Audit log size, last checkpoint and completed sweep, the review backlog: one read."""
+def service_gauges(installation: Installation, clock: Clock = utc_now) -> ServiceGauges:
+    """Audit log size, last checkpoint and completed sweep, the review backlog, the requests
+    due (as of `clock()`): one read, each figure from an index or a one-row table."""
     with installation.engine.connect() as conn:
         log = AuditLog()
         size = log.head(conn).size
@@ -74,4 +78,5 @@ def service_gauges(installation: Installation) -> ServiceGauges:
         backlog = conn.execute(
             select(func.count()).select_from(ReviewItem).where(col(ReviewItem.decided_at).is_(None))
         ).scalar_one()
-    return ServiceGauges(size, checkpoint, sweep, int(backlog))
+        due = due_counts(conn, clock())
+    return ServiceGauges(size, checkpoint, sweep, int(backlog), due)

@@ -142,9 +142,21 @@ def sweep(
         clock=clock,
         workers=installation.config.sweep_workers,
     )
-    if request.country is not None or request.limit is not None or result.status != "completed":
+    return _register_retention(installation, principal, request.country, request.limit, result)
+
+
+def _register_retention(
+    installation: Installation,
+    principal: PrincipalView,
+    country: str | None,
+    limit: int | None,
+    result: SweepResult,
+) -> SweepResult:
+    """After a whole, unlimited run that completed, the request register's own retention
+    (`[requests] keep_closed`), in a transaction of its own: every way of starting a sweep (the
+    CLI, the scheduler, the HTTP API) ends in it."""
+    if country is not None or limit is not None or result.status != "completed":
         return result
-    # The request register's own retention, once the subjects are done (a whole, unlimited run).
     with transaction(installation.engine) as conn:
         expired = expire_closed(conn, installation.config, str(principal.id), result.evaluated_at)
     return dataclasses.replace(result, requests_expired=expired)
@@ -304,7 +316,7 @@ def start_sweep(
         raise CheckFailed(f"another sweep holds the lease ({current}): wait until it has finished")
 
     def run(stop: threading.Event | None, progress: Progress | None) -> SweepResult:
-        return run_sweep(
+        result = run_sweep(
             installation,
             policy_set,
             actor=str(principal.id),
@@ -318,5 +330,6 @@ def start_sweep(
             lease=lease,
             run_id=run_id,
         )
+        return _register_retention(installation, principal, request.country, request.limit, result)
 
     return StartedSweep(run_id, run)

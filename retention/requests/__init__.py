@@ -11,7 +11,7 @@ due list for the scheduler and a summary for the evidence pack (`due`).
 from __future__ import annotations
 
 from retention.requests.deadlines import Deadline, WorkingCalendar, deadline
-from retention.requests.due import DUE_WINDOW, DueItem, DueList, due_list
+from retention.requests.due import DUE_WINDOW, DueCounts, DueItem, DueList, due_counts, due_list
 from retention.requests.fulfilment import HOLD_GROUND, Fulfiller, Fulfilment
 from retention.requests.keep_closed import expire_closed, keep_closed_cutoff
 from retention.requests.register import (
@@ -29,6 +29,7 @@ __all__ = [
     "DUE_WINDOW",
     "HOLD_GROUND",
     "Deadline",
+    "DueCounts",
     "DueItem",
     "DueList",
     "EventView",
@@ -38,6 +39,7 @@ __all__ = [
     "RequestView",
     "WorkingCalendar",
     "deadline",
+    "due_counts",
     "due_list",
     "expire_closed",
     "keep_closed_cutoff",

@@ -11,6 +11,7 @@ The subject's entries are read through the index on `audit_entry.subject` (no sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from audit_log import AuditLog, InclusionProof, leaf_hash
+from audit_log import AuditLog, InclusionProof, ProofError, leaf_hash, verify_inclusions
 from audit_log import metadata as audit_metadata
 from retention.config import Config
 from retention.errors import CheckFailed
@@ -62,22 +63,33 @@ def subject_entries_query(subject_id: uuid.UUID, size: int) -> Any:
 
 
 def subject_trail(
-    conn: Connection, config: Config, subject_id: uuid.UUID, size: int
+    conn: Connection, config: Config, subject_id: uuid.UUID, size: int, root: bytes
 ) -> list[TrailEntry]:
     """The subject's entries in the log's first `size` entries, each with its inclusion proof.
 
     Each entry's bytes are hashed again and must give its stored leaf hash, which its proof then
-    places under the signed root: a row changed in the database is refused, not reported."""
+    places under the signed `root` of that size: a row or a node changed in the database is
+    refused, not reported. The entries' fields are read from those checked bytes."""
     rows = conn.execute(subject_entries_query(subject_id, size)).all()
     for r in rows:
         if leaf_hash(bytes(r.canonical)) != bytes(r.leaf_hash):
             raise CheckFailed(
                 f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
             )
-    entries = [json.loads(r.canonical) for r in rows]
     proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size)
-    g = table_of(Grant).c
-    roles = {str(i): str(r) for i, r in conn.execute(select(g.id, g.role))}
+    try:
+        verify_inclusions(
+            ((p.leaf_index, p.tree_size, bytes(r.leaf_hash), p.hashes)
+             for r, p in zip(rows, proofs, strict=True)),
+            root,
+        )  # fmt: skip
+    except ProofError:
+        raise CheckFailed(
+            "an audit entry's proof does not verify against the signed checkpoint:"
+            " run 'gdpr audit verify'"
+        ) from None
+    entries = [json.loads(r.canonical) for r in rows]
+    roles = _grant_roles(conn, {e["details"].get("allowed_by") for e in entries})
     return [
         TrailEntry(
             seq=e["seq"],
@@ -90,6 +102,21 @@ def subject_trail(
         )
         for e, p in zip(entries, proofs, strict=True)
     ]
+
+
+def _grant_roles(conn: Connection, ids: set[Any]) -> dict[str, str]:
+    """The role of each grant the entries name (not the whole grant table), by its id's text."""
+    wanted = []
+    for i in ids:
+        if isinstance(i, str):
+            with contextlib.suppress(ValueError):
+                wanted.append(uuid.UUID(i))
+    g = table_of(Grant).c
+    roles: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        q = select(g.id, g.role).where(g.id.in_(wanted[start : start + 500]))
+        roles.update((str(i), str(r)) for i, r in conn.execute(q))
+    return roles
 
 
 def _role(entry: dict[str, Any], roles: dict[str, str]) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,64 @@ class TestRequests:
     def test_unknown_request_is_404(self, client: TestClient, rw: RequestWorld) -> None:
         response = client.get(f"/v1/requests/{uuid.uuid4()}", headers=dpo(rw))
         assert response.status_code == 404
+
+
+def gauge(text: str, name: str, kind: str) -> float:
+    line = next(x for x in text.splitlines() if x.startswith(f'{name}{{type="{kind}"}} '))
+    return float(line.rsplit(" ", 1)[1])
+
+
+class TestDueMetrics:
+    def test_scrape_counts_requests_due_soon_then_overdue(self, rw: RequestWorld) -> None:
+        """/metrics counts open requests by type as due within 7 days, then, once the clock
+        passes the deadline, as overdue; a closed request leaves both."""
+        clock = rw.world.clock
+        app = create_app(rw.installation, clock=clock)
+        with TestClient(app, client=("127.0.0.1", 40000)) as c:
+            first = c.get("/metrics").text
+            assert gauge(first, "gdpr_requests_overdue", "access") == 0.0
+            assert gauge(first, "gdpr_requests_due_soon", "erasure") == 0.0
+            access = opened(c, rw)  # due 2026-12-21: a month away
+            opened(c, rw, "erasure", received_at="2026-10-27T10:00:00Z")  # due 2026-11-27
+            text = c.get("/metrics").text
+            assert gauge(text, "gdpr_requests_due_soon", "erasure") == 1.0
+            assert gauge(text, "gdpr_requests_due_soon", "access") == 0.0
+            assert gauge(text, "gdpr_requests_overdue", "erasure") == 0.0
+            clock.advance(timedelta(days=6))  # 2026-11-28: the erasure is late
+            text = c.get("/metrics").text
+            assert gauge(text, "gdpr_requests_overdue", "erasure") == 1.0
+            assert gauge(text, "gdpr_requests_due_soon", "erasure") == 0.0
+            clock.advance(timedelta(days=17))  # 2026-12-15: the access is due within 7 days
+            text = c.get("/metrics").text
+            assert gauge(text, "gdpr_requests_due_soon", "access") == 1.0
+            response = c.post(f"/v1/requests/{access['id']}/withdraw", json={}, headers=dpo(rw))
+            assert response.status_code == 200, response.text
+            text = c.get("/metrics").text
+            assert gauge(text, "gdpr_requests_due_soon", "access") == 0.0
+            assert gauge(text, "gdpr_requests_overdue", "erasure") == 1.0
+
+
+class TestKeepClosedThroughTheApiSweep:
+    def test_a_sweep_started_over_http_expires_old_closed_requests(
+        self, client: TestClient, rw: RequestWorld
+    ) -> None:
+        """POST /v1/sweep/runs ends, like the CLI's sweep, in `[requests] keep_closed`: a
+        request closed over three years ago is deleted, with its `request.expire` entry."""
+        old = opened(client, rw, received_at="2023-01-10T09:00:00Z", at="2023-01-10T09:00:00Z")
+        response = client.post(
+            f"/v1/requests/{old['id']}/withdraw", json={"at": "2023-01-11T00:00:00Z"},
+            headers=dpo(rw),
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        kept = opened(client, rw)
+        started = client.post("/v1/sweep/runs", json={}, headers=dpo(rw))
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 60
+        while not audit_entries(rw.world.engine, action="request.expire"):
+            assert time.monotonic() < deadline, "the register's retention never ran"
+            time.sleep(0.05)
+        (entry,) = audit_entries(rw.world.engine, action="request.expire")
+        assert entry["details"]["request"] == old["id"]
+        assert entry["details"]["via"]["request_id"] == started.headers["X-Request-ID"]
+        assert client.get(f"/v1/requests/{old['id']}", headers=dpo(rw)).status_code == 404
+        assert client.get(f"/v1/requests/{kept['id']}", headers=dpo(rw)).status_code == 200

@@ -13,7 +13,9 @@ from audit_log.merkle import (
     EMPTY_ROOT,
     Frontier,
     consistency_proof,
+    inclusion_nodes,
     inclusion_proof,
+    inclusion_ranges,
     leaf_hash,
     node_hash,
     perfect_subtrees,
@@ -21,6 +23,7 @@ from audit_log.merkle import (
     root_from_inclusion_proof,
     verify_consistency,
     verify_inclusion,
+    verify_inclusions,
 )
 from tests.merkle_reference import ListSource, mth, path, subproof
 
@@ -120,6 +123,33 @@ class TestAgainstReference:
                 proof = inclusion_proof(m, n, source)
                 assert proof == path(m, leaves[:n])
                 assert root_from_inclusion_proof(m, n, leaves[m], proof) == r
+
+    def test_inclusion_nodes_are_the_inclusion_ranges(self) -> None:
+        """The path by bit arithmetic names the RFC's ranges, the incomplete one cut at size."""
+        for n in range(1, 131):
+            for m in range(n):
+                ranges = [
+                    (i << lv, min((i + 1) << lv, n)) for lv, i in inclusion_nodes(m, n)
+                ]  # fmt: skip
+                assert ranges == inclusion_ranges(m, n), (m, n)
+
+    def test_verify_inclusions_checks_each_proof(self) -> None:
+        """Many proofs against one root pass, and one changed hash among them names its leaf."""
+        leaves = _data(40)
+        source = ListSource(leaves)
+        r = mth(leaves)
+        proofs = [(m, 40, leaves[m], inclusion_proof(m, 40, source)) for m in range(40)]
+        verify_inclusions(proofs, r)
+        for m in (0, 17, 39):
+            for k in range(len(proofs[m][3])):
+                bad = list(proofs)
+                hashes = list(bad[m][3])
+                hashes[k] = bytes([hashes[k][0] ^ 1]) + hashes[k][1:]
+                bad[m] = (m, 40, leaves[m], hashes)
+                with pytest.raises(RootMismatchError, match=f"leaf {m} "):
+                    verify_inclusions(bad, r)
+        with pytest.raises(RootMismatchError):
+            verify_inclusions(proofs, mth(leaves[:39]))
 
     def test_consistency_matches_reference(self) -> None:
         """For every pair of sizes up to 40, the proof equals the RFC's PROOF and verifies."""

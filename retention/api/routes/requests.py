@@ -10,15 +10,19 @@ under the data directory (`<data dir>/packages/`); the response names the folder
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Literal, Self
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from retention.access import PrincipalView
 from retention.api.auth import PrincipalDep
 from retention.api.problems import ProblemKind, problems
 from retention.api.state import ClockDep, InstallationDep
+from retention.clock import Clock
+from retention.install import Installation
 from retention.operations import (
     ApproveRequest,
     DueRequests,
@@ -30,24 +34,19 @@ from retention.operations import (
     OpenRequest,
     PauseRequest,
     RefuseRequest,
+    RequestChange,
     RequestView,
     ResumeRequest,
     ShowRequest,
     VerifyRequest,
     WithdrawRequest,
-    approve_request,
-    extend_request,
+    change_request,
     fulfil_request,
     lift_restriction,
     list_requests,
     open_request,
-    pause_request,
-    refuse_request,
     requests_due,
-    resume_request,
     show_request,
-    verify_request,
-    withdraw_request,
 )
 from retention.store import RequestType
 
@@ -249,90 +248,48 @@ def get_request(
     )
 
 
-@router.post("/{request_id}/verify", summary="Identity confirmed", responses=CHANGE)
-def post_verify(
-    request_id: uuid.UUID,
-    body: VerifyBody,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = VerifyRequest(request_id, body.method, body.at)
-    return DataRequest.of(verify_request(installation, principal, request, clock=clock))
-
-
-@router.post("/{request_id}/pause", summary="Pause (the deadline does not move)", responses=CHANGE)
-def post_pause(
-    request_id: uuid.UUID,
-    body: ReasonBody,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = PauseRequest(request_id, body.reason, body.at)
-    return DataRequest.of(pause_request(installation, principal, request, clock=clock))
-
-
-@router.post("/{request_id}/resume", summary="Resume a paused request", responses=CHANGE)
-def post_resume(
-    request_id: uuid.UUID,
-    body: _Body,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = ResumeRequest(request_id, body.at)
-    return DataRequest.of(resume_request(installation, principal, request, clock=clock))
-
-
-@router.post("/{request_id}/extend", summary="Extend to three months (once)", responses=CHANGE)
-def post_extend(
-    request_id: uuid.UUID,
-    body: ReasonBody,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = ExtendRequest(request_id, body.reason, body.at)
-    return DataRequest.of(extend_request(installation, principal, request, clock=clock))
-
-
-@router.post("/{request_id}/refuse", summary="Refuse, with the ground", responses=CHANGE)
-def post_refuse(
-    request_id: uuid.UUID,
-    body: RefuseBody,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = RefuseRequest(request_id, body.ground, body.at)
-    return DataRequest.of(refuse_request(installation, principal, request, clock=clock))
-
-
-@router.post("/{request_id}/withdraw", summary="The requester withdrew it", responses=CHANGE)
-def post_withdraw(
-    request_id: uuid.UUID,
-    body: _Body,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = WithdrawRequest(request_id, body.at)
-    return DataRequest.of(withdraw_request(installation, principal, request, clock=clock))
-
-
-@router.post(
-    "/{request_id}/approve", summary="Second principal approves an erasure", responses=CHANGE
+_CHANGE_ROUTES: tuple[tuple[str, type[_Body], str, Callable[..., RequestChange]], ...] = (
+    # (the path's last segment, the body, the summary, the operation's request: the body's
+    # fields after the id, as the request's dataclass orders them)
+    ("verify", VerifyBody, "Identity confirmed", VerifyRequest),
+    ("pause", ReasonBody, "Pause (the deadline does not move)", PauseRequest),
+    ("resume", _Body, "Resume a paused request", ResumeRequest),
+    ("extend", ReasonBody, "Extend to three months (once)", ExtendRequest),
+    ("refuse", RefuseBody, "Refuse, with the ground", RefuseRequest),
+    ("withdraw", _Body, "The requester withdrew it", WithdrawRequest),
+    ("approve", _Body, "Second principal approves an erasure", ApproveRequest),
 )
-def post_approve(
-    request_id: uuid.UUID,
-    body: _Body,
-    installation: InstallationDep,
-    principal: PrincipalDep,
-    clock: ClockDep,
-) -> DataRequest:
-    request = ApproveRequest(request_id, body.at)
-    return DataRequest.of(approve_request(installation, principal, request, clock=clock))
+
+
+def _change_route(
+    name: str, body_type: type[_Body], summary: str, make: Callable[..., RequestChange]
+) -> None:
+    """`POST /{request_id}/NAME`: one state change through `change_request`."""
+    notes = [f for f in body_type.model_fields if f != "at"]
+
+    def endpoint(
+        request_id: uuid.UUID,
+        body: _Body,
+        installation: Installation,
+        principal: PrincipalView,
+        clock: Clock,
+    ) -> DataRequest:
+        request = make(request_id, *(getattr(body, f) for f in notes), body.at)
+        return DataRequest.of(change_request(installation, principal, request, clock=clock))
+
+    # The annotations FastAPI reads, as objects (this module's are strings) and per route.
+    endpoint.__annotations__ = {
+        "request_id": uuid.UUID, "body": body_type, "installation": InstallationDep,
+        "principal": PrincipalDep, "clock": ClockDep, "return": DataRequest,
+    }  # fmt: skip
+    endpoint.__name__ = endpoint.__qualname__ = f"post_{name}"  # the operation id stays
+    router.add_api_route(
+        f"/{{request_id}}/{name}", endpoint, methods=["POST"], summary=summary, responses=CHANGE
+    )
+
+
+for _route in _CHANGE_ROUTES:
+    _change_route(*_route)
 
 
 @router.post("/{request_id}/fulfil", summary="Answer a verified request", responses=CHANGE)
