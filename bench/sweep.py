@@ -31,7 +31,6 @@ import argparse
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -53,12 +52,10 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    create_engine,
     delete,
     func,
     insert,
     literal,
-    make_url,
     select,
     text,
     update,
@@ -68,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import retention.sweep.run as sweep_run
 from bench.batch_sql import BatchLog, Explain, StatementTimes
+from bench.seed_cache import SeedCache
 from policies import load_default_policy_set
 from retention.config import load_config
 from retention.demo import seed_candidates
@@ -254,25 +252,6 @@ def _analyze(engine: Engine) -> None:
             conn.execute(text("VACUUM ANALYZE"))
 
 
-def _copy_database(url: str, factory: DatabaseFactory, workdir: Path) -> str:
-    """A copy of the (idle) database at `url`, for the raw limit on the same rows."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        assert parsed.database is not None
-        target = workdir / f"copy-{uuid.uuid4().hex[:8]}.sqlite3"
-        raw = create_engine(url)
-        with raw.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        raw.dispose()
-        shutil.copyfile(parsed.database, target)
-        return f"sqlite:///{target}"
-    assert factory.server is not None
-    name = f"gdpr_test_{uuid.uuid4().hex[:16]}"
-    factory._admin(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
-    factory._created.append(name)
-    return factory.server.set(database=name).render_as_string(hide_password=False)
-
-
 @contextmanager
 def _timed_actions(spent: dict[str, float]) -> Iterator[None]:
     """Time the sweep's action functions as its batches call them (seconds per action)."""
@@ -396,25 +375,33 @@ def raw_actions(engine: Engine, policy_set: Any) -> tuple[int, dict[str, float]]
 def realistic_run(
     name: str,
     factory: DatabaseFactory,
+    cache: SeedCache,
     n: int,
     args: argparse.Namespace,
     workdir: Path,
 ) -> Figures:
-    """One run on demo data: seed, copy, plan, sweep (timed per step and statement), raw."""
-    url = factory.migrated()
-    engine = connect(url)
+    """One run on demo data: seed (or copy the seeded template), copy, plan, sweep, raw."""
+
+    def seed(url: str, documents: Path) -> str:
+        engine = connect(url)
+        try:
+            report = seed_candidates(engine, documents, n, seed=DEMO_SEED, now=AT)
+            _analyze(engine)
+        finally:
+            engine.dispose()
+        return (
+            f"{n:,} demo candidates ({report.applications:,} applications, "
+            f"{report.consents:,} consents, {report.documents:,} documents)"
+        )
+
     data_dir = workdir / f"data-{name}-{uuid.uuid4().hex[:8]}"
-    (data_dir / "documents").mkdir(parents=True)
+    data_dir.mkdir(parents=True)
     t = time.perf_counter()
-    report = seed_candidates(engine, data_dir / "documents", n, seed=DEMO_SEED, now=AT)
-    _analyze(engine)
-    print(
-        f"[{name}] seeded {n:,} demo candidates ({report.applications:,} applications, "
-        f"{report.consents:,} consents, {report.documents:,} documents) "
-        f"in {time.perf_counter() - t:.1f} s"
-    )
-    engine.dispose()
-    raw_url = _copy_database(url, factory, workdir)
+    seeded = cache.instance(n, DEMO_SEED, AT, seed, data_dir / "documents")
+    how = "seeded" if seeded.seeded_now else "copied the seeded template of"
+    print(f"[{name}] {how} {seeded.summary} in {time.perf_counter() - t:.1f} s")
+    url = seeded.url
+    raw_url = factory.copy(url)
     engine = connect(url)
     installation = _installation(engine, url, data_dir)
     policy_set = load_default_policy_set()
@@ -594,11 +581,21 @@ def _median(values: list[float]) -> float:
 
 
 def runs(
-    name: str, factory: DatabaseFactory, n: int, args: argparse.Namespace, workdir: Path
+    name: str,
+    factory: DatabaseFactory,
+    cache: SeedCache,
+    n: int,
+    args: argparse.Namespace,
+    workdir: Path,
 ) -> list[Figures]:
     """`args.runs` seeded runs of `n` candidates on one backend, then their medians."""
-    one = realistic_run if args.mode == "realistic" else anonymize_run
-    results = [one(name, factory, n, args, workdir) for _ in range(args.runs)]
+
+    def one() -> Figures:
+        if args.mode == "realistic":
+            return realistic_run(name, factory, cache, n, args, workdir)
+        return anonymize_run(name, factory, n, args, workdir)
+
+    results = [one() for _ in range(args.runs)]
     rates = [r.sweep_rate for r in results]
     print(
         f"[{name}] {args.mode}, {n:,} candidates, median of {args.runs} run(s): sweep "
@@ -679,6 +676,17 @@ def main() -> None:
         help="print EXPLAIN (ANALYZE, BUFFERS) of the first batch's statements (PostgreSQL)",
     )
     parser.add_argument("--max-growth", type=float, default=1.5)
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="keep the seeded demo databases here (and, on PostgreSQL, on the server as "
+        "gdpr_bench_seed_* templates) for later runs; without it they last one invocation",
+    )
+    parser.add_argument(
+        "--drop-cache",
+        action="store_true",
+        help="remove the kept seeded templates (of --cache DIR and the server) and exit",
+    )
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.rows.split(",")]
     backends = []
@@ -694,9 +702,15 @@ def main() -> None:
         workdir = Path(tmp)
         for name, server in backends:
             factory = DatabaseFactory(workdir, server)
+            cache = SeedCache(factory, workdir, args.cache)
             try:
-                by_size = {n: runs(name, factory, n, args, workdir) for n in sizes}
+                if args.drop_cache:
+                    for dropped in cache.drop_all():
+                        print(f"[{name}] dropped the seeded template {dropped}")
+                    continue
+                by_size = {n: runs(name, factory, cache, n, args, workdir) for n in sizes}
             finally:
+                cache.close()
                 factory.close()
             if args.mode == "realistic":
                 ok = growth_check(name, by_size, args.max_growth) and ok

@@ -80,6 +80,28 @@ class DatabaseFactory:
         self._created.append(name)
         return self.server.set(database=name).render_as_string(hide_password=False)
 
+    def copy(self, url: str) -> str:
+        """A URL of a new database holding what the (idle) database at `url` holds.
+
+        SQLite: the file, its WAL folded in first; PostgreSQL: `CREATE DATABASE ... TEMPLATE`,
+        which needs no other session on `url`'s database. Dropped by `close()` like the others.
+        """
+        parsed = make_url(url)
+        if self.server is None:
+            assert parsed.database is not None
+            raw = sqlite3.connect(parsed.database, isolation_level=None)
+            try:
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+            target = self.workdir / f"db-{uuid.uuid4().hex[:12]}.sqlite3"
+            shutil.copyfile(parsed.database, target)
+            return f"sqlite:///{target}"
+        name = f"gdpr_test_{uuid.uuid4().hex[:16]}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
+        self._created.append(name)
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
     def close(self) -> None:
         """Drop every database this factory created, the template included."""
         if self.server is not None:

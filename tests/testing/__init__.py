@@ -1,0 +1,1 @@
+"""The public testing helpers of `retention.testing`, on real databases."""
