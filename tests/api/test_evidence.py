@@ -110,27 +110,15 @@ class TestExport:
     def test_pack_of_an_unfinished_job_is_409(
         self, api: TestClient, world: World, status: str
     ) -> None:
-        from datetime import date
-
-        from retention.evidence import ExportJob, JobStatus, create_job
-
-        job = ExportJob(
-            id=uuid.uuid4(),
-            status=JobStatus(status),
-            requested_by=world.dpo.principal_id,
-            start=date(2026, 11, 1),
-            end=date(2026, 11, 30),
-            country=None,
-            created_at=world.clock(),
-            error="no signing key" if status == "failed" else None,
-        )
-        create_job(world.installation.config, job)
+        error = "no signing key" if status == "failed" else None
+        job = _job_record(world, status, error=error)
         response = api.get(f"/v1/evidence/exports/{job.id}/pack", headers=bearer(world.dpo.token))
         assert response.status_code == 409
         assert ("failed" if status == "failed" else "still running") in response.json()["detail"]
 
 
-def _job_record(world: World, status: str, **fields: Any) -> Any:
+def _job_record(world: World, status: str, **fields: Any) -> ExportJob:
+    """A job's record as an export of November 2026 by the DPO would leave it."""
     job = ExportJob(
         id=uuid.uuid4(),
         status=JobStatus(status),
