@@ -36,7 +36,10 @@ metadata = MetaData()
 audit_entry = Table(
     "audit_entry",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # INTEGER on SQLite: the rowid itself, so entries live in one B-tree, in seq order.
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("ts", DateTime(timezone=False), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(100), nullable=False),
