@@ -38,7 +38,7 @@ from retention.testing import DatabaseFactory
 
 BATCH = 1000
 SIGNER = Signer.generate("bench/audit")
-RAW_TABLE = """CREATE TABLE raw_entry (seq BIGINT PRIMARY KEY, ts {ts} NOT NULL,
+RAW_TABLE = """CREATE TABLE raw_entry (seq {seq} PRIMARY KEY, ts {ts} NOT NULL,
  actor VARCHAR(200) NOT NULL, action VARCHAR(100) NOT NULL, subject {uuid}, outcome VARCHAR(8)
  NOT NULL, canonical {blob} NOT NULL, leaf_hash {blob} NOT NULL)"""
 
@@ -59,8 +59,9 @@ def _fresh(factory: DatabaseFactory) -> Engine:
     engine = connect(factory.migrated())
     sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as conn:
+        # The same key as audit_entry: on SQLite the rowid itself (migration 0012).
         conn.exec_driver_sql(RAW_TABLE.format(
-            ts="DATETIME" if sqlite else "TIMESTAMP", uuid="CHAR(32)" if sqlite else "UUID",
+            seq="INTEGER" if sqlite else "BIGINT", ts="DATETIME" if sqlite else "TIMESTAMP", uuid="CHAR(32)" if sqlite else "UUID",
             blob="BLOB" if sqlite else "BYTEA"))  # fmt: skip
         conn.exec_driver_sql("CREATE INDEX ix_raw_subject ON raw_entry (subject)")
     return engine
