@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -103,6 +104,29 @@ class TestGreenhouseEvents:
         headers = {**signed(body), "Authorization": "Bearer not-a-token"}
         r = client.post("/v1/integrations/greenhouse/events", content=body, headers=headers)
         assert r.status_code == 200 and r.json()["effect"] == "ignored"
+
+    def test_concurrent_events_each_answered_with_their_own_committed_effect(
+        self, client: TestClient, sources: Installation
+    ) -> None:
+        """Requests awaiting the group commit's writer together: each is answered with its
+        own subject, its entry carries its own request id, and every effect is committed."""
+        url = "/v1/integrations/greenhouse/events"
+
+        def post(n: int) -> tuple[str, str]:
+            body = greenhouse_body(
+                "reject_candidate",
+                payload__application__id=70_000 + n,
+                payload__application__candidate__id=80_000 + n,
+            )
+            r = client.post(url, content=body, headers=signed(body, f"c-{n}"))
+            assert r.status_code == 200 and r.json()["effect"] == "created", r.text
+            return r.json()["subject"], r.headers["X-Request-ID"]
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = dict(pool.map(post, range(24)))
+        assert len(answers) == 24
+        entries = audit_entries(sources.engine, action="integration.event")
+        assert {e["subject"]: e["details"]["via"]["request_id"] for e in entries} == answers
 
     def test_a_body_over_the_limit_is_413(self, client: TestClient) -> None:
         body = b"{" + b" " * (1024 * 1024 + 1) + b"}"
