@@ -19,7 +19,9 @@ How to add a router (on the model of `retention/api/routes/candidates.py`):
   synchronous and would stall the event loop in an `async def`). Parameters:
   `installation: InstallationDep`, `clock: ClockDep` (`retention.api.state`) and
   `principal: PrincipalDep` (`retention.api.auth`: the bearer token, the CLI's check; 401 on
-  failure). Call the operation with `clock=clock`.
+  failure). Call the operation with `clock=clock`. The one exception is the sources' events
+  route (`routes/integrations.py`), the busiest: an `async def` that awaits its unit of work
+  from the group commit's writer thread (`GroupCommit.submit`) instead of taking a thread.
 - Errors: raise nothing HTTP-specific for engine rules; let the operation's typed errors
   propagate. `retention.api.problems` maps them once (NotFound 404, AccessDenied 403,
   CheckFailed 409, InstallationError 503, BadInput 400, validation 422) to RFC 9457

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal, select, update
 
 from audit_log import Event, Outcome
 from retention.config import Integration
@@ -78,7 +78,39 @@ _SUBJECT = select(_candidates).where(_candidates.c.id == bindparam("subject")).w
 _HELD = select(func.count()).where(
     _holds.c.subject_id == bindparam("subject"), _holds.c.released_at.is_(None)
 )
-_BY_REF = select(_candidates.c.id).where(_candidates.c.external_ref == bindparam("ref"))
+# What a candidate event needs to know first, in one statement instead of three: the link of
+# its candidate, the record an import may already hold under its external_ref (unique), and
+# the link of its application (each at most one row: the links' key is their primary key).
+_one = select(literal(1).label("one")).subquery("one")
+_cl, _al = _links.alias("candidate_link"), _links.alias("application_link")
+_FIRST_LOOK = (
+    select(
+        _cl.c.subject_id,
+        _cl.c.event_at,
+        _candidates.c.id.label("adopted"),
+        _al.c.subject_id.label("app_subject_id"),
+        _al.c.application_id.label("app_application_id"),
+        _al.c.event_at.label("app_event_at"),
+    )
+    .select_from(_one)
+    .outerjoin(
+        _cl,
+        and_(
+            _cl.c.source == bindparam("source"),
+            _cl.c.kind == "candidate",
+            _cl.c.key == bindparam("candidate_key"),
+        ),
+    )
+    .outerjoin(_candidates, _candidates.c.external_ref == bindparam("ref"))
+    .outerjoin(
+        _al,
+        and_(
+            _al.c.source == bindparam("source"),
+            _al.c.kind == "application",
+            _al.c.key == bindparam("application_key"),
+        ),
+    )
+)
 _INSERT_LINK = insert(_links)
 _INSERT_CANDIDATE = insert(_candidates)
 _INSERT_APPLICATION = insert(_applications).returning(_applications.c.id)
@@ -121,6 +153,18 @@ def actor_of(integration: Integration) -> str:
 def link_key(secret: bytes, kind: str, source_id: str) -> str:
     """The keyed hash a source record is known by here."""
     return hmac.new(secret, f"{kind}:{source_id}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A link row as `_Context.link` returns it."""
+
+    subject_id: uuid.UUID
+    application_id: int | None
+    event_at: datetime | None
+
+
+_UNLOOKED = object()  # the application's link was not looked up yet
 
 
 @dataclass
@@ -199,17 +243,29 @@ def apply_event(
 
 def _candidate_event(ctx: _Context, source_id: str) -> Applied:
     event = ctx.event
-    link = ctx.link("candidate", source_id)
-    if link is None:
-        ref = f"{ctx.integration.ref_prefix}{source_id}"
-        adopted = ctx.conn.execute(_BY_REF, {"ref": ref}).scalar_one_or_none()
+    ref = f"{ctx.integration.ref_prefix}{source_id}"
+    facts = event.application
+    first = ctx.conn.execute(
+        _FIRST_LOOK,
+        {
+            "source": ctx.integration.name,
+            "candidate_key": ctx.key("candidate", source_id),
+            "ref": ref,
+            "application_key": ctx.key("application", facts.id) if facts else "",
+        },
+    ).one()
+    app_link: Any = None
+    if first.app_subject_id is not None:
+        app_link = _Link(first.app_subject_id, first.app_application_id, first.app_event_at)
+    if first.subject_id is None:
+        adopted = first.adopted
         if adopted is None:
-            return _create(ctx, source_id)
+            return _create(ctx, source_id, app_link)
         _link(ctx, "candidate", source_id, adopted, None)
         subject_id = adopted
         last = None
     else:
-        subject_id, last = link.subject_id, link.event_at
+        subject_id, last = first.subject_id, first.event_at
     row = ctx.subject(subject_id)
     if row is None:
         return ctx.refuse(subject_id, "the subject was erased here; the event is not applied")
@@ -232,7 +288,7 @@ def _candidate_event(ctx: _Context, source_id: str) -> Applied:
             changes["country"] = country
     fields = sorted(changes)
     if event.application is not None:
-        _upsert_application(ctx, subject_id, event.application)
+        _upsert_application(ctx, subject_id, event.application, app_link)
         fields.append("application")
     changes.update(_status_from_applications(ctx, subject_id, row))
     changes["last_activity_at"] = _latest(row.last_activity_at, event.occurred_at or ctx.at)
@@ -243,7 +299,7 @@ def _candidate_event(ctx: _Context, source_id: str) -> Applied:
     return ctx.audit(Applied(Effect.UPDATED, subject_id, reason, tuple(fields)))
 
 
-def _create(ctx: _Context, source_id: str) -> Applied:
+def _create(ctx: _Context, source_id: str, app_link: Any = _UNLOOKED) -> Applied:
     event = ctx.event
     country = _country(ctx)
     if country is None:
@@ -277,7 +333,7 @@ def _create(ctx: _Context, source_id: str) -> Applied:
     _link(ctx, "candidate", source_id, subject_id, None, event_at=event.occurred_at)
     fields = sorted(event.person)
     if facts is not None:
-        _upsert_application(ctx, subject_id, facts)
+        _upsert_application(ctx, subject_id, facts, app_link)
         fields.append("application")
     return ctx.audit(Applied(Effect.CREATED, subject_id, None, tuple(fields)))
 
@@ -334,8 +390,13 @@ def _touch(ctx: _Context, kind: str, source_id: str) -> None:
     )
 
 
-def _upsert_application(ctx: _Context, subject_id: uuid.UUID, facts: ApplicationFacts) -> None:
-    link = ctx.link("application", facts.id)
+def _upsert_application(
+    ctx: _Context, subject_id: uuid.UUID, facts: ApplicationFacts, link: Any = _UNLOOKED
+) -> None:
+    """Create or update the application `facts` describe; `link` is its link row if the caller
+    looked it up already (None: there is none)."""
+    if link is _UNLOOKED:
+        link = ctx.link("application", facts.id)
     values: dict[str, Any] = {}
     if facts.status:
         values["status"] = facts.status

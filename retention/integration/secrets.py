@@ -5,13 +5,23 @@ web hook was created (at least 32 characters), for Standard Webhooks one or more
 secrets, one a line (several while a secret is being rotated). A Greenhouse target's
 `api_key_file` holds the Harvest API key. A file that group or others may read is refused: a
 secret anyone on the machine can read signs anything.
+
+A source's secrets are read on every event it posts, so they are kept in memory keyed by what
+`stat` says of the file (device, inode, size, mtime and ctime in nanoseconds, mode): the file is
+still stat-ed on every event, so a rotated secret (rewritten in place or renamed over) or a mode
+made unsafe is seen at once, and only an unchanged file is not read again. A file changed within
+the last `RACY_S` seconds is always read: a rewrite of the same size within one timestamp tick
+of the filesystem would otherwise keep every stat field as it was (git's "racy clean" problem).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 from retention.config import Integration, IntegrationKind
@@ -21,10 +31,15 @@ __all__ = ["api_key", "read_private", "webhook_secrets"]
 
 _WHSEC = "whsec_"
 GREENHOUSE_MIN_SECRET = 32
+RACY_S = 2.0
+
+_Signature = tuple[int, int, int, int, int, int]
+_secrets_cache: dict[tuple[Path, IntegrationKind], tuple[_Signature, tuple[str, ...]]] = {}
+_cache_lock = threading.Lock()
 
 
-def read_private(path: Path, what: str) -> str:
-    """The text of `path`, refused unless it is a regular file of mode 0600 (or 0400)."""
+def _checked_stat(path: Path, what: str) -> os.stat_result:
+    """`path`'s stat, refused unless it is a regular file of mode 0600 (or 0400)."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -38,6 +53,12 @@ def read_private(path: Path, what: str) -> str:
             f"{what} {path} has mode {stat.S_IMODE(info.st_mode):04o}: make it 0600 "
             f"(chmod 600 {path})"
         )
+    return info
+
+
+def read_private(path: Path, what: str) -> str:
+    """The text of `path`, refused unless it is a regular file of mode 0600 (or 0400)."""
+    _checked_stat(path, what)
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -45,8 +66,29 @@ def read_private(path: Path, what: str) -> str:
 
 
 def webhook_secrets(integration: Integration) -> tuple[str, ...]:
-    """The secrets a source signs with: one for Greenhouse, one or more for Standard Webhooks."""
+    """The secrets a source signs with: one for Greenhouse, one or more for Standard Webhooks.
+
+    Read again whenever the file's stat changed (see the module docstring)."""
     what = f"integration {integration.name}: secret_file"
+    path = integration.secret_file
+    info = _checked_stat(path, what)
+    signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                 info.st_mode)  # fmt: skip
+    key = (path, integration.kind)
+    cached = _secrets_cache.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    secrets = _parse_secrets(integration, what)
+    recent = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RACY_S * 1e9
+    with _cache_lock:
+        if recent:
+            _secrets_cache.pop(key, None)
+        else:
+            _secrets_cache[key] = (signature, secrets)
+    return secrets
+
+
+def _parse_secrets(integration: Integration, what: str) -> tuple[str, ...]:
     lines = [
         line.strip()
         for line in read_private(integration.secret_file, what).splitlines()

@@ -138,6 +138,7 @@ from retention.operations.integration import (
     integration_status,
     list_integrations,
     receive_event,
+    receive_event_async,
     retry_messages,
 )
 from retention.operations.policies import (
@@ -422,6 +423,7 @@ __all__ = [
     "place_hold",
     "plan_sweep",
     "receive_event",
+    "receive_event_async",
     "record_consent",
     "refuse_request",
     "release_hold",

@@ -11,12 +11,15 @@ principal with the INTEGRATION role: its audit actor is `integration:NAME`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -63,8 +66,11 @@ __all__ = [
     "integration_status",
     "list_integrations",
     "receive_event",
+    "receive_event_async",
     "retry_messages",
 ]
+
+T = TypeVar("T")
 
 log = get_logger("retention.integration")
 
@@ -109,14 +115,21 @@ class Receipt:
         }
 
 
-def _refuse(
-    installation: Installation,
-    source: str,
-    status: ReceiptStatus,
-    reason: str,
-    clock: Clock,
-) -> Receipt:
-    """Audit a refused request: the source's name (if it is a name) and why, nothing of the body."""
+@dataclass(frozen=True)
+class _Refusal:
+    """A refused request: its audit entry (no personal data) and the receipt to answer with."""
+
+    event: Event
+    at: datetime
+    receipt: Receipt
+
+    def record_in(self, conn: Connection) -> None:
+        record(conn, self.event, at=self.at)
+
+
+def _refuse(source: str, status: ReceiptStatus, reason: str, clock: Clock) -> _Refusal:
+    """A refused request's audit entry: the source's name (if it is a name) and why, nothing of
+    the body."""
     named = _NAME.fullmatch(source) is not None
     event = Event(
         actor=f"integration:{source}" if named else "integration:?",
@@ -125,36 +138,31 @@ def _refuse(
         reason=reason,
         details={"source": source if named else None},
     )
-    at = clock()
-    if installation.audit_group is not None:
-        installation.audit_group.append([(event, at)])
-    else:
-        with transaction(installation.engine) as conn:
-            record(conn, event, at=at)
     log.warning("integration.refused", source=source[:64], reason=reason)
-    return Receipt(status, reason=reason)
+    return _Refusal(event, clock(), Receipt(status, reason=reason))
 
 
-def receive_event(
+_Unit = Callable[[Connection], Applied | None]
+
+
+def _intake(
     installation: Installation,
     source_name: str,
     headers: Mapping[str, str],
     raw_body: bytes,
-    *,
-    clock: Clock = utc_now,
-) -> Receipt:
-    """Verify, dedupe and apply one event a source posted (see the module docstring)."""
+    clock: Clock,
+) -> _Refusal | _Unit:
+    """Verify and parse (no database): a refusal, or the unit of work that dedupes and applies.
+
+    Cheap and non-blocking (the secret file is stat-ed, read only when it changed), so the
+    HTTP API runs it on its event loop."""
     integration = installation.config.integration(source_name)
     if integration is None:
-        return _refuse(
-            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "unknown source", clock
-        )
+        return _refuse(source_name, ReceiptStatus.UNAUTHENTICATED, "unknown source", clock)
     if Permission.CANDIDATE_WRITE not in ROLE_PERMISSIONS[Role.INTEGRATION]:
-        return _refuse(
-            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "role forbids", clock
-        )
+        return _refuse(source_name, ReceiptStatus.UNAUTHENTICATED, "role forbids", clock)
     if len(raw_body) > MAX_BODY:
-        return _refuse(installation, source_name, ReceiptStatus.MALFORMED, "body too large", clock)
+        return _refuse(source_name, ReceiptStatus.MALFORMED, "body too large", clock)
     now = clock()
     try:
         secrets = webhook_secrets(integration)
@@ -163,12 +171,10 @@ def receive_event(
         else:
             verified = verify_standard_webhooks(secrets, headers, raw_body, now=now)
     except BadSignature as exc:
-        return _refuse(installation, source_name, ReceiptStatus.UNAUTHENTICATED, exc.reason, clock)
+        return _refuse(source_name, ReceiptStatus.UNAUTHENTICATED, exc.reason, clock)
     except BadInput:
         # The secret file is missing or unsafe: nothing can be verified, so nothing is accepted.
-        return _refuse(
-            installation, source_name, ReceiptStatus.UNAUTHENTICATED, "secret unusable", clock
-        )
+        return _refuse(source_name, ReceiptStatus.UNAUTHENTICATED, "secret unusable", clock)
     mapping = dict(integration.fields)
     try:
         if integration.kind is IntegrationKind.GREENHOUSE:
@@ -176,7 +182,7 @@ def receive_event(
         else:
             event = parse_generic(raw_body, mapping)
     except Malformed as exc:
-        return _refuse(installation, source_name, ReceiptStatus.MALFORMED, str(exc), clock)
+        return _refuse(source_name, ReceiptStatus.MALFORMED, str(exc), clock)
     secret = link_secret(installation.config)
     targets = installation.config.targets
 
@@ -198,7 +204,32 @@ def receive_event(
             delivery_id=verified.delivery_id,
         )
 
-    def committed() -> Applied | None:
+    return unit
+
+
+def _receipt(applied: Applied | None) -> Receipt:
+    if applied is None:
+        return Receipt(ReceiptStatus.DUPLICATE)
+    return Receipt(
+        ReceiptStatus.ACCEPTED,
+        applied.effect,
+        str(applied.subject) if applied.subject else None,
+        applied.reason if applied.effect == Effect.REFUSED else None,
+    )
+
+
+def receive_event(
+    installation: Installation,
+    source_name: str,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    clock: Clock = utc_now,
+) -> Receipt:
+    """Verify, dedupe and apply one event a source posted (see the module docstring)."""
+    step = _intake(installation, source_name, headers, raw_body, clock)
+
+    def committed(unit: Callable[[Connection], T]) -> T:
         # Under the HTTP API, concurrent events share their commits (`GroupCommit.run`); each
         # request still answers only once its own event is committed.
         group = installation.audit_group
@@ -207,22 +238,52 @@ def receive_event(
         with transaction(installation.engine) as conn:
             return unit(conn)
 
+    if isinstance(step, _Refusal):
+        committed(step.record_in)
+        return step.receipt
     try:
-        applied = committed()
+        applied = committed(step)
     except IntegrityError:
         # Another event about the same new record committed first (PostgreSQL, concurrent
         # requests): once more, and this time the record is found.
-        applied = committed()
-    if applied is None:
-        return Receipt(ReceiptStatus.DUPLICATE)
-    if applied.files:
+        applied = committed(step)
+    if applied is not None and applied.files:
         remove_pending(installation.engine, installation.config.documents_dir)
-    return Receipt(
-        ReceiptStatus.ACCEPTED,
-        applied.effect,
-        str(applied.subject) if applied.subject else None,
-        applied.reason if applied.effect == Effect.REFUSED else None,
-    )
+    return _receipt(applied)
+
+
+async def receive_event_async(
+    installation: Installation,
+    source_name: str,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    clock: Clock = utc_now,
+) -> Receipt:
+    """`receive_event` for a front end on an event loop (the HTTP API): the same steps and the
+    same receipt, without a thread per request. Verifying and parsing run on the loop; the
+    unit of work goes to the installation's group commit (`GroupCommit.submit`: one writer
+    thread, one transaction per group of concurrent events) and is awaited until it committed.
+    Without a group commit, the whole of `receive_event` runs in a worker thread."""
+    group = installation.audit_group
+    if group is None:
+        call = functools.partial(
+            receive_event, installation, source_name, headers, raw_body, clock=clock
+        )
+        return await asyncio.to_thread(call)
+    step = _intake(installation, source_name, headers, raw_body, clock)
+    if isinstance(step, _Refusal):
+        await group.submit(step.record_in)
+        return step.receipt
+    try:
+        applied = await group.submit(step)
+    except IntegrityError:
+        applied = await group.submit(step)  # as in receive_event
+    if applied is not None and applied.files:
+        await asyncio.to_thread(
+            remove_pending, installation.engine, installation.config.documents_dir
+        )
+    return _receipt(applied)
 
 
 # --- list and check ---------------------------------------------------------------------------

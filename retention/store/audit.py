@@ -18,7 +18,6 @@ endpoint and never leaks into another request.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -98,8 +97,8 @@ def tagged(events: Sequence[Event]) -> tuple[Event, ...]:
     tag = _VIA.get()
     if tag is None:
         return tuple(events)
-    details = tag.to_json()
-    return tuple(dataclasses.replace(e, details={**e.details, "via": details}) for e in events)
+    extra = {"via": tag.to_json()}
+    return tuple(e.with_details(extra) for e in events)
 
 
 def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:

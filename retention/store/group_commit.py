@@ -29,10 +29,18 @@ this also keeps concurrent requests from meeting at `BEGIN IMMEDIATE`, where the
 handler would put them to sleep for milliseconds at a time.
 Callers read in `reader` (on SQLite a read snapshot without the write lock), so reads do not
 queue behind the group's write.
+
+A coroutine hands its unit over with `GroupCommit.submit` instead, and awaits it without holding
+a thread: the HTTP API's inbound route is an `async def` whose requests all wait on the event
+loop while one writer thread (started on the first submit, stopped by `close`) leads their
+groups, the same way a blocked caller would. A group's awaiting callers are woken with one
+call into their event loop once it committed (one hop per group, not one thread per request);
+what a caller gets is what `run` would have returned or raised.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 from collections.abc import Callable, Sequence
@@ -72,6 +80,7 @@ class _Unit(_Pending):
     context: contextvars.Context | None = None
     result: Any = None
     raised: BaseException | None = None
+    future: asyncio.Future[Any] | None = None  # submitted from a coroutine: settled in its loop
 
     def run_in(self, conn: Connection) -> None:
         assert self.unit is not None and self.context is not None
@@ -99,6 +108,8 @@ class GroupCommit:
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._leading = False
+        self._writer: threading.Thread | None = None
+        self._closed = False
 
     def append(self, events: Sequence[tuple[Event, datetime]]) -> None:
         """Commit `events` (each with its instant), tagged in the caller's context; block until
@@ -142,6 +153,38 @@ class GroupCommit:
         result: T = mine.result
         return result
 
+    def submit(self, unit: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """From a coroutine: queue `unit` for the writer thread; the returned future (of the
+        running event loop) has `unit`'s result once its transaction committed, or what `run`
+        would have raised. Cancelling the future does not withdraw the unit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        mine = _Unit([], unit=unit, context=contextvars.copy_context(), future=future)
+        with self._cond:
+            if self._closed:
+                raise InstallationError("the group commit is closed")
+            self._queue.append(mine)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="group-commit-writer", daemon=True
+                )
+                self._writer.start()
+            self._cond.notify_all()
+        return future
+
+    def _write_queued(self) -> None:
+        """The writer thread: lead a group whenever something is queued and nobody leads."""
+        while True:
+            with self._cond:
+                while (not self._queue and not self._closed) or self._leading:
+                    self._cond.wait()
+                if not self._queue:
+                    return  # closed, and everything queued was written
+                self._leading = True
+                group = self._queue[: self.max_group]
+                del self._queue[: self.max_group]
+            self._lead(group)
+
     def _lead(self, group: list[_Pending]) -> None:
         error: str | None = None
         try:
@@ -163,6 +206,7 @@ class GroupCommit:
             if error is not None:
                 stats.failed_groups += 1
             self._cond.notify_all()
+        _settle_futures(group)
 
     def _run_units(self, group: list[_Pending]) -> None:
         """One transaction for the whole group; if it fails, each member alone (see above)."""
@@ -200,5 +244,41 @@ class GroupCommit:
             record_stamped(conn, stamped)
 
     def close(self) -> None:
+        """Write what is queued, stop the writer thread, dispose the reader."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            writer = self._writer
+        if writer is not None:
+            writer.join()
         if self.reader is not self.engine:
             self.reader.dispose()
+
+
+def _settle_futures(group: list[_Pending]) -> None:
+    """Hand each submitted unit of a finished group its outcome, one call into each loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Unit]] = {}
+    for pending in group:
+        if isinstance(pending, _Unit) and pending.future is not None:
+            by_loop.setdefault(pending.future.get_loop(), []).append(pending)
+    for loop, units in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, units)
+        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting any more
+            log.warning("group_commit.loop_closed", units=len(units))
+
+
+def _settle(units: list[_Unit]) -> None:
+    for unit in units:
+        future = unit.future
+        assert future is not None
+        if future.done():  # cancelled: the unit ran all the same
+            continue
+        if unit.raised is not None:
+            future.set_exception(unit.raised)
+        elif unit.error is not None:
+            future.set_exception(
+                InstallationError(f"the unit of work could not be committed ({unit.error})")
+            )
+        else:
+            future.set_result(unit.result)

@@ -4,11 +4,14 @@ the credential (no bearer token), refusals are RFC 9457 problems, replays are ac
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from retention.api import create_app
 from retention.install import Installation
@@ -103,6 +106,51 @@ class TestGreenhouseEvents:
         headers = {**signed(body), "Authorization": "Bearer not-a-token"}
         r = client.post("/v1/integrations/greenhouse/events", content=body, headers=headers)
         assert r.status_code == 200 and r.json()["effect"] == "ignored"
+
+    def test_concurrent_events_each_answered_with_their_own_committed_effect(
+        self, client: TestClient, sources: Installation
+    ) -> None:
+        """Requests awaiting the group commit's writer together: each is answered with its
+        own subject, its entry carries its own request id, and every effect is committed."""
+        url = "/v1/integrations/greenhouse/events"
+
+        def post(n: int) -> tuple[str, str]:
+            body = greenhouse_body(
+                "reject_candidate",
+                payload__application__id=70_000 + n,
+                payload__application__candidate__id=80_000 + n,
+            )
+            r = client.post(url, content=body, headers=signed(body, f"c-{n}"))
+            assert r.status_code == 200 and r.json()["effect"] == "created", r.text
+            return r.json()["subject"], r.headers["X-Request-ID"]
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = dict(pool.map(post, range(24)))
+        assert len(answers) == 24
+        entries = audit_entries(sources.engine, action="integration.event")
+        assert {e["subject"]: e["details"]["via"]["request_id"] for e in entries} == answers
+
+    def test_no_statement_runs_on_the_event_loop(
+        self, client: TestClient, sources: Installation
+    ) -> None:
+        """The route is an `async def`: every statement of an applied event, a replay and a
+        refusal runs in the group commit's writer thread."""
+        threads: list[str] = []
+
+        def seen(*_: object) -> None:
+            threads.append(threading.current_thread().name)
+
+        event.listen(sources.engine, "before_cursor_execute", seen)
+        try:
+            body = greenhouse_body("reject_candidate")
+            url = "/v1/integrations/greenhouse/events"
+            assert client.post(url, content=body, headers=signed(body, "t-1")).status_code == 200
+            assert client.post(url, content=body, headers=signed(body, "t-1")).status_code == 200
+            bad = {**signed(body, "t-2"), "Signature": "sha256 " + "0" * 64}
+            assert client.post(url, content=body, headers=bad).status_code == 401
+        finally:
+            event.remove(sources.engine, "before_cursor_execute", seen)
+        assert threads and set(threads) == {"group-commit-writer"}
 
     def test_a_body_over_the_limit_is_413(self, client: TestClient) -> None:
         body = b"{" + b" " * (1024 * 1024 + 1) + b"}"

@@ -87,6 +87,27 @@ class TestEventValidation:
         with pytest.raises(PersonalDataError):
             Event("dpo", "export", reason="asked by x@example.org")
 
+    def test_with_details_is_the_event_built_with_them(self) -> None:
+        """Merging details without validating the event again gives the event built whole."""
+        ev = Event("s", "a", SUBJECT, Outcome.DENIED, "why", {"n": 5, "via": "old"})
+        merged = ev.with_details({"via": {"channel": "api", "t": TS}})
+        whole = Event("s", "a", SUBJECT, Outcome.DENIED, "why",
+                      {"n": 5, "via": {"channel": "api", "t": TS}})  # fmt: skip
+        assert merged == whole and merged.simple == whole.simple
+        assert dict(merged.details) == dict(whole.details)
+        assert dict(ev.details) == {"n": 5, "via": "old"}  # the original is unchanged
+        assert Entry.create(3, TS, GENESIS_PREV, merged).canonical == (
+            Entry.create(3, TS, GENESIS_PREV, whole).canonical
+        )
+
+    def test_with_details_validates_what_it_adds(self) -> None:
+        ev = Event("s", "a")
+        with pytest.raises(PersonalDataError) as err:
+            ev.with_details({"note": "jane.doe@example.org"})
+        assert "jane" not in str(err.value)
+        with pytest.raises(InvalidEventError):
+            ev.with_details({"f": float("nan")})
+
     def test_values_made_json_safe(self) -> None:
         """Big ints, floats, decimals, instants and UUIDs become fixed strings; small ints stay."""
         ev = Event("s", "a", details={"big": 2**60, "n": 5, "f": 0.1, "d": Decimal("1.50"),

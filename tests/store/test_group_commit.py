@@ -4,10 +4,13 @@ transactions the same way, each in its caller's context; a failing unit fails it
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, select
@@ -238,3 +241,132 @@ def test_units_and_entries_share_a_group(engine: Engine) -> None:
     log = entries(engine)
     assert {"x.0", "x.1", "x.2"} <= {e["action"] for e in log}
     assert [e["seq"] for e in log] == list(range(len(log)))
+
+
+# --- units submitted from coroutines (GroupCommit.submit) --------------------------------------
+
+
+def async_unit(
+    n: int,
+    *,
+    hold: threading.Event | None = None,
+    entered: threading.Event | None = None,
+    fail: bool = False,
+) -> Callable[[Connection], int]:
+    def unit(conn: Connection) -> int:
+        record(conn, Event(actor="a", action=f"x.{n}"), at=AT + timedelta(seconds=n))
+        if entered is not None:
+            entered.set()
+        if hold is not None:
+            assert hold.wait(10)
+        if fail:
+            raise ValueError("this unit fails")
+        return n
+
+    return unit
+
+
+async def submitted(group: GroupCommit, n: int, **kwargs: Any) -> object:
+    """A request's coroutine: submit in its own context, await the outcome."""
+    with recorded_via("api", f"req-{n}"):
+        try:
+            return await group.submit(async_unit(n, **kwargs))
+        except Exception as exc:
+            return exc
+
+
+def test_submitted_units_share_the_writer_threads_transactions(engine: Engine) -> None:
+    """Awaited on the loop, run by one writer thread: the first group holds its commit while
+    five more requests are submitted; none is answered before its own commit, each gets its
+    own result and its entry carries its own request id."""
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+    loop_threads: set[int] = set()
+
+    async def main() -> list[object]:
+        loop_threads.add(threading.get_ident())
+        first = asyncio.create_task(submitted(group, 0, hold=hold, entered=entered))
+        await asyncio.to_thread(entered.wait, 10)
+        others = [asyncio.create_task(submitted(group, n)) for n in range(1, 6)]
+        await asyncio.sleep(0)  # each has submitted
+        await asyncio.to_thread(queued, group, 5)
+        await asyncio.sleep(0.05)
+        assert not any(t.done() for t in [first, *others])  # nobody before its commit
+        hold.set()
+        return list(await asyncio.gather(first, *others))
+
+    try:
+        assert asyncio.run(main()) == list(range(6))
+        assert (group.stats.groups, group.stats.largest, group.stats.callers) == (2, 5, 6)
+        assert group._writer is not None and group._writer.ident not in loop_threads
+    finally:
+        group.close()
+    assert group._writer is not None and not group._writer.is_alive()  # stopped by close
+    log = entries(engine)
+    mine = {e["action"]: e for e in log if e["action"].startswith("x.")}
+    for n in range(6):
+        assert mine[f"x.{n}"]["details"]["via"]["request_id"] == f"req-{n}"
+    assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log))
+
+
+def test_a_failing_submitted_unit_fails_its_own_caller_only(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+
+    async def main() -> list[object]:
+        first = asyncio.create_task(submitted(group, 0, hold=hold, entered=entered))
+        await asyncio.to_thread(entered.wait, 10)
+        others = [asyncio.create_task(submitted(group, n, fail=n == 2)) for n in range(1, 5)]
+        await asyncio.sleep(0)
+        await asyncio.to_thread(queued, group, 4)
+        hold.set()
+        return list(await asyncio.gather(first, *others))
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        group.close()
+    assert isinstance(results.pop(2), ValueError)  # its own exception
+    assert results == [0, 1, 3, 4]
+    actions = {e["action"] for e in entries(engine)}
+    assert {"x.0", "x.1", "x.3", "x.4"} <= actions and "x.2" not in actions
+
+
+def test_submitted_units_and_blocked_callers_share_groups(engine: Engine) -> None:
+    """A thread's `run` and a coroutine's `submit` queue in one line: one chain, both answered."""
+    group = GroupCommit(engine)
+    hold, entered = threading.Event(), threading.Event()
+    results: dict[int, object] = {}
+    first = unit_call(group, 0, results, hold=hold, entered=entered)
+    assert entered.wait(10)
+
+    async def main() -> object:
+        task = asyncio.create_task(submitted(group, 1))
+        await asyncio.sleep(0)
+        blocked = unit_call(group, 2, results)
+        await asyncio.to_thread(queued, group, 2)
+        hold.set()
+        got = await task
+        await asyncio.to_thread(blocked.join, 10)
+        return got
+
+    try:
+        assert asyncio.run(main()) == 1
+        first.join(10)
+    finally:
+        group.close()
+    assert results == {0: 0, 2: 2}
+    log = entries(engine)
+    assert {"x.0", "x.1", "x.2"} <= {e["action"] for e in log}
+    assert [e["seq"] for e in log] == list(range(len(log)))
+
+
+def test_a_closed_group_takes_no_more_units(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    group.close()
+
+    async def main() -> None:
+        with pytest.raises(InstallationError, match="closed"):
+            group.submit(async_unit(0))
+
+    asyncio.run(main())
