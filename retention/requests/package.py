@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from audit_log import inclusion_proofs_json
 from policies import PolicySet, RecordError
 from retention.config import Config
 from retention.requests.trail import TrailEntry
@@ -136,7 +137,10 @@ def access_document(
         "source": source,
         "retention": _retention(policy_set, conn, subject, at),
         "rights": [{"article": a, "right": r} for a, r in RIGHTS],
-        "accesses": [t.to_json() for t in trail],
+        "accesses": [
+            t.to_json(p)
+            for t, p in zip(trail, inclusion_proofs_json([t.proof for t in trail]), strict=True)
+        ],
         "checkpoint": checkpoint,
     }
 

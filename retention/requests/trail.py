@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from audit_log import AuditLog, InclusionProof, ProofError, leaf_hash, verify_inclusions
+from audit_log import AuditLog, InclusionProof, ProofError, leaf_hash
 from audit_log import metadata as audit_metadata
 from retention.config import Config
 from retention.errors import CheckFailed
@@ -40,7 +40,9 @@ class TrailEntry:
     outcome: str
     proof: InclusionProof
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, proof: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The entry's JSON form; `proof` is its proof's, if already encoded (many proofs are
+        encoded together by `inclusion_proofs_json`, sharing their hashes)."""
         return {
             "seq": self.seq,
             "at": self.at,
@@ -48,7 +50,7 @@ class TrailEntry:
             "role": self.role,
             "reason": self.reason,
             "outcome": self.outcome,
-            "proof": self.proof.to_json(),
+            "proof": self.proof.to_json() if proof is None else proof,
         }
 
 
@@ -76,18 +78,19 @@ def subject_trail(
             raise CheckFailed(
                 f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
             )
-    proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size)
     try:
-        verify_inclusions(
-            ((p.leaf_index, p.tree_size, bytes(r.leaf_hash), p.hashes)
-             for r, p in zip(rows, proofs, strict=True)),
-            root,
-        )  # fmt: skip
+        # Verified together against the signed root: each proof in full (see prove_many).
+        proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size, expected_root=root)
     except ProofError:
         raise CheckFailed(
             "an audit entry's proof does not verify against the signed checkpoint:"
             " run 'gdpr audit verify'"
         ) from None
+    for r, p in zip(rows, proofs, strict=True):
+        if p.leaf_hash != bytes(r.leaf_hash):  # the proven leaf is the entry's checked hash
+            raise CheckFailed(
+                f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
+            )
     entries = [json.loads(r.canonical) for r in rows]
     roles = _grant_roles(conn, {e["details"].get("allowed_by") for e in entries})
     return [
