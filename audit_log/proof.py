@@ -71,24 +71,21 @@ class InclusionProof:
         )
 
 
-def inclusion_proofs_json(proofs: Sequence[InclusionProof]) -> list[dict[str, Any]]:
-    """The JSON form of each proof, as `InclusionProof.to_json`, each distinct hash encoded once.
+def inclusion_proofs_json_text(proofs: Sequence[InclusionProof]) -> list[str]:
+    """Each proof's JSON form as compact text with its keys sorted, as
+    `json.dumps(p.to_json(), sort_keys=True, separators=(",", ":"))` writes it, for many
+    proofs of one tree at once.
 
-    Proofs of many leaves of one tree share their upper nodes (and their root): ten thousand
-    proofs of two dozen hashes each hold far fewer distinct ones, and encoding each once, then
-    looking it up, is what makes the many proofs of an access package cheap to write."""
+    Such proofs share their upper nodes and their root: each distinct hash is encoded once and
+    looked up after, and each proof is written as one string (base64 needs no JSON escaping),
+    not built as a dict and a list for an encoder to walk again."""
     distinct = {h for p in proofs for h in p.hashes}
     distinct.update(p.root for p in proofs)
-    encoded = {h: _b64(h) for h in distinct}
-    get = encoded.__getitem__
+    quoted = {h: f'"{_b64(h)}"' for h in distinct}
+    get = quoted.__getitem__
     return [
-        {
-            "leaf_index": p.leaf_index,
-            "tree_size": p.tree_size,
-            "leaf_hash": _b64(p.leaf_hash),
-            "hashes": list(map(get, p.hashes)),
-            "root": get(p.root),
-        }
+        f'{{"hashes":[{",".join(map(get, p.hashes))}],"leaf_hash":"{_b64(p.leaf_hash)}",'
+        f'"leaf_index":{int(p.leaf_index)},"root":{get(p.root)},"tree_size":{int(p.tree_size)}}}'
         for p in proofs
     ]
 

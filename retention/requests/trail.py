@@ -14,18 +14,20 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from audit_log import AuditLog, InclusionProof, ProofError, leaf_hash
+from audit_log import AuditLog, InclusionProof, ProofError, inclusion_proofs_json_text, leaf_hash
 from audit_log import metadata as audit_metadata
 from retention.config import Config
 from retention.errors import CheckFailed
 from retention.store import Grant, table_of
 
-__all__ = ["TrailEntry", "subject_entries_query", "subject_trail"]
+__all__ = ["TrailEntry", "subject_entries_query", "subject_trail", "trail_json_text"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,7 @@ class TrailEntry:
     outcome: str
     proof: InclusionProof
 
-    def to_json(self, proof: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The entry's JSON form; `proof` is its proof's, if already encoded (many proofs are
-        encoded together by `inclusion_proofs_json`, sharing their hashes)."""
+    def to_json(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "at": self.at,
@@ -50,8 +50,30 @@ class TrailEntry:
             "role": self.role,
             "reason": self.reason,
             "outcome": self.outcome,
-            "proof": self.proof.to_json() if proof is None else proof,
+            "proof": self.proof.to_json(),
         }
+
+
+def trail_json_text(trail: Sequence[TrailEntry]) -> str:
+    """The entries' JSON forms as one compact JSON array with sorted keys, as
+    `json.dumps([t.to_json() for t in trail], sort_keys=True, separators=(",", ":"))` writes
+    it: ten thousand entries and their proofs written as text, each repeated value (an
+    operation, a role, a reason) encoded once, the proofs by `inclusion_proofs_json_text`."""
+    proofs = inclusion_proofs_json_text([t.proof for t in trail])
+    quoted: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        found = quoted.get(value)
+        if found is None:
+            found = quoted[value] = encode_basestring_ascii(value)
+        return found
+
+    items = [
+        f'{{"at":{text(t.at)},"operation":{text(t.operation)},"outcome":{text(t.outcome)},'
+        f'"proof":{proof},"reason":{text(t.reason)},"role":{text(t.role)},"seq":{int(t.seq)}}}'
+        for t, proof in zip(trail, proofs, strict=True)
+    ]
+    return f"[{','.join(items)}]"
 
 
 def subject_entries_query(subject_id: uuid.UUID, size: int) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from audit_log.errors import ProofShapeError, RootMismatchError
 from audit_log.merkle import consistency_proof, inclusion_proof, leaf_hash, root
-from audit_log.proof import ConsistencyProof, InclusionProof, inclusion_proofs_json
+from audit_log.proof import ConsistencyProof, InclusionProof, inclusion_proofs_json_text
 from tests.merkle_reference import ListSource
 
 LEAVES = [leaf_hash(bytes([i])) for i in range(13)]
@@ -22,13 +24,14 @@ class TestProofValues:
         InclusionProof.from_json(obj).verify()
 
     def test_many_proofs_json_is_each_proofs_json(self) -> None:
-        """Proofs encoded together (sharing their hashes) are each one's own JSON form."""
+        """Proofs written together (sharing their hashes) are each one's own JSON form, as text."""
         proofs = [
             InclusionProof(m, 13, LEAVES[m], tuple(inclusion_proof(m, 13, SRC)), root(13, SRC))
             for m in range(13)
         ]
-        assert inclusion_proofs_json(proofs) == [p.to_json() for p in proofs]
-        assert inclusion_proofs_json([]) == []
+        plain = [json.dumps(p.to_json(), sort_keys=True, separators=(",", ":")) for p in proofs]
+        assert inclusion_proofs_json_text(proofs) == plain
+        assert inclusion_proofs_json_text([]) == []
 
     def test_consistency_json_round_trip(self) -> None:
         """A consistency proof read back from its JSON form verifies."""
