@@ -115,12 +115,24 @@ def subject_trail(
             )
     entries = [json.loads(r.canonical) for r in rows]
     roles = _grant_roles(conn, {e["details"].get("allowed_by") for e in entries})
+    # A role depends only on the grant, the outcome and the actor, which a trail repeats:
+    # each combination is worked out once.
+    seen: dict[tuple[Any, str, str], str] = {}
+
+    def role(e: dict[str, Any]) -> str:
+        grant = e["details"].get("allowed_by")
+        key = (grant if isinstance(grant, str) else None, e["outcome"], e["actor"])
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = _role(e, roles)
+        return found
+
     return [
         TrailEntry(
             seq=e["seq"],
             at=e["ts"],
             operation=e["action"],
-            role=_role(e, roles),
+            role=role(e),
             reason=e["reason"],
             outcome=e["outcome"],
             proof=p,
