@@ -33,6 +33,19 @@ class TestProofValues:
         assert inclusion_proofs_json_text(proofs) == plain
         assert inclusion_proofs_json_text([]) == []
 
+    def test_hashes_encoded_together_are_each_ones_base64(self) -> None:
+        """Hashes base64-encoded in one call are each one's own encoding, quoted; hashes of
+        other lengths too."""
+        import base64
+        import hashlib
+
+        from audit_log.proof import _quoted_b64
+
+        hashes = [hashlib.sha256(bytes([i])).digest() for i in range(200)]
+        hashes += [b"", b"\x00", bytes(31), bytes(33), b"\xff" * 64]
+        quoted = _quoted_b64(hashes)
+        assert quoted == {h: json.dumps(base64.b64encode(h).decode()) for h in hashes}
+
     def test_consistency_json_round_trip(self) -> None:
         """A consistency proof read back from its JSON form verifies."""
         p = ConsistencyProof(6, 13, tuple(consistency_proof(6, 13, SRC)), root(6, SRC),
