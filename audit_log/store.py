@@ -450,8 +450,15 @@ class AuditLog:
 
         known: dict[NodeId, bytes] = {}
         leaves: dict[int, bytes] = {}
-        # The DBAPI cursor of this transaction: rows as plain tuples, no result objects.
-        cursor = conn.connection.cursor()
+        # The DBAPI cursor of this transaction: rows as plain tuples, no result objects; on
+        # PostgreSQL in the binary protocol, so the hashes arrive as bytes, not as hex text
+        # the server writes and the driver decodes.
+        if sqlite:
+            cursor = conn.connection.cursor()
+        else:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(binary=True)
         try:
             for level, ids in sorted(by_level.items()):
                 ids.sort()
