@@ -27,7 +27,7 @@ from audit_log.merkle import (
     verify_inclusions,
 )
 from audit_log.note import Signer, Verifier, generate_signing_key, open_note, sign_note
-from audit_log.proof import ConsistencyProof, InclusionProof
+from audit_log.proof import ConsistencyProof, InclusionProof, inclusion_proofs_json_text
 from audit_log.schema import metadata
 from audit_log.store import AuditLog, EntryBytes, Head
 from audit_log.verify import Problem, ProblemKind, Report, StoredEntry, verify_log
@@ -64,6 +64,7 @@ __all__ = [
     "append_witness",
     "format_ts",
     "generate_signing_key",
+    "inclusion_proofs_json_text",
     "leaf_hash",
     "metadata",
     "node_hash",

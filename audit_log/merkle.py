@@ -11,7 +11,7 @@ carrying the values seen and expected instead of returning a bare False.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from audit_log.errors import ProofShapeError, RootMismatchError
@@ -120,6 +120,136 @@ def inclusion_nodes(index: int, size: int) -> list[NodeId]:
             out.append((level, i ^ 1))
         i, level = i >> 1, level + 1
     return out
+
+
+def outside_nodes(indices: Iterable[int], size: int, base: int) -> list[NodeId]:
+    """The nodes of level `base` and up that the inclusion paths of `indices` take from outside
+    them: siblings of their ancestors that are neither ancestors themselves nor empty.
+
+    These (and the leaf hashes of each index's block of 2^base leaves) are all that
+    `prove_many` needs: every other node of the paths is one of the indices' ancestors, which
+    it computes. An id (level, i) whose range passes `size` stands for [i << level, size), as in
+    `inclusion_nodes`.
+    """
+    height = (size - 1).bit_length() if size else 0
+    level = min(base, height)
+    ancestors = {i >> level for i in indices}
+    out: list[NodeId] = []
+    while level < height:
+        out += [
+            (level, a ^ 1)
+            for a in sorted(ancestors)
+            if a ^ 1 not in ancestors and (a ^ 1) << level < size
+        ]
+        ancestors = {a >> 1 for a in ancestors}
+        level += 1
+    return out
+
+
+def prove_many(
+    indices: Sequence[int],
+    size: int,
+    leaves: Mapping[int, bytes],
+    outside: Mapping[NodeId, bytes],
+    base: int,
+) -> tuple[bytes, list[tuple[bytes, ...]]]:
+    """The root of the tree of `size` leaves and PATH(index) of each of `indices`, computed
+    together from the leaf hashes of each index's block of 2^base leaves (`leaves`, by index)
+    and the hashes of the `outside_nodes(indices, size, base)` (`outside`, by node id).
+
+    Each block is hashed a level at a time up to its root (a leaf's siblings below `base` are
+    all in its block); from there the indices' ancestors are hashed level by level, each from
+    its two children: an ancestor computed below, or an outside node. The root is the last
+    ancestor. Every path is then read off the same values: at each level the sibling of the
+    index's ancestor (none where that sibling is empty, at the tree's right edge, where RFC 9162
+    promotes the node unhashed).
+
+    Why a caller that compares the returned root with a signed one has verified every path in
+    full, as `verify_inclusion` of each would (it recomputes fewer hashes, and every emitted
+    hash is one of those it checked): RFC 9162 2.1.3.2 checks PATH(m) by recomputing, from the
+    leaf up, the hash of each ancestor of m from the running value and the path's next hash,
+    and comparing the last with the root. Here the path's hash at each level is the value that
+    was used, at that level, as the other child of m's ancestor; so by induction on the level
+    the RFC's running value for m equals the ancestor computed here (same two inputs, in the
+    same order, to the same hash), and its final value is the root returned. The proofs of
+    different indices share their upper ancestors, each hashed once here instead of once per
+    proof. Hashes of the wrong length are refused (an RFC verifier refuses them too).
+    """
+    if not indices:
+        raise ProofShapeError("proofs of no leaves")
+    height = (size - 1).bit_length() if size else 0
+    b = min(base, height)
+    sha256 = hashlib.sha256
+    for i in indices:
+        if not 0 <= i < size:
+            raise ProofShapeError(f"leaf index {i} is not below tree size {size}")
+    # Blocks of 2^b leaves, as rows of node hashes from the leaves (level 0) to the blocks'
+    # roots (level b): rows[level] holds each block's 2^(b - level) nodes in turn, in block
+    # order. The whole blocks are hashed together a level at a time (one comprehension per
+    # level, not per block); the last block, if cut by `size`, is hashed on its own, its rows
+    # padded with None (empty nodes) to the width of a whole block's.
+    blocks = sorted({i >> b for i in indices})
+    last = blocks[-1]
+    cut = (last + 1) << b > size
+    whole = blocks[:-1] if cut else blocks
+    row: list[bytes] = [leaves[s] for k in whole for s in range(k << b, (k + 1) << b)]
+    tail: list[bytes] = [leaves[s] for s in range(last << b, size)] if cut else []
+    if {*map(len, row), *map(len, tail)} - {HASH_SIZE}:
+        raise ProofShapeError(f"a leaf hash is not {HASH_SIZE} bytes")
+    rows: list[list[bytes | None]] = []
+    for level in range(b + 1):
+        width = 1 << (b - level)
+        padded: list[bytes | None] = [*row, *tail]
+        if cut:
+            padded += [None] * (width - len(tail))
+        rows.append(padded)
+        if level < b:
+            row = [
+                sha256(b"\x01" + x + y).digest() for x, y in zip(row[::2], row[1::2], strict=True)
+            ]
+            # An odd row's last node has no right sibling (the tree's right edge): promoted.
+            odd = tail[-1:] if len(tail) & 1 else []
+            pairs = zip(tail[::2], tail[1::2], strict=False)
+            tail = [*[sha256(b"\x01" + x + y).digest() for x, y in pairs], *odd]
+    position = {block: k for k, block in enumerate(blocks)}
+    current: dict[int, bytes] = dict(zip(blocks, rows[b], strict=True))  # type: ignore[arg-type]
+    # From the blocks' roots up: each level's values are its ancestors and the outside nodes
+    # that their hashing used.
+    above: list[dict[int, bytes]] = []
+    for level in range(b, height):
+        values = dict(current)
+        parents: dict[int, bytes] = {}
+        for a, h in current.items():
+            p = a >> 1
+            if p in parents:
+                continue
+            sib = a ^ 1
+            if sib << level >= size:
+                parents[p] = h  # no right sibling at the tree's right edge: promoted
+                continue
+            other = current.get(sib)
+            if other is None:
+                other = outside[(level, sib)]
+                if len(other) != HASH_SIZE:
+                    raise ProofShapeError(f"node {(level, sib)} is not {HASH_SIZE} bytes")
+                values[sib] = other
+            pair = h + other if sib & 1 else other + h
+            parents[p] = sha256(b"\x01" + pair).digest()
+        above.append(values)
+        current = parents
+    tree_root = current[0]
+    # The paths, a level at a time: the sibling of each index's ancestor, None where empty.
+    columns: list[list[bytes | None]] = []
+    for level in range(b):
+        shift, mask, hashes = b - level, (1 << (b - level)) - 1, rows[level]
+        columns.append(
+            [hashes[position[i >> b] << shift | ((i >> level) ^ 1) & mask] for i in indices]
+        )
+    for level, values in enumerate(above, b):
+        columns.append([values.get((i >> level) ^ 1) for i in indices])
+    if not columns:
+        return tree_root, [() for _ in indices]
+    return tree_root, [tuple(filter(None, row)) for row in zip(*columns, strict=True)]
 
 
 def consistency_ranges(size1: int, size2: int) -> list[Range]:

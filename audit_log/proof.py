@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from audit_log.errors import ProofShapeError
-from audit_log.merkle import verify_consistency, verify_inclusion
+from audit_log.merkle import HASH_SIZE, verify_consistency, verify_inclusion
 
 
 def _b64(data: bytes) -> str:
@@ -69,6 +69,41 @@ class InclusionProof:
             tuple(_unb64(h, "proof hash") for h in obj.get("hashes") or ()),
             _unb64(obj.get("root"), "root"),
         )
+
+
+def _quoted_b64(hashes: list[bytes]) -> dict[bytes, str]:
+    """Each hash's base64, quoted as a JSON string, the 32-byte ones encoded in one call.
+
+    32 bytes and a zero byte are 33, a multiple of 3: joined so, each hash takes 44 base64
+    characters of its own, of which the first 43 are its own encoding's (whose last 4 bits
+    are padded with zeros either way) and its padding is "=". Other lengths are encoded alone.
+    """
+    whole = [h for h in hashes if len(h) == HASH_SIZE]
+    out = {h: f'"{_b64(h)}"' for h in hashes if len(h) != HASH_SIZE}
+    if whole:
+        text = binascii.b2a_base64(b"\0".join(whole) + b"\0", newline=False).decode("ascii")
+        out.update(zip(whole, [f'"{text[i : i + 43]}="' for i in range(0, len(text), 44)],
+                       strict=True))  # fmt: skip
+    return out
+
+
+def inclusion_proofs_json_text(proofs: Sequence[InclusionProof]) -> list[str]:
+    """Each proof's JSON form as compact text with its keys sorted, as
+    `json.dumps(p.to_json(), sort_keys=True, separators=(",", ":"))` writes it, for many
+    proofs of one tree at once.
+
+    Such proofs share their upper nodes and their root: each distinct hash is encoded once and
+    looked up after, and each proof is written as one string (base64 needs no JSON escaping),
+    not built as a dict and a list for an encoder to walk again."""
+    distinct = {h for p in proofs for h in p.hashes}
+    distinct.update(p.root for p in proofs)
+    quoted = _quoted_b64(list(distinct))
+    get = quoted.__getitem__
+    return [
+        f'{{"hashes":[{",".join(map(get, p.hashes))}],"leaf_hash":"{_b64(p.leaf_hash)}",'
+        f'"leaf_index":{int(p.leaf_index)},"root":{get(p.root)},"tree_size":{int(p.tree_size)}}}'
+        for p in proofs
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 
 from policies import PolicySet, RecordError
 from retention.config import Config
-from retention.requests.trail import TrailEntry
+from retention.requests.trail import TrailEntry, trail_json_text
 from retention.store import Application, Consent, Document
 from retention.subjects import candidate_dict, trace_subject
 
@@ -33,6 +33,7 @@ __all__ = [
     "RIGHTS",
     "access_document",
     "access_html",
+    "access_package_json",
     "portability_csv",
     "portability_document",
     "rows_of",
@@ -92,10 +93,10 @@ def access_document(
     subject: Any,
     request: dict[str, Any],
     at: datetime,
-    trail: Sequence[TrailEntry],
     checkpoint: dict[str, Any],
 ) -> dict[str, Any]:
-    """The Art. 15 answer for `subject` (a candidate row) as of `at`."""
+    """The Art. 15 answer for `subject` (a candidate row) as of `at`, but for its accesses: the
+    trail, with its proofs, is written beside it by `access_package_json` and `access_html`."""
     consents = rows_of(conn, Consent, subject.id, Consent.given_at)
     documents = rows_of(conn, Document, subject.id, Document.created_at)
     for d in documents:
@@ -136,9 +137,28 @@ def access_document(
         "source": source,
         "retention": _retention(policy_set, conn, subject, at),
         "rights": [{"article": a, "right": r} for a, r in RIGHTS],
-        "accesses": [t.to_json() for t in trail],
         "checkpoint": checkpoint,
     }
+
+
+def access_package_json(document: dict[str, Any], trail: Sequence[TrailEntry]) -> bytes:
+    """The package's JSON file: the document with its "accesses" (each entry with its proof),
+    compact with sorted keys, exactly as `json.dumps` writes the whole (`{**document,
+    "accesses": [t.to_json() for t in trail]}`, sort_keys, compact separators, `str` for
+    instants).
+
+    The accesses, most of the file, are written as text by `trail_json_text`; the rest by
+    `json.dumps`, with "accesses" (first of the sorted keys) put in its place. Compact: an
+    indent falls back to the Python encoder, ten times slower; people read the HTML page."""
+    if "accesses" in document:
+        raise ValueError("the document's accesses come from the trail")
+    rest = json.dumps(
+        {**document, "accesses": []}, sort_keys=True, default=str, separators=(",", ":")
+    )
+    empty = '{"accesses":[]'
+    if not rest.startswith(empty):  # another key sorts first: not this format
+        raise ValueError("the access document's first key must be accesses")
+    return f'{{"accesses":{trail_json_text(trail)}{rest[len(empty) :]}\n'.encode()
 
 
 def portability_document(
@@ -221,8 +241,35 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def access_html(document: dict[str, Any]) -> str:
-    """The access document as a page a person reads offline (every value escaped)."""
+_ACCESS_COLUMNS = ("at", "operation", "role", "reason", "outcome", "seq")
+
+
+def _accesses_table(trail: Sequence[TrailEntry]) -> str:
+    """The table of accesses, as `_table` renders their rows, made for thousands of rows: each
+    distinct value escaped once (a trail repeats its operations, roles, reasons and outcomes),
+    the sequence number (an integer) not escaped at all, one join for the page."""
+    if not trail:
+        return "<p>None.</p>"
+    escaped: dict[Any, str] = {}
+
+    def cell(value: Any) -> str:
+        found = escaped.get(value)
+        if found is None:
+            found = escaped[value] = html.escape(_text(value))
+        return found
+
+    head = "".join(f"<th>{c}</th>" for c in _ACCESS_COLUMNS)
+    body = "".join([
+        f"<tr><td>{cell(t.at)}</td><td>{cell(t.operation)}</td><td>{cell(t.role)}</td>"
+        f"<td>{cell(t.reason)}</td><td>{cell(t.outcome)}</td><td>{int(t.seq)}</td></tr>"
+        for t in trail
+    ])  # fmt: skip
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def access_html(document: dict[str, Any], trail: Sequence[TrailEntry]) -> str:
+    """The access document and its trail as a page a person reads offline (every value
+    escaped; each access's proof is in the JSON file, as the page says)."""
     e = html.escape
     subject = [{"field": k, "value": v} for k, v in document["subject"].items()]
     documents = [{**d, "file": d["file"]} for d in document["documents"]]
@@ -232,10 +279,6 @@ def access_html(document: dict[str, Any]) -> str:
         for d in documents
     )
     retention = document["retention"]
-    accesses = [
-        {k: a[k] for k in ("at", "operation", "role", "reason", "outcome", "seq")}
-        for a in document["accesses"]
-    ]
     recipients = document["recipients"]
     recipient_rows = [{"recipient": p, "kind": "processor"} for p in recipients["processors"]] + [
         {"recipient": s, "kind": "connected system"} for s in recipients["connected_systems"]
@@ -273,7 +316,7 @@ def access_html(document: dict[str, Any]) -> str:
         "name. Each line has a proof (in <code>package.json</code>) that it is in the log "
         f"whose signed checkpoint of {e(str(document['checkpoint']['size']))} entries is "
         "below.</p>",
-        _table(accesses, ["at", "operation", "role", "reason", "outcome", "seq"]),
+        _accesses_table(trail),
         "<h2>Signed checkpoint</h2>",
         f"<pre>{e(document['checkpoint']['note'])}</pre>",
         f"<p>Verifier key: <code>{e(document['checkpoint']['verifier_key'])}</code></p>",

@@ -14,18 +14,20 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from audit_log import AuditLog, InclusionProof, ProofError, leaf_hash, verify_inclusions
+from audit_log import AuditLog, InclusionProof, ProofError, inclusion_proofs_json_text, leaf_hash
 from audit_log import metadata as audit_metadata
 from retention.config import Config
 from retention.errors import CheckFailed
 from retention.store import Grant, table_of
 
-__all__ = ["TrailEntry", "subject_entries_query", "subject_trail"]
+__all__ = ["TrailEntry", "subject_entries_query", "subject_trail", "trail_json_text"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,28 @@ class TrailEntry:
         }
 
 
+def trail_json_text(trail: Sequence[TrailEntry]) -> str:
+    """The entries' JSON forms as one compact JSON array with sorted keys, as
+    `json.dumps([t.to_json() for t in trail], sort_keys=True, separators=(",", ":"))` writes
+    it: ten thousand entries and their proofs written as text, each repeated value (an
+    operation, a role, a reason) encoded once, the proofs by `inclusion_proofs_json_text`."""
+    proofs = inclusion_proofs_json_text([t.proof for t in trail])
+    quoted: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        found = quoted.get(value)
+        if found is None:
+            found = quoted[value] = encode_basestring_ascii(value)
+        return found
+
+    items = [
+        f'{{"at":{text(t.at)},"operation":{text(t.operation)},"outcome":{text(t.outcome)},'
+        f'"proof":{proof},"reason":{text(t.reason)},"role":{text(t.role)},"seq":{int(t.seq)}}}'
+        for t, proof in zip(trail, proofs, strict=True)
+    ]
+    return f"[{','.join(items)}]"
+
+
 def subject_entries_query(subject_id: uuid.UUID, size: int) -> Any:
     """The subject's entries within the first `size`, in seq order (planned on its index)."""
     t = audit_metadata.tables["audit_entry"].c
@@ -76,26 +100,39 @@ def subject_trail(
             raise CheckFailed(
                 f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
             )
-    proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size)
     try:
-        verify_inclusions(
-            ((p.leaf_index, p.tree_size, bytes(r.leaf_hash), p.hashes)
-             for r, p in zip(rows, proofs, strict=True)),
-            root,
-        )  # fmt: skip
+        # Verified together against the signed root: each proof in full (see prove_many).
+        proofs = AuditLog().inclusion_proofs(conn, [r.seq for r in rows], size, expected_root=root)
     except ProofError:
         raise CheckFailed(
             "an audit entry's proof does not verify against the signed checkpoint:"
             " run 'gdpr audit verify'"
         ) from None
+    for r, p in zip(rows, proofs, strict=True):
+        if p.leaf_hash != bytes(r.leaf_hash):  # the proven leaf is the entry's checked hash
+            raise CheckFailed(
+                f"audit entry {r.seq} does not match its hash: run 'gdpr audit verify'"
+            )
     entries = [json.loads(r.canonical) for r in rows]
     roles = _grant_roles(conn, {e["details"].get("allowed_by") for e in entries})
+    # A role depends only on the grant, the outcome and the actor, which a trail repeats:
+    # each combination is worked out once.
+    seen: dict[tuple[Any, str, str], str] = {}
+
+    def role(e: dict[str, Any]) -> str:
+        grant = e["details"].get("allowed_by")
+        key = (grant if isinstance(grant, str) else None, e["outcome"], e["actor"])
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = _role(e, roles)
+        return found
+
     return [
         TrailEntry(
             seq=e["seq"],
             at=e["ts"],
             operation=e["action"],
-            role=_role(e, roles),
+            role=role(e),
             reason=e["reason"],
             outcome=e["outcome"],
             proof=p,

@@ -18,7 +18,9 @@ from audit_log.merkle import (
     inclusion_ranges,
     leaf_hash,
     node_hash,
+    outside_nodes,
     perfect_subtrees,
+    prove_many,
     root,
     root_from_inclusion_proof,
     verify_consistency,
@@ -150,6 +152,66 @@ class TestAgainstReference:
                     verify_inclusions(bad, r)
         with pytest.raises(RootMismatchError):
             verify_inclusions(proofs, mth(leaves[:39]))
+
+    @staticmethod
+    def _many(
+        leaves: list[bytes], indices: list[int], base: int
+    ) -> tuple[bytes, list[tuple[bytes, ...]]]:
+        n = len(leaves)
+        outside = {
+            (lv, i): mth(leaves[i << lv : min((i + 1) << lv, n)])
+            for lv, i in outside_nodes(indices, n, base)
+        }
+        return prove_many(indices, n, dict(enumerate(leaves)), outside, base)
+
+    def test_prove_many_gives_the_rfc_paths_and_root(self) -> None:
+        """Many leaves' paths computed together are the RFC's PATH of each, for every tree
+        shape up to 70 leaves, block width and choice of leaves (one, a few, all)."""
+        for n in range(1, 71):
+            leaves = _data(n)
+            for base in (0, 1, 2, 4):
+                for indices in ([n - 1], [0], list(range(0, n, 3)), list(range(n)), [n // 2]):
+                    got_root, paths = self._many(leaves, indices, base)
+                    assert got_root == mth(leaves), (n, base, indices)
+                    assert [list(p) for p in paths] == [path(m, leaves) for m in indices]
+
+    def test_outside_nodes_are_the_paths_not_ancestors(self) -> None:
+        """The outside nodes are the paths' nodes above the block level, less the ancestors."""
+        for n in (1, 2, 17, 64, 100):
+            indices = list(range(0, n, 7))
+            ancestors = {(lv, m >> lv) for m in indices for lv in range(8)}
+            wanted = {
+                node for m in indices for node in inclusion_nodes(m, n) if node[0] >= 2
+            } - ancestors  # fmt: skip
+            assert set(outside_nodes(indices, n, 2)) == wanted
+
+    def test_prove_many_root_changes_with_any_input(self) -> None:
+        """A changed outside node or leaf hash changes the root (a caller comparing it with a
+        signed root refuses it); a hash of the wrong length is refused."""
+        leaves = _data(100)
+        indices = [3, 40, 41, 99]
+        outside = {
+            (lv, i): mth(leaves[i << lv : min((i + 1) << lv, 100)])
+            for lv, i in outside_nodes(indices, 100, 4)
+        }
+        good, _ = prove_many(indices, 100, dict(enumerate(leaves)), outside, 4)
+        for node in outside:
+            bad = dict(outside)
+            bad[node] = bytes([bad[node][0] ^ 1]) + bad[node][1:]
+            assert prove_many(indices, 100, dict(enumerate(leaves)), bad, 4)[0] != good
+        for m in (0, 3, 47, 99):
+            changed = dict(enumerate(leaves))
+            changed[m] = bytes(32)
+            assert prove_many(indices, 100, changed, outside, 4)[0] != good
+        short = dict(enumerate(leaves))
+        short[40] = leaves[40][:31]
+        with pytest.raises(ProofShapeError):
+            prove_many(indices, 100, short, outside, 4)
+        node = next(iter(outside))
+        with pytest.raises(ProofShapeError):
+            prove_many(indices, 100, dict(enumerate(leaves)), {**outside, node: b"x" * 33}, 4)
+        with pytest.raises(ProofShapeError):
+            prove_many([100], 100, dict(enumerate(leaves)), outside, 4)
 
     def test_consistency_matches_reference(self) -> None:
         """For every pair of sizes up to 40, the proof equals the RFC's PROOF and verifies."""

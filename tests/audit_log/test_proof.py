@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from audit_log.errors import ProofShapeError, RootMismatchError
 from audit_log.merkle import consistency_proof, inclusion_proof, leaf_hash, root
-from audit_log.proof import ConsistencyProof, InclusionProof
+from audit_log.proof import ConsistencyProof, InclusionProof, inclusion_proofs_json_text
 from tests.merkle_reference import ListSource
 
 LEAVES = [leaf_hash(bytes([i])) for i in range(13)]
@@ -20,6 +22,29 @@ class TestProofValues:
         obj = p.to_json()
         assert set(obj) == {"leaf_index", "tree_size", "leaf_hash", "hashes", "root"}
         InclusionProof.from_json(obj).verify()
+
+    def test_many_proofs_json_is_each_proofs_json(self) -> None:
+        """Proofs written together (sharing their hashes) are each one's own JSON form, as text."""
+        proofs = [
+            InclusionProof(m, 13, LEAVES[m], tuple(inclusion_proof(m, 13, SRC)), root(13, SRC))
+            for m in range(13)
+        ]
+        plain = [json.dumps(p.to_json(), sort_keys=True, separators=(",", ":")) for p in proofs]
+        assert inclusion_proofs_json_text(proofs) == plain
+        assert inclusion_proofs_json_text([]) == []
+
+    def test_hashes_encoded_together_are_each_ones_base64(self) -> None:
+        """Hashes base64-encoded in one call are each one's own encoding, quoted; hashes of
+        other lengths too."""
+        import base64
+        import hashlib
+
+        from audit_log.proof import _quoted_b64
+
+        hashes = [hashlib.sha256(bytes([i])).digest() for i in range(200)]
+        hashes += [b"", b"\x00", bytes(31), bytes(33), b"\xff" * 64]
+        quoted = _quoted_b64(hashes)
+        assert quoted == {h: json.dumps(base64.b64encode(h).decode()) for h in hashes}
 
     def test_consistency_json_round_trip(self) -> None:
         """A consistency proof read back from its JSON form verifies."""

@@ -383,6 +383,49 @@ class TestAccess:
         verifier = Verifier.from_string(package["checkpoint"]["verifier_key"])
         open_note(package["checkpoint"]["note"], verifier)
 
+    @pytest.mark.parametrize("whose", ["another entry in the block", "the subject's entry"])
+    def test_a_changed_leaf_hash_is_refused_not_proven(
+        self, rw: RequestWorld, tmp_path: Path, whose: str
+    ) -> None:
+        """A leaf hash changed in the database, beside one of the subject's entries (so in the
+        hashes its proofs are computed from) or the subject's own, fails the check against the
+        signed checkpoint: no package is written and the request stays verified."""
+        done = verified(rw, T.ACCESS)
+        seqs = {r.seq for r in audit_rows(rw.world.engine, subject=rw.world.nl)}
+        first = min(seqs)
+        block = range(first >> 4 << 4, (first >> 4 << 4) + 16)
+        target = first if whose == "the subject's entry" else next(
+            s for s in block if s not in seqs and s < max(seqs)
+        )  # fmt: skip
+        with rw.world.engine.begin() as conn:
+            # Past the append-only triggers, as an attacker with the database would be (this
+            # test's database is its own).
+            if conn.dialect.name == "sqlite":
+                names = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                    " AND tbl_name = 'audit_entry'"
+                ).scalars()
+                for name in list(names):
+                    conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+            else:
+                names = conn.exec_driver_sql(
+                    "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                    " WHERE c.relname = 'audit_entry' AND NOT t.tgisinternal"
+                ).scalars()
+                for name in list(names):
+                    conn.exec_driver_sql(f'DROP TRIGGER "{name}" ON audit_entry')
+            conn.execute(
+                audit_entry.update().where(audit_entry.c.seq == target).values(leaf_hash=bytes(32))
+            )
+        out = tmp_path / "out"
+        out.mkdir()
+        with pytest.raises(CheckFailed, match="gdpr audit verify"):
+            fulfil(rw, done.id, out=out)
+        assert list(out.iterdir()) == []
+        assert ops.show_request(rw.installation, rw.dpo, ops.ShowRequest(done.id)).status == (
+            "verified"
+        )
+
     def test_out_is_required(self, rw: RequestWorld) -> None:
         done = verified(rw, T.ACCESS)
         with pytest.raises(BadInput, match="--out"):
