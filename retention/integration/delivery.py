@@ -444,20 +444,23 @@ def _record(
     o = _outbox.c
     with transaction(installation.engine) as conn:
         now = clock()
-        delivered: list[dict[str, Any]] = []
+        # Confirmations by (status, attempt): one set-based UPDATE each (a batch usually has
+        # one group); failures carry a jittered next_at of their own, so one row each.
+        delivered: dict[tuple[int, int], list[int]] = {}
         failed: list[dict[str, Any]] = []
         dead: list[dict[str, Any]] = []
-        released: list[dict[str, Any]] = []
+        released: list[int] = []
         events: list[Event] = []
         paused_until = now
         for out in outcomes:
             msg = out.msg
             if not out.attempted:
-                released.append({"b_id": msg.id})
+                released.append(msg.id)
                 continue
             attempt = msg.attempts + 1
             if out.confirmed:
-                delivered.append({"b_id": msg.id, "b_status": out.status, "b_attempts": attempt})
+                assert out.status is not None
+                delivered.setdefault((out.status, attempt), []).append(msg.id)
                 events.append(
                     Event(
                         actor=f"integration:{name}",
@@ -517,20 +520,19 @@ def _record(
                 }
             )
         by_id = o.id == bindparam("b_id")
-        if delivered:
+        for (status, attempt), ids in delivered.items():
             conn.execute(
                 update(_outbox)
-                .where(by_id)
+                .where(o.id.in_(ids))
                 .values(
                     state=MessageState.DELIVERED.value,
-                    attempts=bindparam("b_attempts"),
-                    last_status=bindparam("b_status"),
+                    attempts=attempt,
+                    last_status=status,
                     last_error=None,
                     source_ref=None,
                     claimed_until=None,
                     finished_at=now,
-                ),
-                delivered,
+                )
             )
         if failed:
             conn.execute(
@@ -562,18 +564,20 @@ def _record(
             )
         if released:
             conn.execute(
-                update(_outbox).where(by_id).values(claimed_until=None, next_at=paused_until),
-                released,
+                update(_outbox)
+                .where(o.id.in_(released))
+                .values(claimed_until=None, next_at=paused_until)
             )
         if events:
             record(conn, *events, at=now)
-    run.add(run.delivered, name, len(delivered))
+    confirmed = sum(len(ids) for ids in delivered.values())
+    run.add(run.delivered, name, confirmed)
     run.add(run.failed, name, len(failed))
     run.add(run.dead, name, len(dead))
     log.info(
         "integration.batch",
         target=name,
-        delivered=len(delivered),
+        delivered=confirmed,
         failed=len(failed),
         dead=len(dead),
         released=len(released),
