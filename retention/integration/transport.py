@@ -44,7 +44,6 @@ import httptools
 
 __all__ = ["Pool", "Response", "TransportError", "proxy_for"]
 
-_FORBIDDEN = str.maketrans("", "", "\r\n\0")
 _PORTS = {"http": 80, "https": 443}
 
 
@@ -90,10 +89,15 @@ class _Origin:
         return host if self.port == _PORTS[self.scheme] else f"{host}:{self.port}"
 
 
-def _checked(value: str) -> str:
-    if value.translate(_FORBIDDEN) != value:
+def _header_block(headers: dict[str, str]) -> str:
+    """The header lines; a CR, LF or NUL in a name or value would start another line or
+    request, so the block is refused (counted over the whole block: one check, not one per
+    header)."""
+    block = "".join([f"{k}: {v}\r\n" for k, v in headers.items()])
+    n = len(headers)
+    if block.count("\n") != n or block.count("\r") != n or "\0" in block:
         raise ValueError("CR, LF or NUL in an HTTP header")
-    return value
+    return block
 
 
 class _Connection(asyncio.Protocol):
@@ -205,6 +209,8 @@ class Pool:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.origin = _Origin.of(url)
+        parts = urllib.parse.urlsplit(url)
+        self.prefix = f"{parts.scheme}://{parts.netloc}"  # as the target's URL spells it
         self.timeout = timeout
         self.slots = asyncio.Semaphore(size)
         self.idle: deque[_Connection] = deque()
@@ -225,18 +231,15 @@ class Pool:
     async def request(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None
     ) -> Response:
-        parts = urllib.parse.urlsplit(url)
-        if _Origin.of(url) != self.origin:
-            raise ValueError("a pool sends to one origin only")
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
+        target = self._target(url)
         if self.forward:
             target = f"http://{self.origin.authority}{target}"
+        if not method.isalpha() or any(c in target for c in " \r\n\0"):
+            raise ValueError("not a method, or not a request target")
         lines = [
-            f"{_checked(method)} {_checked(target)} HTTP/1.1\r\nhost: {self.origin.authority}\r\n"
+            f"{method} {target} HTTP/1.1\r\nhost: {self.origin.authority}\r\n",
+            _header_block(headers),
         ]
-        lines.extend(f"{_checked(k)}: {_checked(v)}\r\n" for k, v in headers.items())
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"content-length: {len(body or b'')}\r\n")
         if self.forward:
@@ -257,6 +260,18 @@ class Pool:
             else:
                 conn.close()
             return response
+
+    def _target(self, url: str) -> str:
+        """The origin-form target (path and query) of `url`, which must be on the pool's
+        origin; the URLs of a target all start as its configured URL does, so that is
+        checked first, and anything else is parsed."""
+        rest = url[len(self.prefix) :] if url.startswith(self.prefix) else None
+        if rest is None or rest[:1] not in ("", "/", "?") or "#" in rest:
+            if _Origin.of(url) != self.origin:
+                raise ValueError("a pool sends to one origin only")
+            parts = urllib.parse.urlsplit(url)
+            rest = parts.path + (f"?{parts.query}" if parts.query else "")
+        return rest if rest.startswith("/") else f"/{rest}"
 
     def _idle(self) -> _Connection | None:
         while self.idle:

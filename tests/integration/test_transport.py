@@ -179,8 +179,16 @@ class TestHTTP:
         async def run() -> None:
             url = f"http://127.0.0.1:{server.port}/"
             p = Pool(url, size=1, timeout=5)
-            with pytest.raises(ValueError):
-                await p.request("POST", url, {"x": "a\r\nGET /admin HTTP/1.1"}, b"")
+            for headers, at in [
+                ({"x": "a\r\nGET /admin HTTP/1.1"}, url),
+                ({"x\nGET /admin HTTP/1.1\r\nx": "a"}, url),
+                ({"x": "a\0"}, url),
+                ({}, url + "x HTTP/1.1\r\nhost: evil\r\n\r\nGET /admin"),
+                ({}, url.replace("127.0.0.1", "127.0.0.2")),  # another origin
+                ({}, url.rstrip("/") + "@evil.example/"),
+            ]:
+                with pytest.raises(ValueError):
+                    await p.request("POST", at, headers, b"")
             p.close()
 
         asyncio.run(run())
