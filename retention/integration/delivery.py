@@ -4,11 +4,12 @@ Per target, in rounds: claim a batch of due messages (`pending`, or `failed` and
 by stamping `claimed_until` and committing, so that a worker killed at any instant loses
 nothing: its claims expire and a later round sends the same messages again under the same id
 (the receiver's `webhook-id` / `Idempotency-Key`), which is the only way a duplicate can arise.
-The batch is sent by `concurrency` threads over one keep-alive connection pool (urllib3: at
-most `concurrency` connections, no retries or redirects of its own; per request it cost half of
-what httpx's client did, and the client was the worker's limit), no faster than `rate` requests
-per second (a token bucket); then one transaction records every outcome (while the next batch
-is already being sent):
+The batch is sent by one asyncio event loop (a thread of the run's own) over the target's
+keep-alive connections (`retention.integration.transport`: at most `concurrency` of them and as
+many requests in flight, no retries or redirects of its own; threads over urllib3 spent most of
+the worker's CPU on the client and the GIL, and the client was the worker's limit), no faster
+than `rate` requests per second (a token bucket); then one transaction records every outcome
+(in the calling thread, while the loop already sends the next batch):
 
 - a 2xx: `delivered`, the target's record id (`source_ref`) dropped, and an audit entry
   `integration.delivered` (subject, target, message, attempt, status, the action's seq). A 404
@@ -27,24 +28,20 @@ transaction open while it waits for the network.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import urllib3
 from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
-from urllib3.exceptions import HTTPError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from audit_log import Event, Outcome
 from audit_log import metadata as audit_metadata
@@ -54,6 +51,7 @@ from retention.install import Installation
 from retention.integration.outbox import ACTIONS
 from retention.integration.secrets import api_key, webhook_secrets
 from retention.integration.targets import Message, Request, message_id, request_for
+from retention.integration.transport import Pool, TransportError, proxy_for
 from retention.logs import get_logger
 from retention.store import (
     WAITING,
@@ -148,43 +146,72 @@ class _Outcome:
 
 
 class _Bucket:
-    """A token bucket: at most `rate` starts per second, bursts up to the concurrency."""
+    """A token bucket: at most `rate` starts per second, bursts up to the concurrency. Used by
+    the coroutines of one event loop only, so it needs no lock."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.capacity = float(max(burst, 1))
         self.tokens = self.capacity
         self.stamp = time.monotonic()
-        self.lock = threading.Lock()
         self.paused_until = 0.0  # monotonic; a 429/503 with Retry-After pauses the target
 
-    def take(self, stop: threading.Event) -> bool:
+    async def take(self, stop: threading.Event) -> bool:
         """Wait for a token; False if the target is paused (or the run is stopping)."""
         while True:
-            with self.lock:
-                now = time.monotonic()
-                if now < self.paused_until or stop.is_set():
-                    return False
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return True
-                wait = (1 - self.tokens) / self.rate
-            time.sleep(wait)
+            now = time.monotonic()
+            if now < self.paused_until or stop.is_set():
+                return False
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            await asyncio.sleep((1 - self.tokens) / self.rate)
 
     def pause(self, seconds: float) -> None:
-        with self.lock:
-            self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+class _Loop:
+    """The run's event loop, running in a thread of its own; the calling thread hands it
+    coroutines and waits for their results (or does the database work meanwhile)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="deliver", daemon=True)
+        self.thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        """Stop the loop; a batch still in flight (the run is failing) is cancelled first."""
+        self.submit(_cancel_others()).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+async def _cancel_others() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 @dataclass
 class _Target:
     config: Integration
     credential: str
-    client: urllib3.PoolManager
+    pool: Pool
     bucket: _Bucket
-    pool: ThreadPoolExecutor
+    stop: threading.Event
+    # At most `concurrency` requests in flight (a batch's and the next one's together).
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.config.concurrency)
 
     @property
     def batch_size(self) -> int:
@@ -195,6 +222,43 @@ class _Target:
         # Long enough for a whole batch at the rate limit, with every request timing out twice.
         seconds = self.batch_size / self.config.rate + 2 * self.config.timeout_seconds + 30
         return timedelta(seconds=seconds)
+
+    async def send_all(self, batch: Sequence[Message]) -> list[_Outcome]:
+        """Send a batch, `concurrency` at a time; the outcomes in the batch's order."""
+        outcomes: list[_Outcome | None] = [None] * len(batch)
+        todo = iter(enumerate(batch))
+
+        async def work() -> None:
+            for i, msg in todo:
+                async with self.slots:
+                    outcomes[i] = await self.send(msg)
+
+        await asyncio.gather(*(work() for _ in range(min(self.config.concurrency, len(batch)))))
+        return [o for o in outcomes if o is not None]
+
+    async def send(self, msg: Message) -> _Outcome:
+        if not await self.bucket.take(self.stop):
+            return _Outcome(msg, attempted=False)
+        # The wall clock, not the injected one: the receiver checks the signed timestamp
+        # against its own clock (Standard Webhooks' 5 minutes), and Retry-After dates are
+        # wall-clock times.
+        now = utc_now()
+        request: Request = request_for(self.config, self.credential, msg, now)
+        try:
+            response = await self.pool.request(
+                request.method, request.url, request.headers, request.body
+            )
+        except TransportError as exc:
+            return _Outcome(msg, error=exc.code)
+        wait = retry_after(response.headers.get("retry-after"), now)
+        if response.status in (429, 503) and wait is not None:
+            self.bucket.pause(wait.total_seconds())
+        return _Outcome(
+            msg,
+            status=response.status,
+            wait=wait,
+            absent_confirms=self.config.kind is IntegrationKind.GREENHOUSE,
+        )
 
 
 def _credential(target: Integration) -> str:
@@ -215,68 +279,62 @@ def deliver(
     stop = stop or threading.Event()
     run = DeliveryRun()
     started = time.perf_counter()
-    for config in targets:
-        target = _Target(
-            config,
-            _credential(config),
-            _client(config),
-            _Bucket(config.rate, config.concurrency),
-            ThreadPoolExecutor(config.concurrency, thread_name_prefix=f"deliver-{config.name}"),
-        )
-        try:
-            _deliver_target(installation, target, run, limit, clock, stop)
-        finally:
-            target.pool.shutdown(wait=True)
-            target.client.clear()
+    loop = _Loop()
+    try:
+        for config in targets:
+            assert config.url is not None
+            pool = Pool(
+                config.url,
+                size=config.concurrency,
+                timeout=config.timeout_seconds,
+                proxy=proxy_for(config.url),
+            )
+            target = _Target(
+                config, _credential(config), pool, _Bucket(config.rate, config.concurrency), stop
+            )
+            try:
+                _deliver_target(installation, target, loop, run, limit, clock)
+            finally:
+                loop.submit(_close(pool)).result()
+    finally:
+        loop.close()
     run.seconds = time.perf_counter() - started
     return run
 
 
-def _client(config: Integration) -> urllib3.PoolManager:
-    """The target's connection pool: through the proxy the environment names for its URL
-    (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` exempts its host), as other HTTP clients of
-    the host would reach it, or directly."""
-    options: dict[str, Any] = {
-        "maxsize": config.concurrency,
-        "block": True,  # never more than `concurrency` connections to the target
-        "retries": False,  # the worker retries, on its own schedule; no redirects
-        "timeout": urllib3.Timeout(connect=config.timeout_seconds, read=config.timeout_seconds),
-    }
-    url = urllib.parse.urlsplit(config.url or "")
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+async def _close(pool: Pool) -> None:
+    pool.close()
+    await asyncio.sleep(0)  # the transports' connection_lost run: the sockets are closed now
 
 
 def _deliver_target(
     installation: Installation,
     target: _Target,
+    loop: _Loop,
     run: DeliveryRun,
     limit: int | None,
     clock: Clock,
-    stop: threading.Event,
 ) -> None:
     """Rounds of claim, send, record; a batch's outcomes are recorded while the next is sent."""
     claimed = 0
-    in_flight: list[Future[_Outcome]] | None = None
+    in_flight: Future[list[_Outcome]] | None = None
     while True:
         batch: list[Message] = []
-        if not stop.is_set() and (limit is None or claimed < limit):
+        if not target.stop.is_set() and (limit is None or claimed < limit):
             size = target.batch_size if limit is None else min(target.batch_size, limit - claimed)
             batch = _claim(installation, target, size, clock)
             claimed += len(batch)
-        sending = [target.pool.submit(_send, target, m, clock, stop) for m in batch]
+        sending = loop.submit(target.send_all(batch)) if batch else None
         stop_target = False
         if in_flight is not None:
-            outcomes = [f.result() for f in in_flight]
+            outcomes = in_flight.result()
             _record(installation, target, outcomes, run, clock)
             # Paused (Retry-After) or stopping: what is in flight goes back, then stop.
             stop_target = not any(o.attempted for o in outcomes)
-        if not sending:
+        if sending is None:
             return
         if stop_target:
-            _record(installation, target, [f.result() for f in sending], run, clock)
+            _record(installation, target, sending.result(), run, clock)
             return
         in_flight = sending
 
@@ -383,40 +441,6 @@ def _entries(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, Any]]
     return {r.seq: json.loads(r.canonical) for r in rows}
 
 
-def _send(target: _Target, msg: Message, clock: Clock, stop: threading.Event) -> _Outcome:
-    if not target.bucket.take(stop):
-        return _Outcome(msg, attempted=False)
-    # The wall clock, not the injected one: the receiver checks the signed timestamp against
-    # its own clock (Standard Webhooks' 5 minutes), and Retry-After dates are wall-clock times.
-    now = utc_now()
-    request: Request = request_for(target.config, target.credential, msg, now)
-    try:
-        response = target.client.request(
-            request.method, request.url, headers=request.headers, body=request.body
-        )
-    except HTTPError as exc:
-        return _Outcome(msg, error=_error_code(exc))
-    wait = retry_after(response.headers.get("retry-after"), now)
-    if response.status in (429, 503) and wait is not None:
-        target.bucket.pause(wait.total_seconds())
-    return _Outcome(
-        msg,
-        status=response.status,
-        wait=wait,
-        absent_confirms=target.config.kind is IntegrationKind.GREENHOUSE,
-    )
-
-
-def _error_code(exc: HTTPError) -> str:
-    """A short code for a request that got no response: `timeout`, `ConnectError` (nobody
-    listening, no route, no such host), else the exception's type name."""
-    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3 2
-        return "ConnectError"
-    if isinstance(exc, Urllib3Timeout):  # connect or read
-        return "timeout"
-    return type(exc).__name__[:64]
-
-
 def _record(
     installation: Installation,
     target: _Target,
@@ -429,20 +453,23 @@ def _record(
     o = _outbox.c
     with transaction(installation.engine) as conn:
         now = clock()
-        delivered: list[dict[str, Any]] = []
+        # Confirmations by (status, attempt): one set-based UPDATE each (a batch usually has
+        # one group); failures carry a jittered next_at of their own, so one row each.
+        delivered: dict[tuple[int, int], list[int]] = {}
         failed: list[dict[str, Any]] = []
         dead: list[dict[str, Any]] = []
-        released: list[dict[str, Any]] = []
+        released: list[int] = []
         events: list[Event] = []
         paused_until = now
         for out in outcomes:
             msg = out.msg
             if not out.attempted:
-                released.append({"b_id": msg.id})
+                released.append(msg.id)
                 continue
             attempt = msg.attempts + 1
             if out.confirmed:
-                delivered.append({"b_id": msg.id, "b_status": out.status, "b_attempts": attempt})
+                assert out.status is not None
+                delivered.setdefault((out.status, attempt), []).append(msg.id)
                 events.append(
                     Event(
                         actor=f"integration:{name}",
@@ -502,20 +529,19 @@ def _record(
                 }
             )
         by_id = o.id == bindparam("b_id")
-        if delivered:
+        for (status, attempt), ids in delivered.items():
             conn.execute(
                 update(_outbox)
-                .where(by_id)
+                .where(o.id.in_(ids))
                 .values(
                     state=MessageState.DELIVERED.value,
-                    attempts=bindparam("b_attempts"),
-                    last_status=bindparam("b_status"),
+                    attempts=attempt,
+                    last_status=status,
                     last_error=None,
                     source_ref=None,
                     claimed_until=None,
                     finished_at=now,
-                ),
-                delivered,
+                )
             )
         if failed:
             conn.execute(
@@ -547,18 +573,20 @@ def _record(
             )
         if released:
             conn.execute(
-                update(_outbox).where(by_id).values(claimed_until=None, next_at=paused_until),
-                released,
+                update(_outbox)
+                .where(o.id.in_(released))
+                .values(claimed_until=None, next_at=paused_until)
             )
         if events:
             record(conn, *events, at=now)
-    run.add(run.delivered, name, len(delivered))
+    confirmed = sum(len(ids) for ids in delivered.values())
+    run.add(run.delivered, name, confirmed)
     run.add(run.failed, name, len(failed))
     run.add(run.dead, name, len(dead))
     log.info(
         "integration.batch",
         target=name,
-        delivered=len(delivered),
+        delivered=confirmed,
         failed=len(failed),
         dead=len(dead),
         released=len(released),

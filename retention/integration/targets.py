@@ -18,6 +18,7 @@ processing, so blocks are not sent to it (`outbox.enqueue` writes none).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -103,6 +104,12 @@ class Request:
     body: bytes | None
 
 
+@functools.lru_cache(maxsize=64)
+def _signer(secret: str) -> Webhook:
+    """The library's signer of `secret` (it decodes the secret once, not once a message)."""
+    return Webhook(secret)
+
+
 def _generic(target: Integration, secret: str, msg: Message, now: datetime) -> Request:
     details = msg.entry.get("details") or {}
     source, _, source_id = (msg.source_ref or "").partition(":")
@@ -123,7 +130,7 @@ def _generic(target: Integration, secret: str, msg: Message, now: datetime) -> R
         },
     }
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-    signature = Webhook(secret).sign(msg.message_id, now, body)
+    signature = _signer(secret).sign(msg.message_id, now, body)
     assert target.url is not None
     return Request(
         "POST",

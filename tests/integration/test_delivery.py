@@ -365,6 +365,43 @@ class TestDelivery:
         assert (line.delivered, line.dead) == (2, 1)
 
 
+class TestLimits:
+    def test_a_targets_concurrency_and_rate_hold(
+        self, world: World, receiver: Receiver, clock: FixedClock
+    ) -> None:
+        """concurrency = 2, rate = 80/s: never more than two requests at the receiver at once,
+        though two batches (64 messages each) are in flight together, and 80 messages take
+        about a second (a burst of two, then 80 a second)."""
+        from retention.integration import write_outbox
+
+        toml = targets_toml(receiver, None).replace("concurrency = 4", "concurrency = 2")
+        inst = configure(world.installation, toml.replace("rate = 1000", "rate = 80"))
+        with transaction(inst.engine) as conn:
+            for _ in range(40):
+                write_outbox(conn, inst.config.targets, "block", [world.nl, world.de], at=clock())
+        lock, busy, most = threading.Lock(), [0], [0]
+        respond = receiver.respond
+
+        def counting(req):
+            with lock:
+                busy[0] += 1
+                most[0] = max(most[0], busy[0])
+            try:
+                time.sleep(0.02)  # the first burst of two overlaps at the receiver
+                return respond(req)
+            finally:
+                with lock:
+                    busy[0] -= 1
+
+        receiver.respond = counting  # type: ignore[method-assign]
+        started = time.monotonic()
+        done = run_worker(inst, world, clock)
+        elapsed = time.monotonic() - started
+        assert done.delivered == {"hrbox": 80}
+        assert most[0] == 2
+        assert elapsed >= (80 - 2) / 80 * 0.95
+
+
 DELIVER = "from cli import main; main()"
 
 
