@@ -321,15 +321,12 @@ class TestStreamedAppend:
         with any_engine.begin() as conn:
             AuditLog().append(conn, _events(3))
         at = datetime(2026, 5, 1, 8, 0, 0)
-        with (
-            pytest.raises(RuntimeError, match="sealing failed"),
-            any_engine.begin() as conn,
-            EntryStream(conn, 600) as stream,
-        ):
-            for i in range(3, 403):
-                data = b'{"i":%d}' % i
-                stream.add((i, at, "svc", "x.y", None, "ok", data, leaf_hash(data)))
-            raise RuntimeError("sealing failed")
+        with pytest.raises(RuntimeError, match="sealing failed"), any_engine.begin() as conn:
+            with EntryStream(conn, 600) as stream:
+                for i in range(3, 403):
+                    data = b'{"i":%d}' % i
+                    stream.add((i, at, "svc", "x.y", None, "ok", data, leaf_hash(data)))
+                raise RuntimeError("sealing failed")
         with any_engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(audit_entry)).scalar() == 3
             assert AuditLog().head(conn).size == 3
