@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -69,7 +68,16 @@ def store_rows(
     """
     if conn.dialect.name == "postgresql" and len(entries) >= _COPY_MIN_ROWS:
         _copy_entries(conn, entries)
-        _nodes_and_head(conn, nodes, head)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        size, last_hash, frontier = head
+        levels, indexes, hashes = (
+            (list(col) for col in zip(*nodes, strict=True)) if nodes else ([], [], [])
+        )
+        with driver.cursor() as cur:
+            cur.execute(
+                _PG_NODES_AND_HEAD, (levels, indexes, hashes, size, last_hash, frontier, HEAD_ID)
+            )
         return
     insert_rows(conn, entries, nodes)
     size, last_hash, frontier = head
@@ -79,20 +87,6 @@ def store_rows(
         driver.execute(_SQLITE_MOVE_HEAD, (size, last_hash, frontier, HEAD_ID))
         return
     conn.execute(_MOVE_HEAD, {"size": size, "last_hash": last_hash, "frontier": frontier})
-
-
-def _nodes_and_head(conn: Connection, nodes: Sequence[NodeRow], head: HeadRow) -> None:
-    """PostgreSQL: insert the nodes and move the head in one statement."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    size, last_hash, frontier = head
-    levels, indexes, hashes = (
-        (list(col) for col in zip(*nodes, strict=True)) if nodes else ([], [], [])
-    )
-    with driver.cursor() as cur:
-        cur.execute(
-            _PG_NODES_AND_HEAD, (levels, indexes, hashes, size, last_hash, frontier, HEAD_ID)
-        )
 
 
 def insert_rows(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:
@@ -134,111 +128,47 @@ _UUID_FIELD = _LENGTH.pack(16)
 _HASH_FIELD = _LENGTH.pack(32)
 
 
-class _BinaryEntries:
-    """Entry rows in PostgreSQL's binary COPY format, formatted here with `struct`: psycopg's
-    `write_row` in pure Python cost more per entry than sealing it, and the text format doubles
-    every bytea as hex, to be encoded here and decoded by the server. Binary format: a header,
-    per row a field count and length-prefixed fields (-1 for NULL) in network byte order (bigint,
-    timestamp as microseconds since 2000-01-01, text as UTF-8, uuid as 16 bytes, bytea as is),
-    and a trailer. Actor, action, outcome and the time repeat: each is encoded once."""
-
-    def __init__(self) -> None:
-        self._texts: dict[str, bytes] = {}
-        self._stamps: dict[datetime, int] = {}
-
-    def _field(self, value: str) -> bytes:
-        out = self._texts.get(value)
-        if out is None:
-            raw = value.encode()
-            out = self._texts[value] = _LENGTH.pack(len(raw)) + raw
-        return out
-
-    def rows(self, entries: Sequence[EntryRow]) -> bytes:
-        stamps, field = self._stamps, self._field
-        pack_start, pack_length = _ROW_START.pack, _LENGTH.pack
-        parts: list[bytes] = []
-        for seq, ts, actor, action, subject, outcome, data, lh in entries:
-            stamp = stamps.get(ts)
-            if stamp is None:
-                stamp = stamps[ts] = (ts - _PG_EPOCH) // _MICROSECOND
-            parts += (
-                pack_start(8, 8, seq, 8, stamp),
-                field(actor),
-                field(action),
-                _NULL_FIELD if subject is None else _UUID_FIELD + subject.bytes,
-                field(outcome),
-                pack_length(len(data)),
-                data,
-                _HASH_FIELD,
-                lh,
-            )
-        return b"".join(parts)
-
-
-_COPY_ENTRIES = f"COPY audit_entry ({', '.join(_ENTRY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-
-
 def _copy_entries(conn: Connection, entries: Sequence[EntryRow]) -> None:
-    """COPY the entries in binary format (`_BinaryEntries`)."""
+    """COPY the entries in binary format, formatted here with `struct`: psycopg's `write_row`
+    in pure Python cost more per entry than sealing it, and the text format doubles every
+    bytea as hex, to be encoded here and decoded by the server. Binary format: a header, per
+    row a field count and length-prefixed fields (-1 for NULL) in network byte order (bigint,
+    timestamp as microseconds since 2000-01-01, text as UTF-8, uuid as 16 bytes, bytea as
+    is), and a trailer."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cur, cur.copy(_COPY_ENTRIES) as cp:
-        cp.write(_BINARY_HEADER + _BinaryEntries().rows(entries) + _BINARY_TRAILER)
+    texts: dict[str, bytes] = {}  # actor, action and outcome repeat: encode each once
 
+    def field(value: str) -> bytes:
+        out = texts.get(value)
+        if out is None:
+            raw = value.encode()
+            out = texts[value] = _LENGTH.pack(len(raw)) + raw
+        return out
 
-_SEND_EVERY = 128
-"""Rows per piece of a streamed COPY: about 40 kB, a little over psycopg's send buffer."""
-
-
-class EntryStream:
-    """Entry rows on their way to the store while the next ones are still being sealed.
-
-    Sealing is Python work and storing is the server's: sent as one piece at the end, a batch
-    costs their sum. On PostgreSQL, a batch worth a COPY (`expected` rows or more than
-    `_COPY_MIN_ROWS`) opens its binary COPY at once and sends every `_SEND_EVERY` rows as they
-    come, so that the server parses and inserts them while this process seals the next: a
-    batch costs about the larger of the two. Elsewhere the rows are kept and stored by
-    `store_rows` at `close`. Use as a context manager: leaving it by an exception abandons the
-    COPY (the server fails it, and with it the caller's transaction, which is rolled back).
-    """
-
-    def __init__(self, conn: Connection, expected: int) -> None:
-        self._conn = conn
-        self.rows: list[EntryRow] = []
-        self._sent = 0
-        self._stack = ExitStack()
-        self._copy: Any = None
-        self._binary = _BinaryEntries()
-        if conn.dialect.name == "postgresql" and expected >= _COPY_MIN_ROWS:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = self._stack.enter_context(driver.cursor())
-            self._copy = self._stack.enter_context(cursor.copy(_COPY_ENTRIES))
-            self._copy.write(_BINARY_HEADER)
-
-    def __enter__(self) -> EntryStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # Reached with an exception only: `close` has otherwise finished the COPY already.
-        self._stack.__exit__(*exc)  # type: ignore[arg-type]
-
-    def add(self, row: EntryRow) -> None:
-        """One sealed row, in seq order."""
-        self.rows.append(row)
-        if self._copy is not None and len(self.rows) - self._sent >= _SEND_EVERY:
-            self._copy.write(self._binary.rows(self.rows[self._sent :]))
-            self._sent = len(self.rows)
-
-    def close(self, nodes: Sequence[NodeRow], head: HeadRow) -> None:
-        """Store what is left, the nodes, and move the head (as `store_rows`)."""
-        if self._copy is None:
-            store_rows(self._conn, self.rows, nodes, head)
-            return
-        self._copy.write(self._binary.rows(self.rows[self._sent :]) + _BINARY_TRAILER)
-        self._copy = None
-        self._stack.close()  # ends the COPY: the server reports here if a row was refused
-        _nodes_and_head(self._conn, nodes, head)
+    stamps: dict[datetime, int] = {}
+    pack_start, pack_length = _ROW_START.pack, _LENGTH.pack
+    parts = [_BINARY_HEADER]
+    for seq, ts, actor, action, subject, outcome, data, lh in entries:
+        stamp = stamps.get(ts)
+        if stamp is None:
+            stamp = stamps[ts] = (ts - _PG_EPOCH) // _MICROSECOND
+        parts += (
+            pack_start(8, 8, seq, 8, stamp),
+            field(actor),
+            field(action),
+            _NULL_FIELD if subject is None else _UUID_FIELD + subject.bytes,
+            field(outcome),
+            pack_length(len(data)),
+            data,
+            _HASH_FIELD,
+            lh,
+        )
+    parts.append(_BINARY_TRAILER)
+    columns = ", ".join(_ENTRY_COLUMNS)
+    sql = f"COPY audit_entry ({columns}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cur, cur.copy(sql) as cp:
+        cp.write(b"".join(parts))
 
 
 def _sqlite(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:

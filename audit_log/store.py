@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log.bulk import EntryRow, EntryStream
+from audit_log.bulk import EntryRow, NodeRow, store_rows
 from audit_log.canonical import EntryShape, seq_is_simple
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, Outcome, format_ts
@@ -223,24 +223,9 @@ class AuditLog:
 
     def _append(self, conn: Connection, stamped: list[tuple[Event, datetime]]) -> list[Entry]:
         frontier, prev = self._lock_head(conn)
-        with EntryStream(conn, len(stamped)) as stream:
-            entries = self._seal(frontier, prev, stamped, stream.add)
-            rows = stream.rows
-            # The tree a level at a time once the chain is sealed, not a Python call per leaf.
-            nodes = frontier.extend([row[7] for row in rows], NODE_MIN_LEVEL)
-            stream.close(nodes, (frontier.size, rows[-1][7].hex(), frontier.to_bytes()))
-        return entries
-
-    @staticmethod
-    def _seal(
-        frontier: Frontier,
-        prev: str,
-        stamped: list[tuple[Event, datetime]],
-        add: Callable[[EntryRow], None],
-    ) -> list[Entry]:
-        """The entries of `stamped` chained after `prev`; each one's row is given to `add`."""
         texts: dict[datetime, tuple[str, datetime]] = {}
         entries: list[Entry] = []
+        rows: list[EntryRow] = []
         seq = frontier.size
         # Events alike but for their subject (a sweep's, of one rule) share their entries'
         # canonical text; a details mapping is shared by such events, so it keys by identity
@@ -260,8 +245,11 @@ class AuditLog:
             prev = entry.leaf_hash.hex()
             seq += 1
             entries.append(entry)
-            add((entry.seq, naive, entry.actor, entry.action, entry.subject,
-                 entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
+            rows.append((entry.seq, naive, entry.actor, entry.action, entry.subject,
+                         entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
+        # The tree a level at a time once the chain is sealed, not a Python call per leaf.
+        nodes = frontier.extend([row[7] for row in rows], NODE_MIN_LEVEL)
+        self._store(conn, frontier, prev, rows, nodes)
         return entries
 
     def append_alike(
@@ -301,26 +289,25 @@ class AuditLog:
             events = [event.about(s) for event, subjects in groups for s in subjects]
             return len(self.append(conn, events))
         naive = _naive(ts)
+        rows: list[EntryRow] = []
         leaves: list[bytes] = []
         seq = frontier.size
         sha256 = hashlib.sha256
-        with EntryStream(conn, total) as stream:
-            add = stream.add
-            for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
-                assert shape is not None
-                actor, action, outcome = event.actor, event.action, event.outcome.value
-                head, middle = shape.head, shape.middle
-                for subject, end in zip(subjects, ends, strict=True):
-                    # shaped_entry_json, inlined: prev is hex and the rest was quoted above.
-                    data = f'{head}"{prev}"{middle}{seq}{end}'.encode()
-                    leaf = sha256(b"\x00" + data).digest()
-                    leaves.append(leaf)
-                    add((seq, naive, actor, action, subject, outcome, data, leaf))
-                    prev = leaf.hex()
-                    seq += 1
-            nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
-            stream.close(nodes, (frontier.size, prev, frontier.to_bytes()))
-        return total
+        for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
+            assert shape is not None
+            actor, action, outcome = event.actor, event.action, event.outcome.value
+            head, middle = shape.head, shape.middle
+            for subject, end in zip(subjects, ends, strict=True):
+                # shaped_entry_json, inlined: prev is hex and the rest was quoted above.
+                data = f'{head}"{prev}"{middle}{seq}{end}'.encode()
+                leaf = sha256(b"\x00" + data).digest()
+                leaves.append(leaf)
+                rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
+                prev = leaf.hex()
+                seq += 1
+        nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
+        self._store(conn, frontier, prev, rows, nodes)
+        return len(rows)
 
     def _lock_head(self, conn: Connection) -> tuple[Frontier, str]:
         """Lock the head row for this transaction; its frontier and last leaf hash (hex)."""
@@ -339,6 +326,17 @@ class AuditLog:
         if head is None:
             raise LogStateError("the audit_head row is missing: run the database migrations")
         return Frontier.from_bytes(head.size, head.frontier), head.last_hash
+
+    @staticmethod
+    def _store(
+        conn: Connection,
+        frontier: Frontier,
+        prev: str,
+        rows: Sequence[EntryRow],
+        nodes: Sequence[NodeRow],
+    ) -> None:
+        """Insert sealed entries and completed nodes, and move the head past them."""
+        store_rows(conn, rows, nodes, (frontier.size, prev, frontier.to_bytes()))
 
     def head(self, bind: Connection | Session) -> Head:
         """The current head (not locked: a consistent snapshot in the caller's transaction)."""

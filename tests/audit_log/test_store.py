@@ -22,7 +22,6 @@ from audit_log import (
     Signer,
     verify_log,
 )
-from audit_log.bulk import EntryStream
 from audit_log.merkle import leaf_hash
 from audit_log.schema import audit_entry, audit_node
 from retention.store import Candidate, connect
@@ -301,36 +300,6 @@ class TestProcesses:
             AuditLog().append(conn, _events(1))  # the head lock was released with the process
         assert _verify(engine).ok
         engine.dispose()
-
-
-class TestStreamedAppend:
-    def test_large_append_streams_and_verifies(self, any_engine: Engine) -> None:
-        """An append of many pieces' worth of entries (a COPY sent while sealing on
-        PostgreSQL) stores them all in order, chained and verifiable."""
-        with any_engine.begin() as conn:
-            sealed = AuditLog().append(conn, _events(1000))
-            AuditLog().sign_checkpoint(conn, SIGNER, ORIGIN)
-        with any_engine.connect() as conn:
-            stored = [(r[0], bytes(r[1])) for r in AuditLog().stored_entries(conn)]
-        assert stored == [(e.seq, e.canonical) for e in sealed]
-        assert _verify(any_engine).ok
-
-    def test_failure_after_pieces_were_sent_stores_nothing(self, any_engine: Engine) -> None:
-        """A failure while entries are still being sealed, after some already went to the
-        server, leaves the caller's own exception, no entry and the head where it was."""
-        with any_engine.begin() as conn:
-            AuditLog().append(conn, _events(3))
-        at = datetime(2026, 5, 1, 8, 0, 0)
-        with pytest.raises(RuntimeError, match="sealing failed"), any_engine.begin() as conn:
-            with EntryStream(conn, 600) as stream:
-                for i in range(3, 403):
-                    data = b'{"i":%d}' % i
-                    stream.add((i, at, "svc", "x.y", None, "ok", data, leaf_hash(data)))
-                raise RuntimeError("sealing failed")
-        with any_engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(audit_entry)).scalar() == 3
-            assert AuditLog().head(conn).size == 3
-        assert _verify(any_engine).ok
 
 
 class TestVerifyStored:
