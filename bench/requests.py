@@ -153,6 +153,12 @@ def seeded(
     if marker.exists():
         kept = json.loads(marker.read_text())
         engine = connect(kept["url"])
+        # A log kept by an older schema is brought to the head, as an upgrade would do it.
+        if migrate.current_revision(engine) != migrate.head_revision():
+            t = time.perf_counter()
+            migrate.upgrade(engine)
+            print(f"  migrated the kept log to {migrate.head_revision()} in "
+                  f"{time.perf_counter() - t:.0f} s")  # fmt: skip
         inst = Installation(load_config(root / "data", kept["url"], env={}), engine)
         print(f"  reusing the seeded log kept in {root}")
         return inst, uuid.UUID(kept["dpo"]), uuid.UUID(kept["subject"])
