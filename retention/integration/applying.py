@@ -330,11 +330,13 @@ def _create(ctx: _Context, source_id: str, app_link: Any = _UNLOOKED) -> Applied
             **{f: event.person.get(f) for f in PERSON_FIELDS},
         },
     )
-    _link(ctx, "candidate", source_id, subject_id, None, event_at=event.occurred_at)
+    # The new record's links go in together, after its application: one statement, not two.
+    links = [_link_row(ctx, "candidate", source_id, subject_id, None, event.occurred_at)]
     fields = sorted(event.person)
     if facts is not None:
-        _upsert_application(ctx, subject_id, facts, app_link)
+        _upsert_application(ctx, subject_id, facts, app_link, links=links)
         fields.append("application")
+    ctx.conn.execute(_INSERT_LINK, links)
     return ctx.audit(Applied(Effect.CREATED, subject_id, None, tuple(fields)))
 
 
@@ -361,16 +363,26 @@ def _link(
     event_at: datetime | None = None,
 ) -> None:
     ctx.conn.execute(
-        _INSERT_LINK,
-        {
-            "source": ctx.integration.name,
-            "kind": kind,
-            "key": ctx.key(kind, source_id),
-            "subject_id": subject_id,
-            "application_id": application_id,
-            "event_at": event_at,
-        },
+        _INSERT_LINK, _link_row(ctx, kind, source_id, subject_id, application_id, event_at)
     )
+
+
+def _link_row(
+    ctx: _Context,
+    kind: str,
+    source_id: str,
+    subject_id: uuid.UUID,
+    application_id: int | None,
+    event_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "source": ctx.integration.name,
+        "kind": kind,
+        "key": ctx.key(kind, source_id),
+        "subject_id": subject_id,
+        "application_id": application_id,
+        "event_at": event_at,
+    }
 
 
 def _touch(ctx: _Context, kind: str, source_id: str) -> None:
@@ -391,10 +403,16 @@ def _touch(ctx: _Context, kind: str, source_id: str) -> None:
 
 
 def _upsert_application(
-    ctx: _Context, subject_id: uuid.UUID, facts: ApplicationFacts, link: Any = _UNLOOKED
+    ctx: _Context,
+    subject_id: uuid.UUID,
+    facts: ApplicationFacts,
+    link: Any = _UNLOOKED,
+    *,
+    links: list[dict[str, Any]] | None = None,
 ) -> None:
     """Create or update the application `facts` describe; `link` is its link row if the caller
-    looked it up already (None: there is none)."""
+    looked it up already (None: there is none). A new application's link is added to `links`
+    when given (the caller inserts them), else inserted here."""
     if link is _UNLOOKED:
         link = ctx.link("application", facts.id)
     values: dict[str, Any] = {}
@@ -434,7 +452,12 @@ def _upsert_application(
         "decided_at": values.get("decided_at"),
     }
     new_id = ctx.conn.execute(_INSERT_APPLICATION, row).scalar_one()
-    _link(ctx, "application", facts.id, subject_id, new_id, event_at=ctx.event.occurred_at)
+    if links is None:
+        _link(ctx, "application", facts.id, subject_id, new_id, event_at=ctx.event.occurred_at)
+    else:
+        links.append(
+            _link_row(ctx, "application", facts.id, subject_id, new_id, ctx.event.occurred_at)
+        )
 
 
 def _status_from_applications(ctx: _Context, subject_id: uuid.UUID, row: Any) -> dict[str, Any]:
