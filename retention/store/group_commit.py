@@ -116,16 +116,7 @@ class GroupCommit:
         they are committed. Raises `InstallationError` if their group's commit failed."""
         marked = tagged([event for event, _ in events])
         mine = _Pending(list(zip(marked, [at for _, at in events], strict=True)))
-        with self._cond:
-            self._queue.append(mine)
-            while self._leading and not mine.finished:
-                self._cond.wait()
-            if not mine.finished:
-                self._leading = True
-                group = self._queue[: self.max_group]
-                del self._queue[: self.max_group]
-        if not mine.finished:
-            self._lead(group)
+        self._queue_and_lead(mine)
         if mine.error is not None:
             raise InstallationError(
                 f"the audit entry could not be committed ({mine.error}): nothing was returned"
@@ -136,16 +127,7 @@ class GroupCommit:
         its result once that transaction committed, or raise what `unit` (or, alone, its own
         commit) raised. `unit` may run twice: in a group that failed (rolled back) and alone."""
         mine = _Unit([], unit=unit, context=contextvars.copy_context())
-        with self._cond:
-            self._queue.append(mine)
-            while self._leading and not mine.finished:
-                self._cond.wait()
-            if not mine.finished:
-                self._leading = True
-                group = self._queue[: self.max_group]
-                del self._queue[: self.max_group]
-        if not mine.finished:
-            self._lead(group)
+        self._queue_and_lead(mine)
         if mine.raised is not None:
             raise mine.raised
         if mine.error is not None:
@@ -180,10 +162,27 @@ class GroupCommit:
                     self._cond.wait()
                 if not self._queue:
                     return  # closed, and everything queued was written
-                self._leading = True
-                group = self._queue[: self.max_group]
-                del self._queue[: self.max_group]
+                group = self._take_group()
             self._lead(group)
+
+    def _queue_and_lead(self, mine: _Pending) -> None:
+        """Queue `mine` and wait until a leader has finished it, or until nobody leads: then
+        lead the next group (which holds it) from this thread."""
+        with self._cond:
+            self._queue.append(mine)
+            while self._leading and not mine.finished:
+                self._cond.wait()
+            if mine.finished:
+                return
+            group = self._take_group()
+        self._lead(group)
+
+    def _take_group(self) -> list[_Pending]:
+        """Become the leader of the next group (called holding the lock)."""
+        self._leading = True
+        group = self._queue[: self.max_group]
+        del self._queue[: self.max_group]
+        return group
 
     def _lead(self, group: list[_Pending]) -> None:
         error: str | None = None
