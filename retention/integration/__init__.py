@@ -11,7 +11,14 @@ delivers them to each target with rate and concurrency limits, backoff and a dea
 
 from __future__ import annotations
 
-from retention.integration.applying import Applied, Effect, actor_of, apply_event, link_key
+from retention.integration.applying import (
+    Applied,
+    Effect,
+    actor_of,
+    apply_event,
+    first_delivery,
+    link_key,
+)
 from retention.integration.events import (
     GENERIC_TYPES,
     EventKind,
@@ -56,6 +63,7 @@ __all__ = [
     "actor_of",
     "api_key",
     "apply_event",
+    "first_delivery",
     "greenhouse_signature",
     "link_key",
     "link_secret",

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from audit_log import Event, Outcome
 from retention.config import Integration
@@ -50,6 +50,7 @@ from retention.store import (
     CandidateStatus,
     Consent,
     Document,
+    DriverSQL,
     IntegrationLink,
     LegalHold,
     queue_documents,
@@ -57,7 +58,7 @@ from retention.store import (
     table_of,
 )
 
-__all__ = ["Applied", "Effect", "actor_of", "apply_event", "link_key"]
+__all__ = ["Applied", "Effect", "actor_of", "apply_event", "first_delivery", "link_key"]
 
 _candidates = table_of(Candidate)
 _applications = table_of(Application)
@@ -78,42 +79,41 @@ _SUBJECT = select(_candidates).where(_candidates.c.id == bindparam("subject")).w
 _HELD = select(func.count()).where(
     _holds.c.subject_id == bindparam("subject"), _holds.c.released_at.is_(None)
 )
+# The statements every new candidate runs go to the driver (`DriverSQL`): through SQLAlchemy
+# their parameter and result processing cost more than SQLite's work for them.
 # What a candidate event needs to know first, in one statement instead of three: the link of
 # its candidate, the record an import may already hold under its external_ref (unique), and
 # the link of its application (each at most one row: the links' key is their primary key).
-_one = select(literal(1).label("one")).subquery("one")
-_cl, _al = _links.alias("candidate_link"), _links.alias("application_link")
 _FIRST_LOOK = (
-    select(
-        _cl.c.subject_id,
-        _cl.c.event_at,
-        _candidates.c.id.label("adopted"),
-        _al.c.subject_id.label("app_subject_id"),
-        _al.c.application_id.label("app_application_id"),
-        _al.c.event_at.label("app_event_at"),
-    )
-    .select_from(_one)
-    .outerjoin(
-        _cl,
-        and_(
-            _cl.c.source == bindparam("source"),
-            _cl.c.kind == "candidate",
-            _cl.c.key == bindparam("candidate_key"),
-        ),
-    )
-    .outerjoin(_candidates, _candidates.c.external_ref == bindparam("ref"))
-    .outerjoin(
-        _al,
-        and_(
-            _al.c.source == bindparam("source"),
-            _al.c.kind == "application",
-            _al.c.key == bindparam("application_key"),
-        ),
-    )
+    "SELECT cl.subject_id, cl.event_at, c.id, al.subject_id, al.application_id, al.event_at"
+    " FROM (SELECT 1) AS one"
+    " LEFT OUTER JOIN integration_link AS cl"
+    " ON cl.source = ? AND cl.kind = 'candidate' AND cl.\"key\" = ?"
+    " LEFT OUTER JOIN candidate AS c ON c.external_ref = ?"
+    " LEFT OUTER JOIN integration_link AS al"
+    " ON al.source = ? AND al.kind = 'application' AND al.\"key\" = ?"
 )
-_INSERT_LINK = insert(_links)
-_INSERT_CANDIDATE = insert(_candidates)
-_INSERT_APPLICATION = insert(_applications).returning(_applications.c.id)
+_FIRST_DELIVERY = (
+    "INSERT INTO integration_delivery (source, delivery_id, received_at) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING RETURNING delivery_id"
+)
+_CANDIDATE_COLUMNS = (
+    "id", "external_ref", "country", "status", *PERSON_FIELDS, "applied_at", "decided_at",
+    "last_activity_at", "created_at", "updated_at",
+)  # fmt: skip
+_INSERT_CANDIDATE = (
+    f"INSERT INTO candidate ({', '.join(_CANDIDATE_COLUMNS)})"  # noqa: S608 (constant names)
+    f" VALUES ({', '.join('?' * len(_CANDIDATE_COLUMNS))})"
+)
+_INSERT_APPLICATION = (
+    "INSERT INTO application (candidate_id, position, status, applied_at, decided_at)"
+    " VALUES (?, ?, ?, ?, ?) RETURNING id"
+)
+_LINK_VALUES = "(?, ?, ?, ?, ?, ?)"
+_LINK_INTO = (
+    'INSERT INTO integration_link (source, kind, "key", subject_id, application_id, event_at)'
+)
+_INSERT_LINKS = {n: f"{_LINK_INTO} VALUES {', '.join([_LINK_VALUES] * n)}" for n in (1, 2)}
 _STATUS_ORDER = (
     CandidateStatus.HIRED,
     CandidateStatus.IN_PROCESS,
@@ -176,6 +176,7 @@ class _Context:
     event: InboundEvent
     at: datetime
     delivery_id: str
+    sql: DriverSQL
 
     def key(self, kind: str, source_id: str) -> str:
         return link_key(self.secret, kind, source_id)
@@ -220,6 +221,16 @@ class _Context:
         return self.audit(Applied(Effect.REFUSED, subject, reason))
 
 
+def first_delivery(conn: Connection, source: str, delivery_id: str, at: datetime) -> bool:
+    """Record `delivery_id` of `source`, in the caller's transaction: False if it was there
+    already (a redelivery, acknowledged without acting again). One statement decides; RETURNING,
+    not a row count (psycopg reports -1 for an INSERT ... ON CONFLICT)."""
+    sql = DriverSQL(conn)
+    return (
+        sql.execute(_FIRST_DELIVERY, (source, delivery_id, sql.instant(at))).fetchone() is not None
+    )
+
+
 def apply_event(
     conn: Connection,
     integration: Integration,
@@ -231,7 +242,7 @@ def apply_event(
     delivery_id: str,
 ) -> Applied:
     """Apply `event` from `integration` in the caller's transaction and audit what it did."""
-    ctx = _Context(conn, integration, secret, targets, event, at, delivery_id)
+    ctx = _Context(conn, integration, secret, targets, event, at, delivery_id, DriverSQL(conn))
     if event.kind in (EventKind.PING, EventKind.IGNORED) or event.candidate_id is None:
         return Applied(Effect.IGNORED)
     handler = _HANDLERS[event.kind]
@@ -245,27 +256,25 @@ def _candidate_event(ctx: _Context, source_id: str) -> Applied:
     event = ctx.event
     ref = f"{ctx.integration.ref_prefix}{source_id}"
     facts = event.application
-    first = ctx.conn.execute(
-        _FIRST_LOOK,
-        {
-            "source": ctx.integration.name,
-            "candidate_key": ctx.key("candidate", source_id),
-            "ref": ref,
-            "application_key": ctx.key("application", facts.id) if facts else "",
-        },
-    ).one()
+    sql, name = ctx.sql, ctx.integration.name
+    app_key = ctx.key("application", facts.id) if facts else ""
+    found = sql.execute(
+        _FIRST_LOOK, (name, ctx.key("candidate", source_id), ref, name, app_key)
+    ).fetchone()
+    linked, last, adopted, app_subject, app_id, app_at = found
     app_link: Any = None
-    if first.app_subject_id is not None:
-        app_link = _Link(first.app_subject_id, first.app_application_id, first.app_event_at)
-    if first.subject_id is None:
-        adopted = first.adopted
+    if app_subject is not None:
+        app_link = _Link(sql.read_uuid(app_subject), app_id, sql.read_instant(app_at))
+    if linked is None:
         if adopted is None:
             return _create(ctx, source_id, app_link)
-        _link(ctx, "candidate", source_id, adopted, None)
-        subject_id = adopted
+        subject_id = sql.read_uuid(adopted)
+        assert subject_id is not None
+        _link(ctx, "candidate", source_id, subject_id, None)
         last = None
     else:
-        subject_id, last = first.subject_id, first.event_at
+        subject_id, last = sql.read_uuid(linked), sql.read_instant(last)
+        assert subject_id is not None
     row = ctx.subject(subject_id)
     if row is None:
         return ctx.refuse(subject_id, "the subject was erased here; the event is not applied")
@@ -315,20 +324,22 @@ def _create(ctx: _Context, source_id: str, app_link: Any = _UNLOOKED) -> Applied
     decided = None
     if status != CandidateStatus.IN_PROCESS.value and facts is not None:
         decided = facts.decided_at or at
-    ctx.conn.execute(
+    sql, person = ctx.sql, event.person
+    stamp = sql.instant(ctx.at)
+    ctx.sql.execute(
         _INSERT_CANDIDATE,
-        {
-            "id": subject_id,
-            "external_ref": f"{ctx.integration.ref_prefix}{source_id}",
-            "country": country,
-            "status": status,
-            "applied_at": (facts.applied_at if facts else None) or at,
-            "decided_at": decided,
-            "last_activity_at": at,
-            "created_at": ctx.at,
-            "updated_at": ctx.at,
-            **{f: event.person.get(f) for f in PERSON_FIELDS},
-        },
+        (
+            sql.uuid(subject_id),
+            f"{ctx.integration.ref_prefix}{source_id}",
+            country,
+            status,
+            *[person.get(f) for f in PERSON_FIELDS],
+            sql.instant((facts.applied_at if facts else None) or at),
+            sql.instant(decided),
+            sql.instant(at),
+            stamp,
+            stamp,
+        ),
     )
     # The new record's links go in together, after its application: one statement, not two.
     links = [_link_row(ctx, "candidate", source_id, subject_id, None, event.occurred_at)]
@@ -336,7 +347,7 @@ def _create(ctx: _Context, source_id: str, app_link: Any = _UNLOOKED) -> Applied
     if facts is not None:
         _upsert_application(ctx, subject_id, facts, app_link, links=links)
         fields.append("application")
-    ctx.conn.execute(_INSERT_LINK, links)
+    _insert_links(ctx, links)
     return ctx.audit(Applied(Effect.CREATED, subject_id, None, tuple(fields)))
 
 
@@ -362,9 +373,10 @@ def _link(
     *,
     event_at: datetime | None = None,
 ) -> None:
-    ctx.conn.execute(
-        _INSERT_LINK, _link_row(ctx, kind, source_id, subject_id, application_id, event_at)
-    )
+    _insert_links(ctx, [_link_row(ctx, kind, source_id, subject_id, application_id, event_at)])
+
+
+_LinkRow = tuple[str, str, str, Any, int | None, Any]
 
 
 def _link_row(
@@ -374,15 +386,21 @@ def _link_row(
     subject_id: uuid.UUID,
     application_id: int | None,
     event_at: datetime | None,
-) -> dict[str, Any]:
-    return {
-        "source": ctx.integration.name,
-        "kind": kind,
-        "key": ctx.key(kind, source_id),
-        "subject_id": subject_id,
-        "application_id": application_id,
-        "event_at": event_at,
-    }
+) -> _LinkRow:
+    """A link row in storage form (`_INSERT_LINKS`' column order)."""
+    sql = ctx.sql
+    return (
+        ctx.integration.name,
+        kind,
+        ctx.key(kind, source_id),
+        sql.uuid(subject_id),
+        application_id,
+        sql.instant(event_at),
+    )
+
+
+def _insert_links(ctx: _Context, rows: Sequence[_LinkRow]) -> None:
+    ctx.sql.execute(_INSERT_LINKS[len(rows)], [value for row in rows for value in row])
 
 
 def _touch(ctx: _Context, kind: str, source_id: str) -> None:
@@ -408,7 +426,7 @@ def _upsert_application(
     facts: ApplicationFacts,
     link: Any = _UNLOOKED,
     *,
-    links: list[dict[str, Any]] | None = None,
+    links: list[_LinkRow] | None = None,
 ) -> None:
     """Create or update the application `facts` describe; `link` is its link row if the caller
     looked it up already (None: there is none). A new application's link is added to `links`
@@ -444,14 +462,15 @@ def _upsert_application(
                 _links.c.key == ctx.key("application", facts.id),
             )
         )
-    row = {
-        "candidate_id": subject_id,
-        "position": values.pop("position", UNSPECIFIED_POSITION),
-        "status": values.pop("status", CandidateStatus.IN_PROCESS.value),
-        "applied_at": values.get("applied_at"),
-        "decided_at": values.get("decided_at"),
-    }
-    new_id = ctx.conn.execute(_INSERT_APPLICATION, row).scalar_one()
+    sql = ctx.sql
+    row = (
+        sql.uuid(subject_id),
+        values.get("position", UNSPECIFIED_POSITION),
+        values.get("status", CandidateStatus.IN_PROCESS.value),
+        sql.instant(values.get("applied_at")),
+        sql.instant(values.get("decided_at")),
+    )
+    new_id = int(sql.execute(_INSERT_APPLICATION, row).fetchone()[0])
     if links is None:
         _link(ctx, "application", facts.id, subject_id, new_id, event_at=ctx.event.occurred_at)
     else:

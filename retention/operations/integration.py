@@ -22,8 +22,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from audit_log import Event, Outcome
@@ -39,6 +37,7 @@ from retention.integration import (
     Effect,
     Malformed,
     apply_event,
+    first_delivery,
     link_secret,
     parse_generic,
     parse_greenhouse,
@@ -50,7 +49,7 @@ from retention.integration.delivery import DeliveryRun, deliver, retry_dead
 from retention.integration.propagation import TargetStatus, target_status
 from retention.logs import get_logger
 from retention.results import JSONData
-from retention.store import IntegrationDelivery, record, remove_pending, table_of, transaction
+from retention.store import record, remove_pending, transaction
 
 __all__ = [
     "CheckIntegrations",
@@ -74,16 +73,6 @@ T = TypeVar("T")
 
 log = get_logger("retention.integration")
 
-_deliveries = table_of(IntegrationDelivery)
-# Record a delivery id, or nothing if it is there already: one statement decides "first time?".
-_FIRST_DELIVERY = {
-    "sqlite": sqlite_insert(_deliveries)
-    .on_conflict_do_nothing()
-    .returning(_deliveries.c.delivery_id),
-    "postgresql": postgresql_insert(_deliveries)
-    .on_conflict_do_nothing()
-    .returning(_deliveries.c.delivery_id),
-}
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_BODY = 1024 * 1024  # a Greenhouse application event with custom fields is ~10 KB
 
@@ -187,12 +176,7 @@ def _intake(
     targets = installation.config.targets
 
     def unit(conn: Connection) -> Applied | None:
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
-        first = conn.execute(
-            _FIRST_DELIVERY[conn.dialect.name],
-            {"source": integration.name, "delivery_id": verified.delivery_id, "received_at": now},
-        ).first()
-        if first is None:
+        if not first_delivery(conn, integration.name, verified.delivery_id, now):
             return None  # seen before: acknowledged, not acted on again
         return apply_event(
             conn,

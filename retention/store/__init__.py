@@ -32,6 +32,7 @@ from retention.store.consent_tables import (
     MailUndeliverable,
     Notice,
 )
+from retention.store.driver_sql import DriverSQL
 from retention.store.engine import (
     TZDateTime,
     connect,
@@ -92,6 +93,7 @@ __all__ = [
     "ConsentEventKind",
     "DataRequest",
     "Document",
+    "DriverSQL",
     "Enrollment",
     "Grant",
     "GroupCommit",
