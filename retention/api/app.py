@@ -27,10 +27,11 @@ from retention.api.idempotency import (
     IdempotencyKeys,
     Replayed,
 )
+from retention.api.inbound import InboundEvents
 from retention.api.middleware import CHANNEL, RequestContext
 from retention.api.params import REASON_HEADER
 from retention.api.problems import install_problem_handlers
-from retention.api.routes import ROUTERS
+from retention.api.routes import ROUTERS, integrations
 from retention.api.state import ApiState, Guards
 from retention.clock import Clock, utc_now
 from retention.config import Config
@@ -156,7 +157,12 @@ def create_app(
 
     app.add_exception_handler(Replayed, on_replay)
     # The last added is the outermost: the request context wraps everything, then CORS (when
-    # configured: preflights need no token), then the body rules, then idempotency keys.
+    # configured: preflights need no token), then the body rules, then idempotency keys, then
+    # the inbound events' own path past FastAPI's routing.
+    (events_route,) = [r for r in integrations.router.routes if isinstance(r, APIRoute)]
+    app.add_middleware(
+        InboundEvents, route=events_route, prefix=API_PREFIX, endpoint=integrations.receive
+    )
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodyRules, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
