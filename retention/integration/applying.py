@@ -263,8 +263,9 @@ def _candidate_event(ctx: _Context, source_id: str) -> Applied:
     ).fetchone()
     linked, last, adopted, app_subject, app_id, app_at = found
     app_link: Any = None
-    if app_subject is not None:
-        app_link = _Link(sql.read_uuid(app_subject), app_id, sql.read_instant(app_at))
+    app_subject_id = sql.read_uuid(app_subject)
+    if app_subject_id is not None:
+        app_link = _Link(app_subject_id, app_id, sql.read_instant(app_at))
     if linked is None:
         if adopted is None:
             return _create(ctx, source_id, app_link)

@@ -16,10 +16,10 @@ The SQL is the callers' constants, never built from input; every value is a boun
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -53,7 +53,7 @@ class DriverSQL:
         except self._dbapi.Error as exc:
             raise DBAPIError.instance(sql, params, exc, self._dbapi.Error) from exc
 
-    def uuid(self, value: uuid.UUID | None) -> Any:
+    def uuid(self, value: UUID | None) -> Any:
         """A UUID as the `Uuid` column stores it."""
         if value is None or not self.sqlite:
             return value
@@ -69,11 +69,11 @@ class DriverSQL:
         # SQLAlchemy's SQLite DATETIME form: 'YYYY-MM-DD HH:MM:SS.ffffff' (four-digit year).
         return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
-    def read_uuid(self, stored: Any) -> uuid.UUID | None:
+    def read_uuid(self, stored: Any) -> UUID | None:
         """A `Uuid` column's value as read back."""
-        if stored is None or isinstance(stored, uuid.UUID):
+        if stored is None or isinstance(stored, UUID):
             return stored
-        return uuid.UUID(hex=stored)
+        return UUID(hex=stored)
 
     def read_instant(self, stored: Any) -> datetime | None:
         """A `TZDateTime` column's value as read back (aware, UTC)."""
