@@ -10,7 +10,9 @@ requests' units in shared transactions (`receive_event_async`); each request is 
 its own event committed. The body is read and the state found here rather than through
 dependencies, and the receipt is written as JSON directly: FastAPI's work per dependency and
 its response validation were a visible share of an event's cost (the OpenAPI document still
-declares the route's path parameter and `EventReceipt`).
+declares the route's path parameter and `EventReceipt`). For the same reason the app calls
+`receive` itself before FastAPI's routing (`retention.api.inbound`), inside the same middleware
+as every route; FastAPI's route stays for the OpenAPI document and for the other methods (405).
 A refused request is a 401 (unknown source, bad signature, stale timestamp) or a 400 (verified
 but not an event of the source's format); `receive_event` has audited it, without the payload.
 A replayed delivery id and an event the rules do not let through are acknowledged (200): the
