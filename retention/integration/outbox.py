@@ -23,7 +23,15 @@ from sqlalchemy import BigInteger, Connection, Integer, String, and_, insert, li
 
 from audit_log import AuditLog
 from retention.config import Integration, IntegrationKind
-from retention.store import Candidate, MessageState, OutboxMessage, TZDateTime, among, table_of
+from retention.store import (
+    Candidate,
+    MessageState,
+    OutboxMessage,
+    TZDateTime,
+    among,
+    flush_deferred,
+    table_of,
+)
 
 __all__ = ["ACTIONS", "write_outbox"]
 
@@ -40,6 +48,7 @@ _candidates = table_of(Candidate)
 
 
 def _log_size(conn: Connection) -> int:
+    flush_deferred(conn)  # entries a group commit's earlier units recorded count too
     return AuditLog().head(conn).size
 
 

@@ -34,6 +34,8 @@ __all__ = [
     "ANONYMOUS",
     "Via",
     "check_reason",
+    "deferred_appends",
+    "flush_deferred",
     "last_grant_uses",
     "may_name_a_person",
     "record",
@@ -102,9 +104,43 @@ def tagged(events: Sequence[Event]) -> tuple[Event, ...]:
 
 
 def record(conn: Connection, *events: Event, at: datetime | None = None) -> None:
-    """Append `events` in the caller's transaction, stamped `at` (default: now)."""
+    """Append `events` in the caller's transaction, stamped `at` (default: now); inside
+    `deferred_appends(conn)`, events with their `at` wait for the end of it."""
+    deferred = conn.info.get(_DEFERRED)
+    if deferred is not None and at is not None:
+        deferred.extend((event, at) for event in tagged(events))
+        return
+    flush_deferred(conn)
     log = _LOG if at is None else AuditLog(clock=lambda: at)
     log.append(conn, list(tagged(events)))
+
+
+_DEFERRED = "retention.audit.deferred"  # in Connection.info: the entries waiting to be appended
+
+
+@contextlib.contextmanager
+def deferred_appends(conn: Connection) -> Iterator[None]:
+    """Within it, what `record(conn, ..., at=...)` appends waits, tagged in its caller's context
+    and in order, and is appended when it ends: one head lock, one insert and one head move for
+    all of them instead of one each. For a group commit, whose units each record an entry in
+    the one transaction they share. Whatever reads the log's head in the meantime calls
+    `flush_deferred` first (and a `record` without `at` appends what waits before its own). If
+    the block raises, nothing waiting is appended (the transaction is rolled back anyway)."""
+    conn.info[_DEFERRED] = []
+    try:
+        yield
+        flush_deferred(conn)
+    finally:
+        conn.info.pop(_DEFERRED, None)
+
+
+def flush_deferred(conn: Connection) -> None:
+    """Append the entries waiting in `conn`'s `deferred_appends` now (none: nothing to do)."""
+    deferred = conn.info.get(_DEFERRED)
+    if deferred:
+        stamped = list(deferred)
+        deferred.clear()
+        _LOG.append_stamped(conn, stamped)
 
 
 def record_stamped(conn: Connection, stamped: Sequence[tuple[Event, datetime]]) -> None:

@@ -24,7 +24,10 @@ carry the caller's request id), in one transaction with whatever else is queued,
 and hands each caller its unit's result; a caller still returns only once its own effect is
 committed. If anything in such a group fails (a unit raises, or the commit does), the group is
 rolled back and every member is run again alone in a transaction of its own, so one caller's
-failure is that caller's only: it gets its own exception, the others their results. On SQLite
+failure is that caller's only: it gets its own exception, the others their results. What the
+units of a group record (`record` with its instant) is appended once, at the end of the group,
+in the order they recorded it (`deferred_appends`): one head lock, insert and head move for the
+group, not one per unit. On SQLite
 this also keeps concurrent requests from meeting at `BEGIN IMMEDIATE`, where the driver's busy
 handler would put them to sleep for milliseconds at a time.
 Callers read in `reader` (on SQLite a read snapshot without the write lock), so reads do not
@@ -53,7 +56,7 @@ from sqlalchemy import Connection, Engine
 from audit_log import Event
 from retention.errors import InstallationError
 from retention.logs import get_logger
-from retention.store.audit import record_stamped, tagged
+from retention.store.audit import deferred_appends, record_stamped, tagged
 from retention.store.engine import reader_for, transaction
 
 __all__ = ["GroupCommit", "GroupStats"]
@@ -214,9 +217,10 @@ class GroupCommit:
                 stamped = [pair for pending in group for pair in pending.stamped]
                 if stamped:
                     record_stamped(conn, stamped)
-                for pending in group:
-                    if isinstance(pending, _Unit):
-                        pending.run_in(conn)
+                with deferred_appends(conn):
+                    for pending in group:
+                        if isinstance(pending, _Unit):
+                            pending.run_in(conn)
             return
         except Exception as exc:
             if len(group) == 1 and isinstance(group[0], _Unit):

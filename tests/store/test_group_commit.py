@@ -16,10 +16,18 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import OperationalError
 
-from audit_log import Event
+from audit_log import AuditLog, Event
 from audit_log.schema import audit_entry
 from retention.errors import InstallationError
-from retention.store import GroupCommit, record, record_stamped, recorded_via, transaction
+from retention.store import (
+    GroupCommit,
+    deferred_appends,
+    flush_deferred,
+    record,
+    record_stamped,
+    recorded_via,
+    transaction,
+)
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -370,3 +378,53 @@ def test_a_closed_group_takes_no_more_units(engine: Engine) -> None:
             group.submit(async_unit(0))
 
     asyncio.run(main())
+
+
+# --- a group's units' entries appended together (deferred_appends) ----------------------------
+
+
+def test_deferred_entries_are_appended_at_the_end_in_order(engine: Engine) -> None:
+    """What units record waits for the end of the block and goes in as one append, each entry
+    with its own instant and its own caller's tag; reading the head flushes first, and so does
+    a `record` without an instant (its entry stays after the ones recorded before it)."""
+    log = AuditLog()
+    with transaction(engine) as conn:
+        size = log.head(conn).size
+        with deferred_appends(conn):
+            for n in range(3):
+                with recorded_via("api", f"req-{n}"):
+                    record(conn, Event(actor="a", action=f"d.{n}"), at=AT + timedelta(seconds=n))
+            assert log.head(conn).size == size  # waiting
+            flush_deferred(conn)
+            assert log.head(conn).size == size + 3
+            record(conn, Event(actor="a", action="d.3"), at=AT + timedelta(seconds=3))
+            record(conn, Event(actor="a", action="now"))  # no instant: appended at once, after
+            assert log.head(conn).size == size + 5
+            record(conn, Event(actor="a", action="d.5"), at=AT + timedelta(seconds=5))
+        assert log.head(conn).size == size + 6
+        assert conn.info.get("retention.audit.deferred") is None
+    mine = [e for e in entries(engine) if e["action"] in {"now"} or e["action"][:2] == "d."]
+    assert [e["action"] for e in mine] == ["d.0", "d.1", "d.2", "d.3", "now", "d.5"]
+    assert [e["details"].get("via", {}).get("request_id") for e in mine[:3]] == [
+        "req-0",
+        "req-1",
+        "req-2",
+    ]
+    assert mine[1]["ts"].startswith("2026-12-01T12:00:01")
+    log_rows = entries(engine)
+    assert all(a["prev"] == b["leaf"] for b, a in itertools.pairwise(log_rows))
+    assert [e["seq"] for e in log_rows] == list(range(len(log_rows)))
+
+
+def test_nothing_deferred_is_appended_when_the_block_raises(engine: Engine) -> None:
+    log = AuditLog()
+    with transaction(engine) as conn:
+        size = log.head(conn).size
+        with pytest.raises(ValueError), deferred_appends(conn):
+            record(conn, Event(actor="a", action="lost"), at=AT)
+            raise ValueError("the unit failed")
+        assert conn.info.get("retention.audit.deferred") is None
+        assert log.head(conn).size == size
+        record(conn, Event(actor="a", action="kept"), at=AT)  # appended at once again
+        assert log.head(conn).size == size + 1
+    assert "lost" not in {e["action"] for e in entries(engine)}
