@@ -63,9 +63,12 @@ class DriverSQL:
         """An aware instant as the `TZDateTime` column stores it (naive UTC)."""
         if value is None:
             return None
-        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        if value.tzinfo is UTC:  # the engine's clock and parsed `Z` times: nothing to convert
+            naive = value.replace(tzinfo=None)
+        elif value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise ValueError("naive datetime given to a UTC column")
-        naive = value.astimezone(UTC).replace(tzinfo=None)
+        else:
+            naive = value.astimezone(UTC).replace(tzinfo=None)
         # SQLAlchemy's SQLite DATETIME form: 'YYYY-MM-DD HH:MM:SS.ffffff' (four-digit year).
         return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
