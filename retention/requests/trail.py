@@ -68,9 +68,20 @@ def trail_json_text(trail: Sequence[TrailEntry]) -> str:
             found = quoted[value] = encode_basestring_ascii(value)
         return found
 
+    # What comes before an entry's proof and what after it (but its seq), by their values.
+    heads: dict[tuple[str, str, str], str] = {}
+    tails: dict[tuple[str, str], str] = {}
+    for t in trail:
+        head, tail = (t.at, t.operation, t.outcome), (t.reason, t.role)
+        if head not in heads:
+            heads[head] = (
+                f'{{"at":{text(t.at)},"operation":{text(t.operation)},'
+                f'"outcome":{text(t.outcome)},"proof":'
+            )
+        if tail not in tails:
+            tails[tail] = f',"reason":{text(t.reason)},"role":{text(t.role)},"seq":'
     items = [
-        f'{{"at":{text(t.at)},"operation":{text(t.operation)},"outcome":{text(t.outcome)},'
-        f'"proof":{proof},"reason":{text(t.reason)},"role":{text(t.role)},"seq":{int(t.seq)}}}'
+        f"{heads[t.at, t.operation, t.outcome]}{proof}{tails[t.reason, t.role]}{int(t.seq)}}}"
         for t, proof in zip(trail, proofs, strict=True)
     ]
     return f"[{','.join(items)}]"

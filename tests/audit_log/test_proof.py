@@ -33,6 +33,35 @@ class TestProofValues:
         assert inclusion_proofs_json_text(proofs) == plain
         assert inclusion_proofs_json_text([]) == []
 
+    def test_many_proofs_reusing_shared_paths_are_each_proofs_json(self) -> None:
+        """Proofs written together are each one's own JSON form whatever the tree shape, the
+        order, the sizes mixed, and when the hashes the levels say are shared differ (a proof
+        of another root, a changed hash) or are not 32 bytes."""
+        leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(70)]
+        src = ListSource(leaves)
+
+        def proof(m: int, n: int) -> InclusionProof:
+            return InclusionProof(m, n, leaves[m], tuple(inclusion_proof(m, n, src)), root(n, src))
+
+        def plain(proofs: list[InclusionProof]) -> list[str]:
+            return [json.dumps(p.to_json(), sort_keys=True, separators=(",", ":")) for p in proofs]
+
+        cases = [[proof(m, n) for m in range(0, n, step)] for n in (1, 2, 7, 16, 33, 70)
+                 for step in (1, 3, 5)]  # fmt: skip
+        cases.append([proof(m, 70) for m in (69, 3, 3, 40, 0, 64, 65)])  # any order, repeats
+        cases.append([proof(5, 70), proof(6, 69), proof(7, 70), proof(8, 64)])  # mixed sizes
+        good = [proof(m, 70) for m in range(0, 70, 2)]
+        top = good[5].hashes[-1]
+        changed = [*good[:5], InclusionProof(10, 70, leaves[10], (*good[5].hashes[:-1],
+                   bytes([top[0] ^ 1]) + top[1:]), good[5].root), *good[6:]]  # fmt: skip
+        cases.append(changed)
+        cases.append([*good[:3], InclusionProof(6, 70, leaves[6], (*good[3].hashes[:-1], b"x"),
+                      good[3].root), *good[4:]])  # fmt: skip
+        cases.append([*good[:3], InclusionProof(6, 70, b"short", good[3].hashes, b"r")])
+        cases.append([InclusionProof(3, 2, leaves[3], good[1].hashes, good[1].root), *good[:2]])
+        for proofs in cases:
+            assert inclusion_proofs_json_text(proofs) == plain(proofs)
+
     def test_hashes_encoded_together_are_each_ones_base64(self) -> None:
         """Hashes base64-encoded in one call are each one's own encoding, quoted; hashes of
         other lengths too."""
