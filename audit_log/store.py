@@ -13,8 +13,8 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from datetime import UTC, datetime
+from itertools import islice
 from uuid import UUID
 
 from sqlalchemy import Connection, func, insert, select
@@ -623,9 +623,7 @@ class AuditLog:
             cursor.close()
         yield from self.stored_entries(conn, since=lo)
 
-    def _range(
-        self, conn: Connection, first: int, width: int
-    ) -> Callable[[], list[StoredEntry]]:
+    def _range(self, conn: Connection, first: int, width: int) -> Callable[[], list[StoredEntry]]:
         def rows() -> list[StoredEntry]:
             return list(islice(self.stored_entries(conn, width, since=first), width))
 

@@ -226,7 +226,9 @@ def _chunk_intact(
 # `_said_plain` refuses in the values read, and a T anywhere but in the ts's middle, is left
 # to the entry-by-entry check, so that the forms compared are those of `joined_columns`.
 _ANY = rb'[^"]'
-_CHUNK_HEAD = re.compile(rb'\n\{"action":"(' + _ANY + rb'*)","actor":"(' + _ANY + rb'*)","details":')
+_CHUNK_HEAD = re.compile(
+    rb'\n\{"action":"(' + _ANY + rb'*)","actor":"(' + _ANY + rb'*)","details":'
+)
 _CHUNK_TAIL = re.compile(
     rb',"outcome":"(' + _ANY + rb'*)","prev":"(' + _ANY + rb'{64})","reason":"' + _ESCAPED
     + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _ANY + rb"{8}-" + _ANY + rb"{4}-" + _ANY
