@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, func, insert, select
@@ -67,6 +69,15 @@ _STORED_SQL = {
     " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
 }
 """Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
+
+_NODE_RUN_SQL = {
+    "sqlite": "SELECT ?, count(*), CAST(group_concat(hash, '') AS BLOB) FROM audit_node"
+    " WHERE level = ? AND idx BETWEEN ? AND ?",
+    "postgresql": "SELECT %s::smallint, count(*), string_agg(hash, ''::bytea ORDER BY idx)"
+    " FROM audit_node WHERE level = %s AND idx BETWEEN %s AND %s",
+}
+"""A run of one level's stored nodes as one row: level, count and their hashes joined in idx
+order (SQLite reads them in the key's order)."""
 
 _CHUNK_SQL = {
     # The literal newlines are the separators (SQLite evaluated char(10) once per row); a
@@ -608,18 +619,29 @@ class AuditLog:
             cursor = driver.cursor(binary=True)
         else:
             cursor = conn.connection.cursor()
+
+        def read(lo: int) -> Any:
+            cursor.execute(sql, (lo, lo + width))
+            return cursor.fetchone()
+
+        # The next range is read in a thread while the caller checks this one: both drivers let
+        # go of the GIL while the database works (SQLite joins the values inside its step), and
+        # the connection serializes its statements (SQLite's serialized mode, psycopg's lock).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read")
         lo = 0
         try:
+            pending = pool.submit(read, lo)
             while True:
-                cursor.execute(sql, (lo, lo + width))
-                count, *values = cursor.fetchone()
+                count, *values = pending.result()
                 if count != width:
                     break
+                pending = pool.submit(read, lo + width)
                 # seq is a unique integer: `width` rows in a range of `width` are all of it.
                 joined = [b"" if v is None else bytes(v) for v in values]
                 yield StoredChunk(lo, count, *joined, self._range(conn, lo, width))
                 lo += width
         finally:
+            pool.shutdown()
             cursor.close()
         yield from self.stored_entries(conn, since=lo)
 
@@ -670,6 +692,8 @@ class AuditLog:
         nodes sorted the same way: verification calls this for every few thousand entries.
         """
         conn = _conn(bind)
+        if self._nodes_as_stored(conn, nodes):
+            return None
         wanted = sorted(node for node in nodes if node[0] >= NODE_MIN_LEVEL)
         if not wanted:
             return None
@@ -690,6 +714,49 @@ class AuditLog:
             if have.get((lv, i)) != h:
                 return (lv, i)
         return None
+
+    @staticmethod
+    def _nodes_as_stored(conn: Connection, nodes: Sequence[tuple[int, int, bytes]]) -> bool:
+        """True when, level by level, the rebuilt `nodes` are a run of consecutive indexes
+        whose hashes joined are the stored ones read joined (one aggregate row a level, in
+        one statement); False leaves it to the node-by-node comparison, which names a node.
+        Verification rebuilds the nodes of each level in index order, so that is the case
+        while they are intact."""
+        runs: dict[int, tuple[int, list[int], list[bytes]]] = {}
+        for level, idx, h in nodes:
+            if level < NODE_MIN_LEVEL:
+                continue
+            run = runs.get(level)
+            if run is None:
+                runs[level] = (idx, [idx], [h])
+            else:
+                run[1].append(idx)
+                run[2].append(h)
+        if not runs:
+            return True
+        for first, idxs, _ in runs.values():
+            if idxs != list(range(first, first + len(idxs))):
+                return False
+        sql = " UNION ALL ".join([_NODE_RUN_SQL[conn.dialect.name]] * len(runs))
+        params: list[int] = []
+        for level, (first, idxs, _) in runs.items():
+            params += (level, level, first, first + len(idxs) - 1)
+        if conn.dialect.name == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(binary=True)
+        else:
+            cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            stored = {level: (count, joined) for level, count, joined in cursor.fetchall()}
+        finally:
+            cursor.close()
+        for level, (_, idxs, hashes) in runs.items():
+            count, joined = stored.get(level, (0, None))
+            if count != len(idxs) or joined is None or bytes(joined) != b"".join(hashes):
+                return False
+        return True
 
     def sign_checkpoint(
         self, bind: Connection | Session, signer: Signer, origin: str
