@@ -637,8 +637,11 @@ class AuditLog:
                     break
                 pending = pool.submit(read, lo + width)
                 # seq is a unique integer: `width` rows in a range of `width` are all of it.
-                joined = [b"" if v is None else bytes(v) for v in values]
-                yield StoredChunk(lo, count, *joined, self._range(conn, lo, width))
+                canonical, hashes, actions, actors, outcomes, stamps, subjects = (
+                    b"" if v is None else bytes(v) for v in values
+                )
+                yield StoredChunk(lo, count, canonical, hashes, actions, actors, outcomes,
+                                  stamps, subjects, self._range(conn, lo, width))  # fmt: skip
                 lo += width
         finally:
             pool.shutdown()

@@ -83,7 +83,7 @@ def _stored_ts(ts: str) -> str:
 
 
 class StoredChunk(NamedTuple):
-    """`count` stored entries from seq `first` on, every column of theirs read as one string.
+    """`size` stored entries from seq `first` on, every column of theirs read as one string.
 
     What a store hands over for a full range of entries in one row of an aggregate query, so
     that checking them makes no Python object per entry but those that hashing needs (each
@@ -95,7 +95,7 @@ class StoredChunk(NamedTuple):
     """
 
     first: int
-    count: int
+    size: int
     canonical: bytes
     leaf_hashes: bytes
     actions: bytes
@@ -244,10 +244,10 @@ def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[byte
     Each comparison is of two joined strings: the stored hashes with the recomputed ones, the
     links with the hashes before, the seqs with their range, and each column with the values
     read from the bytes joined the same way. Values read from the bytes hold no newline, and
-    the store's `count` values of a column are joined by count - 1 newlines; so equal strings
+    the store's `size` values of a column are joined by count - 1 newlines; so equal strings
     mean equal values, entry by entry.
     """
-    n = chunk.count
+    n = chunk.size
     if chunk.first != first or n < 1:
         return None
     lines = chunk.canonical.split(b"\n")
