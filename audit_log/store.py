@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, func, insert, select
@@ -45,7 +48,7 @@ from audit_log.schema import (
     audit_entry,
     audit_head,
 )
-from audit_log.verify import Report, StoredEntry, verify_log
+from audit_log.verify import Report, StoredChunk, StoredEntry, verify_log
 
 Clock = Callable[[], datetime]
 
@@ -66,6 +69,41 @@ _STORED_SQL = {
     " FROM audit_entry WHERE seq > %s ORDER BY seq LIMIT %s",
 }
 """Stored rows with their columns joined as `verify.joined_columns` does, rendered in SQL."""
+
+_NODE_RUN_SQL = {
+    "sqlite": "SELECT ?, count(*), CAST(group_concat(hash, '') AS BLOB) FROM audit_node"
+    " WHERE level = ? AND idx BETWEEN ? AND ?",
+    "postgresql": "SELECT %s::smallint, count(*), string_agg(hash, ''::bytea ORDER BY idx)"
+    " FROM audit_node WHERE level = %s AND idx BETWEEN %s AND %s",
+}
+"""A run of one level's stored nodes as one row: level, count and their hashes joined in idx
+order (SQLite reads them in the key's order)."""
+
+_CHUNK_SQL = {
+    # The literal newlines are the separators (SQLite evaluated char(10) once per row); a
+    # column is read through coalesce so that each of the chunk's rows gives one value.
+    "sqlite": "SELECT count(*), CAST(group_concat(canonical, '\n') AS BLOB),"
+    " CAST(group_concat(leaf_hash, '') AS BLOB),"
+    " CAST(group_concat(coalesce(action, ''), '\n') AS BLOB),"
+    " CAST(group_concat(coalesce(actor, ''), '\n') AS BLOB),"
+    " CAST(group_concat(coalesce(outcome, ''), '\n') AS BLOB),"
+    " CAST(group_concat(coalesce(ts, ''), '\n') AS BLOB),"
+    " CAST(group_concat(coalesce(subject, ''), '\n') AS BLOB)"
+    " FROM audit_entry WHERE seq >= ? AND seq < ?",
+    "postgresql": "SELECT count(*), string_agg(canonical, '\\x0a'::bytea ORDER BY seq),"
+    " string_agg(leaf_hash, ''::bytea ORDER BY seq),"
+    " convert_to(string_agg(coalesce(action, ''), E'\\n' ORDER BY seq), 'UTF8'),"
+    " convert_to(string_agg(coalesce(actor, ''), E'\\n' ORDER BY seq), 'UTF8'),"
+    " convert_to(string_agg(coalesce(outcome, ''), E'\\n' ORDER BY seq), 'UTF8'),"
+    " convert_to(string_agg(coalesce(to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), ''), E'\\n'"
+    " ORDER BY seq), 'UTF8'),"
+    " convert_to(string_agg(coalesce(replace(subject::text, '-', ''), ''), E'\\n'"
+    " ORDER BY seq), 'UTF8')"
+    " FROM audit_entry WHERE seq >= %s AND seq < %s",
+}
+"""A range of stored entries as one row: count, bytes, hashes, columns (`verify.StoredChunk`).
+In SQLite group_concat joins in the order the rows are read, the rowid's: seq order; a join
+in any other order would fail the chunk's checks (the entries are then checked as rows)."""
 
 
 def _utc_now() -> datetime:
@@ -563,10 +601,64 @@ class AuditLog:
             yield chunk_rows
             lo = chunk_rows[-1][0] + 1
 
+    def stored_chunks(
+        self, bind: Connection | Session, width: int = 4096
+    ) -> Iterator[StoredChunk | StoredEntry]:
+        """Every stored entry in seq order, for verification: each full range of `width`
+        entries as one `StoredChunk`, read in one row of an aggregate query, and from the first
+        range that is not full (the end of the log, or a gap) the rows of `stored_entries`.
+
+        Reading a range as one row costs the driver, and verification, no Python object per
+        entry; the database joins the values (on PostgreSQL the server, beside this process).
+        """
+        conn = _conn(bind)
+        sql = _CHUNK_SQL[conn.dialect.name]
+        if conn.dialect.name == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(binary=True)
+        else:
+            cursor = conn.connection.cursor()
+
+        def read(lo: int) -> Any:
+            cursor.execute(sql, (lo, lo + width))
+            return cursor.fetchone()
+
+        # The next range is read in a thread while the caller checks this one: both drivers let
+        # go of the GIL while the database works (SQLite joins the values inside its step), and
+        # the connection serializes its statements (SQLite's serialized mode, psycopg's lock).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read")
+        lo = 0
+        try:
+            pending = pool.submit(read, lo)
+            while True:
+                count, *values = pending.result()
+                if count != width:
+                    break
+                pending = pool.submit(read, lo + width)
+                # seq is a unique integer: `width` rows in a range of `width` are all of it.
+                canonical, hashes, actions, actors, outcomes, stamps, subjects = (
+                    b"" if v is None else bytes(v) for v in values
+                )
+                yield StoredChunk(lo, count, canonical, hashes, actions, actors, outcomes,
+                                  stamps, subjects, self._range(conn, lo, width))  # fmt: skip
+                lo += width
+        finally:
+            pool.shutdown()
+            cursor.close()
+        yield from self.stored_entries(conn, since=lo)
+
+    def _range(self, conn: Connection, first: int, width: int) -> Callable[[], list[StoredEntry]]:
+        def rows() -> list[StoredEntry]:
+            return list(islice(self.stored_entries(conn, width, since=first), width))
+
+        return rows
+
     def stored_entries(
-        self, bind: Connection | Session, chunk: int = 10000
+        self, bind: Connection | Session, chunk: int = 10000, *, since: int = 0
     ) -> Iterator[StoredEntry]:
-        """Every stored row in seq order, as read (for verification), in chunks of `chunk`.
+        """Every stored row from seq `since` on, in seq order, as read (for verification), in
+        chunks of `chunk`.
 
         Reads through the driver with the columns rendered by the database in the text form the
         hashed bytes hold, so verification compares strings and no per-row type conversion runs
@@ -583,7 +675,7 @@ class AuditLog:
         else:
             cursor = conn.connection.cursor()
         try:
-            last = -1
+            last = since - 1
             while True:
                 cursor.execute(sql, (last, chunk))
                 rows = cursor.fetchall()
@@ -603,6 +695,8 @@ class AuditLog:
         nodes sorted the same way: verification calls this for every few thousand entries.
         """
         conn = _conn(bind)
+        if self._nodes_as_stored(conn, nodes):
+            return None
         wanted = sorted(node for node in nodes if node[0] >= NODE_MIN_LEVEL)
         if not wanted:
             return None
@@ -623,6 +717,49 @@ class AuditLog:
             if have.get((lv, i)) != h:
                 return (lv, i)
         return None
+
+    @staticmethod
+    def _nodes_as_stored(conn: Connection, nodes: Sequence[tuple[int, int, bytes]]) -> bool:
+        """True when, level by level, the rebuilt `nodes` are a run of consecutive indexes
+        whose hashes joined are the stored ones read joined (one aggregate row a level, in
+        one statement); False leaves it to the node-by-node comparison, which names a node.
+        Verification rebuilds the nodes of each level in index order, so that is the case
+        while they are intact."""
+        runs: dict[int, tuple[int, list[int], list[bytes]]] = {}
+        for level, idx, h in nodes:
+            if level < NODE_MIN_LEVEL:
+                continue
+            run = runs.get(level)
+            if run is None:
+                runs[level] = (idx, [idx], [h])
+            else:
+                run[1].append(idx)
+                run[2].append(h)
+        if not runs:
+            return True
+        for first, idxs, _ in runs.values():
+            if idxs != list(range(first, first + len(idxs))):
+                return False
+        sql = " UNION ALL ".join([_NODE_RUN_SQL[conn.dialect.name]] * len(runs))
+        params: list[int] = []
+        for level, (first, idxs, _) in runs.items():
+            params += (level, level, first, first + len(idxs) - 1)
+        if conn.dialect.name == "postgresql":
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor(binary=True)
+        else:
+            cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            stored = {level: (count, joined) for level, count, joined in cursor.fetchall()}
+        finally:
+            cursor.close()
+        for level, (_, idxs, hashes) in runs.items():
+            count, joined = stored.get(level, (0, None))
+            if count != len(idxs) or joined is None or bytes(joined) != b"".join(hashes):
+                return False
+        return True
 
     def sign_checkpoint(
         self, bind: Connection | Session, signer: Signer, origin: str
@@ -670,11 +807,14 @@ class AuditLog:
         origin: str,
         witnessed: Iterable[str] = (),
         progress: Callable[[int], None] | None = None,
+        chunk: int = 4096,
     ) -> Report:
-        """Verify the whole stored log; run it in one snapshot (REPEATABLE READ on PostgreSQL)."""
+        """Verify the whole stored log; run it in one snapshot (REPEATABLE READ on PostgreSQL).
+
+        Entries are read `chunk` at a time as `stored_chunks`."""
         conn = _conn(bind)
         return verify_log(
-            self.stored_entries(conn),
+            self.stored_chunks(conn, chunk),
             verifier=verifier,
             origin=origin,
             # Only the size: a damaged frontier must be reported by verification, not crash it.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
 from operator import add, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV
@@ -80,6 +80,30 @@ def _stored_ts(ts: str) -> str:
     if len(ts) == 27 and ts[10] == "T" and ts[26] == "Z":
         return f"{ts[:10]} {ts[11:26]}"
     return ts
+
+
+class StoredChunk(NamedTuple):
+    """`size` stored entries from seq `first` on, every column of theirs read as one string.
+
+    What a store hands over for a full range of entries in one row of an aggregate query, so
+    that checking them makes no Python object per entry but those that hashing needs (each
+    entry's bytes, split off `canonical`, and its leaf hash): `canonical` is the bytes joined
+    by b"\\n", `leaf_hashes` the stored hashes concatenated, and the columns each joined by
+    b"\\n" in the forms of `joined_columns` (ts as `YYYY-MM-DD HH:MM:SS.ffffff`, the subject
+    as 32 hex digits, b"" for none; NULL as b""). `rows` reads the same entries as rows, for
+    the entry-by-entry check that names a problem.
+    """
+
+    first: int
+    size: int
+    canonical: bytes
+    leaf_hashes: bytes
+    actions: bytes
+    actors: bytes
+    outcomes: bytes
+    stamps: bytes
+    subjects: bytes
+    rows: Callable[[], Iterable[StoredEntry]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +221,76 @@ def _chunk_intact(
     return hashes
 
 
+# The same reads for a `StoredChunk`, each value a group of its own, compared column by column
+# as joined strings. A group takes anything but a quote (the regex runs fastest so); what
+# `_said_plain` refuses in the values read, and a T anywhere but in the ts's middle, is left
+# to the entry-by-entry check, so that the forms compared are those of `joined_columns`.
+_ANY = rb'[^"]'
+_CHUNK_HEAD = re.compile(
+    rb'\n\{"action":"(' + _ANY + rb'*)","actor":"(' + _ANY + rb'*)","details":'
+)
+_CHUNK_TAIL = re.compile(
+    rb',"outcome":"(' + _ANY + rb'*)","prev":"(' + _ANY + rb'{64})","reason":"' + _ESCAPED
+    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _ANY + rb"{8}-" + _ANY + rb"{4}-" + _ANY
+    + rb"{4}-" + _ANY + rb"{4}-" + _ANY + rb'{12})"|null),"ts":"(' + _ANY + rb"{10}T" + _ANY
+    + rb'{15})Z"\}\n'
+)  # fmt: skip
+
+
+def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[bytes] | None:
+    """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes, as
+    `_chunk_intact` decides it for rows (the same regex reads, the same comparisons).
+
+    Each comparison is of two joined strings: the stored hashes with the recomputed ones, the
+    links with the hashes before, the seqs with their range, and each column with the values
+    read from the bytes joined the same way. Values read from the bytes hold no newline, and
+    the store's `size` values of a column are joined by count - 1 newlines; so equal strings
+    mean equal values, entry by entry.
+    """
+    n = chunk.size
+    if chunk.first != first or n < 1:
+        return None
+    lines = chunk.canonical.split(b"\n")
+    if len(lines) != n:
+        return None
+    sha256 = hashlib.sha256
+    hashes = [sha256(b"\x00" + d).digest() for d in lines]
+    if b"".join(hashes) != chunk.leaf_hashes:
+        return None
+    body = b"".join((b"\n", chunk.canonical, b"\n"))
+    heads, tails = _CHUNK_HEAD.findall(body), _CHUNK_TAIL.findall(body)
+    if len(heads) != n or len(tails) != n:
+        return None
+    actions, actors = zip(*heads, strict=True)
+    outcomes, links, seqs, subjects, stamps = zip(*tails, strict=True)
+    if b"".join(links) != (prev + b"".join(hashes[:-1]).hex()).encode():
+        return None
+    if b",".join(seqs) != ",".join(map(str, range(first, first + n))).encode():
+        return None
+    joined = b"\n".join
+    said = [joined(actions), joined(actors), joined(outcomes), joined(stamps), joined(subjects)]
+    if not all(map(_values_plain, said)) or said[3].count(b"T") != n:
+        return None
+    if (
+        said[0] != chunk.actions
+        or said[1] != chunk.actors
+        or said[2] != chunk.outcomes
+        or said[3].replace(b"T", b" ") != chunk.stamps
+        or said[4].replace(b"-", b"") != chunk.subjects
+    ):
+        return None
+    return hashes
+
+
+_NOT_VALUE = bytes(range(0x20)).replace(b"\n", b"") + b"\\"
+
+
+def _values_plain(values: bytes) -> bool:
+    """True when values joined by newlines hold no escape and no control character: as a JSON
+    string's raw bytes, each is then the string itself."""
+    return len(values.translate(None, _NOT_VALUE)) == len(values)
+
+
 _NOT_PLAIN = bytes(range(0x20)).replace(b"\n", b"").replace(b"\x1f", b"") + b"\\"
 
 
@@ -311,7 +405,7 @@ class _Walk:
 
 
 def verify_log(
-    rows: Iterable[StoredEntry],
+    rows: Iterable[StoredEntry | StoredChunk],
     *,
     verifier: Verifier,
     origin: str,
@@ -326,8 +420,9 @@ def verify_log(
 
     `check_nodes` is given the rebuilt nodes of `node_min_level` and up (the levels the store
     keeps).
-    Entries are checked a chunk at a time (`_chunk_intact`); a chunk that does not pass as a
-    whole is checked entry by entry, which finds and names the first problem.
+    Entries are checked a chunk at a time (`_chunk_intact`, or `_stored_chunk_intact` for a
+    `StoredChunk` a store read in one row); a chunk that does not pass as a whole is checked
+    entry by entry, which finds and names the first problem.
     """
     bad: list[Problem] = []
     db_claims = _claims(checkpoints, "database", verifier, origin, bad)
@@ -337,15 +432,23 @@ def verify_log(
     frontier = walk.frontier
     sha256 = hashlib.sha256
     it = iter(rows)
-    while walk.problem is None:
-        chunk = list(islice(it, _CHUNK))
-        if not chunk:
-            break
-        hashes = _chunk_intact(chunk, frontier.size, walk.prev, sha256)
-        if hashes is None:
-            walk.entries(chunk)
+    item = next(it, None)
+    while walk.problem is None and item is not None:
+        if type(item) is StoredChunk:  # a store's chunks come before its rows
+            hashes = _stored_chunk_intact(item, frontier.size, walk.prev)
+            if hashes is None:
+                walk.entries(item.rows())
+            else:
+                walk.extend(hashes)
+            item = next(it, None)
         else:
-            walk.extend(hashes)
+            chunk = cast(list[StoredEntry], [item, *islice(it, _CHUNK - 1)])
+            item = next(it, None) if len(chunk) == _CHUNK else None
+            hashes = _chunk_intact(chunk, frontier.size, walk.prev, sha256)
+            if hashes is None:
+                walk.entries(chunk)
+            else:
+                walk.extend(hashes)
         if walk.problem is None and (len(walk.nodes) >= 4096 or progress):
             walk.flush()
             if progress and walk.problem is None:

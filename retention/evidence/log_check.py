@@ -50,12 +50,13 @@ _CANDIDATE = b'{"action":"candidate.'
 _ACTION_AT = len(_CANDIDATE)
 _STR = rb'[^"\\]*'
 _TAIL = re.compile(
-    rb'^,"outcome":"([a-z_]*)","prev":"[^"]{64}","reason":"' + _STR + rb'(?:\\.' + _STR
-    + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"|null),"ts":"([0-9:.TZ-]*)"\}$',
-    re.MULTILINE,
+    rb'\n,"outcome":"([a-z_]*)","prev":"[^"]{64}","reason":"' + _STR + rb'(?:\\.' + _STR
+    + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"|null),"ts":"([0-9:.TZ-]*)"\}(?=\n)'
 )  # fmt: skip
-"""The tail of a line from its top-level outcome on: the cells that need no CSV quoting (no
-group can take in a quote, and the reason is read escape by escape)."""
+"""The tail of a line from its top-level outcome on, the tails joined between newlines: the
+cells that need no CSV quoting (no group can take in a quote, and the reason is read escape by
+escape). Anchored on the newlines, not on `^`/`$` (MULTILINE): the regex then searches for its
+literal start instead of trying every position, which took half of the actions' check."""
 _ROW = b"%s,%s,%s,%s,%s,%s,%s\n"  # seq, ts, subject, (country, policy, rule), action, outcome, ...
 _ROW_ORDER = itemgetter(1, 3, 2, 5, 7, 0, 6)
 _decode = json.JSONDecoder().decode
@@ -202,7 +203,9 @@ class LogCheck:
         ends = list(map(bytes.rfind, lines, repeat(_OUTCOME)))
         if -1 in starts or -1 in ends:
             return False
-        tails = _TAIL.findall(b"\n".join(map(_cut, lines, map(slice, ends, repeat(None)))))
+        tails = _TAIL.findall(
+            b"\n".join((b"", *map(_cut, lines, map(slice, ends, repeat(None))), b""))
+        )
         if len(tails) != len(lines):
             return False
         quotes = map(bytes.find, lines, repeat(b'"'), repeat(_ACTION_AT))

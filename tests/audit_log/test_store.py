@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from audit_log import (
@@ -24,6 +24,7 @@ from audit_log import (
 )
 from audit_log.merkle import leaf_hash
 from audit_log.schema import audit_entry, audit_node
+from audit_log.verify import _stored_chunk_intact
 from retention.store import Candidate, connect
 from retention.testing import DatabaseFactory, FixedClock
 from tests.merkle_reference import mth, path, subproof
@@ -335,3 +336,108 @@ class TestVerifyStored:
         ]
         assert [r.ts.replace(tzinfo=UTC) for r in rows] == [s.ts for s in sealed]
         assert _verify(any_engine).ok
+
+
+def _drop_triggers(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        for (name,) in list(names):
+            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        return
+    rows = conn.execute(text(
+        "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relname LIKE 'audit_%' AND NOT t.tgisinternal")).all()  # fmt: skip
+    for name, table in rows:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{table}"')
+
+
+class TestVerifyChunks:
+    """Verification reads full ranges of entries as one row each (`stored_chunks`); a change
+    inside such a range is found and named as the row-by-row check names it."""
+
+    @pytest.fixture
+    def logged(self, any_engine: Engine) -> Engine:
+        # Plain entries (read by the chunk's fast path) but for seqs 40..47, whose escapes in
+        # a column leave their chunk to the row-by-row check.
+        events = [
+            Event(("svc", "ops\u00e9", "back\\slash", "q\"uote")[i % 4 if 40 <= i < 48 else i % 2],
+                  "candidate.read", None if i % 7 == 0 else UUID(int=i + 1),
+                  Outcome.OK if i % 3 else Outcome.DENIED,
+                  reason="why \"quoted\"\n" if i % 5 == 0 else "", details={"i": i})
+            for i in range(50)
+        ]  # fmt: skip
+        with any_engine.begin() as conn:
+            AuditLog(FixedClock(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC))).append(conn, events)
+            AuditLog().sign_checkpoint(conn, SIGNER, ORIGIN)
+        return any_engine
+
+    def _report(self, engine: Engine, chunk: int = 8):
+        with engine.connect() as conn:
+            return AuditLog().verify(conn, verifier=SIGNER.verifier, origin=ORIGIN, chunk=chunk)
+
+    def _tamper(self, engine: Engine, *statements) -> None:
+        with engine.begin() as conn:
+            _drop_triggers(conn)
+            for statement in statements:
+                conn.execute(statement)
+
+    def test_chunks_verify_as_rows_do(self, logged: Engine) -> None:
+        """The same log verifies read as chunks of 8 (6 of them, then 2 rows) and as rows."""
+        with logged.connect() as conn:
+            items = list(AuditLog().stored_chunks(conn, 8))
+        assert [type(i).__name__ for i in items] == ["StoredChunk"] * 6 + ["tuple"] * 2
+        prev, fast = "0" * 64, []
+        for item in items[:6]:
+            hashes = _stored_chunk_intact(item, item.first, prev)
+            fast.append(hashes is not None)
+            prev = leaf_hash(item.canonical.split(b"\n")[-1]).hex()
+        assert fast == [True] * 5 + [False]
+        for chunk in (8, 16, 64):
+            report = self._report(logged, chunk)
+            assert report.ok and report.size == 50
+
+    def test_changed_column_found_in_a_chunk(self, logged: Engine) -> None:
+        """A queryable column rewritten in the middle of a chunk is found at its seq."""
+        e = audit_entry.c
+        self._tamper(logged, audit_entry.update().where(e.seq == 21).values(actor="someone"))
+        problem = self._report(logged).problem
+        assert problem is not None and (problem.kind, problem.seq) == ("changed", 21)
+
+    @pytest.mark.parametrize("column", ["outcome", "subject", "ts", "action"])
+    def test_each_column_is_compared(self, logged: Engine, column: str) -> None:
+        """Each queryable column is compared with the bytes within a chunk."""
+        e = audit_entry.c
+        value = {"outcome": "ok", "subject": uuid4(), "ts": datetime(2026, 1, 2, 3, 4, 5, 7),
+                 "action": "candidate.delete"}[column]  # fmt: skip
+        self._tamper(logged, audit_entry.update().where(e.seq == 30).values({column: value}))
+        problem = self._report(logged).problem
+        assert problem is not None and (problem.kind, problem.seq) == ("changed", 30)
+
+    def test_deleted_and_swapped_entries_found(self, logged: Engine) -> None:
+        """A deleted entry inside a chunk is found missing; two entries of one chunk swapped
+        (their seqs exchanged) are found reordered."""
+        e = audit_entry.c
+        with logged.connect() as conn:
+            a, b = (conn.execute(select(audit_entry).where(e.seq == s)).one() for s in (17, 18))
+        cols = ("ts", "actor", "action", "subject", "outcome", "canonical", "leaf_hash")
+        self._tamper(
+            logged,
+            audit_entry.update().where(e.seq == 17).values({c: b._mapping[c] for c in cols}),
+            audit_entry.update().where(e.seq == 18).values({c: a._mapping[c] for c in cols}),
+        )
+        problem = self._report(logged).problem
+        assert problem is not None and (problem.kind, problem.seq) == ("reordered", 17)
+        self._tamper(logged, audit_entry.delete().where(e.seq == 12))
+        problem = self._report(logged).problem
+        assert problem is not None and (problem.kind, problem.seq) == ("missing", 12)
+
+    def test_changed_bytes_with_their_hash_found(self, logged: Engine) -> None:
+        """Bytes rewritten with a matching leaf hash (the chain then breaks) are found."""
+        e = audit_entry.c
+        with logged.connect() as conn:
+            data = bytes(conn.execute(select(e.canonical).where(e.seq == 40)).scalar_one())
+        changed = data.replace(b'"i":40', b'"i":41')
+        self._tamper(logged, audit_entry.update().where(e.seq == 40)
+                     .values(canonical=changed, leaf_hash=leaf_hash(changed)))  # fmt: skip
+        problem = self._report(logged).problem
+        assert problem is not None and problem.kind == "changed" and problem.seq in (39, 40)
