@@ -139,45 +139,48 @@ def enqueue(
             select(i.subject_id).where(among(conn, i.subject_id, wanted), i.decided_at.is_(None))
         ).scalars()
     )
-    rows: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4(),
-            "subject_id": r.subject_id,
-            "country": r.country,
-            "policy": r.policy,
-            "rule": r.rule,
-            "cite": r.cite,
-            "policy_hash": policy_hash,
-            "run_id": run_id,
-            "queued_at": at,
-        }
-        for r in requests
-        if r.subject_id not in already
-    ]
-    if rows and is_postgresql(conn):
-        _insert_pg(conn, rows, at=at, policy_hash=policy_hash, run_id=run_id)
-    elif rows:
+    todo = [r for r in requests if r.subject_id not in already]
+    if todo and is_postgresql(conn):
+        _insert_pg(conn, todo, at=at, policy_hash=policy_hash, run_id=run_id)
+    elif todo:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": uuid.uuid4(),
+                "subject_id": r.subject_id,
+                "country": r.country,
+                "policy": r.policy,
+                "rule": r.rule,
+                "cite": r.cite,
+                "policy_hash": policy_hash,
+                "run_id": run_id,
+                "queued_at": at,
+            }
+            for r in todo
+        ]
         conn.execute(insert(_items), rows)
-    return [r["subject_id"] for r in rows]
+    return [r.subject_id for r in todo]
 
 
 # One statement whatever the number of items: as an executemany, SQLAlchemy's processing of
 # each row's parameters took longer than the server's work (80 ms of a 10,000-subject batch).
+# The items' ids are the server's (random version 4 UUIDs, as uuid4() makes): made in Python,
+# they and their text cost more than the insert of a sweep batch's items.
 _INSERT_PG = text(
     """
     INSERT INTO review_item
         (id, subject_id, country, policy, rule, cite, policy_hash, run_id, queued_at)
-    SELECT v.id, v.subject_id, v.country, v.policy, v.rule, v.cite, :policy_hash, :run_id, :at
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:subjects AS uuid[]), CAST(:countries AS text[]),
+    SELECT gen_random_uuid(), v.subject_id, v.country, v.policy, v.rule, v.cite,
+           :policy_hash, :run_id, :at
+    FROM unnest(CAST(:subjects AS uuid[]), CAST(:countries AS text[]),
                 CAST(:policies AS text[]), CAST(:rules AS text[]), CAST(:cites AS text[]))
-        AS v(id, subject_id, country, policy, rule, cite)
+        AS v(subject_id, country, policy, rule, cite)
     """
 ).bindparams(bindparam("run_id", type_=Uuid()), bindparam("at", type_=TZDateTime()))
 
 
 def _insert_pg(
     conn: Connection,
-    rows: list[dict[str, Any]],
+    requests: Sequence[ReviewRequest],
     *,
     at: datetime,
     policy_hash: str,
@@ -189,12 +192,11 @@ def _insert_pg(
             "policy_hash": policy_hash,
             "run_id": run_id,
             "at": at,
-            "ids": uuid_array([r["id"] for r in rows]),
-            "subjects": uuid_array([r["subject_id"] for r in rows]),
-            "countries": text_array([r["country"] for r in rows]),
-            "policies": text_array([r["policy"] for r in rows]),
-            "rules": text_array([r["rule"] for r in rows]),
-            "cites": text_array([r["cite"] for r in rows]),
+            "subjects": uuid_array([r.subject_id for r in requests]),
+            "countries": text_array([r.country for r in requests]),
+            "policies": text_array([r.policy for r in requests]),
+            "rules": text_array([r.rule for r in requests]),
+            "cites": text_array([r.cite for r in requests]),
         },
     )
 

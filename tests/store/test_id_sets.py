@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import select, text
 
-from retention.store import Candidate, among, connect, text_array
+from retention.store import Candidate, among, connect, text_array, uuid_array
 from retention.testing import DatabaseFactory
 
 
@@ -21,6 +21,21 @@ def test_text_array_round_trips_quotes_backslashes_nulls_and_separators(
                 text("SELECT CAST(:a AS text[])"), {"a": text_array(values)}
             ).scalar_one()
         assert got == values
+    finally:
+        engine.dispose()
+
+
+def test_uuid_array_round_trips_every_id_in_order(pg_factory: DatabaseFactory) -> None:
+    engine = connect(pg_factory.migrated())
+    cases = [[], [uuid.UUID(int=0)], [uuid.UUID(int=2**128 - 1), uuid.uuid4()]]
+    cases.append([uuid.uuid4() for _ in range(2000)])
+    try:
+        with engine.connect() as conn:
+            for ids in cases:
+                got = conn.execute(
+                    text("SELECT CAST(:a AS uuid[])"), {"a": uuid_array(ids)}
+                ).scalar_one()
+                assert got == ids
     finally:
         engine.dispose()
 
