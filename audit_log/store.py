@@ -114,6 +114,17 @@ def _conn(bind: Connection | Session) -> Connection:
     return bind.connection() if isinstance(bind, Session) else bind
 
 
+def _raw_cursor(conn: Connection) -> Any:
+    """The DBAPI cursor of `conn`'s transaction: rows as plain tuples, no result objects; on
+    PostgreSQL in the binary protocol, so bytea arrives as its bytes, not as hex text the
+    server writes and the driver decodes (which cost more than reading the rows)."""
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        return driver.cursor(binary=True)
+    return conn.connection.cursor()
+
+
 def _naive(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
@@ -488,15 +499,7 @@ class AuditLog:
 
         known: dict[NodeId, bytes] = {}
         leaves: dict[int, bytes] = {}
-        # The DBAPI cursor of this transaction: rows as plain tuples, no result objects; on
-        # PostgreSQL in the binary protocol, so the hashes arrive as bytes, not as hex text
-        # the server writes and the driver decodes.
-        if sqlite:
-            cursor = conn.connection.cursor()
-        else:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = driver.cursor(binary=True)
+        cursor = _raw_cursor(conn)
         try:
             for level, ids in sorted(by_level.items()):
                 ids.sort()
@@ -613,12 +616,7 @@ class AuditLog:
         """
         conn = _conn(bind)
         sql = _CHUNK_SQL[conn.dialect.name]
-        if conn.dialect.name == "postgresql":
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = driver.cursor(binary=True)
-        else:
-            cursor = conn.connection.cursor()
+        cursor = _raw_cursor(conn)
 
         def read(lo: int) -> Any:
             cursor.execute(sql, (lo, lo + width))
@@ -666,14 +664,7 @@ class AuditLog:
         """
         conn = _conn(bind)
         sql = _STORED_SQL[conn.dialect.name]
-        if conn.dialect.name == "postgresql":
-            # Binary results: bytea arrives as its bytes, not as hex text the server writes and
-            # the driver reads back, which cost more than reading the rows.
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = driver.cursor(binary=True)
-        else:
-            cursor = conn.connection.cursor()
+        cursor = _raw_cursor(conn)
         try:
             last = since - 1
             while True:
@@ -744,12 +735,7 @@ class AuditLog:
         params: list[int] = []
         for level, (first, idxs, _) in runs.items():
             params += (level, level, first, first + len(idxs) - 1)
-        if conn.dialect.name == "postgresql":
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cursor = driver.cursor(binary=True)
-        else:
-            cursor = conn.connection.cursor()
+        cursor = _raw_cursor(conn)
         try:
             cursor.execute(sql, params)
             stored = {level: (count, joined) for level, count, joined in cursor.fetchall()}

@@ -225,14 +225,11 @@ def _chunk_intact(
 # as joined strings. A group takes anything but a quote (the regex runs fastest so); what
 # `_said_plain` refuses in the values read, and a T anywhere but in the ts's middle, is left
 # to the entry-by-entry check, so that the forms compared are those of `joined_columns`.
-_ANY = rb'[^"]'
-_CHUNK_HEAD = re.compile(
-    rb'\n\{"action":"(' + _ANY + rb'*)","actor":"(' + _ANY + rb'*)","details":'
-)
+_CHUNK_HEAD = re.compile(rb'\n\{"action":"(' + _IN + rb'*)","actor":"(' + _IN + rb'*)","details":')
 _CHUNK_TAIL = re.compile(
-    rb',"outcome":"(' + _ANY + rb'*)","prev":"(' + _ANY + rb'{64})","reason":"' + _ESCAPED
-    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _ANY + rb"{8}-" + _ANY + rb"{4}-" + _ANY
-    + rb"{4}-" + _ANY + rb"{4}-" + _ANY + rb'{12})"|null),"ts":"(' + _ANY + rb"{10}T" + _ANY
+    rb',"outcome":"(' + _IN + rb'*)","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
+    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _IN + rb"{8}-" + _IN + rb"{4}-" + _IN
+    + rb"{4}-" + _IN + rb"{4}-" + _IN + rb'{12})"|null),"ts":"(' + _IN + rb"{10}T" + _IN
     + rb'{15})Z"\}\n'
 )  # fmt: skip
 
