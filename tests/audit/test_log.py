@@ -7,13 +7,14 @@ rows directly in SQL.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import Engine, delete, select, update
 
 from audit_log import AuditLog, Event, ProblemKind, Signer
 from audit_log.schema import audit_checkpoint, audit_entry, audit_head, audit_node
 from retention.audit import log as auditing
 from retention.errors import BadInput, InstallationError
 from retention.install import Installation
+from tests.audit_support import drop_audit_triggers
 
 
 @pytest.fixture
@@ -31,24 +32,9 @@ def keyed(installation: Installation) -> Installation:
     return installation
 
 
-def _drop_triggers(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        names = conn.execute(
-            text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        ).scalars()
-        for name in list(names):
-            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        return
-    rows = conn.execute(text(
-        "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE c.relname LIKE 'audit_%' AND NOT t.tgisinternal")).all()  # fmt: skip
-    for name, table in rows:
-        conn.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{table}"')
-
-
 def _tamper(engine: Engine, *statements) -> None:
     with engine.begin() as conn:
-        _drop_triggers(conn)
+        drop_audit_triggers(conn)
         for st in statements:
             conn.execute(st)
 

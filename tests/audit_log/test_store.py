@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from audit_log import (
@@ -27,6 +27,7 @@ from audit_log.schema import audit_entry, audit_node
 from audit_log.verify import _stored_chunk_intact
 from retention.store import Candidate, connect
 from retention.testing import DatabaseFactory, FixedClock
+from tests.audit_support import drop_audit_triggers
 from tests.merkle_reference import mth, path, subproof
 
 SIGNER = Signer.generate("test.example/audit")
@@ -338,19 +339,6 @@ class TestVerifyStored:
         assert _verify(any_engine).ok
 
 
-def _drop_triggers(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        for (name,) in list(names):
-            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        return
-    rows = conn.execute(text(
-        "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE c.relname LIKE 'audit_%' AND NOT t.tgisinternal")).all()  # fmt: skip
-    for name, table in rows:
-        conn.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{table}"')
-
-
 class TestVerifyChunks:
     """Verification reads full ranges of entries as one row each (`stored_chunks`); a change
     inside such a range is found and named as the row-by-row check names it."""
@@ -377,7 +365,7 @@ class TestVerifyChunks:
 
     def _tamper(self, engine: Engine, *statements) -> None:
         with engine.begin() as conn:
-            _drop_triggers(conn)
+            drop_audit_triggers(conn)
             for statement in statements:
                 conn.execute(statement)
 
