@@ -110,6 +110,21 @@ class TestAppend:
             assert AuditLog().append_alike(conn, [(event, [])]) == 0
             assert AuditLog().head(conn).size == 0
 
+    def test_refused_event_leaves_the_transaction_usable(self, any_engine: Engine) -> None:
+        """An event the encoder refuses, late in a batch big enough to be streamed (a COPY on
+        PostgreSQL), is refused before anything is written: the caller's transaction goes on,
+        and nothing of the refused batch is stored."""
+        refused = Event("svc", "candidate.read", UUID(int=99), details={"note": "\ud800"})
+        with any_engine.begin() as conn:
+            AuditLog().append(conn, _events(3))
+            with pytest.raises(InvalidEventError):
+                AuditLog().append(conn, [*_events(600, "lost"), refused])
+            AuditLog().append(conn, _events(40, "after"))
+        with any_engine.connect() as conn:
+            tags = [e.details["tag"] for e in AuditLog().entries(conn)]
+        assert tags == ["t"] * 3 + ["after"] * 40
+        assert _verify(any_engine).ok
+
     def test_session_and_rollback(self, any_engine: Engine) -> None:
         """Appending through an ORM session commits with it and vanishes with its rollback."""
         with Session(any_engine) as s, s.begin():
