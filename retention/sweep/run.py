@@ -160,8 +160,16 @@ _CLAIM = {
 # planner does not know that the batch's rows are neighbours in storage (the work list is in
 # storage order; ids are random), prices 10,000 index probes as 10,000 random page reads, and
 # chose a full scan instead: the lock alone took 0.2 s per batch at 1,000,000 candidates, and ten
-# times that at ten times the rows. Scans stay possible where no index serves.
-_BATCH_PLANS = "SET LOCAL enable_seqscan = off"
+# times that at ten times the rows. Scans stay possible where no index serves. Hash and merge
+# joins go too: with them the decision hashed the whole consent table (every row, through its
+# index) to join a batch's few thousand subjects to it, where a probe per subject costs the batch
+# alone. And no parallel workers: a batch's statements are index probes, a worker's start costs
+# more than it shares, and the run's own workers already keep the cores busy.
+_BATCH_PLANS = (
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),"
+    " set_config('enable_mergejoin', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 
 @dataclass(frozen=True)
@@ -550,11 +558,10 @@ class _Sweep:
         params: Any = tuple(value for _ in names) if names else {"ids": value}
         rows = conn.exec_driver_sql(sql, params).all()
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
-        # row: (id, country, policy, rule, action, actionable, held, error, error_detail)
+        # row: (id, country, policy, rule, action) of a subject to act on
         due: dict[str, list[tuple[uuid.UUID, str, str, str]]] = defaultdict(list)
         for row in rows:
-            if row[5]:
-                due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
+            due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
         t2 = time.perf_counter()
         now = self.clock()
         if self.targets:
