@@ -45,12 +45,15 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Text,
     TextualSelect,
     bindparam,
+    cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     select,
     text,
     update,
@@ -167,11 +170,11 @@ _BATCH_PLANS = (
     "SELECT set_config('enable_seqscan', 'off', true),"
     " set_config('max_parallel_workers_per_gather', '0', true)"
 )
-# The decision alone plans without hash and merge joins: with them it hashed all candidates and
-# the whole consent table (every row, through an index) to join a batch's subjects to them,
-# where a probe per subject costs the batch alone. Other statements keep them: the anonymizing
-# UPDATE joins its batch's values to the rows by a hash of the batch (without one, a nested loop
-# compared every pair).
+# The decision alone plans without hash and merge joins: with them it hashed the whole consent
+# table (every row, through an index) to join a batch's subjects to it, where a probe per
+# subject costs the batch alone. Other statements keep them: the anonymizing UPDATE joins its
+# batch's values to the rows by a hash of the batch (without one, a nested loop compared every
+# pair).
 _PROBES_ONLY = (
     "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
 )
@@ -552,18 +555,25 @@ class _Sweep:
         if not items:
             return None
         ids = [subject for _, subject in items]
+        values = {"ids": batch_ids(conn.dialect, ids)}
         if postgresql:
             # Lock first, decide after: the decision then sees every hold committed before the
             # lock was granted (placing a hold locks the subject's row too). On SQLite the
-            # transaction's BEGIN IMMEDIATE already keeps every other writer out.
-            # Counted on the server: the locked rows themselves are not needed here.
+            # transaction's BEGIN IMMEDIATE already keeps every other writer out. The lock
+            # answers where it found each row (`ctid`, as the text of one `tid[]`): the
+            # decision reads them there instead of probing the primary key again.
             c = _candidates.c
-            locked = select(literal(1)).where(among(conn, c.id, ids)).with_for_update()
-            conn.execute(select(func.count()).select_from(locked.subquery())).scalar_one()
+            locked = (
+                select(literal_column("ctid"))
+                .where(among(conn, c.id, ids))
+                .with_for_update()
+                .subquery("locked")
+            )
+            found = select(cast(func.array_agg(locked.c.ctid), Text()))
+            values["rows"] = conn.execute(found).scalar_one() or "{}"
         t1 = time.perf_counter()
         sql, names = self.decide_sql
-        value = batch_ids(conn.dialect, ids)
-        params: Any = tuple(value for _ in names) if names else {"ids": value}
+        params: Any = tuple(values[name] for name in names) if names else values
         if postgresql:
             conn.exec_driver_sql(_PROBES_ONLY)
         rows = conn.exec_driver_sql(sql, params).all()
