@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, insert, literal, select, update
 
 from audit_log import Event
 from retention.clock import Clock, utc_now
@@ -67,9 +67,18 @@ class Hold:
         }
 
 
-def active_hold_exists(subject_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
-    """SQL: the subject in `subject_id` has at least one hold not yet released."""
-    return exists().where(_holds.c.subject_id == subject_id, _holds.c.released_at.is_(None))
+def active_hold_exists(
+    subject_id: ColumnElement[uuid.UUID], *, probe: bool = False
+) -> ColumnElement[bool]:
+    """SQL: the subject in `subject_id` has at least one hold not yet released.
+
+    With `probe`, one index probe per row asked about, never a hash of every active hold (an
+    OFFSET keeps PostgreSQL from turning the EXISTS into a hashed IN): for a batch's few rows.
+    """
+    found = select(literal(1)).where(
+        _holds.c.subject_id == subject_id, _holds.c.released_at.is_(None)
+    )
+    return (found.offset(0) if probe else found).exists()
 
 
 def _text_arg(value: str, what: str, limit: int) -> str:

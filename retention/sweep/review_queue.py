@@ -21,8 +21,8 @@ from sqlalchemy import (
     Row,
     Uuid,
     bindparam,
-    exists,
     insert,
+    literal,
     select,
     text,
     update,
@@ -103,22 +103,34 @@ class ReviewView:
         }
 
 
-def review_open(subject_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
-    """SQL: the subject has an undecided review item."""
+def review_open(
+    subject_id: ColumnElement[uuid.UUID], *, probe: bool = False
+) -> ColumnElement[bool]:
+    """SQL: the subject has an undecided review item.
+
+    With `probe`, one index probe per row asked about, never a hash of every open item (an
+    OFFSET keeps PostgreSQL from turning the EXISTS into a hashed IN): for a batch's few rows,
+    while the sweep itself adds open items by the thousand.
+    """
     i = _items.c
-    return exists().where(i.subject_id == subject_id, i.decided_at.is_(None))
+    found = select(literal(1)).where(i.subject_id == subject_id, i.decided_at.is_(None))
+    return (found.offset(0) if probe else found).exists()
 
 
 def kept_until_after(
-    subject_id: ColumnElement[uuid.UUID], at: datetime | ColumnElement[datetime]
+    subject_id: ColumnElement[uuid.UUID],
+    at: datetime | ColumnElement[datetime],
+    *,
+    probe: bool = False,
 ) -> ColumnElement[bool]:
-    """SQL: a DPO decided to keep the subject until after `at`."""
+    """SQL: a DPO decided to keep the subject until after `at` (`probe`: see `review_open`)."""
     i = _items.c
-    return exists().where(
+    found = select(literal(1)).where(
         i.subject_id == subject_id,
         i.decision == ReviewDecision.KEEP.value,
         i.keep_until > at,
     )
+    return (found.offset(0) if probe else found).exists()
 
 
 def enqueue(

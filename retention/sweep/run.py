@@ -45,12 +45,15 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Text,
     TextualSelect,
     bindparam,
+    cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     select,
     text,
     update,
@@ -160,8 +163,22 @@ _CLAIM = {
 # planner does not know that the batch's rows are neighbours in storage (the work list is in
 # storage order; ids are random), prices 10,000 index probes as 10,000 random page reads, and
 # chose a full scan instead: the lock alone took 0.2 s per batch at 1,000,000 candidates, and ten
-# times that at ten times the rows. Scans stay possible where no index serves.
-_BATCH_PLANS = "SET LOCAL enable_seqscan = off"
+# times that at ten times the rows. Scans stay possible where no index serves. No parallel
+# workers either: a batch's statements are index probes, a worker's start costs more than it
+# shares, and the run's own workers already keep the cores busy.
+_BATCH_PLANS = (
+    "SELECT set_config('enable_seqscan', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
+# The decision alone plans without hash and merge joins: with them it hashed the whole consent
+# table (every row, through an index) to join a batch's subjects to it, where a probe per
+# subject costs the batch alone. Other statements keep them: the anonymizing UPDATE joins its
+# batch's values to the rows by a hash of the batch (without one, a nested loop compared every
+# pair).
+_PROBES_ONLY = (
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+)
+_JOINS_AGAIN = "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
 
 
 @dataclass(frozen=True)
@@ -538,23 +555,35 @@ class _Sweep:
         if not items:
             return None
         ids = [subject for _, subject in items]
+        values = {"ids": batch_ids(conn.dialect, ids)}
         if postgresql:
             # Lock first, decide after: the decision then sees every hold committed before the
             # lock was granted (placing a hold locks the subject's row too). On SQLite the
-            # transaction's BEGIN IMMEDIATE already keeps every other writer out.
+            # transaction's BEGIN IMMEDIATE already keeps every other writer out. The lock
+            # answers where it found each row (`ctid`, as the text of one `tid[]`): the
+            # decision reads them there instead of probing the primary key again.
             c = _candidates.c
-            conn.execute(select(literal(1)).where(among(conn, c.id, ids)).with_for_update()).all()
+            locked = (
+                select(literal_column("ctid"))
+                .where(among(conn, c.id, ids))
+                .with_for_update()
+                .subquery("locked")
+            )
+            found = select(cast(func.array_agg(locked.c.ctid), Text()))
+            values["rows"] = conn.execute(found).scalar_one() or "{}"
         t1 = time.perf_counter()
         sql, names = self.decide_sql
-        value = batch_ids(conn.dialect, ids)
-        params: Any = tuple(value for _ in names) if names else {"ids": value}
+        params: Any = tuple(values[name] for name in names) if names else values
+        if postgresql:
+            conn.exec_driver_sql(_PROBES_ONLY)
         rows = conn.exec_driver_sql(sql, params).all()
+        if postgresql:
+            conn.exec_driver_sql(_JOINS_AGAIN)
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
-        # row: (id, country, policy, rule, action, actionable, held, error, error_detail)
+        # row: (id, country, policy, rule, action) of a subject to act on
         due: dict[str, list[tuple[uuid.UUID, str, str, str]]] = defaultdict(list)
         for row in rows:
-            if row[5]:
-                due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
+            due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
         t2 = time.perf_counter()
         now = self.clock()
         if self.targets:
@@ -610,7 +639,8 @@ class _Sweep:
         with self.lock:
             after = self.claimed_upto
         params = {"run": self.run_id, "n": self.batch_size, "after": after}
-        items = [(p, s) for p, s in conn.execute(take, params)]
+        # One fetch of every row (iterating the result fetched them one at a time).
+        items = [(p, s) for p, s in conn.execute(take, params).all()]
         if items:
             with self.lock:
                 self.claimed_upto = max(self.claimed_upto, items[-1][0])
