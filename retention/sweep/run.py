@@ -143,14 +143,17 @@ _NEXT_ITEMS = (
     "ORDER BY position"
 )
 _DROP_SPAN = "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
-_CLAIM = {
-    "sqlite": (
-        text(f"{_NEXT_ITEMS} LIMIT :n").bindparams(_RUN),
-        text(_DROP_SPAN).bindparams(_RUN),
-    ),
-    "postgresql": (
-        text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN),
-        text(f"{_DROP_SPAN} AND position = ANY(CAST(:positions AS bigint[]))").bindparams(_RUN),
+_TAKE_PG = text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN)
+# On SQLite the take runs on the driver's own cursor (see `_Sweep.claim`), parameters in storage
+# form.
+_TAKE_SQLITE = (
+    "SELECT position, subject_id FROM sweep_item WHERE run_id = ? AND position > ? "
+    "ORDER BY position LIMIT ?"
+)
+_DROP = {
+    "sqlite": text(_DROP_SPAN).bindparams(_RUN),
+    "postgresql": text(f"{_DROP_SPAN} AND position = ANY(CAST(:positions AS bigint[]))").bindparams(
+        _RUN
     ),
 }
 
@@ -606,18 +609,26 @@ class _Sweep:
 
     def claim(self, conn: Connection) -> list[tuple[int, Any]]:
         """Take (and delete, in this transaction) the next batch of work items, in order."""
-        take, drop = _CLAIM[conn.dialect.name]
         with self.lock:
             after = self.claimed_upto
-        params = {"run": self.run_id, "n": self.batch_size, "after": after}
-        items = [(p, s) for p, s in conn.execute(take, params)]
+        items: list[tuple[int, Any]]
+        if is_postgresql(conn):
+            params = {"run": self.run_id, "n": self.batch_size, "after": after}
+            items = [(p, s) for p, s in conn.execute(_TAKE_PG, params)]
+        else:
+            # The driver's own cursor: SQLAlchemy fetched the batch's rows one call per row,
+            # which cost more than SQLite's read of them.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.execute(_TAKE_SQLITE, (self.run_id.hex, after, self.batch_size))
+            items = cursor.fetchall()
         if items:
             with self.lock:
                 self.claimed_upto = max(self.claimed_upto, items[-1][0])
             span = {"run": self.run_id, "first": items[0][0], "last": items[-1][0]}
             if is_postgresql(conn):
                 span["positions"] = "{" + ",".join(str(p) for p, _ in items) + "}"
-            conn.execute(drop, span)
+            conn.execute(_DROP[conn.dialect.name], span)
         return items
 
     def record(self, done: _BatchDone, **timings: float) -> int:
