@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from retention.errors import LockBroken
-from retention.store import Candidate, among, queue_documents, table_of
+from retention.store import Candidate, among, delete_cascading, queue_documents, table_of
 
 __all__ = ["block", "delete_subjects"]
 
@@ -48,7 +48,8 @@ def delete_subjects(
         if not present:
             return []
     queue_documents(conn, present, at=at, run_id=run_id)
-    deleted = conn.execute(delete(_candidates).where(among(conn, c.id, present))).rowcount
+    # The subject's applications, consents and the rest go with it (see `delete_cascading`).
+    deleted = delete_cascading(conn, _candidates, "id", present)
     if deleted != len(present):
         raise LockBroken(f"{len(present) - deleted} of {len(present)} subjects vanished")
     return present
