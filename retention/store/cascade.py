@@ -182,16 +182,19 @@ def delete_cascading(conn: Connection, table: Table, column: str, ids: Sequence[
 
 
 @contextlib.contextmanager
-def foreign_keys_off(engine: Engine, tables: Iterable[str]) -> Iterator[Connection]:
+def foreign_keys_off(
+    engine: Engine, tables: Iterable[str], plain: Iterable[str] = ()
+) -> Iterator[Connection]:
     """A transaction (BEGIN IMMEDIATE on SQLite) in which the caller deletes rows of `tables`
-    only through `delete_cascading`: with foreign keys off when every key reaching them can be
-    cascaded by hand, on otherwise (and always on PostgreSQL, where this is a plain transaction).
+    only through `delete_cascading`, and rows of `plain` with plain DELETEs: with foreign keys
+    off when every key reaching `tables` can be cascaded by hand and no key references `plain`,
+    on otherwise (and always on PostgreSQL, where this is a plain transaction).
 
     The connection's foreign keys are on again before it goes back to the pool; if they cannot
     be turned on, the connection is discarded instead.
     """
     with engine.connect() as conn:
-        off = is_sqlite(engine) and _can_cascade(conn, tables)
+        off = is_sqlite(engine) and _can_cascade(conn, tables, plain)
         driver = conn.connection.driver_connection
         assert driver is not None
         if off:
@@ -209,8 +212,10 @@ def foreign_keys_off(engine: Engine, tables: Iterable[str]) -> Iterator[Connecti
                     raise
 
 
-def _can_cascade(conn: Connection, tables: Iterable[str]) -> bool:
+def _can_cascade(conn: Connection, tables: Iterable[str], plain: Iterable[str]) -> bool:
     catalog = _catalog(conn)
+    if any(catalog.referencing.get(t) or t in catalog.unsupported for t in plain):
+        return False
     for table in tables:
         try:
             _statements(catalog, table, "id")

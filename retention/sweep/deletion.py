@@ -1,8 +1,9 @@
 """Deletion and restriction of subjects in bulk: the two actions that are not anonymization.
 
 Delete removes the candidate row; its applications, consents and documents follow through the
-foreign keys' ON DELETE CASCADE, and the document files leave after commit (see
-`retention.store.pending_files`). What remains of the subject is its UUID in the audit log, in legal
+foreign keys' ON DELETE CASCADE (in a sweep batch on SQLite, which runs with foreign keys off,
+the same cascades done set-based by `retention.store.delete_cascading`), and the document files
+leave after commit (see `retention.store.pending_files`). What remains of the subject is its UUID in the audit log, in legal
 holds and in review decisions. Block restricts processing (GDPR Art. 18, LOPDGDD art. 32): the
 record stays, `blocked_at` marks it, and the gateway lets only a DPO with a stated reason read it.
 Both run in the caller's transaction, lock the rows first and return the ids they really changed,

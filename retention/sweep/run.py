@@ -159,10 +159,10 @@ _DROP = {
 }
 
 
-# The tables a batch deletes from through `delete_cascading`: on SQLite it runs with foreign keys
-# off and does their cascades set-based (see `retention.store.cascade`). It deletes its work
-# items too, a table no foreign key references.
+# The tables a batch deletes from through `delete_cascading`, and with plain DELETEs: on SQLite
+# it runs with foreign keys off and does their cascades set-based (see `retention.store.cascade`).
 _DELETED_FROM = ("candidate", "consent", "document")
+_DELETED_PLAINLY = ("sweep_item",)
 
 # Every statement of a batch finds its rows through the batch's ids (or positions), and a batch
 # is a sliver of any table it touches: its cost must follow the batch, not the table. PostgreSQL's
@@ -419,7 +419,7 @@ class _Sweep:
         """Take batches until none is left (True) or a stop is asked for (False)."""
         while not (stop.is_set() or self.failed.is_set()):
             t = time.perf_counter()
-            with foreign_keys_off(self.engine, _DELETED_FROM) as conn:
+            with foreign_keys_off(self.engine, _DELETED_FROM, _DELETED_PLAINLY) as conn:
                 done = self.batch(conn)
                 t_commit = time.perf_counter()
             if done is None:

@@ -166,3 +166,18 @@ def test_a_key_that_does_not_cascade_keeps_foreign_keys_on(sqlite_engine: Engine
         finally:
             driver.execute("PRAGMA foreign_keys=ON")
     assert _counts(sqlite_engine)["candidate"] == len(ids)
+
+
+def test_a_key_to_a_table_deleted_plainly_keeps_foreign_keys_on(sqlite_engine: Engine) -> None:
+    """A table the caller deletes from without `delete_cascading`, once referenced by a key,
+    is deleted from with foreign keys on (SQLite's cascades), not orphaning the referrers."""
+    with foreign_keys_off(sqlite_engine, ["candidate"], ["sweep_item"]) as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 0
+    with transaction(sqlite_engine) as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE item_notes (id INTEGER PRIMARY KEY, run_id CHAR(32) NOT NULL,"
+            " position BIGINT NOT NULL, FOREIGN KEY (run_id, position)"
+            " REFERENCES sweep_item (run_id, position) ON DELETE CASCADE)"
+        )
+    with foreign_keys_off(sqlite_engine, ["candidate"], ["sweep_item"]) as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
