@@ -161,6 +161,9 @@ _DROP = {
 
 # The tables a batch deletes from through `delete_cascading`, and with plain DELETEs: on SQLite
 # it runs with foreign keys off and does their cascades set-based (see `retention.store.cascade`).
+# Nothing else a batch writes is checked by a foreign key: it inserts only into tables without
+# any (review items, pending deletions, the audit log, the outbox, the work list) and updates no
+# key column.
 _DELETED_FROM = ("candidate", "consent", "document")
 _DELETED_PLAINLY = ("sweep_item",)
 
