@@ -564,9 +564,14 @@ class _Sweep:
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
         # row: (id, country, policy, rule, action, actionable, held, error, error_detail)
         due: dict[str, list[tuple[uuid.UUID, str, str, str]]] = defaultdict(list)
+        # Entries of one action under one rule differ only in their subject: grouped here, as
+        # they are decided, for `append_alike`.
+        alike: dict[tuple[str, str, str, str], list[uuid.UUID]] = defaultdict(list)
         for row in rows:
             if row[5]:
-                due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
+                subject = to_uuid(row[0])
+                due[row[4]].append((subject, row[1], row[2], row[3]))
+                alike[(row[4], row[2], row[3], row[1])].append(subject)
         t2 = time.perf_counter()
         now = self.clock()
         if self.targets:
@@ -577,22 +582,19 @@ class _Sweep:
                     write_outbox(conn, self.targets, action, [r[0] for r in due[action]], at=now)
         done = self.act(conn, due, now)
         t3 = time.perf_counter()
-        rule_of = {}
-        for rows_of_action in due.values():
-            for subject, country, policy, rule in rows_of_action:
-                rule_of[subject] = (policy, rule, country)
-        # Entries of one action under one rule differ only in their subject.
-        alike: dict[tuple[str, str, str, str], list[uuid.UUID]] = defaultdict(list)
-        for action, acted in done.items():
-            for subject in acted:
-                alike[(action, *rule_of[subject])].append(subject)
-        self.audit.append_alike(
-            conn,
-            [
-                (self.template(action, subjects[0], (policy, rule, country)), subjects)
-                for (action, policy, rule, country), subjects in alike.items()
-            ],
-        )
+        groups = []
+        for (action, policy, rule, country), subjects in alike.items():
+            acted = done.get(action, [])
+            if len(acted) != len(due[action]):
+                # Not every subject decided due was acted on (a review already open): only
+                # those acted on are audited. `acted` is a subset of the decided ones, so one
+                # as long is all of them.
+                kept = set(acted)
+                subjects = [s for s in subjects if s in kept]
+            if subjects:
+                template = self.template(action, subjects[0], (policy, rule, country))
+                groups.append((template, subjects))
+        self.audit.append_alike(conn, groups)
         t4 = time.perf_counter()
         counts = {_COUNTERS[action]: len(acted) for action, acted in done.items()}
         increments = {col: _runs.c[col] + counts.get(col, 0) for col in _COUNTERS.values()}
