@@ -10,11 +10,6 @@ reset. So an erasure (a sweep that anonymized or deleted, `candidate erase`, a r
 ends with `VACUUM`, which rebuilds every page from the live rows only, and a truncating
 checkpoint, which folds the WAL into the file and cuts it to zero bytes. PostgreSQL keeps dead
 tuples until its own VACUUM; nothing is done there.
-
-VACUUM builds the new database in a temporary one and copies it back. In a temporary file that
-took twice as long as in memory (a sweep of 100,000 subjects spent a quarter of its time in
-VACUUM), so a database up to `VACUUM_IN_MEMORY_BYTES` is rebuilt in memory, at the cost of as
-much memory as the database's size for the VACUUM's duration; a larger one still uses a file.
 """
 
 from __future__ import annotations
@@ -24,11 +19,9 @@ from sqlalchemy import Engine
 from retention.logs import get_logger
 from retention.store.engine import is_sqlite
 
-__all__ = ["VACUUM_IN_MEMORY_BYTES", "scrub_erased"]
+__all__ = ["scrub_erased"]
 
 log = get_logger(__name__)
-
-VACUUM_IN_MEMORY_BYTES = 1 << 30
 
 
 def scrub_erased(engine: Engine) -> bool:
@@ -43,16 +36,7 @@ def scrub_erased(engine: Engine) -> bool:
         driver = conn.connection.driver_connection
         assert driver is not None
         # The driver connection is in autocommit (engine.py): VACUUM cannot run in a transaction.
-        pages = driver.execute("PRAGMA page_count").fetchone()[0]
-        size = pages * driver.execute("PRAGMA page_size").fetchone()[0]
-        in_memory = size <= VACUUM_IN_MEMORY_BYTES
-        if in_memory:
-            driver.execute("PRAGMA temp_store=MEMORY")
-        try:
-            driver.execute("VACUUM")
-        finally:
-            if in_memory:  # the connection goes back to the pool: its other work uses files
-                driver.execute("PRAGMA temp_store=DEFAULT")
+        driver.execute("VACUUM")
         busy = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     if busy:
         # Another connection reads an older snapshot; the next erasure or checkpoint retries.
