@@ -25,6 +25,7 @@ from retention.store.audit import (
     via,
 )
 from retention.store.bulk_load import BULK_CACHE_KIB, bulk_insert, bulk_load_settings
+from retention.store.cascade import CascadeUnsupported, delete_cascading, foreign_keys_off
 from retention.store.consent_history import METHODS, append_event, append_events, notice_hash_for
 from retention.store.consent_tables import (
     ConsentEvent,
@@ -90,6 +91,7 @@ __all__ = [
     "Application",
     "Candidate",
     "CandidateStatus",
+    "CascadeUnsupported",
     "Consent",
     "ConsentEvent",
     "ConsentEventKind",
@@ -134,8 +136,10 @@ __all__ = [
     "check_reason",
     "connect",
     "deferred_appends",
+    "delete_cascading",
     "document_path",
     "flush_deferred",
+    "foreign_keys_off",
     "idempotency",
     "is_postgresql",
     "is_sqlite",

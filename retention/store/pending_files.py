@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, literal, select
 
+from retention.store.cascade import delete_cascading
 from retention.store.engine import TZDateTime, table_of, transaction
 from retention.store.id_sets import among
 from retention.store.subject_tables import Document
@@ -43,10 +44,7 @@ def queue_documents(
         _documents.c.id, literal(run_id, _pending.c.run_id.type), literal(at, TZDateTime())
     ).where(among(conn, _documents.c.candidate_id, subject_ids))
     conn.execute(insert(_pending).from_select(["document_id", "run_id", "queued_at"], owned))
-    result = conn.execute(
-        delete(_documents).where(among(conn, _documents.c.candidate_id, subject_ids))
-    )
-    return result.rowcount or 0
+    return delete_cascading(conn, _documents, "candidate_id", subject_ids)
 
 
 def remove_pending(engine: Engine, documents_dir: Path, *, chunk: int = 5000) -> int:

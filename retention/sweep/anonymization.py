@@ -25,7 +25,7 @@ from typing import Any
 
 from faker import Faker
 from faker.config import AVAILABLE_LOCALES
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,6 +38,7 @@ from retention.store import (
     Document,
     TZDateTime,
     among,
+    delete_cascading,
     is_postgresql,
     queue_documents,
     table_of,
@@ -208,7 +209,8 @@ def anonymize(
             return []
     todo_ids = [s for s, _ in todo]
     queue_documents(conn, todo_ids, at=at, run_id=run_id)
-    conn.execute(delete(_consents).where(among(conn, _consents.c.candidate_id, todo_ids)))
+    # With the events and reminders of those consents (see `delete_cascading`).
+    delete_cascading(conn, _consents, "candidate_id", todo_ids)
     a = _applications.c
     conn.execute(
         update(_applications)

@@ -1,8 +1,9 @@
 """Deletion and restriction of subjects in bulk: the two actions that are not anonymization.
 
 Delete removes the candidate row; its applications, consents and documents follow through the
-foreign keys' ON DELETE CASCADE, and the document files leave after commit (see
-`retention.store.pending_files`). What remains of the subject is its UUID in the audit log, in legal
+foreign keys' ON DELETE CASCADE (in a sweep batch on SQLite, which runs with foreign keys off,
+the same cascades done set-based by `retention.store.delete_cascading`), and the document files
+leave after commit (see `retention.store.pending_files`). What remains of the subject is its UUID in the audit log, in legal
 holds and in review decisions. Block restricts processing (GDPR Art. 18, LOPDGDD art. 32): the
 record stays, `blocked_at` marks it, and the gateway lets only a DPO with a stated reason read it.
 Both run in the caller's transaction, lock the rows first and return the ids they really changed,
@@ -18,10 +19,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from retention.errors import LockBroken
-from retention.store import Candidate, among, queue_documents, table_of
+from retention.store import Candidate, among, delete_cascading, queue_documents, table_of
 
 __all__ = ["block", "delete_subjects"]
 
@@ -48,7 +49,8 @@ def delete_subjects(
         if not present:
             return []
     queue_documents(conn, present, at=at, run_id=run_id)
-    deleted = conn.execute(delete(_candidates).where(among(conn, c.id, present))).rowcount
+    # The subject's applications, consents and the rest go with it (see `delete_cascading`).
+    deleted = delete_cascading(conn, _candidates, "id", present)
     if deleted != len(present):
         raise LockBroken(f"{len(present) - deleted} of {len(present)} subjects vanished")
     return present

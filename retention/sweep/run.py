@@ -77,6 +77,7 @@ from retention.store import (
     SweepItem,
     SweepRun,
     among,
+    foreign_keys_off,
     is_postgresql,
     record,
     recover_staged,
@@ -146,17 +147,28 @@ _NEXT_ITEMS = (
     "ORDER BY position"
 )
 _DROP_SPAN = "DELETE FROM sweep_item WHERE run_id = :run AND position BETWEEN :first AND :last"
-_CLAIM = {
-    "sqlite": (
-        text(f"{_NEXT_ITEMS} LIMIT :n").bindparams(_RUN),
-        text(_DROP_SPAN).bindparams(_RUN),
-    ),
-    "postgresql": (
-        text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN),
-        text(f"{_DROP_SPAN} AND position = ANY(CAST(:positions AS bigint[]))").bindparams(_RUN),
+_TAKE_PG = text(f"{_NEXT_ITEMS} LIMIT :n FOR UPDATE SKIP LOCKED").bindparams(_RUN)
+# On SQLite the take runs on the driver's own cursor (see `_Sweep.claim`), parameters in storage
+# form.
+_TAKE_SQLITE = (
+    "SELECT position, subject_id FROM sweep_item WHERE run_id = ? AND position > ? "
+    "ORDER BY position LIMIT ?"
+)
+_DROP = {
+    "sqlite": text(_DROP_SPAN).bindparams(_RUN),
+    "postgresql": text(f"{_DROP_SPAN} AND position = ANY(CAST(:positions AS bigint[]))").bindparams(
+        _RUN
     ),
 }
 
+
+# The tables a batch deletes from through `delete_cascading`, and with plain DELETEs: on SQLite
+# it runs with foreign keys off and does their cascades set-based (see `retention.store.cascade`).
+# Nothing else a batch writes is checked by a foreign key: it inserts only into tables without
+# any (review items, pending deletions, the audit log, the outbox, the work list) and updates no
+# key column.
+_DELETED_FROM = ("candidate", "consent", "document")
+_DELETED_PLAINLY = ("sweep_item",)
 
 # Every statement of a batch finds its rows through the batch's ids (or positions), and a batch
 # is a sliver of any table it touches: its cost must follow the batch, not the table. PostgreSQL's
@@ -427,7 +439,7 @@ class _Sweep:
         """Take batches until none is left (True) or a stop is asked for (False)."""
         while not (stop.is_set() or self.failed.is_set()):
             t = time.perf_counter()
-            with transaction(self.engine) as conn:
+            with foreign_keys_off(self.engine, _DELETED_FROM, _DELETED_PLAINLY) as conn:
                 done = self.batch(conn)
                 t_commit = time.perf_counter()
             if done is None:
@@ -582,8 +594,13 @@ class _Sweep:
         to_uuid: Callable[[Any], uuid.UUID] = (lambda v: v) if postgresql else uuid.UUID
         # row: (id, country, policy, rule, action) of a subject to act on
         due: dict[str, list[tuple[uuid.UUID, str, str, str]]] = defaultdict(list)
+        # Entries of one action under one rule differ only in their subject: grouped here, as
+        # they are decided, for `append_alike`.
+        alike: dict[tuple[str, str, str, str], list[uuid.UUID]] = defaultdict(list)
         for row in rows:
-            due[row[4]].append((to_uuid(row[0]), row[1], row[2], row[3]))
+            subject = to_uuid(row[0])
+            due[row[4]].append((subject, row[1], row[2], row[3]))
+            alike[(row[4], row[2], row[3], row[1])].append(subject)
         t2 = time.perf_counter()
         now = self.clock()
         if self.targets:
@@ -594,22 +611,19 @@ class _Sweep:
                     write_outbox(conn, self.targets, action, [r[0] for r in due[action]], at=now)
         done = self.act(conn, due, now)
         t3 = time.perf_counter()
-        rule_of = {}
-        for rows_of_action in due.values():
-            for subject, country, policy, rule in rows_of_action:
-                rule_of[subject] = (policy, rule, country)
-        # Entries of one action under one rule differ only in their subject.
-        alike: dict[tuple[str, str, str, str], list[uuid.UUID]] = defaultdict(list)
-        for action, acted in done.items():
-            for subject in acted:
-                alike[(action, *rule_of[subject])].append(subject)
-        self.audit.append_alike(
-            conn,
-            [
-                (self.template(action, subjects[0], (policy, rule, country)), subjects)
-                for (action, policy, rule, country), subjects in alike.items()
-            ],
-        )
+        groups = []
+        for (action, policy, rule, country), subjects in alike.items():
+            acted = done.get(action, [])
+            if len(acted) != len(due[action]):
+                # Not every subject decided due was acted on (a review already open): only
+                # those acted on are audited. `acted` is a subset of the decided ones, so one
+                # as long is all of them.
+                kept = set(acted)
+                subjects = [s for s in subjects if s in kept]
+            if subjects:
+                template = self.template(action, subjects[0], (policy, rule, country))
+                groups.append((template, subjects))
+        self.audit.append_alike(conn, groups)
         t4 = time.perf_counter()
         counts = {_COUNTERS[action]: len(acted) for action, acted in done.items()}
         increments = {col: _runs.c[col] + counts.get(col, 0) for col in _COUNTERS.values()}
@@ -635,19 +649,27 @@ class _Sweep:
 
     def claim(self, conn: Connection) -> list[tuple[int, Any]]:
         """Take (and delete, in this transaction) the next batch of work items, in order."""
-        take, drop = _CLAIM[conn.dialect.name]
         with self.lock:
             after = self.claimed_upto
-        params = {"run": self.run_id, "n": self.batch_size, "after": after}
-        # One fetch of every row (iterating the result fetched them one at a time).
-        items = [(p, s) for p, s in conn.execute(take, params).all()]
+        items: list[tuple[int, Any]]
+        if is_postgresql(conn):
+            params = {"run": self.run_id, "n": self.batch_size, "after": after}
+            # One fetch of every row (iterating the result fetched them one at a time).
+            items = [(p, s) for p, s in conn.execute(_TAKE_PG, params).all()]
+        else:
+            # The driver's own cursor: SQLAlchemy fetched the batch's rows one call per row,
+            # which cost more than SQLite's read of them.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.execute(_TAKE_SQLITE, (self.run_id.hex, after, self.batch_size))
+            items = cursor.fetchall()
         if items:
             with self.lock:
                 self.claimed_upto = max(self.claimed_upto, items[-1][0])
             span = {"run": self.run_id, "first": items[0][0], "last": items[-1][0]}
             if is_postgresql(conn):
                 span["positions"] = "{" + ",".join(str(p) for p, _ in items) + "}"
-            conn.execute(drop, span)
+            conn.execute(_DROP[conn.dialect.name], span)
         return items
 
     def record(self, done: _BatchDone, **timings: float) -> int:
