@@ -17,9 +17,10 @@ With --runs N each size is seeded and swept N times (fresh databases) and median
 the machine may be shared, and the ratio to the raw limit moves less than either figure.
 
 With several sizes (--rows 100000,1000000) the realistic mode also compares the cost per subject
-of each batch statement kind at the largest size with the smallest, and exits 1 when one grew
-more than --max-growth (default 1.5): a batch is a fixed number of subjects, so its statements
-must cost the same whatever the table's size; growth with the table is a plan that scans it.
+of a batch, and of each of its statement kinds, at the largest size with the smallest, and exits
+1 when the batch's grew more than --max-growth (default 1.5) or a statement kind's more than
+--max-statement-growth (default 3): a batch is a fixed number of subjects, so its statements
+must cost about the same whatever the table's size; a plan that scans the table grows with it.
 
 Run: PYTHONPATH=. python bench/sweep.py [--rows 1000000] [--mode realistic|anonymize]
      [--batch 10000] [--workers N] [--runs 3] [--backend sqlite|postgresql|both] [--explain]
@@ -634,8 +635,17 @@ def _per_subject(figures: list[Figures]) -> tuple[float, dict[str, float]]:
     return batch, {k: _median([per(f, f.kinds.get(k, 0.0)) for f in figures]) for k in kinds}
 
 
-def growth_check(name: str, by_size: dict[int, list[Figures]], max_growth: float) -> bool:
-    """Compare the cost per subject of a batch (and of its statement kinds) across sizes."""
+def growth_check(
+    name: str, by_size: dict[int, list[Figures]], max_growth: float, max_statement_growth: float
+) -> bool:
+    """Compare the cost per subject of a batch (and of its statement kinds) across sizes.
+
+    The batch as a whole may grow by `max_growth` (the issue's aim), each statement kind by
+    `max_statement_growth`: a statement that reads its table rather than the batch's rows
+    grows with the table (10x from 100,000 to 1,000,000), while an index probe per row grows
+    only with the index's depth and with the share of it that no longer fits in the cache
+    (1.3x to 1.8x measured here for probes of random UUIDs into a 128 MB buffer pool).
+    """
     small, large = min(by_size), max(by_size)
     if small == large:
         return True
@@ -652,12 +662,12 @@ def growth_check(name: str, by_size: dict[int, list[Figures]], max_growth: float
         if _FIXED_COST_KINDS.search(kind) or k_large[kind] < _GROWTH_MIN_SHARE * b_large:
             continue
         g = k_large[kind] / k_small[kind] if k_small.get(kind) else float("inf")
-        flag = "" if g <= max_growth else "  <-- grows with the table"
+        flag = "" if g <= max_statement_growth else "  <-- grows with the table"
         print(
             f"[{name}]   {kind}: {k_small.get(kind, 0.0) * 1e6:.1f} -> "
             f"{k_large[kind] * 1e6:.1f} us per subject = {g:.2f}x{flag}"
         )
-        ok = ok and g <= max_growth
+        ok = ok and g <= max_statement_growth
     return ok
 
 
@@ -681,7 +691,10 @@ def main() -> None:
         action="store_true",
         help="print EXPLAIN (ANALYZE, BUFFERS) of the first batch's statements (PostgreSQL)",
     )
-    parser.add_argument("--max-growth", type=float, default=1.5)
+    parser.add_argument("--max-growth", type=float, default=1.5, help="a batch's, per subject")
+    parser.add_argument(
+        "--max-statement-growth", type=float, default=3.0, help="a statement kind's, per subject"
+    )
     parser.add_argument(
         "--cache",
         type=Path,
@@ -719,7 +732,7 @@ def main() -> None:
                 cache.close()
                 factory.close()
             if args.mode == "realistic":
-                ok = growth_check(name, by_size, args.max_growth) and ok
+                ok = growth_check(name, by_size, args.max_growth, args.max_statement_growth) and ok
     if not ok:
         print("FAILED: a batch's cost per subject grew with the table")
         sys.exit(1)

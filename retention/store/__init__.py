@@ -42,11 +42,12 @@ from retention.store.engine import (
     is_postgresql,
     is_sqlite,
     reader_for,
+    sqlite_stamp,
     table_of,
     transaction,
 )
 from retention.store.group_commit import GroupCommit, GroupStats
-from retention.store.id_sets import among, text_array, uuid_array
+from retention.store.id_sets import among, exists_per_row, text_array, uuid_array
 from retention.store.integration_tables import (
     WAITING,
     IntegrationDelivery,
@@ -138,6 +139,7 @@ __all__ = [
     "deferred_appends",
     "delete_cascading",
     "document_path",
+    "exists_per_row",
     "flush_deferred",
     "foreign_keys_off",
     "idempotency",
@@ -154,6 +156,7 @@ __all__ = [
     "refuse_personal",
     "remove_pending",
     "scrub_erased",
+    "sqlite_stamp",
     "staged_files",
     "table_of",
     "tagged",

@@ -34,6 +34,7 @@ __all__ = [
     "parse_database_url",
     "reader_for",
     "session",
+    "sqlite_stamp",
     "table_of",
     "transaction",
 ]
@@ -78,6 +79,12 @@ class TZDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+def sqlite_stamp(at: datetime) -> str:
+    """`at` as TZDateTime stores it on SQLite (naive UTC text, six fractional digits), for the
+    few bulk writes that hand values to the driver themselves."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def is_sqlite(bind: Engine | Connection) -> bool:

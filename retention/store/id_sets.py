@@ -27,6 +27,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Select,
     Uuid,
     any_,
     bindparam,
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType
 
-__all__ = ["among", "text_array", "uuid_array"]
+__all__ = ["among", "exists_per_row", "text_array", "uuid_array"]
 
 
 def uuid_array(ids: Sequence[uuid.UUID]) -> str:
@@ -79,3 +80,14 @@ def among(
         return column == any_(_uuid_array_param(ids))
     values: BindParameter[str] = bindparam(None, json.dumps([i.hex for i in ids]))
     return column.in_(select(literal_column("value")).select_from(func.json_each(values)))
+
+
+def exists_per_row(found: Select[Any], *, probe: bool) -> ColumnElement[bool]:
+    """SQL: `found` (a correlated SELECT) has a row; with `probe`, answered by one index probe
+    per outer row, never by a hash of every row `found` could match.
+
+    For a batch's few rows PostgreSQL still turned such an EXISTS into a hashed IN over the
+    whole table (every open review item, which the sweep itself adds by the thousand); an
+    OFFSET 0 keeps the subquery a subquery.
+    """
+    return (found.offset(0) if probe else found).exists()

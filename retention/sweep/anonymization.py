@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from faker import Faker
@@ -41,6 +41,7 @@ from retention.store import (
     delete_cascading,
     is_postgresql,
     queue_documents,
+    sqlite_stamp,
     table_of,
     text_array,
     uuid_array,
@@ -249,7 +250,7 @@ def _update_candidates(conn: Connection, rows: list[dict[str, Any]], at: datetim
     """
     driver = conn.connection.driver_connection
     assert driver is not None
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    stamp = sqlite_stamp(at)
     cursor = driver.executemany(
         _SQLITE_UPDATE,
         [

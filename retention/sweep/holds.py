@@ -22,7 +22,7 @@ from audit_log import Event
 from retention.clock import Clock, utc_now
 from retention.errors import BadInput, NotFound
 from retention.results import rfc3339
-from retention.store import Candidate, LegalHold, check_reason, record, table_of
+from retention.store import Candidate, LegalHold, check_reason, exists_per_row, record, table_of
 
 __all__ = [
     "Hold",
@@ -70,15 +70,12 @@ class Hold:
 def active_hold_exists(
     subject_id: ColumnElement[uuid.UUID], *, probe: bool = False
 ) -> ColumnElement[bool]:
-    """SQL: the subject in `subject_id` has at least one hold not yet released.
-
-    With `probe`, one index probe per row asked about, never a hash of every active hold (an
-    OFFSET keeps PostgreSQL from turning the EXISTS into a hashed IN): for a batch's few rows.
-    """
+    """SQL: the subject in `subject_id` has at least one hold not yet released (`probe`: see
+    `exists_per_row`)."""
     found = select(literal(1)).where(
         _holds.c.subject_id == subject_id, _holds.c.released_at.is_(None)
     )
-    return (found.offset(0) if probe else found).exists()
+    return exists_per_row(found, probe=probe)
 
 
 def _text_arg(value: str, what: str, limit: int) -> str:

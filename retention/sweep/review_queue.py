@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -38,8 +38,10 @@ from retention.store import (
     ReviewItem,
     TZDateTime,
     among,
+    exists_per_row,
     is_postgresql,
     record,
+    sqlite_stamp,
     table_of,
     text_array,
     uuid_array,
@@ -58,7 +60,6 @@ __all__ = [
 ]
 
 _items = table_of(ReviewItem)
-_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # TZDateTime's stored text on SQLite
 _candidates = table_of(Candidate)
 
 
@@ -106,15 +107,10 @@ class ReviewView:
 def review_open(
     subject_id: ColumnElement[uuid.UUID], *, probe: bool = False
 ) -> ColumnElement[bool]:
-    """SQL: the subject has an undecided review item.
-
-    With `probe`, one index probe per row asked about, never a hash of every open item (an
-    OFFSET keeps PostgreSQL from turning the EXISTS into a hashed IN): for a batch's few rows,
-    while the sweep itself adds open items by the thousand.
-    """
+    """SQL: the subject has an undecided review item (`probe`: see `exists_per_row`)."""
     i = _items.c
     found = select(literal(1)).where(i.subject_id == subject_id, i.decided_at.is_(None))
-    return (found.offset(0) if probe else found).exists()
+    return exists_per_row(found, probe=probe)
 
 
 def kept_until_after(
@@ -123,14 +119,14 @@ def kept_until_after(
     *,
     probe: bool = False,
 ) -> ColumnElement[bool]:
-    """SQL: a DPO decided to keep the subject until after `at` (`probe`: see `review_open`)."""
+    """SQL: a DPO decided to keep the subject until after `at` (`probe`: see `exists_per_row`)."""
     i = _items.c
     found = select(literal(1)).where(
         i.subject_id == subject_id,
         i.decision == ReviewDecision.KEEP.value,
         i.keep_until > at,
     )
-    return (found.offset(0) if probe else found).exists()
+    return exists_per_row(found, probe=probe)
 
 
 def enqueue(
@@ -178,7 +174,7 @@ def _insert_sqlite(
     text): SQLAlchemy's processing of each row's parameters cost more than SQLite's insert."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    stamp = at.astimezone(UTC).strftime(_SQLITE_TS)
+    stamp = sqlite_stamp(at)
     run = run_id.hex if run_id is not None else None
     driver.executemany(
         _INSERT_SQLITE,
