@@ -3,7 +3,7 @@
 The generic path is an SQLAlchemy Core executemany. On PostgreSQL, psycopg runs executemany as one
 statement per row in a pipeline; COPY FROM STDIN through the driver connection of the same
 SQLAlchemy connection is several times faster and stays inside the transaction (binary format,
-formatted here, and fed while the entries are sealed: see `entry_writer`). On SQLite, the
+formatted here for the entries). On SQLite, the
 driver's executemany with values already in SQLAlchemy's storage form (naive UTC text with six
 fractional digits, UUIDs as 32 hex digits) skips per-row type processing. Verification reads the
 rows back through SQLAlchemy and compares them with the hashed bytes, so any disagreement between
@@ -13,8 +13,7 @@ the two write paths would be caught.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -58,50 +57,20 @@ _MOVE_HEAD = (
 _SQLITE_MOVE_HEAD = "UPDATE audit_head SET size = ?, last_hash = ?, frontier = ? WHERE id = ?"
 
 
-@contextmanager
-def entry_writer(conn: Connection, count: int) -> Iterator[Callable[[Sequence[EntryRow]], None]]:
-    """A function that inserts sealed entries, in the transaction of `conn`, `count` in all.
+def store_rows(
+    conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow], head: HeadRow
+) -> None:
+    """Insert `entries` and `nodes` and move the head to `head`, in the transaction of `conn`.
 
-    An append seals its entries in runs and hands each run to this function as soon as it is
-    sealed. On PostgreSQL (from `_COPY_MIN_ROWS` entries) the runs go into one binary COPY that
-    stays open for the whole block: libpq sends a run while the next is being sealed and the
-    server inserts it meanwhile, so the server's half of an append overlaps the client's
-    instead of following it (a batched append spent as long waiting for the COPY to end as it
-    spent sealing). Only what cannot fail may be sealed inside the block: an exception aborts
-    the COPY, and with it the caller's transaction on PostgreSQL.
-    """
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    dialect = conn.dialect.name
-    if dialect == "postgresql" and count >= _COPY_MIN_ROWS:
-        columns = ", ".join(_ENTRY_COLUMNS)
-        sql = f"COPY audit_entry ({columns}) FROM STDIN (FORMAT BINARY)"
-        with driver.cursor() as cur, cur.copy(sql) as cp:
-            cp.write(_BINARY_HEADER)
-            yield lambda rows: cp.write(_binary_rows(rows))
-            cp.write(_BINARY_TRAILER)
-    elif dialect == "sqlite":
-        yield lambda rows: _sqlite_entries(driver, rows)
-    else:
-
-        def write(rows: Sequence[EntryRow]) -> None:
-            conn.execute(
-                insert(audit_entry), [dict(zip(_ENTRY_COLUMNS, r, strict=True)) for r in rows]
-            )
-
-        yield write
-
-
-def store_nodes_and_head(conn: Connection, nodes: Sequence[NodeRow], head: HeadRow) -> None:
-    """Insert the completed `nodes` and move the head to `head`, in the transaction of `conn`.
-
-    On PostgreSQL one statement does both: every round trip here is made holding the head
+    On PostgreSQL a batch is a COPY of the entries and one statement for the nodes and the head
+    (instead of a second COPY and an UPDATE): every round trip here is made holding the head
     row, which serializes every writer of the log.
     """
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    size, last_hash, frontier = head
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(entries) >= _COPY_MIN_ROWS:
+        _copy_entries(conn, entries)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        size, last_hash, frontier = head
         levels, indexes, hashes = (
             (list(col) for col in zip(*nodes, strict=True)) if nodes else ([], [], [])
         )
@@ -109,16 +78,43 @@ def store_nodes_and_head(conn: Connection, nodes: Sequence[NodeRow], head: HeadR
             cur.execute(
                 _PG_NODES_AND_HEAD, (levels, indexes, hashes, size, last_hash, frontier, HEAD_ID)
             )
-    elif conn.dialect.name == "sqlite":
-        if nodes:
-            driver.executemany("INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        return
+    insert_rows(conn, entries, nodes)
+    size, last_hash, frontier = head
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        assert driver is not None
         driver.execute(_SQLITE_MOVE_HEAD, (size, last_hash, frontier, HEAD_ID))
+        return
+    conn.execute(_MOVE_HEAD, {"size": size, "last_hash": last_hash, "frontier": frontier})
+
+
+def insert_rows(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:
+    """Insert `entries` and `nodes` in the transaction of `conn`."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and len(entries) >= _COPY_MIN_ROWS:
+        _copy_entries(conn, entries)
+        _copy(conn, "audit_node", _NODE_COLUMNS, nodes)
+    elif dialect == "sqlite":
+        _sqlite(conn, entries, nodes)
     else:
+        conn.execute(
+            insert(audit_entry), [dict(zip(_ENTRY_COLUMNS, r, strict=True)) for r in entries]
+        )
         if nodes:
             conn.execute(
                 insert(audit_node), [dict(zip(_NODE_COLUMNS, r, strict=True)) for r in nodes]
             )
-        conn.execute(_MOVE_HEAD, {"size": size, "last_hash": last_hash, "frontier": frontier})
+
+
+def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
+    if not rows:
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
 
 
 _PG_EPOCH = datetime(2000, 1, 1)
@@ -132,13 +128,15 @@ _UUID_FIELD = _LENGTH.pack(16)
 _HASH_FIELD = _LENGTH.pack(32)
 
 
-def _binary_rows(entries: Sequence[EntryRow]) -> bytes:
-    """Entries as rows of a binary COPY, formatted here with `struct`: psycopg's `write_row`
+def _copy_entries(conn: Connection, entries: Sequence[EntryRow]) -> None:
+    """COPY the entries in binary format, formatted here with `struct`: psycopg's `write_row`
     in pure Python cost more per entry than sealing it, and the text format doubles every
-    bytea as hex, to be encoded here and decoded by the server. Binary format: after the
-    header, per row a field count and length-prefixed fields (-1 for NULL) in network byte
-    order (bigint, timestamp as microseconds since 2000-01-01, text as UTF-8, uuid as 16 bytes,
-    bytea as is); the trailer ends the data."""
+    bytea as hex, to be encoded here and decoded by the server. Binary format: a header, per
+    row a field count and length-prefixed fields (-1 for NULL) in network byte order (bigint,
+    timestamp as microseconds since 2000-01-01, text as UTF-8, uuid as 16 bytes, bytea as
+    is), and a trailer."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
     texts: dict[str, bytes] = {}  # actor, action and outcome repeat: encode each once
 
     def field(value: str) -> bytes:
@@ -150,7 +148,7 @@ def _binary_rows(entries: Sequence[EntryRow]) -> bytes:
 
     stamps: dict[datetime, int] = {}
     pack_start, pack_length = _ROW_START.pack, _LENGTH.pack
-    parts: list[bytes] = []
+    parts = [_BINARY_HEADER]
     for seq, ts, actor, action, subject, outcome, data, lh in entries:
         stamp = stamps.get(ts)
         if stamp is None:
@@ -166,10 +164,16 @@ def _binary_rows(entries: Sequence[EntryRow]) -> bytes:
             _HASH_FIELD,
             lh,
         )
-    return b"".join(parts)
+    parts.append(_BINARY_TRAILER)
+    columns = ", ".join(_ENTRY_COLUMNS)
+    sql = f"COPY audit_entry ({columns}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cur, cur.copy(sql) as cp:
+        cp.write(b"".join(parts))
 
 
-def _sqlite_entries(driver: Any, entries: Sequence[EntryRow]) -> None:
+def _sqlite(conn: Connection, entries: Sequence[EntryRow], nodes: Sequence[NodeRow]) -> None:
+    driver = conn.connection.driver_connection
+    assert driver is not None
     stamps: dict[datetime, str] = {}
     rows = []
     for seq, ts, actor, action, subject, outcome, data, lh in entries:
@@ -182,3 +186,5 @@ def _sqlite_entries(driver: Any, entries: Sequence[EntryRow]) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
+    if nodes:
+        driver.executemany("INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)", nodes)

@@ -22,7 +22,7 @@ from uuid import UUID
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
-from audit_log.bulk import EntryRow, entry_writer, store_nodes_and_head
+from audit_log.bulk import EntryRow, NodeRow, store_rows
 from audit_log.canonical import EntryShape, seq_is_simple
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import Entry, Event, Outcome, format_ts
@@ -51,10 +51,6 @@ from audit_log.schema import (
 from audit_log.verify import Report, StoredChunk, StoredEntry, verify_log
 
 Clock = Callable[[], datetime]
-
-_RUN = 256
-"""Entries sealed per write: small enough that the server inserts one run while the next is
-sealed, large enough that a write's own cost is spread thin."""
 
 # Built once: building a statement and its cache key on every append cost more than running it.
 _LOCK_HEAD = select(audit_head).where(audit_head.c.id == HEAD_ID).with_for_update()
@@ -275,45 +271,34 @@ class AuditLog:
         return self._append(_conn(bind), stamped)
 
     def _append(self, conn: Connection, stamped: list[tuple[Event, datetime]]) -> list[Entry]:
-        # What does not depend on the head is prepared before locking it (on PostgreSQL every
-        # writer of the log waits while the head is held): each instant's text, and the
-        # canonical text that events alike but for their subject share (a sweep's, of one
-        # rule). A details mapping is shared by such events, so it keys by identity (every
-        # event, and so every key's mapping, lives until this call returns).
+        frontier, prev = self._lock_head(conn)
         texts: dict[datetime, tuple[str, datetime]] = {}
+        entries: list[Entry] = []
+        rows: list[EntryRow] = []
+        seq = frontier.size
+        # Events alike but for their subject (a sweep's, of one rule) share their entries'
+        # canonical text; a details mapping is shared by such events, so it keys by identity
+        # (every event, and so every key's mapping, lives until this call returns).
         shapes: dict[tuple[object, ...], EntryShape | None] = {}
-        prepared: list[tuple[Event, datetime, str, datetime, EntryShape | None]] = []
         for event, ts in stamped:
             if ts not in texts:
                 texts[ts] = (format_ts(ts), _naive(ts))
             ts_text, naive = texts[ts]
             key = (ts_text, event.actor, event.action, event.outcome, event.reason,
                    id(event.details))  # fmt: skip
-            if key not in shapes:
-                shapes[key] = Entry.shape(event, ts_text)
-            prepared.append((event, ts, ts_text, naive, shapes[key]))
-        frontier, prev = self._lock_head(conn)
-        entries: list[Entry] = []
-
-        def sealed() -> Iterator[list[EntryRow]]:
-            nonlocal prev
-            seq = frontier.size
-            for i in range(0, len(prepared), _RUN):
-                rows: list[EntryRow] = []
-                for event, ts, ts_text, naive, shape in prepared[i : i + _RUN]:
-                    entry = Entry.create(seq, ts, prev, event, ts_text, shape)
-                    prev = entry.leaf_hash.hex()
-                    seq += 1
-                    entries.append(entry)
-                    rows.append((entry.seq, naive, entry.actor, entry.action, entry.subject,
-                                 entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
-                yield rows
-
-        runs: Iterable[list[EntryRow]] = sealed()
-        if None in shapes.values() or not seq_is_simple(frontier.size + len(prepared)):
-            # The reference encoder may refuse an event: seal them all before writing any.
-            runs = list(runs)
-        self._store(conn, frontier, runs, len(prepared))
+            if key in shapes:
+                shape = shapes[key]
+            else:
+                shape = shapes[key] = Entry.shape(event, ts_text)
+            entry = Entry.create(seq, ts, prev, event, ts_text, shape)
+            prev = entry.leaf_hash.hex()
+            seq += 1
+            entries.append(entry)
+            rows.append((entry.seq, naive, entry.actor, entry.action, entry.subject,
+                         entry.outcome.value, entry.canonical, entry.leaf_hash))  # fmt: skip
+        # The tree a level at a time once the chain is sealed, not a Python call per leaf.
+        nodes = frontier.extend([row[7] for row in rows], NODE_MIN_LEVEL)
+        self._store(conn, frontier, prev, rows, nodes)
         return entries
 
     def append_alike(
@@ -353,30 +338,25 @@ class AuditLog:
             events = [event.about(s) for event, subjects in groups for s in subjects]
             return len(self.append(conn, events))
         naive = _naive(ts)
+        rows: list[EntryRow] = []
+        leaves: list[bytes] = []
+        seq = frontier.size
         sha256 = hashlib.sha256
-
-        def sealed() -> Iterator[list[EntryRow]]:
-            seq, link = frontier.size, prev
-            rows: list[EntryRow] = []
-            for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
-                assert shape is not None
-                actor, action, outcome = event.actor, event.action, event.outcome.value
-                head, middle = shape.head, shape.middle
-                for subject, end in zip(subjects, ends, strict=True):
-                    # shaped_entry_json, inlined: the link is hex and the rest was quoted above.
-                    data = f'{head}"{link}"{middle}{seq}{end}'.encode()
-                    leaf = sha256(b"\x00" + data).digest()
-                    rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
-                    link = leaf.hex()
-                    seq += 1
-                    if len(rows) == _RUN:
-                        yield rows
-                        rows = []
-            if rows:
-                yield rows
-
-        self._store(conn, frontier, sealed(), total)
-        return total
+        for (event, subjects), shape, ends in zip(groups, shapes, tails, strict=True):
+            assert shape is not None
+            actor, action, outcome = event.actor, event.action, event.outcome.value
+            head, middle = shape.head, shape.middle
+            for subject, end in zip(subjects, ends, strict=True):
+                # shaped_entry_json, inlined: prev is hex and the rest was quoted above.
+                data = f'{head}"{prev}"{middle}{seq}{end}'.encode()
+                leaf = sha256(b"\x00" + data).digest()
+                leaves.append(leaf)
+                rows.append((seq, naive, actor, action, subject, outcome, data, leaf))
+                prev = leaf.hex()
+                seq += 1
+        nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
+        self._store(conn, frontier, prev, rows, nodes)
+        return len(rows)
 
     def _lock_head(self, conn: Connection) -> tuple[Frontier, str]:
         """Lock the head row for this transaction; its frontier and last leaf hash (hex)."""
@@ -398,20 +378,14 @@ class AuditLog:
 
     @staticmethod
     def _store(
-        conn: Connection, frontier: Frontier, runs: Iterable[Sequence[EntryRow]], count: int
+        conn: Connection,
+        frontier: Frontier,
+        prev: str,
+        rows: Sequence[EntryRow],
+        nodes: Sequence[NodeRow],
     ) -> None:
-        """Insert the `count` sealed entries of `runs` as each run comes, then the completed
-        nodes, and move the head past them."""
-        leaves: list[bytes] = []
-        with entry_writer(conn, count) as write:
-            for rows in runs:
-                write(rows)
-                leaves += [row[7] for row in rows]
-            # Inside the block: on PostgreSQL the tree is hashed while the server inserts the
-            # last run. A level at a time once the chain is sealed, not a Python call per leaf.
-            nodes = frontier.extend(leaves, NODE_MIN_LEVEL)
-        head = (frontier.size, leaves[-1].hex(), frontier.to_bytes())
-        store_nodes_and_head(conn, nodes, head)
+        """Insert sealed entries and completed nodes, and move the head past them."""
+        store_rows(conn, rows, nodes, (frontier.size, prev, frontier.to_bytes()))
 
     def head(self, bind: Connection | Session) -> Head:
         """The current head (not locked: a consistent snapshot in the caller's transaction)."""
