@@ -40,8 +40,26 @@ class TestSweepWorkers:
             config_with(tmp_path, f"[sweep]\nworkers = {value}\n", PG)
 
     def test_unknown_sweep_setting(self, tmp_path: Path) -> None:
-        with pytest.raises(BadInput, match=r"\[sweep\] takes only workers"):
+        with pytest.raises(BadInput, match=r"\[sweep\] takes only workers and batch_size"):
             config_with(tmp_path, "[sweep]\nbatch = 5\n", PG)
+
+
+class TestSweepBatchSize:
+    def test_default_leaves_the_choice_to_the_sweep(self, tmp_path: Path) -> None:
+        assert config_with(tmp_path, "").sweep_batch_size is None
+
+    @pytest.mark.parametrize("size", [1_000, 40_000, 100_000])
+    def test_batch_size_on_either_backend(self, tmp_path: Path, size: int) -> None:
+        assert config_with(tmp_path, f"[sweep]\nbatch_size = {size}\n").sweep_batch_size == size
+        both = config_with(tmp_path, f"[sweep]\nworkers = 2\nbatch_size = {size}\n", PG)
+        assert (both.sweep_workers, both.sweep_batch_size) == (2, size)
+
+    @pytest.mark.parametrize("value", ["999", "100001", '"20000"', "2e4", "true", "-5000"])
+    def test_batch_size_not_a_whole_number_in_range(self, tmp_path: Path, value: str) -> None:
+        with pytest.raises(
+            BadInput, match=r"batch_size must be a whole number from 1,000 to 100,000"
+        ):
+            config_with(tmp_path, f"[sweep]\nbatch_size = {value}\n")
 
 
 class TestRequests:

@@ -26,6 +26,7 @@ from retention.install import Installation, load_installation_policies
 from retention.requests import expire_closed
 from retention.store import SweepRun, table_of, transaction
 from retention.sweep import (
+    BATCH_SIZE,
     Plan,
     Progress,
     SweepResult,
@@ -141,6 +142,7 @@ def sweep(
         progress=progress,
         clock=clock,
         workers=installation.config.sweep_workers,
+        batch_size=installation.config.sweep_batch_size or BATCH_SIZE,
     )
     return _register_retention(installation, principal, request.country, request.limit, result)
 
@@ -327,6 +329,7 @@ def start_sweep(
             progress=progress,
             clock=clock,
             workers=installation.config.sweep_workers,
+            batch_size=installation.config.sweep_batch_size or BATCH_SIZE,
             lease=lease,
             run_id=run_id,
         )

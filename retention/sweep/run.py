@@ -422,6 +422,7 @@ class _Sweep:
             selected=self.selected,
             resumes=self.resumes,
             workers=self.workers,
+            batch_size=self.batch_size,
         )
         if progress:
             progress(0, self.selected)

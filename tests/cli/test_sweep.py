@@ -60,6 +60,20 @@ class TestSweepCommands:
         assert [event["workers"] for event in started] == [3]
         assert json.loads(out)["status"] == "completed"
 
+    def test_configured_batch_size(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
+        """[sweep] batch_size in gdpr.toml reaches the sweep; one out of range is one line, exit 2."""
+        g, tokens = gdpr
+        (g.data_dir / "gdpr.toml").write_text("[sweep]\nbatch_size = 500\n")
+        code, out, err = g("sweep", token=tokens["dpo"])
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "[sweep] batch_size must be a whole number from 1,000 to 100,000" in err
+        (g.data_dir / "gdpr.toml").write_text("[sweep]\nbatch_size = 1000\n")
+        code, out, err = g("--log-json", "sweep", "--json", token=tokens["dpo"])
+        assert code == 0, err
+        started = [json.loads(line) for line in err.splitlines() if "sweep.started" in line]
+        assert [event["batch_size"] for event in started] == [1000]
+        assert json.loads(out)["status"] == "completed"
+
     def test_limit_with_dry_run_is_bad_usage(self, gdpr: tuple[Gdpr, dict[str, str]]) -> None:
         """--limit only makes sense for a real sweep."""
         g, tokens = gdpr
