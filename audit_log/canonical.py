@@ -93,22 +93,41 @@ def entry_shape(
     text around the details is built once per (ts, actor, action, outcome, reason): an append
     seals many entries that differ only in their details.
     """
-    frame = _frame(ts, actor, action, outcome, reason)
+    frame = entry_frame(ts, actor, action, outcome, reason)
     if frame is None:
         return None
     before, after, middle, tail = frame
-    text = _dumps(details) if details else "{}"
+    text = details_json(details)
+    if text is None:
+        return None
+    return EntryShape(before + text + after, middle, tail)
+
+
+def details_json(details: dict[str, Any]) -> str | None:
+    """The canonical text of simple `details` (see `has_bmp_keys`); None when they need the
+    reference encoder (a lone surrogate, which it refuses with its own error)."""
+    if not details:
+        return "{}"
+    text = _dumps(details)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return None  # a lone surrogate: let the reference encoder raise its own error
-    return EntryShape(before + text + after, middle, tail)
+            return None
+    return text
 
 
 @functools.lru_cache(maxsize=256)
-def _frame(ts: str, actor: str, action: str, outcome: str, reason: str) -> tuple[str, ...] | None:
-    """The canonical text of an entry before and after its details, and its middle and tail."""
+def entry_frame(
+    ts: str, actor: str, action: str, outcome: str, reason: str
+) -> tuple[str, str, str, str] | None:
+    """The canonical text of an entry around its own fields: (from '{' to '"details":', from
+    ',"outcome":' to '"prev":', from ',"reason":' to '"seq":', from ',"ts":' to '}'); None when
+    a field holds a lone surrogate (the reference encoder refuses it with its own error).
+
+    Between them go the details, prev (quoted hex), seq and ',"subject":' with the subject:
+    the keys in JCS order. Cached: a log's entries repeat few of these.
+    """
     parts = (
         f'{{"action":{_quote(action)},"actor":{_quote(actor)},"details":',
         f',"outcome":{_quote(outcome)},"prev":',
