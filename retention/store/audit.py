@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -111,8 +111,8 @@ def record(conn: Connection, *events: Event, at: datetime | None = None) -> None
         deferred.extend((event, at) for event in tagged(events))
         return
     flush_deferred(conn)
-    log = _LOG if at is None else AuditLog(clock=lambda: at)
-    log.append(conn, list(tagged(events)))
+    at = at or datetime.now(UTC)
+    _LOG.append_stamped(conn, [(event, at) for event in tagged(events)])
 
 
 _DEFERRED = "retention.audit.deferred"  # in Connection.info: the entries waiting to be appended
