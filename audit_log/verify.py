@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
 from operator import add, itemgetter
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV
 from audit_log.errors import AuditError, SignatureError
-from audit_log.merkle import EMPTY_ROOT, Frontier
+from audit_log.merkle import EMPTY_ROOT, Frontier, leaf_hashes
 from audit_log.note import Verifier, open_note, parse_note
 
 
@@ -178,9 +178,7 @@ _SAID_TAIL = itemgetter(0, 8, 9, 3, 4, 5, 6, 7)
 _SAID = b"%s\x1f%s\x1f%s\x1f%s %s\x1f%s%s%s%s%s"  # action, actor + _SAID_TAIL
 
 
-def _chunk_intact(
-    chunk: Sequence[StoredEntry], first: int, prev: str, sha256: Callable[[bytes], Any]
-) -> list[bytes] | None:
+def _chunk_intact(chunk: Sequence[StoredEntry], first: int, prev: str) -> list[bytes] | None:
     """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes.
 
     None when any check fails or when some entry is of a form this fast path does not read (an
@@ -201,7 +199,7 @@ def _chunk_intact(
     seqs, datas, stored, columns = zip(*chunk, strict=True)
     if seqs != tuple(range(first, first + n)):
         return None
-    hashes = [sha256(b"\x00" + d).digest() for d in datas]
+    hashes = leaf_hashes(datas)
     if list(stored) != hashes:
         return None
     body = b"\n".join((b"", *datas, b""))
@@ -221,28 +219,37 @@ def _chunk_intact(
     return hashes
 
 
-# The same reads for a `StoredChunk`, each value a group of its own, compared column by column
-# as joined strings. A group takes anything but a quote (the regex runs fastest so); what
-# `_said_plain` refuses in the values read, and a T anywhere but in the ts's middle, is left
-# to the entry-by-entry check, so that the forms compared are those of `joined_columns`.
-_CHUNK_HEAD = re.compile(rb'\n\{"action":"(' + _IN + rb'*)","actor":"(' + _IN + rb'*)","details":')
-_CHUNK_TAIL = re.compile(
-    rb',"outcome":"(' + _IN + rb'*)","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
-    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _IN + rb"{8}-" + _IN + rb"{4}-" + _IN
-    + rb"{4}-" + _IN + rb"{4}-" + _IN + rb'{12})"|null),"ts":"(' + _IN + rb"{10}T" + _IN
-    + rb'{15})Z"\}\n'
+# The same reads for a `StoredChunk`, in one regex over the whole line, each value a group of
+# its own: `split` then gives the chunk's values as one flat list, 8 to an entry, from which
+# each column's values are a slice (`[k::8]`), joined and compared as one string. A group
+# takes anything but a quote (the regex runs fastest so) where a column may hold any text;
+# what `_values_plain` refuses in the values read is left to the entry-by-entry check. The
+# subject (with its quotes, or null), the seq and the ts take only the characters of the
+# forms the log writes (a UUID's text, digits, `format_ts`), so that they are read in those
+# forms without a check of their own; anything else is left to the entry-by-entry check too.
+# The details are skipped to the end of the line and the regex backtracks to the tail: the
+# tail can start at one place only (see `_chunk_intact`), so the match is the same as the
+# two anchored reads of `_HEAD` and `_TAIL`.
+_ENTRY = re.compile(
+    rb'\n\{"action":"(' + _IN + rb'*)","actor":"(' + _IN + rb'*)","details":[^\n]*'
+    + rb',"outcome":"(' + _IN + rb'*)","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
+    + rb'","seq":(0|[1-9][0-9]*),"subject":("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+    + rb'[0-9a-f]{12}"|null),"ts":"([0-9-]{10}T[0-9:.]{15})Z"\}(?=\n)'
 )  # fmt: skip
+_GROUPS = 7
+_STEP = _GROUPS + 1  # split's flat list: the text before each match (b""), then its groups
 
 
 def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[bytes] | None:
     """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes, as
-    `_chunk_intact` decides it for rows (the same regex reads, the same comparisons).
+    `_chunk_intact` decides it for rows (the same reads, the same comparisons).
 
     Each comparison is of two joined strings: the stored hashes with the recomputed ones, the
     links with the hashes before, the seqs with their range, and each column with the values
     read from the bytes joined the same way. Values read from the bytes hold no newline, and
     the store's `size` values of a column are joined by count - 1 newlines; so equal strings
-    mean equal values, entry by entry.
+    mean equal values, entry by entry. One match starts at each line's start and none spans a
+    newline, so `size` matches mean every line matched whole, one entry each.
     """
     n = chunk.size
     if chunk.first != first or n < 1:
@@ -250,30 +257,29 @@ def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[byte
     lines = chunk.canonical.split(b"\n")
     if len(lines) != n:
         return None
-    sha256 = hashlib.sha256
-    hashes = [sha256(b"\x00" + d).digest() for d in lines]
+    hashes = leaf_hashes(lines)
     if b"".join(hashes) != chunk.leaf_hashes:
         return None
-    body = b"".join((b"\n", chunk.canonical, b"\n"))
-    heads, tails = _CHUNK_HEAD.findall(body), _CHUNK_TAIL.findall(body)
-    if len(heads) != n or len(tails) != n:
+    flat = _ENTRY.split(b"".join((b"\n", chunk.canonical, b"\n")))
+    if len(flat) != n * _STEP + 1:
         return None
-    actions, actors = zip(*heads, strict=True)
-    outcomes, links, seqs, subjects, stamps = zip(*tails, strict=True)
-    if b"".join(links) != (prev + b"".join(hashes[:-1]).hex()).encode():
+    if b"".join(flat[4::_STEP]) != (prev + b"".join(hashes[:-1]).hex()).encode():
         return None
-    if b",".join(seqs) != ",".join(map(str, range(first, first + n))).encode():
+    if b",".join(flat[5::_STEP]) != ",".join(map(str, range(first, first + n))).encode():
         return None
     joined = b"\n".join
-    said = [joined(actions), joined(actors), joined(outcomes), joined(stamps), joined(subjects)]
-    if not all(map(_values_plain, said)) or said[3].count(b"T") != n:
+    said = [joined(flat[1::_STEP]), joined(flat[2::_STEP]), joined(flat[3::_STEP])]
+    if not all(map(_values_plain, said)):
         return None
+    # A subject is its quoted UUID text (hex digits and dashes) or null: as stored, its 32
+    # digits or nothing. The ts holds one T, between date and time.
+    subjects = joined(flat[6::_STEP]).translate(None, b'"-').replace(b"null", b"")
     if (
         said[0] != chunk.actions
         or said[1] != chunk.actors
         or said[2] != chunk.outcomes
-        or said[3].replace(b"T", b" ") != chunk.stamps
-        or said[4].replace(b"-", b"") != chunk.subjects
+        or joined(flat[7::_STEP]).replace(b"T", b" ") != chunk.stamps
+        or subjects != chunk.subjects
     ):
         return None
     return hashes
@@ -427,7 +433,6 @@ def verify_log(
     claims = sorted(db_claims + witness_claims, key=lambda c: (c.size, c.source))
     walk = _Walk(claims, check_nodes, node_min_level)
     frontier = walk.frontier
-    sha256 = hashlib.sha256
     it = iter(rows)
     item = next(it, None)
     while walk.problem is None and item is not None:
@@ -441,7 +446,7 @@ def verify_log(
         else:
             chunk = cast(list[StoredEntry], [item, *islice(it, _CHUNK - 1)])
             item = next(it, None) if len(chunk) == _CHUNK else None
-            hashes = _chunk_intact(chunk, frontier.size, walk.prev, sha256)
+            hashes = _chunk_intact(chunk, frontier.size, walk.prev)
             if hashes is None:
                 walk.entries(chunk)
             else:

@@ -17,6 +17,7 @@ from audit_log.merkle import (
     inclusion_proof,
     inclusion_ranges,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     outside_nodes,
     perfect_subtrees,
@@ -47,6 +48,15 @@ class TestHashing:
     def test_leaf_hashes_match_vectors(self) -> None:
         """Leaf hashes of the eight reference leaves equal the published ones."""
         assert _hex(LEAVES) == VECTORS["leaf_hashes_hex"]
+
+    def test_many_leaf_hashes_match_vectors(self) -> None:
+        """Hashing many leaves from one prefixed state gives the published leaf hashes, each
+        from its own data only (the shared state is copied, never extended), and again on a
+        second call."""
+        datas = [bytes.fromhex(x) for x in VECTORS["leaves_hex"]]
+        assert _hex(leaf_hashes(datas)) == VECTORS["leaf_hashes_hex"]
+        assert _hex(leaf_hashes(reversed(datas))) == VECTORS["leaf_hashes_hex"][::-1]
+        assert leaf_hashes([]) == []
 
     def test_hasher_vectors(self) -> None:
         """Leaf and node hashing prefix the domain separation bytes 0x00 and 0x01."""
