@@ -5,10 +5,11 @@ hundred megabytes), so it reads the log once, in blocks of a few megabytes, hash
 the manifest while it splits lines: memory stays constant. Per line it does only what integrity
 needs: the RFC 9162 leaf hash, and the comparison of the line's `prev` with the previous line's
 hash. Canonical JSON sorts keys, so the top-level `prev` is the last `,"prev":"` of a line and is
-followed by `"reason"`; a block's links are found with one regex pass and compared with the
-block's hashes in one comparison, and only a block that does not fit is checked line by line (which
+followed by `"reason"`; a block's links are found by one `rfind` per line (run in C by `map`)
+and compared with the block's hashes in one comparison, and only a block that does not fit is checked line by line (which
 names the line at fault). Only retention actions (`{"action":"candidate.delete"` and so on) are
-parsed, to be compared with retention-actions.csv in step.
+compared with retention-actions.csv, in step; what comes before a line's `prev` repeats within a
+sweep run, so it is parsed once per distinct text and the rows are filled from templates.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import compress, repeat
 from operator import add, eq, getitem, itemgetter, methodcaller
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
-from audit_log import GENESIS_PREV
+from audit_log import GENESIS_PREV, leaf_hash, leaf_hashes
 from retention.evidence.pack import (
     ACTIONS_HEADER,
     COLUMN,
-    RETENTION_ACTIONS,
     FileDigest,
     PackFile,
     PackPeriod,
@@ -44,41 +44,43 @@ _BLOCK = 4 << 20
 _PREV = b',"prev":"'
 _cut = cast(Callable[[bytes, slice], bytes], getitem)  # line[span], called in C by map
 
-_DETAILS = b'","details":'
-_OUTCOME = b',"outcome":"'
-_CANDIDATE = b'{"action":"candidate.'
-_ACTION_AT = len(_CANDIDATE)
+_HEAD_KEYS = ["action", "actor", "details", "outcome"]
 _STR = rb'[^"\\]*'
 _TAIL = re.compile(
-    rb'\n,"outcome":"([a-z_]*)","prev":"[^"]{64}","reason":"' + _STR + rb'(?:\\.' + _STR
+    rb'\n","reason":"' + _STR + rb'(?:\\.' + _STR
     + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]*)"|null),"ts":"([0-9:.TZ-]*)"\}(?=\n)'
 )  # fmt: skip
-"""The tail of a line from its top-level outcome on, the tails joined between newlines: the
-cells that need no CSV quoting (no group can take in a quote, and the reason is read escape by
+"""What follows a line's top-level `prev` hash, the tails joined between newlines: the cells
+that need no CSV quoting (no group can take in a quote, and the reason is read escape by
 escape). Anchored on the newlines, not on `^`/`$` (MULTILINE): the regex then searches for its
 literal start instead of trying every position, which took half of the actions' check."""
-_ROW = b"%s,%s,%s,%s,%s,%s,%s\n"  # seq, ts, subject, (country, policy, rule), action, outcome, ...
-_ROW_ORDER = itemgetter(1, 3, 2, 5, 7, 0, 6)
+_TAIL_ORDER = itemgetter(0, 2, 1)  # (seq, subject, ts) as a template takes them: seq, ts, subject
 _decode = json.JSONDecoder().decode
 
 
-def _detail_cells(details: dict[str, Any]) -> tuple[str, str, str]:
-    """The actions-row cells taken from an entry's details (as `action_row` renders them): its
-    country, and as CSV text the cells country, policy, rule and policy_hash, cite, run_id,
-    review_id (the two runs of the row around its action and outcome)."""
-    row = action_row({"action": RETENTION_ACTIONS[0], "details": details}, None)
-    assert row is not None
-    c = COLUMN
-    before = [row[c[name]] for name in ("country", "policy", "rule")]
-    after = [row[c[name]] for name in ("policy_hash", "cite", "run_id", "review_id")]
-    return row[c["country"]], _csv_text(before), _csv_text(after)
+def _template(head: bytes) -> tuple[str, bytes] | None:
+    """The country cell and the CSV line template of the action entries that start with `head` (a
+    line up to its top-level `,"prev":"`), or None when the head is of a form only the line by
+    line check reads.
 
-
-def _csv_text(cells: list[str]) -> str:
-    """`cells` as the exporter's CSV writer writes them, without the line end."""
+    The head with a closing brace is a JSON object of the entry's first four members (keys sort,
+    so action, actor, details and outcome come before prev): parsed as JSON, it is the same as in
+    the whole line, because the rest of the line is members of fixed keys (`_TAIL`). The template
+    is the row `action_row` gives, as the exporter's CSV writer writes it, with `%s` where the
+    seq, date and subject go (cells that never need quoting).
+    """
+    try:
+        obj = _decode((head + b"}").decode())
+    except ValueError:
+        return None
+    if type(obj) is not dict or list(obj) != _HEAD_KEYS:
+        return None
+    row = action_row({**obj, "seq": "", "ts": "", "subject": ""}, None)
+    if row is None or type(obj["outcome"]) is not str or type(obj["details"]) is not dict:
+        return None
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
-    return buf.getvalue()[:-1]
+    csv.writer(buf, lineterminator="\n").writerow(row[3:])
+    return row[3], b"%s,%s,%s," + buf.getvalue().replace("%", "%%").encode()
 
 
 Fail = Callable[[str, str | None, str], None]
@@ -96,8 +98,7 @@ class LogCheck:
         self.first_leaf: bytes | None = None
         self.last_leaf: bytes | None = None
         self._prefixes = action_prefixes(actions)
-        self._candidate_actions = all(p.startswith(_CANDIDATE) for p in self._prefixes)
-        self._details: dict[bytes, tuple[str, bytes, bytes]] = {}
+        self._templates: dict[bytes, tuple[str, bytes]] = {}
         self._rows: _ActionsCsv | None = None
         self._lineno = 0
         self._prev_line: bytes | None = None
@@ -135,7 +136,7 @@ class LogCheck:
             hasher.close()
         return hasher.digest(name)
 
-    def _chunk(self, body: bytes) -> bool:
+    def _chunk(self, lines: list[bytes]) -> bool:
         """Check a run of whole lines; False when the chain broke (reported).
 
         Fast path: each line's `prev` is read after its last `,"prev":"` (strings in canonical
@@ -146,26 +147,24 @@ class LogCheck:
         accepts when the sequence of links found equals the sequence of hashes, and the last
         entry is tied to the signed checkpoint.
         """
-        lines = body.split(b"\n")
         start = 0
         if self._expected is None:
             if not self._line(lines[0]):
                 return False
             start = 1
-        rest = lines[start:]
+        rest = lines[start:] if start else lines
         at = list(map(bytes.rfind, rest, repeat(_PREV)))
         if rest and -1 not in at:
-            sha256 = hashlib.sha256
-            hashes = [sha256(b"\x00" + line).digest() for line in rest]
+            hashes = leaf_hashes(rest)
             spans = map(slice, map(add, at, repeat(9)), map(add, at, repeat(73)))
             links = b"".join(map(_cut, rest, spans))
             assert self._expected is not None
             want = self._expected + b"".join(hashes[:-1]).hex()
-            if links == want.encode() and self._accept(rest, hashes):
+            if links == want.encode() and self._accept(rest, hashes, at):
                 return True
         return all(self._line(line) for line in rest)
 
-    def _accept(self, lines: list[bytes], hashes: list[bytes]) -> bool:
+    def _accept(self, lines: list[bytes], hashes: list[bytes], at: list[int]) -> bool:
         if self.entries == 0:
             if _seq_of(lines[0]) != self.period.first_seq:
                 return False  # the slow path names it
@@ -176,73 +175,56 @@ class LogCheck:
         self._expected = hashes[-1].hex()
         self._prev_line = lines[-1]
         if self._rows is not None:
-            actions = list(filter(methodcaller("startswith", self._prefixes), lines))
-            if actions and not self._actions_fast(actions):
-                for line in actions:
-                    self._action(line, None)
+            mine = list(map(methodcaller("startswith", self._prefixes), lines))
+            if True in mine:
+                actions = list(compress(lines, mine))
+                if not self._actions_fast(actions, list(compress(at, mine))):
+                    for line in actions:
+                        self._action(line, None)
         return True
 
-    def _actions_fast(self, lines: list[bytes]) -> bool:
+    def _actions_fast(self, lines: list[bytes], at: list[int]) -> bool:
         """Compare the CSV lines of these accepted retention-action lines with the next lines
         of the actions file as one string; False (nothing consumed) when some line is of a form
         only `_action` reads or the text differs, so that the caller compares row by row and
         names the line at fault.
 
-        The lines are cut where their details start and end, and one regex pass over their tails
-        joined by newlines reads the cells after the details (the action is the one of the
-        prefix each line was picked by). The details of a run's actions repeat, so their cells
-        are decoded and written as CSV once per distinct details text. Each line is the one the
-        exporter's CSV writer writes for `action_row` of the same bytes.
+        `at` is where each line's top-level `,"prev":"` starts. What comes before it (the
+        action, actor, details and outcome) repeats within a run, so it is parsed and written
+        as a CSV template once per distinct text (`_template`); one regex pass over the tails
+        after the prev hashes, joined by newlines, reads the seq, subject and date that fill
+        it. Each line is the one the exporter's CSV writer writes for `action_row` of the same
+        bytes.
         """
         assert self._rows is not None
-        if not self._candidate_actions:
-            return False
-        # Strings in canonical JSON hold no raw quote: the first '","details":' ends the actor
-        # and the last ',"outcome":"' starts the tail. Each step runs in C over all the lines.
-        starts = list(map(bytes.find, lines, repeat(_DETAILS)))
-        ends = list(map(bytes.rfind, lines, repeat(_OUTCOME)))
-        if -1 in starts or -1 in ends:
-            return False
+        heads = list(map(_cut, lines, map(slice, at)))
         tails = _TAIL.findall(
-            b"\n".join((b"", *map(_cut, lines, map(slice, ends, repeat(None))), b""))
+            b"\n".join(
+                (b"", *map(_cut, lines, map(slice, map(add, at, repeat(73)), repeat(None))), b"")
+            )
         )
         if len(tails) != len(lines):
             return False
-        quotes = map(bytes.find, lines, repeat(b'"'), repeat(_ACTION_AT))
-        actions = map(_cut, lines, map(slice, repeat(_ACTION_AT), quotes))
-        details = list(map(_cut, lines, map(slice, map(add, starts, repeat(len(_DETAILS))), ends)))
-        known = self._details
-        cached = list(map(known.get, details))
-        if None in cached:
-            for i, found in enumerate(cached):
-                if found is None:  # decoded once, then found for the next lines alike
-                    found = cached[i] = known.get(details[i]) or self._cells(details[i])
-                    if found is None:
+        known = self._templates
+        found = list(map(known.get, heads))
+        if None in found:
+            if len(known) > 4096:
+                known.clear()
+            for i, template in enumerate(found):
+                if template is None:  # parsed once, then found for the next lines alike
+                    template = known.get(heads[i]) or _template(heads[i])
+                    if template is None:
                         return False
-        cells = cast(list[tuple[str, bytes, bytes]], cached)
-        # (outcome, seq, subject, ts) + (country, before, after) + (action,), as _ROW takes them
-        said = map(_ROW.__mod__, map(_ROW_ORDER, map(add, map(add, tails, cells), zip(actions))))
-        rows: Iterable[bytes] = said
-        want, count = self.period.country, len(cells)
+                    found[i] = known[heads[i]] = template
+        templates = cast(list[tuple[str, bytes]], found)
+        rows: Iterable[bytes] = map(
+            bytes.__mod__, map(itemgetter(1), templates), map(_TAIL_ORDER, tails)
+        )
+        want, count = self.period.country, len(templates)
         if want is not None:
-            mine = list(map(eq, map(itemgetter(0), cells), repeat(want)))
-            rows, count = compress(said, mine), sum(mine)
+            mine = list(map(eq, map(itemgetter(0), templates), repeat(want)))
+            rows, count = compress(rows, mine), sum(mine)
         return self._rows.expect_text(b"".join(rows).decode(), count)
-
-    def _cells(self, details: bytes) -> tuple[str, bytes, bytes] | None:
-        """`_detail_cells` of a details text (the CSV runs as bytes), kept for its next lines;
-        None when it is not a JSON object."""
-        try:
-            obj = _decode(details.decode())
-        except ValueError:
-            return None
-        if type(obj) is not dict:
-            return None
-        if len(self._details) > 4096:
-            self._details.clear()
-        country, before, after = _detail_cells(obj)
-        cells = self._details[details] = (country, before.encode(), after.encode())
-        return cells
 
     def _line(self, line: bytes) -> bool:
         """Check one line; False when the chain broke (reported)."""
@@ -250,7 +232,7 @@ class LogCheck:
         name = PackFile.AUDIT_LOG
         self._lineno += 1
         lineno = self._lineno
-        leaf = hashlib.sha256(b"\x00" + line).digest()
+        leaf = leaf_hash(line)
         if self._expected is None:
             # Line 1 is the entry just before the period: its own link is outside the pack.
             if _seq_of(line) != period.prior_seq:
@@ -433,19 +415,19 @@ class _CountingHash:
         self._pool.shutdown()
 
 
-def _chunks(fh: IO[bytes], hasher: _CountingHash) -> Iterator[bytes]:
-    """Runs of whole lines (without the final newline), read in large blocks; every byte read is
-    hashed. A final fragment without a newline is yielded too (and fails its checks), so that no
-    byte of the file escapes verification."""
+def _chunks(fh: IO[bytes], hasher: _CountingHash) -> Iterator[list[bytes]]:
+    """Runs of whole lines (without their newlines), read in large blocks; every byte read is
+    hashed. Each block is split as it is, and only the line it cuts in two is joined with the
+    next block's first, rather than copying every block behind the piece left over. A final fragment without a newline is yielded too (and fails its checks), so that no byte of
+    the file escapes verification."""
     carry = b""
     while block := fh.read(_BLOCK):
         hasher.update(block)
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield data[:cut]
+        lines = block.split(b"\n")
+        if carry:
+            lines[0] = carry + lines[0]
+        carry = lines.pop()  # after the block's last newline (b"" when it ends with one)
+        if lines:
+            yield lines
     if carry:
-        yield carry
+        yield [carry]

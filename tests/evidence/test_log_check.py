@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 import retention.evidence.log_check as log_check
-from audit_log import GENESIS_PREV, Entry, Event
+from audit_log import GENESIS_PREV, Entry, Event, leaf_hash
 from retention.evidence.log_check import LogCheck
 from retention.evidence.pack import (
     ACTIONS_HEADER,
@@ -153,3 +153,103 @@ class TestActionRows:
         period = PackPeriod("a", "b", "UTC", "s", "e", "DE", 0, entries[-1].seq, None)
         check, problems = run(log, actions, period)
         assert problems == [] and check.action_rows == 12
+
+
+class TestActionTemplates:
+    """The fast path writes each row from a template per distinct head (the line up to its
+    top-level prev); lines it cannot template fall back to the row-by-row check."""
+
+    def _chain(self, heads: list[tuple[str, dict[str, object]]]) -> list[Entry]:
+        prev, out = GENESIS_PREV, []
+        for seq, (action, details) in enumerate(heads):
+            event = Event("svc", action, UUID(int=seq + 1), details=details)
+            entry = Entry.create(seq, AT, prev, event)
+            prev = entry.leaf_hash.hex()
+            out.append(entry)
+        return out
+
+    def _slow_calls(self, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+        calls: list[bytes] = []
+        original = LogCheck._action
+
+        def counting(self: LogCheck, line: bytes, lineno: int | None) -> bool:
+            calls.append(line)
+            return original(self, line, lineno)
+
+        monkeypatch.setattr(LogCheck, "_action", counting)
+        return calls
+
+    def test_intact_rows_take_the_fast_path(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Quotes, backslashes and a `%` in the cells (the template is a %-format) are written
+        by the template: no line is checked one by one."""
+        details = [
+            {"cite": "100% sure, 5%s of it", "country": "NL", "rule": 'r "q"'},
+            {"cite": "back\\slash", "country": "DE", "run": 7, "review": None},
+            {"n": {"prev": "ab" * 32, "reason": "z"}, "policy": "p,q"},
+        ]
+        heads = [(RETENTION_ACTIONS[i % len(RETENTION_ACTIONS)], details[i % 3]) for i in range(30)]
+        log, actions, period = write(tmp_path, self._chain(heads), None)
+        calls = self._slow_calls(monkeypatch)
+        check, problems = run(log, actions, period)
+        assert problems == [] and check.action_rows == 30
+        assert calls == []
+
+    def test_untemplated_head_falls_back(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A head whose details are not an object is not templated: its run is compared row by
+        row, and still verifies (action_row reads such details as empty)."""
+        entries = self._chain([("candidate.delete", {"rule": "r"})] * 3)
+        # Line 2's details are a list: re-chain by hand, as Entry.create only takes objects.
+        lines = [e.canonical for e in entries]
+        lines[1] = lines[1].replace(b'"details":{"rule":"r"}', b'"details":[1]')
+        prev = leaf_hash(lines[0]).hex()
+        for i in (1, 2):
+            at = lines[i].rfind(b',"prev":"') + 9
+            lines[i] = lines[i][:at] + prev.encode() + lines[i][at + 64 :]
+            prev = leaf_hash(lines[i]).hex()
+        log = tmp_path / "audit-log.jsonl"
+        log.write_bytes(b"".join(line + b"\n" for line in lines))
+        rows = [action_row(parse_entry_line(line), None) for line in lines]
+        actions = tmp_path / "retention-actions.csv"
+        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        period = PackPeriod("a", "b", "UTC", "s", "e", None, 0, 2, None)
+        calls = self._slow_calls(monkeypatch)
+        check, problems = run(log, actions, period)
+        assert problems == [] and check.action_rows == 3
+        assert len(calls) == 3
+
+    @pytest.mark.parametrize(
+        "head",
+        [
+            b'{"action":"candidate.delete","actor":"a","details":[1],"outcome":"ok"',
+            b'{"action":"candidate.delete","actor":"a","details":{},"outcome":1',
+            b'{"action":"candidate.delete","actor":"a","details":{},"outcome":"ok","x":1',
+            b'{"action":"candidate.read","actor":"a","details":{},"outcome":"ok"',
+            b'{"action":"candidate.delete","actor":"a","details":{},"outcome":"ok",',
+            b'{"action":"candidate.delete","actor":"\xff","details":{},"outcome":"ok"',
+        ],
+        ids=[
+            "details-list",
+            "outcome-int",
+            "extra-key",
+            "not-retention",
+            "broken-json",
+            "not-utf8",
+        ],
+    )
+    def test_template_refuses(self, head: bytes) -> None:
+        assert log_check._template(head) is None
+
+    def test_template_is_the_row(self) -> None:
+        """A template filled with a line's seq, date and subject is csv_line(action_row(...))."""
+        entry = self._chain([("candidate.block", {"cite": "50%", "country": "ES", "run": 3})])[0]
+        line = entry.canonical
+        made = log_check._template(line[: line.rfind(b',"prev":"')])
+        assert made is not None
+        country, template = made
+        row = action_row(parse_entry_line(line), None)
+        assert row is not None and country == "ES"
+        assert template % (b"0", row[1].encode(), row[2].encode()) == csv_line(row)
