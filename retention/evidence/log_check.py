@@ -19,10 +19,11 @@ import hashlib
 import io
 import json
 import re
+from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import compress, repeat
-from operator import add, eq, getitem, itemgetter, methodcaller
+from itertools import chain, compress, repeat
+from operator import add, eq, getitem, itemgetter
 from pathlib import Path
 from typing import IO, cast
 
@@ -140,13 +141,13 @@ class LogCheck:
     def _chunk(self, lines: list[bytes]) -> bool:
         """Check a run of whole lines; False when the chain broke (reported).
 
-        Fast path: each line's `prev` is read after its last `,"prev":"` (strings in canonical
-        JSON hold no raw quote, so that is the top-level one), and one comparison checks them
-        all against the hashes of the lines before; the per-line work runs in C (`map`). A
-        chunk that does not fit it (a line without a link, or a broken link) is checked line
-        by line, which finds and names the problem. The fast path is sound because it only
-        accepts when the sequence of links found equals the sequence of hashes, and the last
-        entry is tied to the signed checkpoint.
+        Fast path: each line's `prev` is found after its last `,"prev":"` (strings in canonical
+        JSON hold no raw quote, so that is the top-level one) and must start with the hex of
+        the hash of the line before; the per-line work runs in C (`map`). A chunk that does
+        not fit it (a line without a link, or a broken link) is checked line by line, which
+        finds and names the problem. The fast path is sound because it only accepts when every
+        line's link is the hash of the line before, and the last entry is tied to the signed
+        checkpoint.
         """
         start = 0
         if self._expected is None:
@@ -157,11 +158,10 @@ class LogCheck:
         at = list(map(bytes.rfind, rest, repeat(_PREV)))
         if rest and -1 not in at:
             hashes = leaf_hashes(rest)
-            spans = map(slice, map(add, at, repeat(9)), map(add, at, repeat(73)))
-            links = b"".join(map(_cut, rest, spans))
             assert self._expected is not None
-            want = self._expected + b"".join(hashes[:-1]).hex()
-            if links == want.encode() and self._accept(rest, hashes, at):
+            wants = chain((self._expected.encode(),), map(hexlify, hashes[:-1]))
+            linked = all(map(bytes.startswith, rest, wants, map(add, at, repeat(9))))
+            if linked and self._accept(rest, hashes, at):
                 return True
         return all(self._line(line) for line in rest)
 
@@ -176,7 +176,7 @@ class LogCheck:
         self._expected = hashes[-1].hex()
         self._prev_line = lines[-1]
         if self._rows is not None:
-            mine = list(map(methodcaller("startswith", self._prefixes), lines))
+            mine = list(map(bytes.startswith, lines, repeat(self._prefixes)))
             if True in mine:
                 actions = list(compress(lines, mine))
                 if not self._actions_fast(actions, list(compress(at, mine))):
@@ -419,8 +419,9 @@ class _CountingHash:
 def _chunks(fh: IO[bytes], hasher: _CountingHash) -> Iterator[list[bytes]]:
     """Runs of whole lines (without their newlines), read in large blocks; every byte read is
     hashed. Each block is split as it is, and only the line it cuts in two is joined with the
-    next block's first, rather than copying every block behind the piece left over. A final fragment without a newline is yielded too (and fails its checks), so that no byte of
-    the file escapes verification."""
+    next block's first, rather than copying every block behind the piece left over. A final
+    fragment without a newline is yielded too (and fails its checks), so that no byte of the
+    file escapes verification."""
     carry = b""
     while block := fh.read(_BLOCK):
         hasher.update(block)
