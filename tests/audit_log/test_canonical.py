@@ -13,15 +13,7 @@ from audit_log.canonical import (
     has_bmp_keys,
     shaped_entry_json,
 )
-
-SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-SCALAR = st.none() | st.booleans() | SAFE_INT | TEXT
-JSON = st.recursive(
-    SCALAR,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=5),
-    max_leaves=12,
-)
+from tests.audit_log.strategies import JSON, SAFE_INT, TEXT
 
 
 def _entry(details: dict, actor: str, reason: str, seq: int) -> dict:

@@ -19,15 +19,8 @@ from hypothesis import strategies as st
 
 from audit_log import GENESIS_PREV, Entry, Event, InvalidEventError, PersonalDataError
 from audit_log.store import _entries, _seal
+from tests.audit_log.strategies import JSON, TEXT
 
-SAFE_INT = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-SCALAR = st.none() | st.booleans() | SAFE_INT | TEXT
-JSON = st.recursive(
-    SCALAR,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=4),
-    max_leaves=10,
-)
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
