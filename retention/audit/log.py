@@ -123,7 +123,7 @@ def read_snapshot(installation: Installation) -> Iterator[Connection]:
     """
     engine = installation.engine
     if is_sqlite(engine):
-        reader = create_engine(engine.url, connect_args={"timeout": 30})
+        reader = create_engine(engine.url, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(reader, "connect")
         def _connect(dbapi: sqlite3.Connection, _record: object) -> None:

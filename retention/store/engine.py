@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.engine import URL, ExceptionContext
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -99,7 +99,8 @@ def connect(url: str | URL, *, echo: bool = False) -> Engine:
     """Create an engine for `url` with the engine's connection rules applied.
 
     Create engines after fork (or dispose in the child): pooled connections must not cross
-    processes.
+    processes. A failed statement's error never carries its parameters (`hide_parameters`):
+    they are names, addresses and notes, and errors reach logs and tracebacks.
     """
     parsed = parse_database_url(url) if isinstance(url, str) else url
     try:
@@ -113,7 +114,40 @@ def connect(url: str | URL, *, echo: bool = False) -> Engine:
 def _postgresql_engine(url: URL, *, echo: bool) -> Engine:
     # No JIT: the compiled policy expressions are large CASE trees that run once per row, and
     # LLVM spent 9 s compiling them for a selection whose execution takes 2 s.
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+    engine = create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        connect_args={"options": "-c jit=off"},
+    )
+    event.listen(engine, "handle_error", _without_row_values, retval=True)
+    return engine
+
+
+def _without_row_values(context: ExceptionContext) -> BaseException | None:
+    """The error of a refused statement with PostgreSQL's primary message only.
+
+    Its DETAIL quotes the refused row or key ("Failing row contains (...)", "Key (email)=(...)
+    already exists"): personal data, in an error that reaches logs and tracebacks. The primary
+    message names the constraint, which is what a reader needs; the whole diagnostic stays on
+    the driver's `diag` for code that asks.
+    """
+    found = context.sqlalchemy_exception
+    orig = context.original_exception
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    if not isinstance(found, DBAPIError) or not primary or str(orig) == primary:
+        return None
+    orig.args = (primary,)
+    return type(found)(
+        found.statement,
+        found.params,
+        orig,
+        hide_parameters=True,
+        connection_invalidated=found.connection_invalidated,
+        code=found.code,
+        ismulti=found.ismulti,
+    )
 
 
 def reader_for(engine: Engine) -> Engine:
@@ -133,6 +167,7 @@ def _sqlite_engine(
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
     )
 

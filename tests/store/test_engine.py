@@ -77,6 +77,40 @@ class TestConstraints:
                 )
             )
 
+    def test_error_never_carries_the_values(self, engine: Engine) -> None:
+        """A refused statement's error names the statement, not its values: they are personal
+        data, and errors reach logs and tracebacks."""
+        now = datetime.now(UTC)
+        with pytest.raises(IntegrityError) as caught, transaction(engine) as conn:
+            conn.execute(
+                insert(Candidate.__table__).values(
+                    id=uuid.uuid4(),
+                    country="RO",
+                    status="ghosted",
+                    email="ana.popescu@example.org",
+                    first_name="Ana",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        said = str(caught.value) + repr(caught.value) + str(caught.value.orig)
+        assert "INSERT INTO candidate" in said and "candidate" in str(caught.value.orig)
+        assert "ana.popescu" not in said and "Ana" not in said
+
+    def test_duplicate_key_error_never_carries_the_key(self, engine: Engine) -> None:
+        """PostgreSQL quotes a duplicate key's value in its DETAIL; the error keeps only what
+        names the constraint, and is still the IntegrityError callers retry on."""
+        now = datetime.now(UTC)
+        row = {"country": "RO", "status": "hired", "created_at": now, "updated_at": now}
+        cid = uuid.uuid4()
+        with transaction(engine) as conn:
+            conn.execute(insert(Candidate.__table__).values(id=cid, **row))
+        with pytest.raises(IntegrityError) as caught, transaction(engine) as conn:
+            conn.execute(insert(Candidate.__table__).values(id=cid, **row))
+        said = str(caught.value) + repr(caught.value) + str(caught.value.orig)
+        assert str(cid) not in said
+        assert "candidate" in said
+
     def test_failed_transaction_leaves_nothing(self, engine: Engine) -> None:
         """An error inside the unit of work rolls back what it had written."""
         now = datetime.now(UTC)
