@@ -229,7 +229,7 @@ def _chunk_intact(chunk: Sequence[StoredEntry], first: int, prev: str) -> list[b
 # to the entry-by-entry check too. The subject is null or 36 hex digits and dashes in quotes,
 # in any order: without its quotes and dashes it is what `joined_columns` makes of it (it
 # drops the dashes wherever they are), so it needs no check of its own either; a UUID's text
-# is one of them (reading its five groups of digits one by one cost a sixth of the regex's
+# is one of them (reading its five groups of digits one by one cost some 15% of the regex's
 # time). The details are skipped to the end of the line (`.` takes anything but a newline, as
 # `[^\n]` does, in less time) and the regex backtracks to the tail: the tail can start at one
 # place only (see `_chunk_intact`), so the match is that of the two anchored reads of `_HEAD`
@@ -246,7 +246,8 @@ _STEP = _GROUPS + 1  # split's flat list: the text before each match (b""), then
 
 def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[bytes] | None:
     """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes, as
-    `_chunk_intact` decides it for rows (the same reads, the same comparisons).
+    `_chunk_intact` decides it for rows (the same reads, but for the subject's dashes, which
+    may stand anywhere here: see `_ENTRY`; the same comparisons).
 
     Each comparison is of two joined strings: the stored hashes with the recomputed ones, the
     links with the hashes before, the seqs with their range, and each column with the values
