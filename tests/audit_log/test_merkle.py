@@ -20,6 +20,7 @@ from audit_log.merkle import (
     leaf_hashes,
     node_hash,
     outside_nodes,
+    parent_hashes,
     perfect_subtrees,
     prove_many,
     root,
@@ -255,6 +256,20 @@ class TestAgainstReference:
         singly = [node for leaf in leaves[start:] for node in one.append(leaf)]
         assert sorted(many.extend(leaves[start:])) == sorted(singly)
         assert (many.size, many.hashes) == (one.size, one.hashes)
+
+    @pytest.mark.parametrize("n", [0, 2, 6, 8, 64])
+    def test_parent_hashes_hash_each_pair(self, n: int) -> None:
+        """Each pair of a row, in order, as SHA-256(0x01 || left || right); the state copied
+        for each is not changed by hashing."""
+        row = _data(n)
+        want = [hashlib.sha256(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, n, 2)]
+        assert parent_hashes(row) == want
+        assert parent_hashes(row) == want
+
+    def test_parent_hashes_need_pairs(self) -> None:
+        """A row of odd length (a node without its sibling) is refused, not cut short."""
+        with pytest.raises(ValueError):
+            parent_hashes(_data(3))
 
     def test_frontier_extend_keeps_only_stored_levels(self) -> None:
         """`min_level` drops the nodes below it and keeps every node at or above it."""

@@ -235,7 +235,8 @@ def _chunk(rows: list[StoredEntry]) -> StoredChunk:
 def _rows_check(rows: list[StoredEntry], prev: str) -> Problem | None:
     """The entry-by-entry check of `rows` (following an entry of hash `prev`)."""
     walk = _Walk([], None, 1)
-    walk.frontier.size, walk.prev = rows[0].seq, prev
+    first = rows[0].seq
+    walk.frontier, walk.prev = Frontier(first, [bytes(32)] * first.bit_count()), prev
     walk.entries(rows)
     return walk.problem
 
@@ -313,3 +314,80 @@ class TestStoredChunk:
         assert fast is None or slow is None
         if slow is not None:
             assert fast is None
+
+    @pytest.mark.parametrize(
+        "subject",
+        [
+            b'"000000000-000-0000-0000-000000000028"',
+            b'"00000000000000000000000000000028----"',
+            b'"------------------------------------"',
+        ],
+    )
+    def test_subject_dashes_anywhere_pass_fast(self, subject: bytes) -> None:
+        """A subject of 36 hex digits and dashes in any order is read by the fast path as the
+        entry-by-entry check reads it (its digits, the dashes dropped); a stored subject that
+        is not those digits is refused by both."""
+        rows = _log(40)
+        last = rows[-1]
+        data = last.canonical.replace(b'"00000000-0000-0000-0000-000000000028"', subject, 1)
+        assert data != last.canonical
+        obj = json.loads(data)
+        columns = joined_columns(obj["ts"], obj["actor"], obj["action"], obj["subject"],
+                                 obj["outcome"])  # fmt: skip
+        rows[-1] = last._replace(canonical=data, leaf_hash=leaf_hash(data), columns=columns)
+        assert _rows_check(rows, GENESIS_PREV) is None
+        assert _stored_chunk_intact(_chunk(rows), 0, GENESIS_PREV) == [r.leaf_hash for r in rows]
+        others = columns.rpartition("\x1f")[0]
+        for stored in (subject.strip(b'"').decode(), "1" * 32, ""):
+            if stored == columns.rpartition("\x1f")[2]:
+                continue
+            rows[-1] = rows[-1]._replace(columns=f"{others}\x1f{stored}")
+            assert _stored_chunk_intact(_chunk(rows), 0, GENESIS_PREV) is None
+            problem = _rows_check(rows, GENESIS_PREV)
+            assert problem is not None
+            assert (problem.kind, problem.seq) == (ProblemKind.CHANGED, 39)
+
+    @pytest.mark.parametrize(
+        ("first", "size"), [(0, 1), (5, 1), (0, 2), (3, 3), (1, 7), (8, 8), (0, 16), (9, 31)]
+    )
+    def test_chunks_of_any_size_pass_fast(self, first: int, size: int) -> None:
+        """Chunks of one entry, of odd sizes and of powers of two, from seq 0 or further on."""
+        rows = _log(40)
+        prev = rows[first - 1].leaf_hash.hex() if first else GENESIS_PREV
+        part = rows[first : first + size]
+        assert _stored_chunk_intact(_chunk(part), first, prev) == [r.leaf_hash for r in part]
+        assert _stored_chunk_intact(_chunk(part), first + 1, prev) is None
+
+    @pytest.mark.parametrize(("first", "size"), [(0, 1), (5, 1), (3, 3), (1, 7), (8, 8), (9, 31)])
+    @pytest.mark.parametrize("at", [0, -1])
+    @pytest.mark.parametrize("held", [1, 10, -1])
+    def test_other_seq_in_a_chunk_is_refused(
+        self, first: int, size: int, at: int, held: int
+    ) -> None:
+        """An entry whose bytes hold another seq (rehashed, and the entries after it linked
+        to it again), first or last in its chunk, is refused by the fast path; the
+        entry-by-entry check names it."""
+        rows = _log(40)
+        prev = rows[first - 1].leaf_hash.hex() if first else GENESIS_PREV
+        part = rows[first : first + size]
+        i = at % size
+        seq = part[i].seq
+        if seq + held < 0:
+            pytest.skip("no seq below 0")
+        old = b'"seq":%d,' % seq
+        part[i] = _rebytes(part[i], part[i].canonical.replace(old, b'"seq":%d,' % (seq + held)))
+        for k in range(i + 1, size):
+            link = b'"prev":"%s"' % part[k - 1].leaf_hash.hex().encode()
+            was = b'"prev":"%s"' % rows[first + k - 1].leaf_hash.hex().encode()
+            part[k] = _rebytes(part[k], part[k].canonical.replace(was, link))
+        if i + 1 < size:  # only the seq is wrong: the entries after it are intact
+            assert _rows_check(part[i + 1 :], part[i].leaf_hash.hex()) is None
+        assert _stored_chunk_intact(_chunk(part), first, prev) is None
+        problem = _rows_check(part, prev)
+        assert problem is not None
+        assert (problem.kind, problem.seq) == (ProblemKind.REORDERED, seq)
+
+
+def _rebytes(row: StoredEntry, data: bytes) -> StoredEntry:
+    assert data != row.canonical
+    return row._replace(canonical=data, leaf_hash=leaf_hash(data))
