@@ -1,7 +1,7 @@
 """The streaming check of a pack's audit-log.jsonl and retention-actions.csv, in one pass.
 
 This is the part of verification whose cost grows with the period (a million entries is a few
-hundred megabytes), so it reads the log once, in blocks of a few megabytes, hashing every byte for
+hundred megabytes), so it reads the log once, in blocks of a megabyte, hashing every byte for
 the manifest while it splits lines: memory stays constant. Per line it does only what integrity
 needs: the RFC 9162 leaf hash, and the comparison of the line's `prev` with the previous line's
 hash. Canonical JSON sorts keys, so the top-level `prev` is the last `,"prev":"` of a line and is
@@ -41,7 +41,10 @@ from retention.evidence.pack import (
 
 __all__ = ["LogCheck"]
 
-_BLOCK = 4 << 20
+# A block's lines are walked five times (split, links, leaf hashes, actions, rows): at 1 MiB they
+# are still in the CPU's cache for the next walk. 4 MiB blocks verified 200,000 demo entries in
+# 0.62 s against 0.48 s (fresh processes, medians of 7); 512 KiB gained nothing more.
+_BLOCK = 1 << 20
 _PREV = b',"prev":"'
 _cut = cast(Callable[[bytes, slice], bytes], getitem)  # line[span], called in C by map
 
