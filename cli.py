@@ -19,7 +19,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 import policies
-from retention.commands import GROUPS, AppContext
+from retention.commands import GROUPS, AppContext, LazyGroup
 from retention.errors import EngineError
 from retention.logs import configure_logging
 
@@ -37,7 +37,7 @@ def _installed_version() -> str:
         return "0+unknown (source checkout, not installed)"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=GROUPS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=_installed_version(), prog_name="gdpr")
 @click.option(
     "--data-dir",
@@ -63,10 +63,6 @@ def cli(
     """GDPR consent and retention compliance engine."""
     configure_logging(json=log_json, level=20 if (verbose or log_json) else 30)
     ctx.obj = AppContext(data_dir=data_dir, token_file=token_file)
-
-
-for group in GROUPS:
-    cli.add_command(group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -1,50 +1,36 @@
 """The `gdpr` command groups, one module each, and what they share (context, options, output).
 
-Only `cli.py` imports this package: it registers `GROUPS` on the root group. A command parses its
-options, authenticates, calls one operation of `retention.operations` and renders the result.
+Only `cli.py` imports this package: its root group is a `LazyGroup` over `GROUPS`. A command parses
+its options, authenticates, calls one operation of `retention.operations` and renders the result.
 """
 
 from __future__ import annotations
 
-import click
-
-from retention.commands.access import access, principal
-from retention.commands.audit import audit
-from retention.commands.consent import notice
 from retention.commands.context import AppContext
-from retention.commands.demo import demo
-from retention.commands.evidence import evidence
-from retention.commands.install import db, init
-from retention.commands.intake import import_group
-from retention.commands.integration import integration
-from retention.commands.policy import policy
-from retention.commands.requests import request_group
-from retention.commands.scheduler import scheduler
-from retention.commands.serve import serve
-from retention.commands.subjects import candidate, consent
-from retention.commands.sweep import hold, review, sweep
+from retention.commands.lazy_group import LazyGroup
 
-__all__ = ["GROUPS", "AppContext"]
+__all__ = ["GROUPS", "AppContext", "LazyGroup"]
 
-# In the order `gdpr --help` has always listed them (click sorts them by name anyway).
-GROUPS: tuple[click.Command, ...] = (
-    init,
-    db,
-    evidence,
-    audit,
-    demo,
-    import_group,
-    policy,
-    principal,
-    access,
-    candidate,
-    consent,
-    request_group,
-    notice,
-    hold,
-    review,
-    sweep,
-    scheduler,
-    serve,
-    integration,
-)
+# Each group by its module and attribute under retention.commands, imported when it is run
+# (see lazy_group): a command loads its own group, not all of them.
+GROUPS: dict[str, str] = {
+    "init": "install:init",
+    "db": "install:db",
+    "evidence": "evidence:evidence",
+    "audit": "audit:audit",
+    "demo": "demo:demo",
+    "import": "intake:import_group",
+    "policy": "policy:policy",
+    "principal": "access:principal",
+    "access": "access:access",
+    "candidate": "subjects:candidate",
+    "consent": "subjects:consent",
+    "request": "requests:request_group",
+    "notice": "consent:notice",
+    "hold": "sweep:hold",
+    "review": "sweep:review",
+    "sweep": "sweep:sweep",
+    "scheduler": "scheduler:scheduler",
+    "serve": "serve:serve",
+    "integration": "integration:integration",
+}
