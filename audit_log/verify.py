@@ -163,7 +163,9 @@ _CHUNK = 4096
 # but a quote) reads the values of fixed length, whose control characters `_said_plain` refuses.
 _IN = rb'[^"]'
 _STR = rb'[^"\\\x00-\x1f]*'
-_ESCAPED = _STR + rb"(?:\\[^\x00-\x1f]" + _STR + rb")*"
+# JSON's own escapes only (RFC 8259, section 7): a string holding `\q` or a short `\u` is no
+# JSON, and the entry-by-entry check refuses its line.
+_ESCAPED = _STR + rb'(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})' + _STR + rb")*"
 _HEAD = re.compile(rb'\n\{"action":"(' + _STR + rb')","actor":"(' + _STR + rb')","details":')
 _TAIL = re.compile(
     rb',"outcome":"(' + _STR + rb')","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED

@@ -49,16 +49,18 @@ _PREV = b',"prev":"'
 _cut = cast(Callable[[bytes, slice], bytes], getitem)  # line[span], called in C by map
 
 _HEAD_KEYS = ["action", "actor", "details", "outcome"]
-_STR = rb'[^"\\]*'
+_STR = rb'[^"\\\x00-\x1f]*'  # a JSON string's plain run: no quote, escape or control character
 _TAIL = re.compile(
-    rb'\n","reason":"' + _STR + rb'(?:\\.' + _STR
+    rb'\n","reason":"' + _STR + rb'(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})' + _STR
     + rb')*","seq":(0|[1-9][0-9]*),"subject":(?:"([0-9a-f-]{36})"|null),"ts":"([0-9:.TZ-]{27})"\}(?=\n)'
 )  # fmt: skip
 """What follows a line's top-level `prev` hash, the tails joined between newlines: the cells
-that need no CSV quoting (no group can take in a quote, and the reason is read escape by
-escape). A subject is a UUID and a date is `format_ts`'s, so their widths are fixed (a quarter
-faster than open runs); any other form is left to the line by line check. Anchored on the newlines, not on `^`/`$` (MULTILINE): the regex then searches for its
-literal start instead of trying every position, which took half of the actions' check."""
+that need no CSV quoting (no group can take in a quote, and the reason is read escape by escape,
+JSON's escapes only, so that a reason the line by line check refuses is refused here too). A
+subject is a UUID and a date is `format_ts`'s, so their widths are fixed (a quarter faster than
+open runs); any other form is left to the line by line check. Anchored on the newlines, not on
+`^`/`$` (MULTILINE): the regex then searches for its literal start instead of trying every
+position, which took half of the actions' check."""
 _TAIL_ORDER = itemgetter(0, 2, 1)  # (seq, subject, ts) as a template takes them: seq, ts, subject
 _decode = json.JSONDecoder().decode
 

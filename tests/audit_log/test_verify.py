@@ -285,6 +285,9 @@ class TestStoredChunk:
             (b'"details":{"i":39}', b'"details":{"i":39},"outcome":"denied"'),
             (b'"reason":""', b'"reason":"\\"'),
             (b'"reason":""', b'"reason":"\n"'),
+            (b'"reason":""', b'"reason":"\\q"'),
+            (b'"reason":""', b'"reason":"\\u12"'),
+            (b'"reason":""', b'"reason":"\\ud800"'),
             (b"}", b"} "),
             (b'{"action"', b' {"action"'),
             # The fast path reads the top level only: details that are not JSON (or not

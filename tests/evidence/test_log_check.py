@@ -221,6 +221,31 @@ class TestActionTemplates:
         assert problems == [] and check.action_rows == 3
         assert len(calls) == 3
 
+    @pytest.mark.parametrize("reason", [b"\\q", b"\\u12", b"a\tb"], ids=["bad-escape",
+                             "short-u", "raw-tab"])  # fmt: skip
+    def test_reason_that_is_no_json_string_is_refused(
+        self, tmp_path: Path, block: int, reason: bytes
+    ) -> None:
+        """An action line whose reason is no JSON string (an escape JSON has not, a raw control
+        character), re-hashed and re-chained, is refused as the line by line check refuses it:
+        the fast path reads the reason escape by escape, JSON's escapes only."""
+        entries = self._chain([("candidate.delete", {"rule": "r"})] * 3)
+        lines = [e.canonical for e in entries]
+        lines[1] = lines[1].replace(b'"reason":""', b'"reason":"' + reason + b'"')
+        prev = leaf_hash(lines[0]).hex()
+        for i in (1, 2):
+            at = lines[i].rfind(b',"prev":"') + 9
+            lines[i] = lines[i][:at] + prev.encode() + lines[i][at + 64 :]
+            prev = leaf_hash(lines[i]).hex()
+        log = tmp_path / "audit-log.jsonl"
+        log.write_bytes(b"".join(line + b"\n" for line in lines))
+        rows = [action_row(parse_entry_line(e.canonical), None) for e in entries]
+        actions = tmp_path / "retention-actions.csv"
+        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        period = PackPeriod("a", "b", "UTC", "s", "e", None, 0, 2, None)
+        _, problems = run(log, actions, period)
+        assert problems[:1] == ["audit-log.jsonl None: holds a line that is not a JSON audit entry"]
+
     @pytest.mark.parametrize(
         "head",
         [
