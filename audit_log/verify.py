@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
-from operator import add, itemgetter
+from operator import attrgetter
 from typing import NamedTuple, cast
+
+import msgspec
 
 from audit_log.checkpoint import Checkpoint
 from audit_log.entry import GENESIS_PREV
@@ -159,144 +160,138 @@ NodeCheck = Callable[[Sequence[tuple[int, int, bytes]]], tuple[int, int] | None]
 """Compares rebuilt (level, index, hash) nodes with stored ones; returns the first that differs."""
 
 _CHUNK = 4096
-# JSON strings without escapes or control characters, and their escapes; `_IN` (any character
-# but a quote) reads the values of fixed length, whose control characters `_said_plain` refuses.
-_IN = rb'[^"]'
-_STR = rb'[^"\\\x00-\x1f]*'
-# JSON's own escapes only (RFC 8259, section 7): a string holding `\q` or a short `\u` is no
-# JSON, and the entry-by-entry check refuses its line.
-_ESCAPED = _STR + rb'(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})' + _STR + rb")*"
-_HEAD = re.compile(rb'\n\{"action":"(' + _STR + rb')","actor":"(' + _STR + rb')","details":')
-_TAIL = re.compile(
-    rb',"outcome":"(' + _STR + rb')","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
-    + rb'","seq":(0|[1-9][0-9]*),"subject":(?:"(' + _IN + rb'{8})-(' + _IN + rb'{4})-(' + _IN
-    + rb'{4})-(' + _IN + rb'{4})-(' + _IN + rb'{12})"|null),"ts":"(' + _IN + rb'{10})T(' + _IN
-    + rb'{15})Z"\}\n'
-)  # fmt: skip
-_LINK = itemgetter(1)
-_SEQ = itemgetter(2)
-# The tail's groups in the order of `joined_columns`: outcome, date, time, the subject's five.
-_SAID_TAIL = itemgetter(0, 8, 9, 3, 4, 5, 6, 7)
-_SAID = b"%s\x1f%s\x1f%s\x1f%s %s\x1f%s%s%s%s%s"  # action, actor + _SAID_TAIL
+
+
+class _Read(msgspec.Struct, forbid_unknown_fields=True):
+    """An entry's bytes as JSON, as far as verification reads them: the members it compares,
+    typed as the entry-by-entry check needs them, and the details parsed but not built."""
+
+    action: str
+    actor: str
+    details: msgspec.Raw
+    outcome: str
+    prev: str
+    reason: str
+    seq: int
+    subject: str | None
+    ts: str
+
+
+_read_entry = msgspec.json.Decoder(_Read).decode
+_SEQ = attrgetter("seq")
+_PREV = attrgetter("prev")
+_ACTION, _ACTOR, _OUTCOME = attrgetter("action"), attrgetter("actor"), attrgetter("outcome")
+_TS, _SUBJECT = attrgetter("ts"), attrgetter("subject")
+
+
+def _read_all(lines: Sequence[bytes], joined: bytes) -> list[_Read] | None:
+    """Each line parsed on its own (a line that is no JSON object of the entry's members, or
+    not UTF-8, gives None): a line parses here only where `json` parses it too, with the
+    same members (for a member given twice, the last), and the types the checks need.
+    `joined` is the lines joined, checked for UTF-8 in one call."""
+    if not _utf8(joined):
+        return None
+    try:
+        return list(map(_read_entry, lines))
+    except msgspec.DecodeError:  # a ValidationError is one
+        return None
+
+
+def _links_and_seqs(read: Sequence[_Read], first: int, prev: str, hashes: list[bytes]) -> bool:
+    """Every entry holds its seq and the hash of the entry before it."""
+    n = len(read)
+    if list(map(_SEQ, read)) != list(range(first, first + n)):
+        return False
+    # Joined by newlines, which no hex digit is: equal strings are equal links, one by one.
+    links = prev if n == 1 else prev + "\n" + b"".join(hashes[:-1]).hex("\n", 32)
+    return "\n".join(map(_PREV, read)) == links
 
 
 def _chunk_intact(chunk: Sequence[StoredEntry], first: int, prev: str) -> list[bytes] | None:
     """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes.
 
-    None when any check fails or when some entry is of a form this fast path does not read (an
-    escape in a column, say); the caller then checks the chunk entry by entry, which decides
-    and names the problem. Per chunk, not per entry: the seqs are compared with a range, the
-    stored hashes with the recomputed ones, and one regex pass over the bytes joined by newlines
-    (canonical JSON holds none) reads each entry's head (action, actor) and its tail after the
-    details (outcome, prev, seq, subject, ts). Keys are sorted and strings hold no raw quote, so
-    a tail anchored at the end of its line is the top-level one, whatever the details hold: no
-    group can take in a quote, and the reason is read escape by escape, so the match is a run
-    of the line's own top-level tokens. The links, seqs and columns are then each compared as
-    one joined string (the columns formatted per entry in C, as `joined_columns` writes them;
-    an escape or a control character in what was read is left to the entry-by-entry check).
-    The details are not parsed: the bytes are pinned by their hashes, the root and the signed
-    checkpoints, and the columns by this comparison.
+    None when any check fails; the caller then checks the chunk entry by entry, which decides
+    and names the problem. What that check reads one entry at a time is read here a chunk at a
+    time: the seqs compared with a range, the stored hashes with the recomputed ones, each
+    line parsed as JSON in one C call (`_read_all`: the details are parsed, not built), the
+    links compared as one string, and the columns as `joined_columns` writes them.
     """
-    n = len(chunk)
     seqs, datas, stored, columns = zip(*chunk, strict=True)
-    if seqs != tuple(range(first, first + n)):
+    if seqs != tuple(range(first, first + len(chunk))):
         return None
     hashes = leaf_hashes(datas)
     if list(stored) != hashes:
         return None
-    body = b"\n".join((b"", *datas, b""))
-    if body.count(b"\n") != n + 1 or not _utf8(body):
+    read = _read_all(datas, b"".join(datas))
+    if read is None or not _links_and_seqs(read, first, prev, hashes):
         return None
-    heads, tails = _HEAD.findall(body), _TAIL.findall(body)
-    if len(heads) != n or len(tails) != n:
-        return None
-    links = b"".join(map(_LINK, tails))
-    if links != (prev + b"".join(hashes[:-1]).hex()).encode():
-        return None
-    if b",".join(map(_SEQ, tails)) != ",".join(map(str, seqs)).encode():
-        return None
-    said = b"\n".join(map(_SAID.__mod__, map(add, heads, map(_SAID_TAIL, tails))))
-    if not _said_plain(said) or said != "\n".join(columns).encode():
+    said = map(joined_columns, map(_TS, read), map(_ACTOR, read), map(_ACTION, read),
+               map(_SUBJECT, read), map(_OUTCOME, read))  # fmt: skip
+    if list(said) != list(columns):
         return None
     return hashes
 
 
-# The same reads for a `StoredChunk`, in one regex over the whole line, each value a group of
-# its own: `split` then gives the chunk's values as one flat list, 8 to an entry, from which
-# each column's values are a slice (`[k::8]`), joined and compared as one string. A group
-# takes anything but a quote (the regex runs fastest so) where a column may hold any text;
-# what `_values_plain` refuses in the values read is left to the entry-by-entry check. The
-# seq and the ts take only the characters of the forms the log writes (digits, `format_ts`),
-# so that they are read in those forms without a check of their own; anything else is left
-# to the entry-by-entry check too. The subject is null or 36 hex digits and dashes in quotes,
-# in any order: without its quotes and dashes it is what `joined_columns` makes of it (it
-# drops the dashes wherever they are), so it needs no check of its own either; a UUID's text
-# is one of them (reading its five groups of digits one by one cost some 15% of the regex's
-# time). The details are skipped to the end of the line (`.` takes anything but a newline, as
-# `[^\n]` does, in less time) and the regex backtracks to the tail: the tail can start at one
-# place only (see `_chunk_intact`), so the match is that of the two anchored reads of `_HEAD`
-# and `_TAIL` wherever those match.
-_ENTRY = re.compile(
-    rb'\n\{"action":"(' + _IN + rb'*)","actor":"(' + _IN + rb'*)","details":.*'
-    + rb',"outcome":"(' + _IN + rb'*)","prev":"(' + _IN + rb'{64})","reason":"' + _ESCAPED
-    + rb'","seq":(0|[1-9][0-9]*),"subject":("[0-9a-f-]{36}"|null),"ts":"([0-9-]{10}T[0-9:.]{15})Z"'
-    + rb'\}(?=\n)'
-)  # fmt: skip
-_GROUPS = 7
-_STEP = _GROUPS + 1  # split's flat list: the text before each match (b""), then its groups
-
-
 def _stored_chunk_intact(chunk: StoredChunk, first: int, prev: str) -> list[bytes] | None:
     """The leaf hashes of `chunk` (entries `first`...) when every per-entry check passes, as
-    `_chunk_intact` decides it for rows (the same reads, but for the subject's dashes, which
-    may stand anywhere here: see `_ENTRY`; the same comparisons).
+    `_chunk_intact` decides it for rows.
 
     Each comparison is of two joined strings: the stored hashes with the recomputed ones, the
-    links with the hashes before, the seqs with their range, and each column with the values
-    read from the bytes joined the same way. Values read from the bytes hold no newline, and
-    the store's `size` values of a column are joined by count - 1 newlines; so equal strings
-    mean equal values, entry by entry. One match starts at each line's start and none spans a
-    newline, so `size` matches mean every line matched whole, one entry each.
+    links with the hashes before, and each column with the values parsed from the bytes,
+    joined by newlines as the store joins the column. A value holding a newline is refused
+    (its joined column would hold more than `size` - 1), so equal strings mean equal values,
+    entry by entry. The ts are compared in the form the entries hold (`format_ts`'s) with the
+    stored stamps rewritten to it, when every stamp is of the one form the stores give
+    (`YYYY-MM-DD HH:MM:SS.ffffff`): the parsed ts is then the stamp with a T and a Z, which is
+    what `_stored_ts` turns back into the stamp.
     """
     n = chunk.size
     if chunk.first != first or n < 1:
         return None
     lines = chunk.canonical.split(b"\n")
-    if len(lines) != n or not _utf8(chunk.canonical):
+    if len(lines) != n:
         return None
     hashes = leaf_hashes(lines)
     if b"".join(hashes) != chunk.leaf_hashes:
         return None
-    flat = _ENTRY.split(b"".join((b"\n", chunk.canonical, b"\n")))
-    if len(flat) != n * _STEP + 1:
+    read = _read_all(lines, chunk.canonical)
+    if read is None or not _links_and_seqs(read, first, prev, hashes):
         return None
-    if b"".join(flat[4::_STEP]) != (prev + b"".join(hashes[:-1]).hex()).encode():
+    joined = "\n".join
+    said = (
+        joined(map(_ACTION, read)),
+        joined(map(_ACTOR, read)),
+        joined(map(_OUTCOME, read)),
+        joined(map(_TS, read)),
+        # As `joined_columns` has it: no subject is "", and the dashes go wherever they are.
+        joined([s or "" for s in map(_SUBJECT, read)]).replace("-", ""),
+    )
+    if any(s.count("\n") != n - 1 for s in said):
         return None
-    # The seqs' text in one formatting, not a str per seq (half the time).
-    if b",".join(flat[5::_STEP]) != (b"%d," * (n - 1) + b"%d") % tuple(range(first, first + n)):
-        return None
-    joined = b"\n".join
-    said = [joined(flat[1::_STEP]), joined(flat[2::_STEP]), joined(flat[3::_STEP])]
-    if not all(map(_values_plain, said)):
-        return None
-    # A subject is null or hex digits and dashes in quotes (no "null" in them): as
-    # `joined_columns` has it, its digits or nothing. The ts holds one T, between date and time.
-    subjects = joined(flat[6::_STEP]).translate(None, b'"-').replace(b"null", b"")
+    stamps = chunk.stamps
     if (
-        said[0] != chunk.actions
-        or said[1] != chunk.actors
-        or said[2] != chunk.outcomes
-        or joined(flat[7::_STEP]).replace(b"T", b" ") != chunk.stamps
-        or subjects != chunk.subjects
+        len(stamps) != 27 * n - 1
+        or stamps.count(b" ") != n
+        or stamps[10::27] != b" " * n
+        or stamps[26::27] != b"\n" * (n - 1)
+    ):
+        return None
+    as_written = stamps.replace(b" ", b"T").replace(b"\n", b"Z\n") + b"Z"
+    if (
+        said[0].encode() != chunk.actions
+        or said[1].encode() != chunk.actors
+        or said[2].encode() != chunk.outcomes
+        or said[3].encode() != as_written
+        or said[4].encode() != chunk.subjects
     ):
         return None
     return hashes
 
 
 def _utf8(data: bytes) -> bool:
-    """True when `data` is UTF-8, as every entry's bytes must be to decode: the fast paths do not
-    parse the details, but bytes that are no text anywhere are refused as the entry-by-entry
-    check refuses them (an ASCII check first: a thirtieth of the time of a decode)."""
+    """True when `data` is UTF-8, as an entry's bytes must be for the entry-by-entry check to
+    decode them (msgspec checks the strings it builds, not those of the details it skips); an
+    ASCII check first, a thirtieth of the time of a decode."""
     if data.isascii():
         return True
     try:
@@ -304,24 +299,6 @@ def _utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-_NOT_VALUE = bytes(range(0x20)).replace(b"\n", b"") + b"\\"
-
-
-def _values_plain(values: bytes) -> bool:
-    """True when values joined by newlines hold no escape and no control character: as a JSON
-    string's raw bytes, each is then the string itself."""
-    return len(values.translate(None, _NOT_VALUE)) == len(values)
-
-
-_NOT_PLAIN = bytes(range(0x20)).replace(b"\n", b"").replace(b"\x1f", b"") + b"\\"
-
-
-def _said_plain(said: bytes) -> bool:
-    """True when the columns read from the bytes hold no escape (a backslash) and no control
-    character but the separators: what `joined_columns` of the decoded entry would give."""
-    return len(said.translate(None, _NOT_PLAIN)) == len(said)
 
 
 class _Walk:
