@@ -179,6 +179,27 @@ class TestActionTemplates:
         monkeypatch.setattr(LogCheck, "_action", counting)
         return calls
 
+    def _three_rewritten(self, old: bytes, new: bytes) -> list[bytes]:
+        """Three delete lines, the second with `old` replaced by `new`, re-hashed and re-chained
+        by hand (the prev of lines 2 and 3 set to the hash of the line before)."""
+        lines = [e.canonical for e in self._chain([("candidate.delete", {"rule": "r"})] * 3)]
+        lines[1] = lines[1].replace(old, new)
+        prev = leaf_hash(lines[0]).hex()
+        for i in (1, 2):
+            at = lines[i].rfind(b',"prev":"') + 9
+            lines[i] = lines[i][:at] + prev.encode() + lines[i][at + 64 :]
+            prev = leaf_hash(lines[i]).hex()
+        return lines
+
+    def _write_lines(
+        self, tmp_path: Path, lines: list[bytes], rows: list[list[str] | None]
+    ) -> tuple[Path, Path, PackPeriod]:
+        log = tmp_path / "audit-log.jsonl"
+        log.write_bytes(b"".join(line + b"\n" for line in lines))
+        actions = tmp_path / "retention-actions.csv"
+        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        return log, actions, PackPeriod("a", "b", "UTC", "s", "e", None, 0, len(lines) - 1, None)
+
     def test_intact_rows_take_the_fast_path(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -201,21 +222,10 @@ class TestActionTemplates:
     ) -> None:
         """A head whose details are not an object is not templated: its run is compared row by
         row, and still verifies (action_row reads such details as empty)."""
-        entries = self._chain([("candidate.delete", {"rule": "r"})] * 3)
-        # Line 2's details are a list: re-chain by hand, as Entry.create only takes objects.
-        lines = [e.canonical for e in entries]
-        lines[1] = lines[1].replace(b'"details":{"rule":"r"}', b'"details":[1]')
-        prev = leaf_hash(lines[0]).hex()
-        for i in (1, 2):
-            at = lines[i].rfind(b',"prev":"') + 9
-            lines[i] = lines[i][:at] + prev.encode() + lines[i][at + 64 :]
-            prev = leaf_hash(lines[i]).hex()
-        log = tmp_path / "audit-log.jsonl"
-        log.write_bytes(b"".join(line + b"\n" for line in lines))
+        # Line 2's details are a list: written by hand, as Entry.create only takes objects.
+        lines = self._three_rewritten(b'"details":{"rule":"r"}', b'"details":[1]')
         rows = [action_row(parse_entry_line(line), None) for line in lines]
-        actions = tmp_path / "retention-actions.csv"
-        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
-        period = PackPeriod("a", "b", "UTC", "s", "e", None, 0, 2, None)
+        log, actions, period = self._write_lines(tmp_path, lines, rows)
         calls = self._slow_calls(monkeypatch)
         check, problems = run(log, actions, period)
         assert problems == [] and check.action_rows == 3
@@ -229,20 +239,11 @@ class TestActionTemplates:
         """An action line whose reason is no JSON string (an escape JSON has not, a raw control
         character), re-hashed and re-chained, is refused as the line by line check refuses it:
         the fast path reads the reason escape by escape, JSON's escapes only."""
+        lines = self._three_rewritten(b'"reason":""', b'"reason":"' + reason + b'"')
+        # The rows the exporter wrote for the lines as they were (the rewritten one is no entry).
         entries = self._chain([("candidate.delete", {"rule": "r"})] * 3)
-        lines = [e.canonical for e in entries]
-        lines[1] = lines[1].replace(b'"reason":""', b'"reason":"' + reason + b'"')
-        prev = leaf_hash(lines[0]).hex()
-        for i in (1, 2):
-            at = lines[i].rfind(b',"prev":"') + 9
-            lines[i] = lines[i][:at] + prev.encode() + lines[i][at + 64 :]
-            prev = leaf_hash(lines[i]).hex()
-        log = tmp_path / "audit-log.jsonl"
-        log.write_bytes(b"".join(line + b"\n" for line in lines))
         rows = [action_row(parse_entry_line(e.canonical), None) for e in entries]
-        actions = tmp_path / "retention-actions.csv"
-        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
-        period = PackPeriod("a", "b", "UTC", "s", "e", None, 0, 2, None)
+        log, actions, period = self._write_lines(tmp_path, lines, rows)
         _, problems = run(log, actions, period)
         assert problems[:1] == ["audit-log.jsonl None: holds a line that is not a JSON audit entry"]
 
