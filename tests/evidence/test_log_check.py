@@ -39,14 +39,22 @@ def chain(n: int) -> list[Entry]:
     return out
 
 
-def write(tmp_path: Path, entries: list[Entry], prior: int | None) -> tuple[Path, Path, PackPeriod]:
+def write_files(
+    tmp_path: Path, lines: list[bytes], rows: list[list[str] | None]
+) -> tuple[Path, Path]:
+    """The pack's audit-log.jsonl of `lines` and its retention-actions.csv of `rows`."""
     log = tmp_path / "audit-log.jsonl"
-    log.write_bytes(b"".join(e.canonical + b"\n" for e in entries))
+    log.write_bytes(b"".join(line + b"\n" for line in lines))
+    actions = tmp_path / "retention-actions.csv"
+    actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+    return log, actions
+
+
+def write(tmp_path: Path, entries: list[Entry], prior: int | None) -> tuple[Path, Path, PackPeriod]:
     first = 0 if prior is None else prior + 1
     period_entries = [e for e in entries if e.seq >= first]
     rows = [action_row(parse_entry_line(e.canonical), None) for e in period_entries]
-    actions = tmp_path / "retention-actions.csv"
-    actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+    log, actions = write_files(tmp_path, [e.canonical for e in entries], rows)
     period = PackPeriod("a", "b", "UTC", "s", "e", None, first, entries[-1].seq, prior)
     return log, actions, period
 
@@ -145,11 +153,8 @@ class TestActionRows:
     def test_country_filter(self, tmp_path: Path) -> None:
         """With a country filter, only that country's actions are rows."""
         entries = self._entries()
-        log = tmp_path / "audit-log.jsonl"
-        log.write_bytes(b"".join(e.canonical + b"\n" for e in entries))
         rows = [action_row(parse_entry_line(e.canonical), "DE") for e in entries]
-        actions = tmp_path / "retention-actions.csv"
-        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        log, actions = write_files(tmp_path, [e.canonical for e in entries], rows)
         period = PackPeriod("a", "b", "UTC", "s", "e", "DE", 0, entries[-1].seq, None)
         check, problems = run(log, actions, period)
         assert problems == [] and check.action_rows == 12
@@ -194,10 +199,7 @@ class TestActionTemplates:
     def _write_lines(
         self, tmp_path: Path, lines: list[bytes], rows: list[list[str] | None]
     ) -> tuple[Path, Path, PackPeriod]:
-        log = tmp_path / "audit-log.jsonl"
-        log.write_bytes(b"".join(line + b"\n" for line in lines))
-        actions = tmp_path / "retention-actions.csv"
-        actions.write_bytes(csv_line(ACTIONS_HEADER) + b"".join(csv_line(r) for r in rows if r))
+        log, actions = write_files(tmp_path, lines, rows)
         return log, actions, PackPeriod("a", "b", "UTC", "s", "e", None, 0, len(lines) - 1, None)
 
     def test_intact_rows_take_the_fast_path(
